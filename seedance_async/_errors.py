@@ -1,0 +1,263 @@
+"""The one exception hierarchy of seedance-async.
+
+Classes say what the caller can do next, not where the failure happened::
+
+    SeedanceError
+    ├─ InvalidTaskSpec (ValueError)      the spec breaks a rule; fix the input
+    ├─ ConfigurationError                missing key, unknown provider or adapter
+    ├─ ProviderError                     anything a provider (or the way to it) did
+    │  ├─ TransportError
+    │  │  ├─ RequestNotSent              provably never left: safe to retry anything
+    │  │  └─ OutcomeUnknown              may have been received: never blind-retry a submit
+    │  ├─ RateLimited                    429; ``retry_after`` and whether waiting helps
+    │  ├─ ProviderUnavailable            5xx, maintenance
+    │  ├─ ProviderRejected               4xx the caller must act on
+    │  │  ├─ AuthenticationFailed        401: wrong or missing key
+    │  │  ├─ PermissionDenied            403: no access, insufficient balance, overdue
+    │  │  ├─ ContentPolicyViolation      input moderation
+    │  │  ├─ InvalidRequest              the provider refused the parameters
+    │  │  └─ TaskNotFound                404 on a task id
+    │  └─ MalformedResponse              the answer does not fit the documented shape
+    ├─ GenerationFailed                  the task itself ended failed / expired / cancelled
+    ├─ DeadlineExceeded                  the caller's deadline passed first
+    └─ JournalError                      the durable journal could not be read or written
+
+No exception stores headers, request objects or keys, so ``str()`` and ``repr()`` can be
+logged as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AuthenticationFailed",
+    "ConfigurationError",
+    "ContentPolicyViolation",
+    "DeadlineExceeded",
+    "GenerationFailed",
+    "InvalidRequest",
+    "InvalidTaskSpec",
+    "JournalError",
+    "MalformedResponse",
+    "OutcomeUnknown",
+    "PermissionDenied",
+    "ProviderError",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "RateLimited",
+    "RequestNotSent",
+    "SeedanceError",
+    "TaskNotFound",
+    "TransportError",
+    "Violation",
+]
+
+_SNIPPET_LIMIT = 200
+
+
+class SeedanceError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+@attrs.frozen(kw_only=True)
+class Violation:
+    """One broken rule of a task spec.
+
+    Attributes:
+        field: JSON path of the offending field, e.g. ``images[2].role`` or ``duration``.
+        rule: the rule in words, e.g. ``frames = 25 + 4n within [29, 289]``.
+        value: the offending value, shortened for display.
+    """
+
+    field: str
+    rule: str
+    value: Any = None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.field}: {self.rule}"
+        return f"{self.field}: {self.rule} (got {_shorten(repr(self.value))})"
+
+
+class InvalidTaskSpec(SeedanceError, ValueError):
+    """A task spec breaks one or more rules; raised before any request is made.
+
+    Attributes:
+        violations: every broken rule at once, each naming the field, the rule and the value.
+    """
+
+    violations: tuple[Violation, ...]
+
+    def __init__(self, violations: Sequence[Violation], *, context: str = "") -> None:
+        self.violations = tuple(violations)
+        head = f"{context}: " if context else ""
+        count = len(self.violations)
+        lines = "\n".join(f"  - {v}" for v in self.violations)
+        super().__init__(f"{head}invalid task spec ({count} problem{'s' * (count != 1)}):\n{lines}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields named by the violations, in order."""
+        return tuple(v.field for v in self.violations)
+
+
+class ConfigurationError(SeedanceError):
+    """The library is configured wrongly: unknown provider or adapter, missing key, bad file."""
+
+
+class ProviderError(SeedanceError):
+    """Base of every failure that involves a provider.
+
+    Attributes:
+        provider: the provider alias or adapter name.
+        status: HTTP status, when an answer arrived.
+        code: the provider's own error code, when it sent one.
+        provider_message: the provider's own error message, shortened.
+        request_id: the provider's request id, when it sent one (useful for support tickets).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        provider_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.provider_message = _shorten(provider_message) if provider_message else None
+        self.request_id = request_id
+        parts = [message]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if code:
+            parts.append(f"code={code}")
+        if self.provider_message and self.provider_message not in message:
+            parts.append(f"message={self.provider_message!r}")
+        if request_id:
+            parts.append(f"request_id={request_id}")
+        prefix = f"[{provider}] " if provider else ""
+        super().__init__(prefix + "; ".join(parts))
+
+
+class TransportError(ProviderError):
+    """The exchange with the provider broke down below HTTP."""
+
+
+class RequestNotSent(TransportError):
+    """The request provably never reached the provider (e.g. the connection was refused).
+
+    Retrying is safe for any request, paid submits included.
+    """
+
+
+class OutcomeUnknown(TransportError):
+    """The request may have been received and acted upon (timeout, reset after sending).
+
+    A submit that ends like this may have created a paid task: reconcile, never resubmit.
+    """
+
+
+class RateLimited(ProviderError):
+    """HTTP 429 or a provider code that means "slow down".
+
+    Attributes:
+        retry_after: seconds to wait as the provider said (``Retry-After`` in seconds).
+        retry_at: absolute time to wait for, when ``Retry-After`` was an HTTP date.
+        retryable: False when waiting does not help (quota used up, spend cap reached).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        retry_at: datetime | None = None,
+        retryable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.retry_after = retry_after
+        self.retry_at = retry_at
+        self.retryable = retryable
+        super().__init__(message, **kwargs)
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider answered 5xx or says it is down; the request may be retried later."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (4xx); repeating it unchanged will not help."""
+
+
+class AuthenticationFailed(ProviderRejected):
+    """The API key is missing, wrong or revoked (HTTP 401)."""
+
+
+class PermissionDenied(ProviderRejected):
+    """The key may not do this: no access to the model, insufficient balance, account overdue."""
+
+
+class ContentPolicyViolation(ProviderRejected):
+    """The provider's moderation refused the prompt or an input image."""
+
+
+class InvalidRequest(ProviderRejected):
+    """The provider refused the parameters (HTTP 400/422 that is not moderation)."""
+
+
+class TaskNotFound(ProviderRejected):
+    """The provider does not know this task id (never created, deleted or aged out)."""
+
+
+class MalformedResponse(ProviderError):
+    """The provider's answer does not have the documented shape.
+
+    Attributes:
+        path: JSON path of the first thing that did not fit, e.g. ``$.data.status``.
+        snippet: the start of the answer body, for debugging.
+    """
+
+    def __init__(self, message: str, *, path: str = "$", snippet: str = "", **kwargs: Any) -> None:
+        self.path = path
+        self.snippet = _shorten(snippet)
+        super().__init__(f"{message} at {path}", **kwargs)
+
+
+class GenerationFailed(SeedanceError):
+    """The generation task ended without a video (failed, expired or cancelled).
+
+    Attributes:
+        status: the final :class:`~seedance_async.TaskStatus`.
+    """
+
+    def __init__(self, status: Any) -> None:
+        self.status = status
+        code = getattr(status, "error_code", None)
+        msg = getattr(status, "error_message", None)
+        state = getattr(status, "state", "?")
+        detail = f" ({code}: {msg})" if code or msg else ""
+        super().__init__(f"task {getattr(status, 'task_id', '?')} ended {state}{detail}")
+
+
+class DeadlineExceeded(SeedanceError):
+    """The caller's deadline passed before the task reached a final state."""
+
+
+class JournalError(SeedanceError):
+    """The durable journal could not be opened, read or written."""
+
+
+def _shorten(text: str | None, limit: int = _SNIPPET_LIMIT) -> str:
+    if text is None:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,351 @@
+"""Every documented rule of a Seedance task, checked before any request.
+
+Rules come from ../shared/providers.md §7-§8 and seed 004. Three layers:
+
+* universal rules, for every model (a model id we do not know gets only these, plus an
+  :class:`UnknownModelWarning`, so a new model is never blocked);
+* per-model rules from the capability table (:mod:`seedance_async._models`);
+* per-provider rules (what an adapter can express) and local-file rules, checked by
+  :func:`validate` because they need an adapter or disk reads.
+
+All violations are collected and raised together in one :class:`InvalidTaskSpec`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from seedance_async._errors import InvalidTaskSpec, Violation
+from seedance_async._images import MAX_IMAGE_BYTES, ImageInfo, NotAnImage, parse_data_url, sniff_bytes, sniff_file
+from seedance_async._models import ModelCapabilities, model_capabilities
+from seedance_async._spec import Image, ImageRole, Ratio, Resolution, base64_size
+
+if TYPE_CHECKING:
+    from seedance_async._spec import VideoTask
+
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "UnknownModelWarning",
+    "check_local_images",
+    "check_task",
+    "collect_violations",
+    "scenario_of",
+    "validate",
+]
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+"""Whole request body limit (64 MB)."""
+MAX_PROMPT_WORDS = 1000
+MAX_PROMPT_CJK_CHARS = 500
+SEED_MIN, SEED_MAX = -1, 2**32 - 1
+FRAMES_MIN, FRAMES_MAX = 29, 289
+EXPIRES_MIN, EXPIRES_MAX = 3600, 259200
+MIN_SIDE_EXCL, MAX_SIDE_EXCL = 300, 6000
+MIN_ASPECT_EXCL, MAX_ASPECT_EXCL = 0.4, 2.5
+UNIVERSAL_IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "gif", "heic", "heif"})
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# Room for the JSON around the images when estimating the body size.
+_BODY_OVERHEAD = 16 * 1024
+
+
+class UnknownModelWarning(UserWarning):
+    """The model id is not in the capability table; only universal rules were checked."""
+
+
+class ProviderChecker(Protocol):
+    """Anything that can list the provider-specific violations of a task (an adapter)."""
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this provider's rules."""
+        ...
+
+
+def scenario_of(task: VideoTask) -> str:
+    """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
+    roles = {i.role for i in task.images}
+    if not roles:
+        return "text"
+    if ImageRole.REFERENCE_IMAGE in roles:
+        return "reference_images"
+    if ImageRole.LAST_FRAME in roles:
+        return "first_last_frame"
+    return "first_frame"
+
+
+def check_task(task: VideoTask) -> None:
+    """Raise :class:`InvalidTaskSpec` if the task breaks a universal or per-model rule."""
+    violations = collect_violations(task)
+    if violations:
+        raise InvalidTaskSpec(violations)
+
+
+def collect_violations(task: VideoTask) -> list[Violation]:
+    """Every universal and per-model violation of a task (no disk reads, no provider)."""
+    caps = model_capabilities(task.model) if task.model else None
+    if task.model and caps is None:
+        warnings.warn(
+            f"model {task.model!r} is not in the capability table; only universal rules "
+            "are checked",
+            UnknownModelWarning,
+            stacklevel=4,
+        )
+    out: list[Violation] = []
+    out += _check_model_and_prompt(task)
+    out += _check_images(task)
+    out += _check_scenario(task, caps)
+    out += _check_output(task, caps)
+    out += _check_options(task, caps)
+    out += _check_inline_images(task, caps)
+    return out
+
+
+def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
+    if not task.model.strip():
+        yield Violation(field="model", rule="model id must be a non-empty string", value=task.model)
+    prompt = task.prompt
+    if not task.images and not prompt.strip():
+        yield Violation(field="prompt", rule="text-to-video needs a non-empty prompt", value=prompt)
+    words = len(prompt.split())
+    if words > MAX_PROMPT_WORDS:
+        yield Violation(
+            field="prompt", rule=f"prompt must be at most {MAX_PROMPT_WORDS} words", value=f"{words} words"
+        )
+    cjk = len(_CJK.findall(prompt))
+    if cjk > MAX_PROMPT_CJK_CHARS:
+        yield Violation(
+            field="prompt",
+            rule=f"Chinese/Japanese/Korean prompt text must be at most {MAX_PROMPT_CJK_CHARS} characters",
+            value=f"{cjk} characters",
+        )
+
+
+def _check_images(task: VideoTask) -> Iterator[Violation]:
+    for n, image in enumerate(task.images):
+        if image.source_count != 1:
+            yield Violation(
+                field=f"images[{n}]",
+                rule="an image needs exactly one source: url, path or data",
+                value=f"{image.source_count} sources",
+            )
+        if image.url is not None and not image.url.startswith(("https://", "http://", "data:")):
+            yield Violation(
+                field=f"images[{n}].url",
+                rule="image url must be an http(s) URL or a data:image/<format>;base64 URL",
+                value=image.url[:80],
+            )
+    roles = [i.role for i in task.images]
+    firsts = roles.count(ImageRole.FIRST_FRAME)
+    lasts = roles.count(ImageRole.LAST_FRAME)
+    refs = roles.count(ImageRole.REFERENCE_IMAGE)
+    if refs and (firsts or lasts):
+        yield Violation(
+            field="images",
+            rule="first/last frame images cannot be mixed with reference images (the scenarios are exclusive)",
+            value=[r.value for r in roles],
+        )
+    if firsts > 1 or lasts > 1:
+        yield Violation(
+            field="images",
+            rule="at most one first_frame and one last_frame image",
+            value=[r.value for r in roles],
+        )
+    if lasts and not firsts:
+        yield Violation(
+            field="images", rule="a last_frame image needs a first_frame image", value=[r.value for r in roles]
+        )
+    if refs > 4:
+        yield Violation(field="images", rule="1 to 4 reference images", value=refs)
+
+
+def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    scenario = scenario_of(task)
+    if scenario == "reference_images":
+        if task.resolution is Resolution.P1080:
+            yield Violation(field="resolution", rule="1080p is not supported with reference images", value="1080p")
+        if task.camera_fixed:
+            yield Violation(field="camera_fixed", rule="camera_fixed is not supported with reference images", value=True)
+        if task.ratio is Ratio.ADAPTIVE:
+            yield Violation(field="ratio", rule="ratio=adaptive is not supported with reference images", value="adaptive")
+    if caps is None:
+        return
+    supported = {
+        "text": caps.text_to_video,
+        "first_frame": caps.first_frame,
+        "first_last_frame": caps.first_last_frame,
+        "reference_images": caps.reference_images,
+    }[scenario]
+    if not supported:
+        yield Violation(
+            field="images" if scenario != "text" else "model",
+            rule=f"model {caps.family} does not support the {scenario.replace('_', ' ')} scenario",
+            value=task.model,
+        )
+    if scenario == "reference_images" and caps.reference_images:
+        refs = len(task.images)
+        if refs > caps.max_reference_images:
+            yield Violation(
+                field="images",
+                rule=f"model {caps.family} takes 1 to {caps.max_reference_images} reference images",
+                value=refs,
+            )
+    if scenario == "text" and task.ratio is Ratio.ADAPTIVE and not caps.adaptive_text_to_video:
+        yield Violation(
+            field="ratio",
+            rule=f"ratio=adaptive needs an input image on model {caps.family}",
+            value="adaptive",
+        )
+
+
+def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    if task.duration is not None and task.frames is not None:
+        yield Violation(field="frames", rule="set either duration or frames, not both", value=task.frames)
+    if task.frames is not None:
+        f = task.frames
+        if not (FRAMES_MIN <= f <= FRAMES_MAX and (f - 25) % 4 == 0):
+            yield Violation(field="frames", rule="frames = 25 + 4n within [29, 289]", value=f)
+        if caps is not None and not caps.frames:
+            yield Violation(field="frames", rule=f"model {caps.family} does not support frames", value=f)
+    if task.duration is not None:
+        d = task.duration
+        if caps is None:
+            if d != -1 and d < 1:
+                yield Violation(field="duration", rule="duration is -1 (model picks) or at least 1 second", value=d)
+        else:
+            auto_ok = caps.auto_duration and d == -1
+            if not auto_ok and not caps.min_duration <= d <= caps.max_duration:
+                extra = " or -1" if caps.auto_duration else ""
+                yield Violation(
+                    field="duration",
+                    rule=f"model {caps.family} takes duration in [{caps.min_duration}, {caps.max_duration}]{extra} seconds",
+                    value=d,
+                )
+    if caps is not None and task.resolution is not None and task.resolution not in caps.resolutions:
+        allowed = ", ".join(sorted(r.value for r in caps.resolutions))
+        yield Violation(
+            field="resolution", rule=f"model {caps.family} supports resolution {allowed}", value=task.resolution.value
+        )
+
+
+def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    if task.seed is not None and not SEED_MIN <= task.seed <= SEED_MAX:
+        yield Violation(field="seed", rule="seed within [-1, 2^32-1]", value=task.seed)
+    if task.generate_audio and caps is not None and not caps.audio:
+        yield Violation(field="generate_audio", rule=f"model {caps.family} cannot generate audio", value=True)
+    e = task.execution_expires_after
+    if e is not None and not EXPIRES_MIN <= e <= EXPIRES_MAX:
+        yield Violation(
+            field="execution_expires_after", rule="execution_expires_after within [3600, 259200] seconds", value=e
+        )
+    if task.callback_url is not None and not task.callback_url.startswith(("https://", "http://")):
+        yield Violation(field="callback_url", rule="callback_url must be an http(s) URL", value=task.callback_url)
+
+
+def _image_info_violations(field: str, info: ImageInfo, size: int, formats: Iterable[str]) -> Iterator[Violation]:
+    allowed = frozenset(formats)
+    if info.format not in allowed:
+        yield Violation(field=field, rule=f"image format must be one of {', '.join(sorted(allowed))}", value=info.format)
+    if size >= MAX_IMAGE_BYTES:
+        yield Violation(field=field, rule="image must be smaller than 30 MB", value=f"{size} bytes")
+    if info.width is None or info.height is None:
+        return
+    w, h = info.width, info.height
+    if not (MIN_SIDE_EXCL < w < MAX_SIDE_EXCL and MIN_SIDE_EXCL < h < MAX_SIDE_EXCL):
+        yield Violation(field=field, rule="image width and height must be within (300, 6000) px", value=f"{w}x{h}")
+    if h and not MIN_ASPECT_EXCL < w / h < MAX_ASPECT_EXCL:
+        yield Violation(field=field, rule="image aspect ratio (width/height) must be within (0.4, 2.5)", value=f"{w}x{h}")
+
+
+def _formats(caps: ModelCapabilities | None) -> frozenset[str]:
+    return caps.image_formats if caps is not None else UNIVERSAL_IMAGE_FORMATS
+
+
+def _inline_payload(field: str, image: Image) -> tuple[bytes | None, str | None, Violation | None]:
+    """Bytes and declared format of an in-memory image, or the violation that stops us."""
+    if image.data is not None:
+        return image.data, None, None
+    if image.url is not None and image.url.startswith("data:"):
+        try:
+            fmt, raw = parse_data_url(image.url)
+        except ValueError as exc:
+            return None, None, Violation(field=f"{field}.url", rule=str(exc), value=image.url[:60])
+        return raw, fmt, None
+    return None, None, None
+
+
+def _check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    body = _BODY_OVERHEAD + len(task.prompt.encode())
+    for n, image in enumerate(task.images):
+        field = f"images[{n}]"
+        raw, declared, problem = _inline_payload(field, image)
+        if problem is not None:
+            yield problem
+            continue
+        if raw is None:
+            continue
+        body += base64_size(len(raw)) + 32
+        try:
+            info = sniff_bytes(raw)
+        except NotAnImage as exc:
+            yield Violation(field=field, rule=f"image data must be a known image format ({exc})", value=f"{len(raw)} bytes")
+            continue
+        if declared is not None and declared != info.format and not (declared, info.format) in {("jpg", "jpeg"), ("tif", "tiff")}:
+            yield Violation(
+                field=f"{field}.url",
+                rule="data URL format must match the image bytes (data:image/<lowercase format>)",
+                value=f"declared {declared}, bytes are {info.format}",
+            )
+        yield from _image_info_violations(field, info, len(raw), _formats(caps))
+    if body > MAX_REQUEST_BYTES:
+        yield Violation(field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes")
+
+
+def check_local_images(task: VideoTask) -> list[Violation]:
+    """Violations of the image rules for local files (reads headers; call off the event loop)."""
+    caps = model_capabilities(task.model)
+    out: list[Violation] = []
+    body = _BODY_OVERHEAD + len(task.prompt.encode())
+    for n, image in enumerate(task.images):
+        raw, _, _ = _inline_payload(f"images[{n}]", image)
+        if raw is not None:
+            body += base64_size(len(raw)) + 32
+        if not image.is_local or image.path is None:
+            continue
+        field = f"images[{n}].path"
+        try:
+            size = os.path.getsize(image.path)
+            info = sniff_file(image.path)
+        except OSError as exc:
+            out.append(Violation(field=field, rule=f"image file must be readable ({exc.strerror})", value=image.path))
+            continue
+        except NotAnImage as exc:
+            out.append(Violation(field=field, rule=f"image file must be a known image format ({exc})", value=image.path))
+            continue
+        body += base64_size(size) + 32
+        out += _image_info_violations(field, info, size, _formats(caps))
+    if body > MAX_REQUEST_BYTES:
+        out.append(Violation(field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes"))
+    return out
+
+
+def validate(task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True) -> None:
+    """Check the rules a :class:`VideoTask` could not check on construction.
+
+    Args:
+        task: the spec (already valid against universal and per-model rules).
+        provider: an adapter whose own rules apply (seed range, fields it can express...).
+        check_files: read the headers of local image files (blocking disk reads).
+
+    Raises:
+        InvalidTaskSpec: listing every provider and file violation at once.
+    """
+    out: list[Violation] = []
+    if provider is not None:
+        out += provider.check(task)
+    if check_files:
+        out += check_local_images(task)
+    if out:
+        raise InvalidTaskSpec(out)
