@@ -96,10 +96,10 @@ def _violations(exc: BaseException, path: str) -> Iterator[Violation]:
         for sub in without:
             yield from _violations(sub, path)
     elif isinstance(exc, ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, cnote in with_notes:
-            yield from _violations(sub, _join(path, cnote.name))
-        for sub in without:
+        attr_notes, rest = exc.group_exceptions()
+        for sub, attr_note in attr_notes:
+            yield from _violations(sub, _join(path, attr_note.name))
+        for sub in rest:
             yield from _violations(sub, path)
     elif isinstance(exc, InvalidTaskSpec):
         # Rule violations raised by a nested constructor: re-root their field paths.
@@ -120,7 +120,9 @@ def _join(path: str, name: str) -> str:
 def structure_task(data: Mapping[str, Any]) -> VideoTask:
     """Load a VideoTask from a JSON object; see :meth:`VideoTask.from_dict`."""
     if not isinstance(data, Mapping):
-        raise InvalidTaskSpec([Violation(field="$", rule="a task must be a JSON object", value=type(data).__name__)])
+        raise InvalidTaskSpec(
+            [Violation(field="$", rule="a task must be a JSON object", value=type(data).__name__)]
+        )
     try:
         return _converter.structure(data, VideoTask)
     except InvalidTaskSpec:

@@ -68,11 +68,15 @@ def _webp(read: ReadAt) -> ImageInfo:
         return ImageInfo("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
     if chunk == b"VP8X":
         b = read(24, 6)
-        return ImageInfo("webp", int.from_bytes(b[:3], "little") + 1, int.from_bytes(b[3:], "little") + 1)
+        return ImageInfo(
+            "webp", int.from_bytes(b[:3], "little") + 1, int.from_bytes(b[3:], "little") + 1
+        )
     return ImageInfo("webp")
 
 
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_SOF_MARKERS = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
 
 
 def _jpeg(read: ReadAt) -> ImageInfo:
@@ -123,8 +127,16 @@ def _tiff(read: ReadAt) -> ImageInfo:
     return ImageInfo("tiff", dims.get(256), dims.get(257))
 
 
-_HEIF_BRANDS = {b"heic": "heic", b"heix": "heic", b"hevc": "heic", b"heim": "heic",
-                b"heis": "heic", b"mif1": "heif", b"msf1": "heif", b"heif": "heif"}
+_HEIF_BRANDS = {
+    b"heic": "heic",
+    b"heix": "heic",
+    b"hevc": "heic",
+    b"heim": "heic",
+    b"heis": "heic",
+    b"mif1": "heif",
+    b"msf1": "heif",
+    b"heif": "heif",
+}
 
 
 def _sniff(read: ReadAt) -> ImageInfo:

@@ -135,9 +135,7 @@ class VideoTask:
     service_tier: ServiceTier | None = None
     execution_expires_after: int | None = None
     callback_url: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(
-        factory=dict, converter=_freeze_metadata, hash=False
-    )
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_metadata, hash=False)
 
     def __attrs_post_init__(self) -> None:
         from seedance_async._validation import check_task
@@ -195,4 +193,3 @@ def encode_data_url(data: bytes, image_format: str) -> str:
 def base64_size(raw_size: int) -> int:
     """Bytes a payload of ``raw_size`` bytes occupies once base64-encoded."""
     return 4 * ((raw_size + 2) // 3)
-

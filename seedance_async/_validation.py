@@ -20,7 +20,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from seedance_async._errors import InvalidTaskSpec, Violation
-from seedance_async._images import MAX_IMAGE_BYTES, ImageInfo, NotAnImage, parse_data_url, sniff_bytes, sniff_file
+from seedance_async._images import (
+    MAX_IMAGE_BYTES,
+    ImageInfo,
+    NotAnImage,
+    parse_data_url,
+    sniff_bytes,
+    sniff_file,
+)
 from seedance_async._models import ModelCapabilities, model_capabilities
 from seedance_async._spec import Image, ImageRole, Ratio, Resolution, base64_size
 
@@ -112,7 +119,9 @@ def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
     words = len(prompt.split())
     if words > MAX_PROMPT_WORDS:
         yield Violation(
-            field="prompt", rule=f"prompt must be at most {MAX_PROMPT_WORDS} words", value=f"{words} words"
+            field="prompt",
+            rule=f"prompt must be at most {MAX_PROMPT_WORDS} words",
+            value=f"{words} words",
         )
     cjk = len(_CJK.findall(prompt))
     if cjk > MAX_PROMPT_CJK_CHARS:
@@ -155,7 +164,9 @@ def _check_images(task: VideoTask) -> Iterator[Violation]:
         )
     if lasts and not firsts:
         yield Violation(
-            field="images", rule="a last_frame image needs a first_frame image", value=[r.value for r in roles]
+            field="images",
+            rule="a last_frame image needs a first_frame image",
+            value=[r.value for r in roles],
         )
     if refs > 4:
         yield Violation(field="images", rule="1 to 4 reference images", value=refs)
@@ -165,11 +176,23 @@ def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator
     scenario = scenario_of(task)
     if scenario == "reference_images":
         if task.resolution is Resolution.P1080:
-            yield Violation(field="resolution", rule="1080p is not supported with reference images", value="1080p")
+            yield Violation(
+                field="resolution",
+                rule="1080p is not supported with reference images",
+                value="1080p",
+            )
         if task.camera_fixed:
-            yield Violation(field="camera_fixed", rule="camera_fixed is not supported with reference images", value=True)
+            yield Violation(
+                field="camera_fixed",
+                rule="camera_fixed is not supported with reference images",
+                value=True,
+            )
         if task.ratio is Ratio.ADAPTIVE:
-            yield Violation(field="ratio", rule="ratio=adaptive is not supported with reference images", value="adaptive")
+            yield Violation(
+                field="ratio",
+                rule="ratio=adaptive is not supported with reference images",
+                value="adaptive",
+            )
     if caps is None:
         return
     supported = {
@@ -202,18 +225,26 @@ def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator
 
 def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
     if task.duration is not None and task.frames is not None:
-        yield Violation(field="frames", rule="set either duration or frames, not both", value=task.frames)
+        yield Violation(
+            field="frames", rule="set either duration or frames, not both", value=task.frames
+        )
     if task.frames is not None:
         f = task.frames
         if not (FRAMES_MIN <= f <= FRAMES_MAX and (f - 25) % 4 == 0):
             yield Violation(field="frames", rule="frames = 25 + 4n within [29, 289]", value=f)
         if caps is not None and not caps.frames:
-            yield Violation(field="frames", rule=f"model {caps.family} does not support frames", value=f)
+            yield Violation(
+                field="frames", rule=f"model {caps.family} does not support frames", value=f
+            )
     if task.duration is not None:
         d = task.duration
         if caps is None:
             if d != -1 and d < 1:
-                yield Violation(field="duration", rule="duration is -1 (model picks) or at least 1 second", value=d)
+                yield Violation(
+                    field="duration",
+                    rule="duration is -1 (model picks) or at least 1 second",
+                    value=d,
+                )
         else:
             auto_ok = caps.auto_duration and d == -1
             if not auto_ok and not caps.min_duration <= d <= caps.max_duration:
@@ -226,7 +257,9 @@ def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[V
     if caps is not None and task.resolution is not None and task.resolution not in caps.resolutions:
         allowed = ", ".join(sorted(r.value for r in caps.resolutions))
         yield Violation(
-            field="resolution", rule=f"model {caps.family} supports resolution {allowed}", value=task.resolution.value
+            field="resolution",
+            rule=f"model {caps.family} supports resolution {allowed}",
+            value=task.resolution.value,
         )
 
 
@@ -234,29 +267,51 @@ def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[
     if task.seed is not None and not SEED_MIN <= task.seed <= SEED_MAX:
         yield Violation(field="seed", rule="seed within [-1, 2^32-1]", value=task.seed)
     if task.generate_audio and caps is not None and not caps.audio:
-        yield Violation(field="generate_audio", rule=f"model {caps.family} cannot generate audio", value=True)
+        yield Violation(
+            field="generate_audio", rule=f"model {caps.family} cannot generate audio", value=True
+        )
     e = task.execution_expires_after
     if e is not None and not EXPIRES_MIN <= e <= EXPIRES_MAX:
         yield Violation(
-            field="execution_expires_after", rule="execution_expires_after within [3600, 259200] seconds", value=e
+            field="execution_expires_after",
+            rule="execution_expires_after within [3600, 259200] seconds",
+            value=e,
         )
     if task.callback_url is not None and not task.callback_url.startswith(("https://", "http://")):
-        yield Violation(field="callback_url", rule="callback_url must be an http(s) URL", value=task.callback_url)
+        yield Violation(
+            field="callback_url",
+            rule="callback_url must be an http(s) URL",
+            value=task.callback_url,
+        )
 
 
-def _image_info_violations(field: str, info: ImageInfo, size: int, formats: Iterable[str]) -> Iterator[Violation]:
+def _image_info_violations(
+    field: str, info: ImageInfo, size: int, formats: Iterable[str]
+) -> Iterator[Violation]:
     allowed = frozenset(formats)
     if info.format not in allowed:
-        yield Violation(field=field, rule=f"image format must be one of {', '.join(sorted(allowed))}", value=info.format)
+        yield Violation(
+            field=field,
+            rule=f"image format must be one of {', '.join(sorted(allowed))}",
+            value=info.format,
+        )
     if size >= MAX_IMAGE_BYTES:
         yield Violation(field=field, rule="image must be smaller than 30 MB", value=f"{size} bytes")
     if info.width is None or info.height is None:
         return
     w, h = info.width, info.height
     if not (MIN_SIDE_EXCL < w < MAX_SIDE_EXCL and MIN_SIDE_EXCL < h < MAX_SIDE_EXCL):
-        yield Violation(field=field, rule="image width and height must be within (300, 6000) px", value=f"{w}x{h}")
+        yield Violation(
+            field=field,
+            rule="image width and height must be within (300, 6000) px",
+            value=f"{w}x{h}",
+        )
     if h and not MIN_ASPECT_EXCL < w / h < MAX_ASPECT_EXCL:
-        yield Violation(field=field, rule="image aspect ratio (width/height) must be within (0.4, 2.5)", value=f"{w}x{h}")
+        yield Violation(
+            field=field,
+            rule="image aspect ratio (width/height) must be within (0.4, 2.5)",
+            value=f"{w}x{h}",
+        )
 
 
 def _formats(caps: ModelCapabilities | None) -> frozenset[str]:
@@ -290,9 +345,17 @@ def _check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Ite
         try:
             info = sniff_bytes(raw)
         except NotAnImage as exc:
-            yield Violation(field=field, rule=f"image data must be a known image format ({exc})", value=f"{len(raw)} bytes")
+            yield Violation(
+                field=field,
+                rule=f"image data must be a known image format ({exc})",
+                value=f"{len(raw)} bytes",
+            )
             continue
-        if declared is not None and declared != info.format and not (declared, info.format) in {("jpg", "jpeg"), ("tif", "tiff")}:
+        if (
+            declared is not None
+            and declared != info.format
+            and (declared, info.format) not in {("jpg", "jpeg"), ("tif", "tiff")}
+        ):
             yield Violation(
                 field=f"{field}.url",
                 rule="data URL format must match the image bytes (data:image/<lowercase format>)",
@@ -300,7 +363,9 @@ def _check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Ite
             )
         yield from _image_info_violations(field, info, len(raw), _formats(caps))
     if body > MAX_REQUEST_BYTES:
-        yield Violation(field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes")
+        yield Violation(
+            field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes"
+        )
 
 
 def check_local_images(task: VideoTask) -> list[Violation]:
@@ -319,19 +384,39 @@ def check_local_images(task: VideoTask) -> list[Violation]:
             size = os.path.getsize(image.path)
             info = sniff_file(image.path)
         except OSError as exc:
-            out.append(Violation(field=field, rule=f"image file must be readable ({exc.strerror})", value=image.path))
+            out.append(
+                Violation(
+                    field=field,
+                    rule=f"image file must be readable ({exc.strerror})",
+                    value=image.path,
+                )
+            )
             continue
         except NotAnImage as exc:
-            out.append(Violation(field=field, rule=f"image file must be a known image format ({exc})", value=image.path))
+            out.append(
+                Violation(
+                    field=field,
+                    rule=f"image file must be a known image format ({exc})",
+                    value=image.path,
+                )
+            )
             continue
         body += base64_size(size) + 32
         out += _image_info_violations(field, info, size, _formats(caps))
     if body > MAX_REQUEST_BYTES:
-        out.append(Violation(field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes"))
+        out.append(
+            Violation(
+                field="images",
+                rule="the whole request must be at most 64 MB",
+                value=f"~{body} bytes",
+            )
+        )
     return out
 
 
-def validate(task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True) -> None:
+def validate(
+    task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True
+) -> None:
     """Check the rules a :class:`VideoTask` could not check on construction.
 
     Args:

@@ -27,7 +27,9 @@ def _freeze_headers(headers: Mapping[str, str] | None) -> Mapping[str, str]:
     return {k.lower(): v for k, v in (headers or {}).items()}
 
 
-def _freeze_query(query: Iterable[tuple[str, str]] | Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+def _freeze_query(
+    query: Iterable[tuple[str, str]] | Mapping[str, str] | None,
+) -> tuple[tuple[str, str], ...]:
     if query is None:
         return ()
     items = query.items() if isinstance(query, Mapping) else query

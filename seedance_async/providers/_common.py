@@ -1,0 +1,309 @@
+"""Helpers every adapter shares: error classification, Retry-After, capability checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from seedance_async._errors import (
+    AuthenticationFailed,
+    ContentPolicyViolation,
+    InvalidRequest,
+    InvalidTaskSpec,
+    PermissionDenied,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    RateLimited,
+    TaskNotFound,
+    Violation,
+)
+from seedance_async._images import NotAnImage, sniff_bytes
+from seedance_async._models import model_capabilities
+from seedance_async._spec import ImageRole, VideoTask, encode_data_url
+from seedance_async._validation import scenario_of
+from seedance_async._wire import HttpResponse
+from seedance_async.providers._protocol import ProviderCapabilities
+
+__all__ = [
+    "bearer",
+    "check_capabilities",
+    "classify_error",
+    "image_url_of",
+    "parse_retry_after",
+    "request_id_of",
+]
+
+# Codes that mean "waiting will not help" although they come as 429 (§2.8: spend cap set
+# by the user; free quota used up).
+_NOT_RETRYABLE_RATE_CODES = frozenset({"SetLimitExceeded"})
+_POLICY_MARKERS = (
+    "SensitiveContentDetected",
+    "RiskDetection",
+    "ContentSecurity",
+    "content_policy",
+    "PolicyViolation",
+)
+_PERMISSION_CODES = (
+    "ModelNotOpen",
+    "ModelIDAccessDisabled",
+    "AccountOverdue",
+    "AccessDenied",
+    "OperationDenied",
+)
+_REQUEST_ID_IN_MESSAGE = re.compile(r"Request id:\s*([A-Za-z0-9_-]+)")
+
+
+def parse_retry_after(response: HttpResponse) -> tuple[float | None, datetime | None]:
+    """``Retry-After`` (seconds or HTTP date) and ``retry-after-ms`` of an answer.
+
+    Returns:
+        (seconds, None) for a delay, (None, when) for an HTTP date, (None, None) otherwise.
+    """
+    ms = response.header("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000), None
+        except ValueError:
+            pass
+    raw = response.header("retry-after")
+    if not raw:
+        return None, None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw)), None
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None, None
+    return None, when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def request_id_of(response: HttpResponse, message: str | None) -> str | None:
+    """The provider's request id: the ``X-Request-Id`` header, else the one Ark puts in messages."""
+    header = response.header("x-request-id") or response.header("x-tt-logid")
+    if header:
+        return header
+    if message:
+        found = _REQUEST_ID_IN_MESSAGE.search(message)
+        if found:
+            return found.group(1)
+    return None
+
+
+def classify_error(
+    provider: str,
+    response: HttpResponse,
+    *,
+    code: str | None,
+    message: str | None,
+    what: str = "request failed",
+) -> ProviderError:
+    """The typed error for an error answer, by provider code first and HTTP status second.
+
+    ../shared/providers.md pitfall 4: classify by code (``*SensitiveContentDetected*``,
+    ``RateLimitExceeded*``...) rather than by HTTP status alone.
+    """
+    status = response.status
+    request_id = request_id_of(response, message)
+
+    def make(cls: type[ProviderError], text: str) -> ProviderError:
+        return cls(
+            f"{what}: {text}",
+            provider=provider,
+            status=status,
+            code=code,
+            provider_message=message,
+            request_id=request_id,
+        )
+
+    code_text = code or ""
+    if (
+        status == 429
+        or code_text.startswith(("RateLimitExceeded", "rate_limit"))
+        or code_text
+        in (
+            "QuotaExceeded",
+            "SetLimitExceeded",
+            "InflightBatchsizeExceeded",
+            "ServerOverloaded",
+            "RequestBurstTooFast",
+        )
+    ):
+        seconds, when = parse_retry_after(response)
+        retryable = (
+            code_text not in _NOT_RETRYABLE_RATE_CODES and "free" not in (message or "").lower()
+        )
+        return RateLimited(
+            f"{what}: rate limited",
+            retry_after=seconds,
+            retry_at=when,
+            retryable=retryable,
+            provider=provider,
+            status=status,
+            code=code,
+            provider_message=message,
+            request_id=request_id,
+        )
+    if any(m.lower() in code_text.lower() for m in _POLICY_MARKERS):
+        return make(ContentPolicyViolation, "refused by content policy")
+    if status == 401:
+        return make(AuthenticationFailed, "authentication failed (check the API key)")
+    if status == 403 or code_text.startswith(_PERMISSION_CODES):
+        return make(PermissionDenied, "permission denied or insufficient balance")
+    if status == 404:
+        if code_text.startswith("InvalidEndpointOrModel"):
+            return make(InvalidRequest, "unknown model or endpoint")
+        return make(TaskNotFound, "not found")
+    if status >= 500 or status == 408:
+        return make(ProviderUnavailable, "provider unavailable")
+    if status in (400, 409, 413, 422):
+        return make(InvalidRequest, "invalid request")
+    return make(ProviderRejected, "unexpected HTTP status")
+
+
+def _harmless(value: object) -> bool:
+    # An explicit false or "default" equals the provider's own default, so a provider that
+    # cannot send the field still produces exactly what was asked.
+    return value is False or value == "default"
+
+
+def check_capabilities(
+    provider: str, caps: ProviderCapabilities, task: VideoTask
+) -> list[Violation]:
+    """Violations of what a provider's wire format can express."""
+    return list(_capability_violations(provider, caps, task))
+
+
+def _capability_violations(
+    provider: str, caps: ProviderCapabilities, task: VideoTask
+) -> Iterator[Violation]:
+    scenario = scenario_of(task)
+    if scenario == "reference_images" and not caps.reference_images:
+        yield Violation(
+            field="images",
+            rule=f"provider {provider} cannot send reference images",
+            value=len(task.images),
+        )
+    if scenario == "first_last_frame" and not caps.first_last_frame:
+        yield Violation(
+            field="images", rule=f"provider {provider} cannot send a last frame", value="last_frame"
+        )
+    if not caps.inline_images:
+        for n, image in enumerate(task.images):
+            if image.url is None or image.url.startswith("data:"):
+                yield Violation(
+                    field=f"images[{n}]",
+                    rule=f"provider {provider} takes image URLs only (no inline data or local files)",
+                    value=image.path or "inline data",
+                )
+    if task.seed is not None and not caps.seed_min <= task.seed <= caps.seed_max:
+        yield Violation(
+            field="seed",
+            rule=f"provider {provider} takes seed within [{caps.seed_min}, {caps.seed_max}]",
+            value=task.seed,
+        )
+    if task.frames is not None and not caps.frames:
+        yield Violation(
+            field="frames",
+            rule=f"provider {provider} cannot send frames (use duration)",
+            value=task.frames,
+        )
+    if (
+        task.duration is not None
+        and caps.durations is not None
+        and task.duration not in caps.durations
+    ):
+        allowed = ", ".join(str(d) for d in sorted(caps.durations))
+        yield Violation(
+            field="duration",
+            rule=f"provider {provider} takes duration {allowed}",
+            value=task.duration,
+        )
+    if task.ratio is not None and task.ratio not in caps.ratios:
+        allowed = ", ".join(sorted(r.value for r in caps.ratios))
+        yield Violation(
+            field="ratio", rule=f"provider {provider} takes ratio {allowed}", value=task.ratio.value
+        )
+    if caps.max_prompt_chars is not None and len(task.prompt) > caps.max_prompt_chars:
+        yield Violation(
+            field="prompt",
+            rule=f"provider {provider} takes at most {caps.max_prompt_chars} prompt characters",
+            value=f"{len(task.prompt)} characters",
+        )
+    if caps.models is not None:
+        family = model_capabilities(task.model)
+        if family is not None and family.family not in caps.models:
+            yield Violation(
+                field="model",
+                rule=f"provider {provider} does not offer model {family.family}",
+                value=task.model,
+            )
+    for name in sorted(_OPTIONAL_FIELDS - caps.fields):
+        value = getattr(task, name)
+        if value is not None and not _harmless(value):
+            yield Violation(field=name, rule=f"provider {provider} cannot send {name}", value=value)
+    if not caps.image_roles_on_wire and task.images:
+        roles = [i.role for i in task.images]
+        if roles.count(ImageRole.LAST_FRAME) and roles[-1] is not ImageRole.LAST_FRAME:
+            yield Violation(
+                field="images",
+                rule=f"provider {provider} reads roles from order: last_frame must come last",
+                value=[r.value for r in roles],
+            )
+
+
+_OPTIONAL_FIELDS = frozenset(
+    {
+        "resolution",
+        "ratio",
+        "duration",
+        "frames",
+        "seed",
+        "camera_fixed",
+        "watermark",
+        "return_last_frame",
+        "generate_audio",
+        "service_tier",
+        "execution_expires_after",
+        "callback_url",
+    }
+)
+
+
+def image_url_of(task: VideoTask, index: int) -> str:
+    """The URL to send for ``task.images[index]``: as given, or bytes as a data URL.
+
+    Raises:
+        InvalidTaskSpec: the image is a local path that was not loaded first
+            (:func:`seedance_async.load_local_images` does that off the event loop).
+    """
+    image = task.images[index]
+    if image.url is not None:
+        return image.url
+    if image.data is not None:
+        try:
+            fmt = sniff_bytes(image.data).format
+        except NotAnImage as exc:
+            raise InvalidTaskSpec(
+                [Violation(field=f"images[{index}].data", rule=str(exc))]
+            ) from None
+        return encode_data_url(image.data, fmt)
+    raise InvalidTaskSpec(
+        [
+            Violation(
+                field=f"images[{index}].path",
+                rule="local image files must be loaded before a request is built (load_local_images)",
+                value=image.path,
+            )
+        ]
+    )
+
+
+def bearer(api_key: str) -> dict[str, str]:
+    """``Authorization: Bearer <key>``, the form every documented provider uses."""
+    return {"Authorization": f"Bearer {api_key}"}

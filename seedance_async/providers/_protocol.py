@@ -1,0 +1,181 @@
+"""The adapter protocol: pure translation between the neutral model and one provider's wire.
+
+An adapter never performs I/O and never reads a clock. The client calls it like this::
+
+    request = adapter.build_submit(task)          # HttpRequest (no auth header)
+    response = await transport.send(request)      # HttpResponse
+    accepted = adapter.parse_submit(response)     # SubmitAccepted, or raises a ProviderError
+
+and the same for status, cancel and list. ``parse_*`` methods raise the typed errors of
+:mod:`seedance_async._errors` for error answers (``classify_error``) and
+:class:`~seedance_async.MalformedResponse` for answers that do not fit, never KeyError or
+TypeError.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from seedance_async._errors import ProviderError, Violation
+from seedance_async._spec import Ratio, VideoTask
+from seedance_async._state import TaskState, TaskStatus
+from seedance_async._wire import HttpRequest, HttpResponse
+
+__all__ = [
+    "AdapterFactory",
+    "ListQuery",
+    "ProviderAdapter",
+    "ProviderCapabilities",
+    "SubmitAccepted",
+    "TaskPage",
+]
+
+_ARK_RATIOS = frozenset(
+    {Ratio.R16_9, Ratio.R4_3, Ratio.R1_1, Ratio.R3_4, Ratio.R9_16, Ratio.R21_9, Ratio.ADAPTIVE}
+)
+
+
+@attrs.frozen(kw_only=True)
+class ProviderCapabilities:
+    """What a provider's wire format can express, and what its API offers.
+
+    Attributes:
+        reference_images: the reference-image scenario can be expressed.
+        first_last_frame: a last frame can be sent.
+        image_roles_on_wire: images carry explicit roles (False: a bare list, order decides).
+        inline_images: base64 data URLs are accepted (else only https URLs).
+        seed_min / seed_max: the seed range the provider accepts.
+        frames: ``frames`` can be sent.
+        durations: the allowed durations, or None for the model's own range.
+        ratios: the ratio values the wire format knows.
+        max_prompt_chars: a hard prompt limit in characters, or None.
+        models: the model families offered (None: any model id is passed through).
+        fields: optional spec fields the wire format can carry (others must stay unset).
+        can_cancel / can_list: the API has cancel / list endpoints.
+        cancel_states: states in which a remote cancel is allowed.
+    """
+
+    reference_images: bool = True
+    first_last_frame: bool = True
+    image_roles_on_wire: bool = True
+    inline_images: bool = True
+    seed_min: int = -1
+    seed_max: int = 2**32 - 1
+    frames: bool = True
+    durations: frozenset[int] | None = None
+    ratios: frozenset[Ratio] = _ARK_RATIOS
+    max_prompt_chars: int | None = None
+    models: frozenset[str] | None = None
+    fields: frozenset[str] = frozenset(
+        {
+            "resolution",
+            "ratio",
+            "duration",
+            "frames",
+            "seed",
+            "camera_fixed",
+            "watermark",
+            "return_last_frame",
+            "generate_audio",
+            "service_tier",
+            "execution_expires_after",
+            "callback_url",
+        }
+    )
+    can_cancel: bool = False
+    can_list: bool = False
+    cancel_states: frozenset[TaskState] = frozenset()
+
+
+@attrs.frozen(kw_only=True)
+class SubmitAccepted:
+    """The provider accepted a submit: its task id and, when it said, the first status."""
+
+    task_id: str
+    status: TaskStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ListQuery:
+    """A list request (Ark-style); unset filters are not sent.
+
+    Attributes:
+        task_ids: only these ids (``filter.task_ids``, repeated).
+        status / model / service_tier: filters.
+        page_num / page_size: 1-based page, 1..500 per page.
+    """
+
+    task_ids: tuple[str, ...] = ()
+    status: TaskState | None = None
+    model: str | None = None
+    service_tier: str | None = None
+    page_num: int = 1
+    page_size: int = 100
+
+
+@attrs.frozen(kw_only=True)
+class TaskPage:
+    """One page of a list answer."""
+
+    total: int
+    items: tuple[TaskStatus, ...]
+
+
+@runtime_checkable
+class ProviderAdapter(Protocol):
+    """A provider's wire format as pure functions. Implement this to add a provider."""
+
+    name: str
+    capabilities: ProviderCapabilities
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this provider's rules (beyond the universal and per-model ones)."""
+        ...
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """The headers that carry the key; the transport sends them to the API host only."""
+        ...
+
+    def build_submit(self, task: VideoTask) -> HttpRequest:
+        """The create-task request; local images must already be loaded as bytes."""
+        ...
+
+    def parse_submit(self, response: HttpResponse) -> SubmitAccepted:
+        """The task id from a create answer; raises ProviderError subclasses on errors."""
+        ...
+
+    def build_status(self, task_id: str) -> HttpRequest:
+        """The request that fetches one task."""
+        ...
+
+    def parse_status(self, response: HttpResponse, task_id: str) -> TaskStatus:
+        """A neutral status from a get-task answer."""
+        ...
+
+    def build_cancel(self, task_id: str) -> HttpRequest | None:
+        """The cancel request, or None when the provider has no cancel."""
+        ...
+
+    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
+        """Check a cancel answer; raises ProviderError subclasses on errors."""
+        ...
+
+    def build_list(self, query: ListQuery) -> HttpRequest | None:
+        """The list request, or None when the provider has no list endpoint."""
+        ...
+
+    def parse_list(self, response: HttpResponse) -> TaskPage:
+        """A page of neutral statuses from a list answer."""
+        ...
+
+    def classify_error(self, response: HttpResponse) -> ProviderError:
+        """The typed error for a non-2xx answer (never raises it)."""
+        ...
+
+
+class AdapterFactory(Protocol):
+    """Builds an adapter from its options (``tasks_path=...``); adapter classes qualify."""
+
+    def __call__(self, **options: Any) -> ProviderAdapter: ...

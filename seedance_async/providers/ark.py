@@ -1,0 +1,302 @@
+"""Volcengine Ark / BytePlus ModelArk, and gateways that pass Ark's body through.
+
+Wire contract: ../shared/providers.md §2 (Ark) and §3 (pass-through gateways).
+
+* ``POST {base}{tasks_path}`` with ``{"model", "content": [...], <options>}`` → ``{"id"}``
+* ``GET {base}{tasks_path}/{id}`` → the task object
+* ``GET {base}{tasks_path}?page_num&page_size&filter.*`` → ``{"total", "items"}``
+* ``DELETE {base}{tasks_path}/{id}`` → ``{}`` (cancels a queued task, deletes a finished one)
+
+Gateways are configurations of this adapter: ChainHub is ``tasks_path=
+"/volc/v1/contents/generations/tasks"`` on ``https://api.chainhub.tech``; the seed-000
+gateway is ``tasks_path="/v1/video/generations"``. Their ``submitted``/``processing``
+statuses are understood everywhere. Whether those gateways offer list and cancel is not
+documented (§3), so ``can_list`` and ``can_cancel`` are options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from seedance_async._errors import MalformedResponse, ProviderError, Violation
+from seedance_async._spec import VideoTask
+from seedance_async._state import TaskState, TaskStatus, Usage
+from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.providers._common import (
+    bearer,
+    check_capabilities,
+    classify_error,
+    image_url_of,
+)
+from seedance_async.providers._json import Node, parse_json
+from seedance_async.providers._protocol import (
+    ListQuery,
+    ProviderCapabilities,
+    SubmitAccepted,
+    TaskPage,
+)
+
+__all__ = ["ARK_STATUS_MAP", "DEFAULT_TASKS_PATH", "ArkAdapter", "ark_error_fields"]
+
+DEFAULT_TASKS_PATH = "/contents/generations/tasks"
+
+ARK_STATUS_MAP: Mapping[str, TaskState] = {
+    "queued": TaskState.QUEUED,
+    "running": TaskState.RUNNING,
+    "succeeded": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "expired": TaskState.EXPIRED,
+    # Seed-000 gateway vocabulary (§3.1).
+    "submitted": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+}
+
+# Spec field → Ark body field; unset (None) fields are omitted, explicit false/0 kept
+# (§2.2 and pitfall 7).
+_BODY_FIELDS = (
+    "callback_url",
+    "return_last_frame",
+    "service_tier",
+    "execution_expires_after",
+    "generate_audio",
+    "camera_fixed",
+    "watermark",
+    "seed",
+    "resolution",
+    "ratio",
+    "duration",
+    "frames",
+)
+
+
+def ark_error_fields(root: Node | None, response: HttpResponse) -> tuple[str | None, str | None]:
+    """(code, message) from Ark's ``{"error": {code, message, param, type}}`` envelope.
+
+    Also reads OpenAI-style ``{"error": {"message", "type", "code"}}`` (GPTProto) and a bare
+    ``{"code", "message"}``. Falls back to the body text when the body is not JSON.
+    """
+    if root is None or not root.is_object():
+        text = response.text().strip()
+        return None, text[:200] or None
+    err = root.get("error")
+    holder = err if err is not None and err.is_object() else root
+    if err is not None and not err.is_object():
+        return None, str(err.value)[:200]
+    code_node = holder.get("code")
+    code = None if code_node is None else str(code_node.value)
+    if code is None:
+        type_node = holder.get("type")
+        code = None if type_node is None else str(type_node.value)
+    msg_node = holder.get("message")
+    message = None if msg_node is None else str(msg_node.value)
+    return code, message
+
+
+class ArkAdapter:
+    """Ark's content-generation task API, and pass-through gateways of it.
+
+    Args:
+        tasks_path: path of the tasks collection below the base URL.
+        name: the name reported in statuses and errors.
+        can_list: the list endpoint exists (Ark yes; gateways unknown).
+        can_cancel: the DELETE endpoint exists (Ark yes; gateways unknown).
+        status_map: extra provider status strings to neutral states, merged over the
+            built-in map (for gateways with their own vocabulary).
+    """
+
+    def __init__(
+        self,
+        *,
+        tasks_path: str = DEFAULT_TASKS_PATH,
+        name: str = "ark",
+        can_list: bool = True,
+        can_cancel: bool = True,
+        status_map: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.tasks_path = "/" + tasks_path.strip("/")
+        self.status_map: dict[str, TaskState] = dict(ARK_STATUS_MAP)
+        for raw, neutral in (status_map or {}).items():
+            self.status_map[raw.lower()] = TaskState(neutral)
+        self.capabilities = ProviderCapabilities(
+            can_cancel=can_cancel,
+            can_list=can_list,
+            cancel_states=frozenset({TaskState.QUEUED}) if can_cancel else frozenset(),
+        )
+
+    def __repr__(self) -> str:
+        return f"ArkAdapter(name={self.name!r}, tasks_path={self.tasks_path!r})"
+
+    # -- rules and auth -------------------------------------------------------------------
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of what Ark's body can express (Ark takes every spec field)."""
+        return check_capabilities(self.name, self.capabilities, task)
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """``Authorization: Bearer <key>`` (§2.1)."""
+        return bearer(api_key)
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def submit_body(self, task: VideoTask) -> dict[str, Any]:
+        """The create-task JSON body for a spec (also used by Ark-format gateways)."""
+        content: list[dict[str, Any]] = []
+        if task.prompt:
+            content.append({"type": "text", "text": task.prompt})
+        for n, image in enumerate(task.images):
+            content.append(
+                {
+                    "type": "image_url",
+                    "image_url": {"url": image_url_of(task, n)},
+                    "role": image.role.value,
+                }
+            )
+        body: dict[str, Any] = {"model": task.model, "content": content}
+        for name in _BODY_FIELDS:
+            value = getattr(task, name)
+            if value is not None:
+                body[name] = value.value if hasattr(value, "value") else value
+        return body
+
+    def build_submit(self, task: VideoTask) -> HttpRequest:
+        """``POST {tasks_path}`` with the Ark body."""
+        return HttpRequest(
+            method="POST", path=self.tasks_path, json=self.submit_body(task), paid=True
+        )
+
+    def parse_submit(self, response: HttpResponse) -> SubmitAccepted:
+        """``{"id": "cgt-..."}``; gateways add ``"status": "submitted"``."""
+        root = self._root_or_raise(response, "submit")
+        task_id = root.object().require("id").text()
+        status: TaskStatus | None = None
+        raw_status = root.opt_text("status")
+        if raw_status is not None:
+            status = TaskStatus(
+                provider=self.name,
+                task_id=task_id,
+                state=self._state(raw_status),
+                provider_status=raw_status,
+                raw=root.value,
+            )
+        return SubmitAccepted(task_id=task_id, status=status)
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _task_path(self, task_id: str) -> str:
+        return f"{self.tasks_path}/{quote(task_id, safe='')}"
+
+    def build_status(self, task_id: str) -> HttpRequest:
+        """``GET {tasks_path}/{id}``."""
+        return HttpRequest(method="GET", path=self._task_path(task_id))
+
+    def parse_status(self, response: HttpResponse, task_id: str) -> TaskStatus:
+        """The task object of §2.3 as a neutral status."""
+        root = self._root_or_raise(response, "status")
+        return self.parse_task(root, fallback_id=task_id)
+
+    def _state(self, raw: str) -> TaskState:
+        # Unknown strings are non-terminal (§1): the task exists and is not finished.
+        return self.status_map.get(raw.lower(), TaskState.RUNNING)
+
+    def parse_task(self, node: Node, *, fallback_id: str = "") -> TaskStatus:
+        """One Ark task object (from get or list) as a neutral status."""
+        node.object()
+        task_id = node.opt_text("id") or fallback_id
+        if not task_id:
+            raise MalformedResponse("task without id", path=f"{node.path}.id", provider=self.name)
+        raw_status = node.require("status").text()
+        content = node.get("content")
+        video_url = last_frame_url = None
+        if content is not None and content.is_object():
+            video_url = content.opt_text("video_url") or content.opt_text("file_url")
+            last_frame_url = content.opt_text("last_frame_url")
+        usage_node = node.get("usage")
+        usage = None
+        if usage_node is not None:
+            usage_node.object()
+            usage = Usage(
+                completion_tokens=usage_node.opt_int("completion_tokens"),
+                total_tokens=usage_node.opt_int("total_tokens"),
+            )
+        error_code = error_message = None
+        err = node.get("error")
+        if err is not None:
+            if err.is_object():
+                error_code = err.opt_text("code")
+                error_message = err.opt_text("message")
+            else:
+                error_message = str(err.value)[:500]
+        return TaskStatus(
+            provider=self.name,
+            task_id=task_id,
+            state=self._state(raw_status),
+            provider_status=raw_status,
+            video_url=video_url,
+            last_frame_url=last_frame_url,
+            usage=usage,
+            error_code=error_code,
+            error_message=error_message,
+            created_at=node.opt_time("created_at"),
+            updated_at=node.opt_time("updated_at"),
+            raw=node.value,
+        )
+
+    # -- cancel ---------------------------------------------------------------------------
+
+    def build_cancel(self, task_id: str) -> HttpRequest | None:
+        """``DELETE {tasks_path}/{id}``, or None when disabled for a gateway."""
+        if not self.capabilities.can_cancel:
+            return None
+        return HttpRequest(method="DELETE", path=self._task_path(task_id))
+
+    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
+        """2xx means cancelled (queued) or deleted (finished)."""
+        if not response.ok:
+            raise self.classify_error(response)
+
+    # -- list -----------------------------------------------------------------------------
+
+    def build_list(self, query: ListQuery) -> HttpRequest | None:
+        """``GET {tasks_path}`` with page and ``filter.*`` parameters (§2.4)."""
+        if not self.capabilities.can_list:
+            return None
+        params: list[tuple[str, str]] = [
+            ("page_num", str(query.page_num)),
+            ("page_size", str(query.page_size)),
+        ]
+        if query.status is not None:
+            params.append(("filter.status", query.status.value))
+        if query.model is not None:
+            params.append(("filter.model", query.model))
+        if query.service_tier is not None:
+            params.append(("filter.service_tier", query.service_tier))
+        params += [("filter.task_ids", tid) for tid in query.task_ids]
+        return HttpRequest(method="GET", path=self.tasks_path, query=params)
+
+    def parse_list(self, response: HttpResponse) -> TaskPage:
+        """``{"total", "items": [task, ...]}``."""
+        root = self._root_or_raise(response, "list").object()
+        items_node = root.get("items")
+        items = () if items_node is None else tuple(self.parse_task(n) for n in items_node.items())
+        total = root.opt_int("total")
+        return TaskPage(total=len(items) if total is None else total, items=items)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def classify_error(self, response: HttpResponse) -> ProviderError:
+        """The typed error of an Ark error answer (§2.8)."""
+        try:
+            root: Node | None = parse_json(response, self.name)
+        except MalformedResponse:
+            root = None
+        code, message = ark_error_fields(root, response)
+        return classify_error(self.name, response, code=code, message=message)
+
+    def _root_or_raise(self, response: HttpResponse, what: str) -> Node:
+        if not response.ok:
+            raise self.classify_error(response)
+        return parse_json(response, self.name)
