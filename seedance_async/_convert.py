@@ -79,6 +79,26 @@ def _make_converter() -> cattrs.Converter:
     for enum_cls in (ImageRole, Ratio, Resolution, ServiceTier):
         conv.register_structure_hook(enum_cls, _enum)
     conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode())
+    # cattrs iterates whatever it is given: a string became one image per character and an
+    # object one image per key, with confusing messages. Demand the JSON shapes first.
+    image_hook = conv.get_structure_hook(Image)
+
+    def _image(value: Any, cls: type) -> Image:
+        if not isinstance(value, Mapping):
+            raise _WrongType(f"expected a JSON object, got {type(value).__name__}")
+        result: Image = image_hook(value, cls)
+        return result
+
+    conv.register_structure_hook(Image, _image)
+    images_hook = conv.get_structure_hook(tuple[Image, ...])
+
+    def _images(value: Any, cls: type) -> tuple[Image, ...]:
+        if not isinstance(value, list | tuple):
+            raise _WrongType(f"expected a JSON array, got {type(value).__name__}")
+        result: tuple[Image, ...] = images_hook(value, cls)
+        return result
+
+    conv.register_structure_hook_func(lambda t: t == tuple[Image, ...], _images)
     return conv
 
 

@@ -28,6 +28,7 @@ logged as they are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -58,6 +59,15 @@ __all__ = [
 ]
 
 _SNIPPET_LIMIT = 200
+# Providers sometimes echo the key they were sent ("Invalid API key: sk-..."), and errors
+# are logged as they are: anything shaped like a key or a bearer credential is masked.
+_BEARER_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_KEY_IN_TEXT = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with API keys (``sk-...``) and bearer/basic credentials masked."""
+    return _KEY_IN_TEXT.sub("sk-***", _BEARER_IN_TEXT.sub(r"\1 ***", text))
 
 
 class SeedanceError(Exception):
@@ -133,20 +143,22 @@ class ProviderError(SeedanceError):
     ) -> None:
         self.provider = provider
         self.status = status
-        self.code = code
-        self.provider_message = _shorten(provider_message) if provider_message else None
+        self.code = redact_secrets(code) if code else code
+        self.provider_message = (
+            _shorten(redact_secrets(provider_message)) if provider_message else None
+        )
         self.request_id = request_id
         parts = [message]
         if status is not None:
             parts.append(f"HTTP {status}")
-        if code:
-            parts.append(f"code={code}")
+        if self.code:
+            parts.append(f"code={self.code}")
         if self.provider_message and self.provider_message not in message:
             parts.append(f"message={self.provider_message!r}")
         if request_id:
             parts.append(f"request_id={request_id}")
         prefix = f"[{provider}] " if provider else ""
-        super().__init__(prefix + "; ".join(parts))
+        super().__init__(redact_secrets(prefix + "; ".join(parts)))
 
 
 class TransportError(ProviderError):
@@ -229,7 +241,7 @@ class MalformedResponse(ProviderError):
 
     def __init__(self, message: str, *, path: str = "$", snippet: str = "", **kwargs: Any) -> None:
         self.path = path
-        self.snippet = _shorten(snippet)
+        self.snippet = _shorten(redact_secrets(snippet))
         super().__init__(f"{message} at {path}", **kwargs)
 
 
@@ -246,7 +258,8 @@ class GenerationFailed(SeedanceError):
         msg = getattr(status, "error_message", None)
         state = getattr(status, "state", "?")
         detail = f" ({code}: {msg})" if code or msg else ""
-        super().__init__(f"task {getattr(status, 'task_id', '?')} ended {state}{detail}")
+        text = f"task {getattr(status, 'task_id', '?')} ended {state}{detail}"
+        super().__init__(redact_secrets(text))
 
 
 class DeadlineExceeded(SeedanceError):

@@ -53,6 +53,10 @@ def _gif(read: ReadAt) -> ImageInfo:
 
 
 def _bmp(read: ReadAt) -> ImageInfo:
+    (header_size,) = struct.unpack("<I", read(14, 4))
+    if header_size == 12:  # OS/2 BITMAPCOREHEADER: unsigned 16-bit width and height
+        w, h = struct.unpack("<HH", read(18, 4))
+        return ImageInfo("bmp", w, h)
     w, h = struct.unpack("<ii", read(18, 8))
     return ImageInfo("bmp", abs(w), abs(h))
 
@@ -63,11 +67,12 @@ def _webp(read: ReadAt) -> ImageInfo:
         w, h = struct.unpack("<HH", read(26, 4))
         return ImageInfo("webp", w & 0x3FFF, h & 0x3FFF)
     if chunk == b"VP8L":
-        b = read(21, 4)
-        bits = int.from_bytes(b, "little")
+        (bits,) = struct.unpack("<I", read(21, 4))
         return ImageInfo("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
     if chunk == b"VP8X":
         b = read(24, 6)
+        if len(b) < 6:
+            raise struct.error("truncated VP8X header")
         return ImageInfo(
             "webp", int.from_bytes(b[:3], "little") + 1, int.from_bytes(b[3:], "little") + 1
         )

@@ -12,11 +12,13 @@ import base64
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import attrs
+
+from seedance_async._errors import InvalidTaskSpec, Violation
 
 __all__ = ["Image", "ImageRole", "Ratio", "Resolution", "ServiceTier", "VideoTask"]
 
@@ -58,6 +60,42 @@ class ServiceTier(enum.StrEnum):
     FLEX = "flex"
 
 
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _coerce(cls: type[E], name: str, value: object) -> E:
+    """An enum member from a member or its value; anything else is a violation of ``name``.
+
+    Without this ``VideoTask(resolution="1080p")`` kept a plain string, which slipped past
+    the identity checks of the rules and crashed adapters that read ``.value``.
+    """
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in cls)
+        raise InvalidTaskSpec(
+            [Violation(field=name, rule=f"expected one of {allowed}", value=value)]
+        ) from None
+
+
+def _to_role(value: ImageRole | str) -> ImageRole:
+    return _coerce(ImageRole, "role", value)
+
+
+def _to_resolution(value: Resolution | str | None) -> Resolution | None:
+    return None if value is None else _coerce(Resolution, "resolution", value)
+
+
+def _to_ratio(value: Ratio | str | None) -> Ratio | None:
+    return None if value is None else _coerce(Ratio, "ratio", value)
+
+
+def _to_service_tier(value: ServiceTier | str | None) -> ServiceTier | None:
+    return None if value is None else _coerce(ServiceTier, "service_tier", value)
+
+
 def _bytes_repr(data: bytes | None) -> str:
     return "None" if data is None else f"<{len(data)} bytes>"
 
@@ -76,7 +114,7 @@ class Image:
     url: str | None = None
     path: str | None = None
     data: bytes | None = attrs.field(default=None, repr=_bytes_repr)
-    role: ImageRole = ImageRole.FIRST_FRAME
+    role: ImageRole = attrs.field(default=ImageRole.FIRST_FRAME, converter=_to_role)
 
     @classmethod
     def from_url(cls, url: str, role: ImageRole | str = ImageRole.FIRST_FRAME) -> Self:
@@ -104,6 +142,10 @@ class Image:
         return self.path is not None and self.url is None and self.data is None
 
 
+def _to_images(value: Iterable[Image]) -> tuple[Image, ...]:
+    return tuple(value)
+
+
 def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     # A read-only copy: the caller's dict may change later, the spec must not.
     return MappingProxyType(dict(value or {}))
@@ -122,9 +164,9 @@ class VideoTask:
 
     model: str
     prompt: str = ""
-    images: tuple[Image, ...] = attrs.field(default=(), converter=tuple)
-    resolution: Resolution | None = None
-    ratio: Ratio | None = None
+    images: tuple[Image, ...] = attrs.field(default=(), converter=_to_images)
+    resolution: Resolution | None = attrs.field(default=None, converter=_to_resolution)
+    ratio: Ratio | None = attrs.field(default=None, converter=_to_ratio)
     duration: int | None = None
     frames: int | None = None
     seed: int | None = None
@@ -132,7 +174,7 @@ class VideoTask:
     watermark: bool | None = None
     return_last_frame: bool | None = None
     generate_audio: bool | None = None
-    service_tier: ServiceTier | None = None
+    service_tier: ServiceTier | None = attrs.field(default=None, converter=_to_service_tier)
     execution_expires_after: int | None = None
     callback_url: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_metadata, hash=False)

@@ -50,6 +50,7 @@ MAX_PROMPT_WORDS = 1000
 MAX_PROMPT_CJK_CHARS = 500
 SEED_MIN, SEED_MAX = -1, 2**32 - 1
 FRAMES_MIN, FRAMES_MAX = 29, 289
+MAX_REFERENCE_IMAGES = 4
 EXPIRES_MIN, EXPIRES_MAX = 3600, 259200
 MIN_SIDE_EXCL, MAX_SIDE_EXCL = 300, 6000
 MIN_ASPECT_EXCL, MAX_ASPECT_EXCL = 0.4, 2.5
@@ -92,8 +93,10 @@ def check_task(task: VideoTask) -> None:
 
 def collect_violations(task: VideoTask) -> list[Violation]:
     """Every universal and per-model violation of a task (no disk reads, no provider)."""
-    caps = model_capabilities(task.model) if task.model else None
-    if task.model and caps is None:
+    # A blank id is a violation of its own below, not an unknown model worth a warning.
+    named = bool(task.model.strip())
+    caps = model_capabilities(task.model) if named else None
+    if named and caps is None:
         warnings.warn(
             f"model {task.model!r} is not in the capability table; only universal rules "
             "are checked",
@@ -168,7 +171,7 @@ def _check_images(task: VideoTask) -> Iterator[Violation]:
             rule="a last_frame image needs a first_frame image",
             value=[r.value for r in roles],
         )
-    if refs > 4:
+    if refs > MAX_REFERENCE_IMAGES:
         yield Violation(field="images", rule="1 to 4 reference images", value=refs)
 
 
@@ -208,8 +211,10 @@ def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator
             value=task.model,
         )
     if scenario == "reference_images" and caps.reference_images:
-        refs = len(task.images)
-        if refs > caps.max_reference_images:
+        # Count reference images only, and leave counts above the universal limit to the
+        # universal rule so one mistake is reported once.
+        refs = len(task.images_with(ImageRole.REFERENCE_IMAGE))
+        if caps.max_reference_images < refs <= MAX_REFERENCE_IMAGES:
             yield Violation(
                 field="images",
                 rule=f"model {caps.family} takes 1 to {caps.max_reference_images} reference images",

@@ -85,27 +85,28 @@ def available_adapters() -> list[str]:
     return sorted(names)
 
 
-def create_adapter(name: str, **options: Any) -> ProviderAdapter:
-    """Build the adapter called ``name`` with its options.
+def create_adapter(adapter_name: str, /, **options: Any) -> ProviderAdapter:
+    """Build the adapter called ``adapter_name`` with its options.
 
     Looks in the built-ins, then run-time registrations, then the
-    ``seedance_async.providers`` entry points.
+    ``seedance_async.providers`` entry points. ``adapter_name`` is positional-only, so an
+    adapter option that is itself called ``name`` (the alias it reports) passes through.
 
     Raises:
         ConfigurationError: no adapter has that name, an option is unknown, or the object
             built does not implement :class:`ProviderAdapter`.
     """
-    if name in _BUILTIN:
-        factory: Callable[..., ProviderAdapter] | None = _load(_BUILTIN[name])
+    if adapter_name in _BUILTIN:
+        factory: Callable[..., ProviderAdapter] | None = _load(_BUILTIN[adapter_name])
     else:
-        factory = _registered.get(name) or _entry_point_factory(name)
+        factory = _registered.get(adapter_name) or _entry_point_factory(adapter_name)
     if factory is None:
         known = ", ".join(available_adapters())
-        raise ConfigurationError(f"unknown provider adapter {name!r} (known: {known})")
+        raise ConfigurationError(f"unknown provider adapter {adapter_name!r} (known: {known})")
     try:
         adapter = factory(**options)
     except TypeError as exc:
-        raise ConfigurationError(f"adapter {name!r} rejected its options: {exc}") from exc
+        raise ConfigurationError(f"adapter {adapter_name!r} rejected its options: {exc}") from exc
     if not isinstance(adapter, ProviderAdapter):
-        raise ConfigurationError(f"adapter {name!r} does not implement ProviderAdapter")
+        raise ConfigurationError(f"adapter {adapter_name!r} does not implement ProviderAdapter")
     return adapter

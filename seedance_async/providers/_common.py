@@ -175,8 +175,17 @@ def _harmless(value: object) -> bool:
 def check_capabilities(
     provider: str, caps: ProviderCapabilities, task: VideoTask
 ) -> list[Violation]:
-    """Violations of what a provider's wire format can express."""
-    return list(_capability_violations(provider, caps, task))
+    """Violations of what a provider's wire format can express.
+
+    A field refused by a specific rule (``frames`` when ``caps.frames`` is False) is not
+    reported a second time for being missing from ``caps.fields``.
+    """
+    out: list[Violation] = []
+    for violation in _capability_violations(provider, caps, task):
+        if violation.field in _OPTIONAL_FIELDS and any(v.field == violation.field for v in out):
+            continue
+        out.append(violation)
+    return out
 
 
 def _capability_violations(
@@ -243,18 +252,11 @@ def _capability_violations(
                 rule=f"provider {provider} does not offer model {family.family}",
                 value=task.model,
             )
-    for name in sorted(_OPTIONAL_FIELDS - caps.fields):
+    # frames is reported above with its own rule when the provider cannot send it.
+    for name in sorted(_OPTIONAL_FIELDS - caps.fields - {"frames"}):
         value = getattr(task, name)
         if value is not None and not _harmless(value):
             yield Violation(field=name, rule=f"provider {provider} cannot send {name}", value=value)
-    if not caps.image_roles_on_wire and task.images:
-        roles = [i.role for i in task.images]
-        if roles.count(ImageRole.LAST_FRAME) and roles[-1] is not ImageRole.LAST_FRAME:
-            yield Violation(
-                field="images",
-                rule=f"provider {provider} reads roles from order: last_frame must come last",
-                value=[r.value for r in roles],
-            )
 
 
 _OPTIONAL_FIELDS = frozenset(

@@ -113,13 +113,14 @@ class Node:
         v = self.value
         if isinstance(v, bool):
             raise self._fail("a number")
-        if isinstance(v, int | float):
-            return float(v)
-        if isinstance(v, str):
-            try:
+        try:
+            if isinstance(v, int | float):
+                return float(v)
+            if isinstance(v, str):
                 return float(v.strip().rstrip("%"))
-            except ValueError:
-                pass
+        except (ValueError, OverflowError):
+            # OverflowError: JSON integers are unbounded, floats are not (10**400).
+            pass
         raise self._fail("a number")
 
     def boolean(self) -> bool:

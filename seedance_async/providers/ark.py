@@ -20,7 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from seedance_async._errors import MalformedResponse, ProviderError, Violation
+from seedance_async._errors import (
+    ConfigurationError,
+    MalformedResponse,
+    ProviderError,
+    Violation,
+)
 from seedance_async._spec import VideoTask
 from seedance_async._state import TaskState, TaskStatus, Usage
 from seedance_async._wire import HttpRequest, HttpResponse
@@ -105,6 +110,9 @@ class ArkAdapter:
         can_cancel: the DELETE endpoint exists (Ark yes; gateways unknown).
         status_map: extra provider status strings to neutral states, merged over the
             built-in map (for gateways with their own vocabulary).
+
+    Raises:
+        ConfigurationError: a ``status_map`` value is not a neutral state name.
     """
 
     def __init__(
@@ -120,7 +128,13 @@ class ArkAdapter:
         self.tasks_path = "/" + tasks_path.strip("/")
         self.status_map: dict[str, TaskState] = dict(ARK_STATUS_MAP)
         for raw, neutral in (status_map or {}).items():
-            self.status_map[raw.lower()] = TaskState(neutral)
+            try:
+                self.status_map[raw.lower()] = TaskState(neutral)
+            except ValueError:
+                allowed = ", ".join(s.value for s in TaskState)
+                raise ConfigurationError(
+                    f"status_map maps {raw!r} to {neutral!r}; expected one of {allowed}"
+                ) from None
         self.capabilities = ProviderCapabilities(
             can_cancel=can_cancel,
             can_list=can_list,

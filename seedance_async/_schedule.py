@@ -1,0 +1,82 @@
+"""When to poll a task next: ETA-aware first poll, then intervals growing with elapsed time.
+
+A fixed 5 s poller wastes most of its calls on a task that takes 40-120 s, and a long fixed
+interval adds lag. We poll first near the expected finish (learned per provider and model
+from tasks seen so far), then at an interval proportional to the time already spent,
+clamped to [min_interval, max_interval]: lag stays a bounded fraction of the generation time
+while the number of polls grows only logarithmically with it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import attrs
+
+__all__ = ["EtaEstimator", "PollSchedule"]
+
+
+@attrs.frozen(kw_only=True)
+class PollSchedule:
+    """Poll timing, in seconds.
+
+    Attributes:
+        first_poll: first poll after submit when no ETA is known yet.
+        min_interval / max_interval: bounds of the interval between polls.
+        growth: interval as a fraction of the time elapsed since submit.
+        eta_fraction: with an ETA, the first poll happens at this fraction of it.
+        jitter: +/- fraction applied by the caller to spread polls.
+    """
+
+    first_poll: float = 5.0
+    min_interval: float = 2.0
+    max_interval: float = 30.0
+    growth: float = 0.15
+    eta_fraction: float = 0.9
+    jitter: float = 0.1
+
+    def first_delay(self, eta: float | None) -> float:
+        """Delay from submit to the first poll."""
+        if eta is None:
+            return self.first_poll
+        return max(self.min_interval, eta * self.eta_fraction)
+
+    def next_delay(self, elapsed: float, eta: float | None = None) -> float:
+        """Delay to the next poll for a task submitted ``elapsed`` seconds ago."""
+        interval = min(self.max_interval, max(self.min_interval, elapsed * self.growth))
+        if eta is not None and elapsed < eta:
+            # Do not sleep past the expected finish by more than the minimum interval.
+            interval = min(interval, max(self.min_interval, eta - elapsed))
+        return interval
+
+    def scaled(self, factor: float) -> PollSchedule:
+        """The same schedule with every duration multiplied (for time-scaled simulators)."""
+        return attrs.evolve(
+            self,
+            first_poll=self.first_poll * factor,
+            min_interval=self.min_interval * factor,
+            max_interval=self.max_interval * factor,
+        )
+
+
+class EtaEstimator:
+    """Running estimate of generation time per (provider, model): median of recent tasks."""
+
+    def __init__(self, window: int = 64) -> None:
+        self._window = window
+        self._samples: dict[tuple[str, str], deque[float]] = {}
+
+    def observe(self, provider: str, model: str, seconds: float) -> None:
+        """Record how long a task took from submit to its final state."""
+        if seconds <= 0:
+            return
+        samples = self._samples.setdefault((provider, model), deque(maxlen=self._window))
+        samples.append(seconds)
+
+    def eta(self, provider: str, model: str) -> float | None:
+        """Median generation time, or None before the first sample."""
+        samples = self._samples.get((provider, model))
+        if not samples:
+            return None
+        ordered = sorted(samples)
+        return ordered[len(ordered) // 2]

@@ -1,0 +1,674 @@
+"""The tracker: drives thousands of tasks from submit to result under budgets.
+
+Theory of operation
+-------------------
+``Tracker.submit`` checks which providers can express the spec and queues the task; it
+returns a :class:`TrackedTask` at once. Inside one anyio task group:
+
+* *submit workers* take queued tasks, pick the first provider (failover order) whose circuit
+  is closed and which has a free running slot, record the intent in the journal, and submit
+  at most once (:class:`ProviderClient` reconciles ambiguous submits). Refusals that another
+  provider may not share (rate limit with no retry, auth, permission, unavailable) move the
+  task on; an ambiguous outcome never does.
+* one *poll scheduler* keeps a heap of next-poll times and hands due tasks, grouped by
+  provider, to *poll workers*; a provider with a list endpoint answers a group in one call.
+  The first poll happens near the expected finish, later ones at an interval that grows with
+  the time spent. Deadlines are heap entries too.
+* *download workers* fetch results of succeeded tasks when a download folder is set.
+
+A task ends exactly once in :meth:`Tracker._finish`, which releases its running slot,
+journals the result and wakes its waiters. Leaving the ``async with`` block waits for every
+task, then cancels the workers: no task or socket outlives the block. An exception inside
+the block cancels everything at once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from seedance_async._client import Client
+from seedance_async._errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    InvalidTaskSpec,
+    PermissionDenied,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    TaskNotFound,
+    TransportError,
+)
+from seedance_async._events import Event, EventKind
+from seedance_async._failover import CircuitBreaker, FailoverPolicy, is_retryable_failure
+from seedance_async._handle import Attempt, Outcome, TaskResult
+from seedance_async._journal import Journal, NullJournal
+from seedance_async._poll_scheduler import PollScheduler
+from seedance_async._provider_client import SubmitOutcomeUnknown
+from seedance_async._schedule import EtaEstimator, PollSchedule
+from seedance_async._spec import VideoTask
+from seedance_async._state import TaskState, TaskStatus
+from seedance_async._tracked import TrackedTask
+
+__all__ = ["Tracker"]
+
+T = TypeVar("T")
+
+# Refusals that say nothing about other providers: try the next one.
+_FAILOVER_ERRORS = (
+    RateLimited,
+    AuthenticationFailed,
+    PermissionDenied,
+    ProviderUnavailable,
+    TransportError,
+)
+_NOT_FOUND_LIMIT = 3
+
+
+class Tracker:
+    """Submit and follow many tasks concurrently; use as ``async with``.
+
+    Args:
+        client: an open :class:`Client` (its providers, clock and events are used).
+        providers: failover order (aliases) or a :class:`FailoverPolicy`; default: every
+            alias of the client, in order.
+        schedule: poll timing.
+        deadline: default per-task deadline in seconds from submit (None: wait for the
+            provider's own expiry).
+        journal: durable record (default: none).
+        download_dir: when set, videos (and requested last frames) of succeeded tasks are
+            downloaded there as ``<key>.mp4`` / ``<key>.last.png``.
+        submit_workers / poll_workers / download_workers: concurrency of each stage.
+        batch_size: most task ids in one list-based status call.
+        seed: seeds weighted failover and jitter.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        providers: Sequence[str] | FailoverPolicy | None = None,
+        schedule: PollSchedule | None = None,
+        deadline: float | None = None,
+        journal: Journal | None = None,
+        download_dir: str | Path | None = None,
+        submit_workers: int = 32,
+        poll_workers: int = 16,
+        download_workers: int = 8,
+        batch_size: int = 50,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(providers, FailoverPolicy):
+            self.policy = providers
+        else:
+            self.policy = FailoverPolicy(providers=tuple(providers or client.aliases))
+        unknown = [p for p in self.policy.providers if p not in client.configs]
+        if unknown:
+            raise ConfigurationError(f"failover list names unknown aliases {unknown}")
+        self.client = client
+        self.clock = client.clock
+        self.events = client.events
+        self.schedule = schedule or PollSchedule()
+        self.default_deadline = deadline
+        self.journal: Journal = journal or NullJournal()
+        self.download_dir = Path(download_dir) if download_dir is not None else None
+        self._workers = (submit_workers, poll_workers, download_workers)
+        self._batch_size = batch_size
+        self._rng = random.Random(seed)
+        self._breaker = CircuitBreaker()
+        self._eta = EtaEstimator()
+        self._scheduler = PollScheduler(self.clock)
+        self._tracked: dict[str, TrackedTask] = {}
+        self._pending = 0
+        self._completed: deque[TaskResult] = deque()
+        self._completed_event = anyio.Event()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._slot_event = anyio.Event()
+        self._tg: TaskGroup | None = None
+        self._streams: list[
+            MemoryObjectSendStream[TrackedTask] | MemoryObjectSendStream[list[TrackedTask]]
+        ] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._submit_send, submit_recv = anyio.create_memory_object_stream[TrackedTask](
+            max_buffer_size=float("inf")
+        )
+        self._poll_send, poll_recv = anyio.create_memory_object_stream[list[TrackedTask]](
+            max_buffer_size=self._workers[1]
+        )
+        self._download_send, download_recv = anyio.create_memory_object_stream[TrackedTask](
+            max_buffer_size=float("inf")
+        )
+        self._streams = [self._submit_send, self._poll_send, self._download_send]
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        for _ in range(self._workers[0]):
+            tg.start_soon(self._worker, submit_recv.clone(), self._submit_task)
+        for _ in range(self._workers[1]):
+            tg.start_soon(self._worker, poll_recv.clone(), self._poll_group)
+        for _ in range(self._workers[2]):
+            tg.start_soon(self._worker, download_recv.clone(), self._download)
+        submit_recv.close()
+        poll_recv.close()
+        download_recv.close()
+        tg.start_soon(self._scheduler.run, self._dispatch_due)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        try:
+            if exc_type is None:
+                await self._idle.wait()
+        except BaseException:
+            self._tg.cancel_scope.cancel()
+            raise
+        finally:
+            self._tg.cancel_scope.cancel()
+            for stream in self._streams:
+                stream.close()
+            result = await self._tg.__aexit__(exc_type, exc, tb)
+            self._tg = None
+        return result
+
+    async def wait_idle(self) -> None:
+        """Wait until every task submitted so far has a final result."""
+        await self._idle.wait()
+
+    # -- submitting --------------------------------------------------------------------------
+
+    def eligible_providers(self, task: VideoTask) -> tuple[list[str], list[str]]:
+        """(aliases whose adapter accepts the spec, reasons of those that do not)."""
+        ok, reasons = [], []
+        for alias in self.policy.providers:
+            violations = self.client.provider(alias).adapter.check(task)
+            if violations:
+                reasons.append(f"{alias}: " + "; ".join(str(v) for v in violations))
+            else:
+                ok.append(alias)
+        return ok, reasons
+
+    async def submit(
+        self, task: VideoTask, *, key: str | None = None, deadline: float | None = None
+    ) -> TrackedTask:
+        """Queue a task; returns its :class:`TrackedTask` at once.
+
+        Submitting the same key twice returns the first task (a batch line is never doubled).
+
+        Raises:
+            InvalidTaskSpec: no provider in the failover list can express the spec.
+            ConfigurationError: the tracker is not open.
+        """
+        if self._tg is None:
+            raise ConfigurationError("the tracker is not open: use 'async with Tracker(...)'")
+        key = key or task.spec_hash()
+        existing = self._tracked.get(key)
+        if existing is not None:
+            return existing
+        eligible, reasons = self.eligible_providers(task)
+        if not eligible:
+            raise InvalidTaskSpec(
+                [], context="no provider can run this task: " + " | ".join(reasons)
+            )
+        order = [p for p in self.policy.order(self._rng) if p in eligible]
+        limit = self.default_deadline if deadline is None else deadline
+        tracked = TrackedTask(
+            key,
+            task,
+            order=order,
+            deadline_at=None if limit is None else self.clock.now() + limit,
+            canceller=self._cancel,
+        )
+        self._tracked[key] = tracked
+        self._pending += 1
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        if tracked.deadline_at is not None:
+            self._scheduler.schedule(tracked, tracked.deadline_at)
+        self._submit_send.send_nowait(tracked)
+        return tracked
+
+    def _emit(
+        self, kind: EventKind, tracked: TrackedTask, provider: str, detail: str | None = None
+    ) -> None:
+        task_id = tracked.handle.task_id if tracked.handle else None
+        self.events.emit(
+            Event(
+                kind=kind,
+                key=tracked.key,
+                provider=provider,
+                at=self.clock.wall(),
+                task_id=task_id,
+                detail=detail,
+            )
+        )
+
+    async def _try_slot(self, candidates: list[str]) -> str | None:
+        now = self.clock.now()
+        for alias in candidates:
+            if self._breaker.is_open(alias, now):
+                continue
+            if await self.client.provider(alias).budget.try_acquire_running_slot():
+                return alias
+        return None
+
+    async def _release_slot(self, tracked: TrackedTask) -> None:
+        if tracked.slot_alias is not None:
+            alias, tracked.slot_alias = tracked.slot_alias, None
+            with anyio.CancelScope(shield=True):
+                await self.client.provider(alias).budget.release_running_slot()
+            self._slot_event.set()
+            self._slot_event = anyio.Event()
+
+    async def _submit_task(self, tracked: TrackedTask) -> None:
+        if tracked.done:
+            return
+        tried = {a.provider for a in tracked.attempts if a.outcome != "failed"}
+        # Tasks that failed remotely may go back to the same provider only if it is the last.
+        while True:
+            if tracked.done:
+                return
+            remaining = [a for a in tracked.order if a not in tried]
+            if not remaining:
+                await self._finish(
+                    tracked,
+                    Outcome.REJECTED,
+                    self._last_reason(tracked) or "no provider accepted the task",
+                )
+                return
+            alias = await self._try_slot(remaining)
+            if alias is None:
+                await self._slot_event.wait()
+                continue
+            tracked.slot_alias = alias
+            if await self._submit_to(tracked, alias):
+                return
+            tried.add(alias)
+
+    async def _submit_to(self, tracked: TrackedTask, alias: str) -> bool:
+        """One attempt; True when the task is submitted or finished, False to fail over."""
+        provider = self.client.provider(alias)
+        attempt_no = len(tracked.attempts)
+        try:
+            if tracked.loaded is None:
+                tracked.loaded = await self.client.prepare(tracked.task, alias)
+            await self.journal.record_intent(
+                tracked.key, tracked.task, alias, attempt_no, self.clock.wall()
+            )
+            handle, first = await provider.submit(
+                tracked.loaded, spec_hash=tracked.task.spec_hash(), key=tracked.key
+            )
+        except SubmitOutcomeUnknown as exc:
+            tracked.attempts.append(
+                Attempt(provider=alias, task_id=None, outcome="unknown", reason=exc.reason)
+            )
+            hint = f"sent at {exc.sent_at:.0f} (Unix)"
+            if exc.candidates:
+                hint += f"; candidates {', '.join(exc.candidates)}"
+            await self._finish(tracked, Outcome.UNKNOWN, f"{exc.reason}; {hint}", provider=alias)
+            return True
+        except InvalidTaskSpec as exc:
+            tracked.attempts.append(
+                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
+            )
+            await self._release_slot(tracked)
+            if (
+                any(v.field.startswith("images") and "path" in v.field for v in exc.violations)
+                or not exc.violations
+            ):
+                await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
+                return True
+            return False
+        except OSError as exc:
+            await self._release_slot(tracked)
+            await self._finish(
+                tracked, Outcome.REJECTED, f"cannot read image: {exc}", provider=alias
+            )
+            return True
+        except _FAILOVER_ERRORS as exc:
+            tracked.attempts.append(
+                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
+            )
+            await self._release_slot(tracked)
+            if isinstance(
+                exc, ProviderUnavailable | TransportError
+            ) and self._breaker.record_failure(alias, self.clock.now()):
+                self._emit(EventKind.FAILED_OVER, tracked, alias, f"circuit opened for {alias}")
+            self._emit(EventKind.FAILED_OVER, tracked, alias, f"{type(exc).__name__}: moving on")
+            return False
+        except ProviderError as exc:
+            tracked.attempts.append(
+                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
+            )
+            await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
+            return True
+        self._breaker.record_success(alias)
+        tracked.handle = handle
+        tracked.attempts.append(
+            Attempt(provider=alias, task_id=handle.task_id, outcome="submitted")
+        )
+        tracked.submitted_mono = self.clock.now()
+        tracked.submitted_wall = handle.created_at
+        await self.journal.record_submitted(tracked.key, handle)
+        self._emit(EventKind.SUBMITTED, tracked, alias)
+        if tracked.cancel_requested:
+            await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
+            return True
+        if first is not None:
+            await self._apply_status(tracked, first)
+            if tracked.done:
+                return True
+        eta = self._eta.eta(alias, tracked.task.model)
+        self._schedule_poll(tracked, self.schedule.first_delay(eta))
+        return True
+
+    @staticmethod
+    def _last_reason(tracked: TrackedTask) -> str | None:
+        return tracked.attempts[-1].reason if tracked.attempts else None
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
+        jitter = 1.0 + self.schedule.jitter * (2 * self._rng.random() - 1)
+        when = self.clock.now() + max(0.0, delay * jitter)
+        if tracked.deadline_at is not None:
+            when = min(when, tracked.deadline_at)
+        self._scheduler.schedule(tracked, when)
+
+    async def _dispatch_due(self, due: list[TrackedTask]) -> None:
+        groups: dict[str, list[TrackedTask]] = {}
+        now = self.clock.now()
+        for tracked in due:
+            if tracked.deadline_at is not None and now >= tracked.deadline_at:
+                groups.setdefault("", []).append(tracked)
+            elif tracked.handle is not None:
+                groups.setdefault(tracked.handle.provider, []).append(tracked)
+        for alias, members in groups.items():
+            step = (
+                1
+                if not alias or not self.client.provider(alias).adapter.capabilities.can_list
+                else self._batch_size
+            )
+            for i in range(0, len(members), step):
+                await self._poll_send.send(members[i : i + step])
+
+    async def _poll_group(self, group: list[TrackedTask]) -> None:
+        live = [t for t in group if not t.done]
+        if not live:
+            return
+        if live[0].handle is None or (
+            live[0].deadline_at is not None and self.clock.now() >= live[0].deadline_at
+        ):
+            for tracked in live:
+                await self._deadline(tracked)
+            return
+        alias = live[0].handle.provider
+        provider = self.client.provider(alias)
+        ids = [t.handle.task_id for t in live if t.handle is not None]
+        try:
+            found = (
+                await provider.statuses(ids)
+                if len(ids) > 1
+                else {ids[0]: await provider.status(ids[0], key=live[0].key)}
+            )
+        except TaskNotFound:
+            found = {}
+            for tracked in live:
+                assert tracked.handle is not None
+                try:
+                    found[tracked.handle.task_id] = await provider.status(
+                        tracked.handle.task_id, key=tracked.key
+                    )
+                except TaskNotFound:
+                    await self._not_found(tracked)
+                except ProviderError:
+                    self._poll_failed(tracked)
+        except ProviderError:
+            for tracked in live:
+                self._poll_failed(tracked)
+            return
+        for tracked in live:
+            assert tracked.handle is not None
+            status = found.get(tracked.handle.task_id)
+            if status is not None and not tracked.done:
+                tracked.poll_errors = 0
+                await self._apply_status(tracked, status)
+
+    def _poll_failed(self, tracked: TrackedTask) -> None:
+        # Transient poll errors never end a task: back off and keep following it.
+        tracked.poll_errors += 1
+        delay = min(
+            self.schedule.max_interval,
+            self.schedule.min_interval * 2.0 ** min(tracked.poll_errors, 10),
+        )
+        self._schedule_poll(tracked, delay)
+
+    async def _not_found(self, tracked: TrackedTask) -> None:
+        tracked.poll_errors += 1
+        if tracked.poll_errors >= _NOT_FOUND_LIMIT:
+            await self._finish(tracked, Outcome.FAILED, "the provider no longer knows this task")
+        else:
+            self._poll_failed(tracked)
+
+    async def _apply_status(self, tracked: TrackedTask, status: TaskStatus) -> None:
+        previous = tracked.status.state if tracked.status else None
+        tracked.status = attrs.evolve(status, raw={}) if not status.is_terminal else status
+        assert tracked.handle is not None
+        alias = tracked.handle.provider
+        if status.state is not previous:
+            await self.journal.record_status(tracked.key, status)
+            if status.state is TaskState.RUNNING:
+                self._emit(EventKind.RUNNING, tracked, alias)
+        if not status.is_terminal:
+            elapsed = self.clock.now() - (tracked.submitted_mono or self.clock.now())
+            self._schedule_poll(
+                tracked, self.schedule.next_delay(elapsed, self._eta.eta(alias, tracked.task.model))
+            )
+            return
+        if tracked.submitted_mono is not None and status.state is TaskState.SUCCEEDED:
+            self._eta.observe(alias, tracked.task.model, self.clock.now() - tracked.submitted_mono)
+        if status.state is TaskState.SUCCEEDED:
+            if self.download_dir is not None:
+                self._scheduler.unschedule(tracked)
+                self._download_send.send_nowait(tracked)
+            else:
+                await self._finish(tracked, Outcome.SUCCEEDED, None, provider=alias)
+            return
+        if status.state is TaskState.CANCELLED:
+            await self._finish(
+                tracked, Outcome.CANCELLED, "cancelled at the provider", provider=alias
+            )
+            return
+        await self._remote_failure(tracked, status, alias)
+
+    async def _remote_failure(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
+        outcome = Outcome.EXPIRED if status.state is TaskState.EXPIRED else Outcome.FAILED
+        reason = f"{status.error_code or status.state.value}: {status.error_message or ''}".strip(
+            ": "
+        )
+        tracked.attempts[-1] = attrs.evolve(
+            tracked.attempts[-1], outcome=outcome.value, reason=reason
+        )
+        extra_used = sum(1 for a in tracked.attempts if a.outcome in ("failed", "expired")) - 1
+        others = [
+            a for a in tracked.order if a not in {x.provider for x in tracked.attempts}
+        ] or tracked.order[-1:]
+        if is_retryable_failure(status) and extra_used < self.policy.max_extra_attempts and others:
+            await self._release_slot(tracked)
+            self._scheduler.unschedule(tracked)
+            self._emit(EventKind.FAILED_OVER, tracked, alias, f"{reason}; resubmitting elsewhere")
+            tracked.handle = None
+            tracked.status = status
+            self._submit_send.send_nowait(tracked)
+            return
+        await self._finish(tracked, outcome, reason, provider=alias)
+
+    # -- deadlines and cancellation ------------------------------------------------------------
+
+    async def _deadline(self, tracked: TrackedTask) -> None:
+        if tracked.handle is None:
+            await self._finish(
+                tracked, Outcome.DEADLINE, "deadline passed before the task could be submitted"
+            )
+            return
+        await self._cancel_submitted(tracked, Outcome.DEADLINE, "deadline passed")
+
+    async def _cancel_submitted(self, tracked: TrackedTask, outcome: Outcome, why: str) -> None:
+        assert tracked.handle is not None
+        provider = self.client.provider(tracked.handle.provider)
+        caps = provider.adapter.capabilities
+        state = tracked.status.state if tracked.status else TaskState.QUEUED
+        if caps.can_cancel and state in caps.cancel_states:
+            try:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+                    await provider.cancel(tracked.handle.task_id)
+                await self._finish(
+                    tracked, outcome, f"{why}; cancelled remotely (was {state.value})"
+                )
+                return
+            except ProviderError as exc:
+                why = f"{why}; remote cancel failed ({type(exc).__name__})"
+        await self._finish(
+            tracked,
+            outcome,
+            f"{why}; detached, the task may still run and bill (was {state.value})",
+        )
+
+    async def _cancel(self, tracked: TrackedTask) -> None:
+        if tracked.done:
+            return
+        tracked.cancel_requested = True
+        if tracked.handle is None:
+            # Not sent yet (or being sent: the submit worker sees the flag after the answer).
+            if tracked.slot_alias is None:
+                await self._finish(tracked, Outcome.CANCELLED, "cancelled before submit")
+            return
+        self._scheduler.unschedule(tracked)
+        await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
+
+    # -- downloads ---------------------------------------------------------------------------
+
+    async def _download(self, tracked: TrackedTask) -> None:
+        assert self.download_dir is not None
+        assert tracked.status is not None
+        assert tracked.handle is not None
+        status = tracked.status
+        video = self.download_dir / f"{tracked.key}.mp4"
+        frame_path: str | None = None
+        reason = None
+        try:
+            await self.client.download(status, video, handle=tracked.handle)
+            if tracked.task.return_last_frame and status.last_frame_url:
+                frame = self.download_dir / f"{tracked.key}.last.png"
+                await self.client.download(status, frame, last_frame=True, handle=tracked.handle)
+                frame_path = str(frame)
+            self._emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider)
+            video_path: str | None = str(video)
+        except (ProviderError, InvalidTaskSpec, OSError) as exc:
+            video_path = None
+            reason = f"download failed: {exc}"
+        await self._finish(
+            tracked,
+            Outcome.SUCCEEDED,
+            reason,
+            provider=tracked.handle.provider,
+            video_path=video_path,
+            last_frame_path=frame_path,
+        )
+
+    # -- the one exit -----------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        tracked: TrackedTask,
+        outcome: Outcome,
+        reason: str | None,
+        *,
+        provider: str | None = None,
+        video_path: str | None = None,
+        last_frame_path: str | None = None,
+    ) -> None:
+        if tracked.done:
+            return
+        await self._release_slot(tracked)
+        self._scheduler.unschedule(tracked)
+        result = TaskResult(
+            key=tracked.key,
+            task=tracked.task,
+            outcome=outcome,
+            status=tracked.status,
+            handle=tracked.handle,
+            attempts=tuple(tracked.attempts),
+            reason=reason,
+            video_path=video_path,
+            last_frame_path=last_frame_path,
+            submitted_at=tracked.submitted_wall,
+            finished_at=self.clock.wall(),
+        )
+        tracked.loaded = None
+        tracked.set_result(result)
+        with anyio.CancelScope(shield=True):
+            await self.journal.record_result(tracked.key, result)
+        self._emit(
+            EventKind(outcome.value),
+            tracked,
+            provider or (tracked.handle.provider if tracked.handle else ""),
+            reason,
+        )
+        self._completed.append(result)
+        self._completed_event.set()
+        self._completed_event = anyio.Event()
+        self._pending -= 1
+        if self._pending == 0:
+            self._idle.set()
+
+    # -- consuming results -------------------------------------------------------------------
+
+    async def as_completed(self) -> AsyncIterator[TaskResult]:
+        """Results in the order tasks finish, until every task submitted so far is done."""
+        while True:
+            while self._completed:
+                yield self._completed.popleft()
+            if self._pending == 0:
+                return
+            await self._completed_event.wait()
+
+    def events_stream(self) -> MemoryObjectReceiveStream[Event]:
+        """A stream of every later lifecycle event (close it when done)."""
+        return self.events.subscribe()
+
+    @property
+    def pending(self) -> int:
+        """Tasks without a final result yet."""
+        return self._pending
+
+    @property
+    def tasks(self) -> dict[str, TrackedTask]:
+        """Every task tracked, by key."""
+        return self._tracked
+
+    # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _worker(
+        stream: MemoryObjectReceiveStream[T], handle: Callable[[T], Awaitable[None]]
+    ) -> None:
+        async with stream:
+            async for item in stream:
+                await handle(item)

@@ -1,0 +1,440 @@
+"""AI/ML API (``https://api.aimlapi.com``): Seedance behind a flat JSON body.
+
+Wire contract: ../shared/providers.md §4 (statuses §1, capability matrix §7, pitfalls 6-7);
+seed 001.
+
+* ``POST {base}{submit_path}`` with ``{"model", "prompt", "image_url", ...}`` → the poll
+  object (``{"id", "status", ...}``) or, on older endpoints, ``{"generation_id"}``
+* ``GET {base}{status_path}?generation_id=<id>`` → ``{"id", "status", "video", "error", "meta"}``
+* no cancel and no list endpoint (§4.3)
+
+AI/ML API has its own model ids (``bytedance/seedance-1-0-pro-i2v``) and one OpenAPI schema
+per model, and the schemas differ: only lite-t2v and 1.5 pro take ``aspect_ratio``, lite-i2v
+takes no last frame, 1.0 models take duration 5 or 10, and the camera flag is spelled
+``camerafixed`` on 1.0 models but ``camera_fixed`` on 1.5 pro (§4.2 table). :meth:`check`
+applies that per-model table so that a field the model's schema lacks is refused up front
+instead of being rejected ("Body validation error!") or silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from seedance_async._errors import (
+    ConfigurationError,
+    InvalidTaskSpec,
+    MalformedResponse,
+    ProviderError,
+    Violation,
+)
+from seedance_async._models import normalise_model_id
+from seedance_async._spec import ImageRole, Ratio, VideoTask
+from seedance_async._state import TaskState, TaskStatus, Usage
+from seedance_async._validation import scenario_of
+from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.providers._common import (
+    bearer,
+    check_capabilities,
+    classify_error,
+    image_url_of,
+    request_id_of,
+)
+from seedance_async.providers._json import Node, parse_json
+from seedance_async.providers._protocol import (
+    ListQuery,
+    ProviderCapabilities,
+    SubmitAccepted,
+    TaskPage,
+)
+
+__all__ = ["AIMLAPI_STATUS_MAP", "DEFAULT_SUBMIT_PATH", "UNIVERSAL_PATH", "AimlApiAdapter"]
+
+DEFAULT_SUBMIT_PATH = "/v2/generate/video/bytedance/generation"
+"""The vendor path of seed 001 (§4.2); the docs say it still works next to the universal one."""
+UNIVERSAL_PATH = "/v2/video/generations"
+"""AI/ML API's universal video path (§4.2), usable for both submit and status."""
+
+CameraField = Literal["auto", "camera_fixed", "camerafixed"]
+
+AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
+    "queued": TaskState.QUEUED,
+    "generating": TaskState.RUNNING,
+    "completed": TaskState.SUCCEEDED,
+    "error": TaskState.FAILED,
+    # The SDK's poller also treats these as pending (§1, AIML-SDK _polling.py).
+    "waiting": TaskState.QUEUED,
+    "active": TaskState.RUNNING,
+    "processing": TaskState.RUNNING,
+}
+
+# Every optional field Ark's body has, less those no AI/ML API schema lists (§4.2).
+_FIELDS = ProviderCapabilities().fields - {
+    "return_last_frame", "service_tier", "execution_expires_after", "callback_url"
+}  # fmt: skip
+# Spec field → body key for the plain fields; ratio is renamed (pitfall 6).
+_PLAIN_FIELDS = (
+    ("resolution", "resolution"),
+    ("duration", "duration"),
+    ("ratio", "aspect_ratio"),
+    ("seed", "seed"),
+    ("watermark", "watermark"),
+)
+_ARK_RATIOS = frozenset({Ratio.R16_9, Ratio.R4_3, Ratio.R1_1, Ratio.R3_4, Ratio.R9_16, Ratio.R21_9})
+
+
+@attrs.frozen(kw_only=True)
+class _Route:
+    """How one Seedance family is spelled on AI/ML API (providers.md §4.2 table).
+
+    Defaults are the 1.0 schemas: no aspect_ratio, duration 5 or 10, ``camerafixed``.
+    """
+
+    text_id: str  # model id for a task without images
+    image_id: str = attrs.field(default=attrs.Factory(lambda s: s.text_id, takes_self=True))
+    ratios: frozenset[Ratio] = frozenset()  # empty: the schema has no aspect_ratio
+    durations: frozenset[int] = frozenset({5, 10})
+    last_frame: bool = True
+    audio: bool = False
+    camera_field: str = "camerafixed"  # the spelling the current schema uses
+
+
+_P = "bytedance/seedance-"
+_ROUTES: Mapping[str, _Route] = {
+    "seedance-1-0-lite-t2v": _Route(
+        text_id=_P + "1-0-lite-t2v", ratios=_ARK_RATIOS | {Ratio.R9_21}, last_frame=False
+    ),
+    "seedance-1-0-lite-i2v": _Route(text_id=_P + "1-0-lite-i2v", last_frame=False),
+    "seedance-1-0-pro": _Route(text_id=_P + "1-0-pro-t2v", image_id=_P + "1-0-pro-i2v"),
+    "seedance-1-0-pro-fast": _Route(text_id=_P + "1-0-pro-fast"),
+    "seedance-1-5-pro": _Route(
+        text_id=_P + "1-5-pro",
+        ratios=_ARK_RATIOS | {Ratio.ADAPTIVE},
+        durations=frozenset(range(4, 13)),
+        audio=True,
+        camera_field="camera_fixed",
+    ),
+}
+
+
+def _route_of(model: str) -> _Route | None:
+    return _ROUTES.get(normalise_model_id(model))
+
+
+def _loose_text(node: Node | None) -> str | None:
+    """Any scalar (or list of scalars) as text, for error bodies that must never raise."""
+    if node is None:
+        return None
+    value = node.value
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value) or None
+    if isinstance(value, dict):
+        return None
+    return str(value) or None
+
+
+class AimlApiAdapter:
+    """AI/ML API's two-call video API for the Seedance models.
+
+    Args:
+        name: the name reported in statuses and errors.
+        submit_path: path of the create call below the base URL; the seed-001 vendor path
+            by default, :data:`UNIVERSAL_PATH` is the documented alternative (§4.2).
+        status_path: path of the poll call; None means the same path as ``submit_path``
+            (both documented pairs use one path for POST and GET, §4.3).
+        camera_fixed_field: the body key for ``camera_fixed``. ``"auto"`` follows the
+            current AI/ML API schemas: ``camera_fixed`` on 1.5 pro and ids this adapter
+            does not know, ``camerafixed`` on the 1.0 models. The spelling drifted: seed
+            001 (and the 1.0 schemas between 2025-11-12 and 2025-12-23) show
+            ``camera_fixed`` for 1.0 lite too, so it is an option (§4.2, pitfall 6).
+        seed_min / seed_max: the seed range to allow. AI/ML API publishes none (its schemas
+            say only "integer"); it forwards to BytePlus (its ids are Ark ``cgt-`` ids) and
+            documents ``-1`` as the 1.5 pro default, so the default is Ark's
+            ``[-1, 2^32-1]``. Use ``0`` / ``2147483647`` for the portable range (§7).
+
+    Raises:
+        ConfigurationError: an option has a value outside its documented set.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "aimlapi",
+        submit_path: str = DEFAULT_SUBMIT_PATH,
+        status_path: str | None = None,
+        camera_fixed_field: CameraField = "auto",
+        seed_min: int = -1,
+        seed_max: int = 2**32 - 1,
+    ) -> None:
+        if camera_fixed_field not in ("auto", "camera_fixed", "camerafixed"):
+            raise ConfigurationError(
+                f"camera_fixed_field must be 'auto', 'camera_fixed' or 'camerafixed', "
+                f"not {camera_fixed_field!r}"
+            )
+        if seed_min > seed_max:
+            raise ConfigurationError(f"seed_min {seed_min} is above seed_max {seed_max}")
+        self.name = name
+        self.submit_path = "/" + submit_path.strip("/")
+        self.status_path = self.submit_path if status_path is None else "/" + status_path.strip("/")
+        self.camera_fixed_field: CameraField = camera_fixed_field
+        self.capabilities = ProviderCapabilities(
+            # No reference-image or frames field in any AI/ML API schema (§4.2).
+            reference_images=False,
+            frames=False,
+            seed_min=seed_min,
+            seed_max=seed_max,
+            # Durations and ratios depend on the model: check() narrows them per model.
+            durations=None,
+            ratios=_ARK_RATIOS | {Ratio.R9_21, Ratio.ADAPTIVE},
+            # "frames" stays in fields: frames=False already refuses it, and leaving it
+            # out of both would make check_capabilities report it twice.
+            fields=_FIELDS,
+            can_cancel=False,
+            can_list=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"AimlApiAdapter(name={self.name!r}, submit_path={self.submit_path!r})"
+
+    # -- rules and auth -------------------------------------------------------------------
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of what AI/ML API can express, per model where its schemas differ."""
+        out = check_capabilities(self.name, self.capabilities, task)
+        if not task.prompt.strip():
+            # Every schema lists prompt as required, image-to-video ones included (§4.2).
+            out.append(
+                Violation(field="prompt", rule=f"provider {self.name} requires a prompt", value="")
+            )
+        route = _route_of(task.model)
+        if route is None:
+            return out
+        model = route.image_id if task.images else route.text_id
+
+        def refuse(field: str, what: str, value: Any) -> None:
+            out.append(Violation(field=field, rule=f"provider {self.name} {what}", value=value))
+
+        if task.duration is not None and task.duration not in route.durations:
+            allowed = ", ".join(str(d) for d in sorted(route.durations))
+            refuse("duration", f"takes duration {allowed} for {model}", task.duration)
+        if task.ratio is not None and task.ratio not in route.ratios:
+            allowed = ", ".join(sorted(r.value for r in route.ratios))
+            what = f"takes aspect_ratio {allowed}" if allowed else "has no aspect_ratio field"
+            refuse("ratio", f"{what} for {model}", task.ratio.value)
+        if scenario_of(task) == "first_last_frame" and not route.last_frame:
+            refuse("images", f"has no last_image_url field for {model}", "last_frame")
+        return out
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """``Authorization: Bearer <key>`` (§4.1)."""
+        return bearer(api_key)
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def wire_model(self, task: VideoTask) -> str:
+        """The AI/ML API model id for a task.
+
+        Ark and BytePlus ids map to AI/ML API ids (1.0 pro splits into ``-t2v`` without
+        images and ``-i2v`` with a first frame); ``bytedance/...`` ids and ids of unknown
+        families pass through unchanged.
+        """
+        if task.model.strip().lower().startswith("bytedance/"):
+            return task.model
+        route = _route_of(task.model)
+        if route is None:
+            return task.model
+        return route.image_id if task.images else route.text_id
+
+    def _camera_field(self, route: _Route | None) -> str:
+        if self.camera_fixed_field != "auto":
+            return self.camera_fixed_field
+        # Unknown ids are newer models; the newest schema (1.5 pro) uses camera_fixed.
+        return "camera_fixed" if route is None else route.camera_field
+
+    def submit_body(self, task: VideoTask) -> dict[str, Any]:
+        """The flat create body of §4.2; unset fields are omitted, false/0 kept (pitfall 7)."""
+        route = _route_of(task.model)
+        body: dict[str, Any] = {"model": self.wire_model(task), "prompt": task.prompt}
+        for n, image in enumerate(task.images):
+            if image.role is ImageRole.FIRST_FRAME:
+                body["image_url"] = image_url_of(task, n)
+            elif image.role is ImageRole.LAST_FRAME:
+                body["last_image_url"] = image_url_of(task, n)
+        for spec_name, wire_name in _PLAIN_FIELDS:
+            value = getattr(task, spec_name)
+            if value is not None:
+                body[wire_name] = value.value if hasattr(value, "value") else value
+        if task.camera_fixed is not None:
+            body[self._camera_field(route)] = task.camera_fixed
+        # Only 1.5 pro's schema has generate_audio; "false" on a silent model is what it
+        # does anyway, and sending the key could fail body validation (§4.4).
+        if task.generate_audio is not None and (route is None or route.audio):
+            body["generate_audio"] = task.generate_audio
+        return body
+
+    def build_submit(self, task: VideoTask) -> HttpRequest:
+        """``POST {submit_path}`` with the flat body.
+
+        Raises:
+            InvalidTaskSpec: the task has something this provider cannot send (see
+                :meth:`check`); nothing is dropped silently.
+        """
+        violations = self.check(task)
+        if violations:
+            raise InvalidTaskSpec(violations, context=self.name)
+        return HttpRequest(
+            method="POST", path=self.submit_path, json=self.submit_body(task), paid=True
+        )
+
+    def parse_submit(self, response: HttpResponse) -> SubmitAccepted:
+        """The poll-shaped create answer, or ``{"generation_id"}`` (§4.2).
+
+        Raises:
+            ProviderError: a subclass for an error answer (:meth:`classify_error`).
+            MalformedResponse: no id in the answer.
+        """
+        root = self._root_or_raise(response).object()
+        task_id = root.opt_text("id") or root.opt_text("generation_id")
+        if task_id is None:
+            raise MalformedResponse("create answer without id", path="$.id", provider=self.name)
+        has_status = root.get("status") is not None
+        return SubmitAccepted(
+            task_id=task_id, status=self.parse_generation(root) if has_status else None
+        )
+
+    # -- status ---------------------------------------------------------------------------
+
+    def build_status(self, task_id: str) -> HttpRequest:
+        """``GET {status_path}?generation_id=<id>`` (§4.3)."""
+        return HttpRequest(method="GET", path=self.status_path, query=[("generation_id", task_id)])
+
+    def parse_status(self, response: HttpResponse, task_id: str) -> TaskStatus:
+        """The poll answer of §4.3 as a neutral status.
+
+        Raises:
+            ProviderError: a subclass for an error answer (:meth:`classify_error`).
+            MalformedResponse: the answer does not have the documented shape.
+        """
+        return self.parse_generation(self._root_or_raise(response), fallback_id=task_id)
+
+    def parse_generation(self, node: Node, *, fallback_id: str = "") -> TaskStatus:
+        """One generation object (create or poll answer) as a neutral status."""
+        node.object()
+        task_id = node.opt_text("id") or node.opt_text("generation_id") or fallback_id
+        if not task_id:
+            raise MalformedResponse("answer without id", path=f"{node.path}.id", provider=self.name)
+        raw_status = node.require("status").text()
+        error_code = error_message = None
+        err = node.get("error")
+        if err is not None:
+            if err.is_object():
+                error_code = err.opt_text("name") or err.opt_text("code")
+                error_message = err.opt_text("message")
+            else:
+                # Older specs leave the error untyped; keep whatever text it is.
+                error_message = str(err.value)[:500] or None
+        return TaskStatus(
+            provider=self.name,
+            task_id=task_id,
+            # Unknown strings are non-terminal (§1).
+            state=AIMLAPI_STATUS_MAP.get(raw_status.lower(), TaskState.RUNNING),
+            provider_status=raw_status,
+            video_url=self._video_url(node.get("video")),
+            usage=self._usage(node.get("meta")),
+            error_code=error_code,
+            error_message=error_message,
+            raw=node.value,
+        )
+
+    @staticmethod
+    def _video_url(video: Node | None) -> str | None:
+        if video is None:
+            return None
+        if isinstance(video.value, list):
+            # Not in the current schema; the SDK takes the first url it finds (§4.4).
+            items = video.items()
+            return items[0].object().opt_text("url") if items else None
+        return video.object().opt_text("url")
+
+    @staticmethod
+    def _usage(meta: Node | None) -> Usage | None:
+        if meta is None:
+            return None
+        usage = meta.object().get("usage")
+        if usage is None:
+            return None
+        usage.object()
+        # credits_used in the current schema, tokens_used in the older pair file (§4.3).
+        credits = usage.opt_number("credits_used")
+        tokens = usage.opt_int("tokens_used")
+        if credits is None and tokens is None:
+            return None
+        return Usage(credits=credits, total_tokens=tokens)
+
+    # -- cancel and list: not offered (§4.3) ---------------------------------------------
+
+    def build_cancel(self, task_id: str) -> HttpRequest | None:
+        """None: AI/ML API documents no cancel endpoint."""
+        return None
+
+    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
+        """Never called, since :meth:`build_cancel` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no cancel endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no cancel endpoint")
+
+    def build_list(self, query: ListQuery) -> HttpRequest | None:
+        """None: AI/ML API documents no list endpoint."""
+        return None
+
+    def parse_list(self, response: HttpResponse) -> TaskPage:
+        """Never called, since :meth:`build_list` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no list endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no list endpoint")
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def classify_error(self, response: HttpResponse) -> ProviderError:
+        """The typed error of an AI/ML API error answer (§4.4).
+
+        The body is ``{"message", "path", "requestId", "statusCode", "timestamp"}``;
+        ``statusCode`` only repeats the HTTP status (as a string), so there is no provider
+        code and the HTTP status decides: 401 bad key, 403 out of credits, 429 rate or
+        concurrency, 5xx (504 "Generation timeout") unavailable. OpenAI-style
+        ``{"error": {...}}`` bodies, which the SDK's transport knows, are read too.
+        """
+        try:
+            root: Node | None = parse_json(response, self.name)
+        except MalformedResponse:
+            root = None
+        code = message = request_id = None
+        if root is not None and root.is_object():
+            message = _loose_text(root.get("message"))
+            err = root.get("error")
+            if err is not None and err.is_object():
+                code = _loose_text(err.get("code")) or _loose_text(err.get("name"))
+                message = message or _loose_text(err.get("message"))
+            elif err is not None:
+                message = message or _loose_text(err)
+            request_id = _loose_text(root.get("requestId")) or _loose_text(root.get("request_id"))
+        elif root is None:
+            message = response.text().strip()[:200] or None
+        if request_id and not request_id_of(response, message):
+            # classify_error reads the request id from the headers; AI/ML API puts it in
+            # the body, so hand it over the same way and it lands on the error.
+            response = attrs.evolve(
+                response, headers={**response.headers, "x-request-id": request_id}
+            )
+        return classify_error(self.name, response, code=code, message=message)
+
+    def _root_or_raise(self, response: HttpResponse) -> Node:
+        if not response.ok:
+            raise self.classify_error(response)
+        return parse_json(response, self.name)

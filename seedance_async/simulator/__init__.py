@@ -1,0 +1,77 @@
+"""Simulated Seedance providers: real ``aiohttp.web`` servers on loopback.
+
+Each provider speaks its documented wire protocol (../shared/providers.md): ``ark``
+(Volcengine Ark / BytePlus), ``chainhub`` and ``gateway000`` (Ark pass-through gateways),
+``aimlapi`` (AI/ML API), ``unified`` (``/v2/videos/generations`` gateways) and ``gptproto``.
+Tasks go queued → running → succeeded/failed on a clock you can inject, results are tiny
+but valid MP4/PNG files behind signed, expiring URLs on a separate CDN port, and faults
+(429s, 5xx, resets, answers dropped after a paid create, slow or broken answers, failed
+tasks) fire with seeded, reproducible probabilities. Every created task lands in a billing
+ledger, so a test can prove that a client never paid twice.
+
+Quick start::
+
+    from seedance_async.simulator import Faults, ManualClock, Simulator
+
+    async with Simulator(seed=1, faults=Faults(rate_limit=0.1)) as sim:
+        url = sim.base_url("ark")          # http://127.0.0.1:PORT/api/v3
+        ...                                # drive a client with key "sk-simulator"
+        assert not sim.duplicates()        # no task was created twice
+
+As a pytest fixture (pytest-asyncio)::
+
+    import pytest
+    from seedance_async.simulator import DurationModel, ManualClock, Simulator
+
+    @pytest.fixture
+    def clock() -> ManualClock:
+        return ManualClock()
+
+    @pytest.fixture
+    async def sim(clock: ManualClock):
+        async with Simulator(clock=clock, durations=DurationModel.fixed(queue=2, run=30),
+                             time_scale=1.0) as s:
+            yield s
+
+    async def test_runs(sim: Simulator, clock: ManualClock) -> None:
+        ...                                # submit, then clock.advance(40) and poll
+
+Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats`` and
+``/_sim/requests`` (no auth) for out-of-process checks; the CDN answers ``/_sim/requests``.
+From a shell: ``seedance-async simulate --write-config sim.toml``.
+"""
+
+from __future__ import annotations
+
+from seedance_async.simulator._cdn import CdnRequest
+from seedance_async.simulator._clock import ManualClock
+from seedance_async.simulator._faults import Faults, parse_faults
+from seedance_async.simulator._ledger import (
+    LedgerEntry,
+    RequestRecord,
+    find_duplicates,
+    key_fingerprint,
+    max_in_window,
+)
+from seedance_async.simulator._lifecycle import DurationModel
+from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
+from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
+
+__all__ = [
+    "ALL_PROVIDERS",
+    "DEFAULT_KEY",
+    "DEFAULT_LIMITS",
+    "KEY_ENV",
+    "CdnRequest",
+    "DurationModel",
+    "Faults",
+    "LedgerEntry",
+    "Limits",
+    "ManualClock",
+    "RequestRecord",
+    "Simulator",
+    "find_duplicates",
+    "key_fingerprint",
+    "max_in_window",
+    "parse_faults",
+]

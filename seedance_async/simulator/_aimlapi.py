@@ -1,0 +1,263 @@
+"""AI/ML API's flat video endpoints (../shared/providers.md §4).
+
+* ``POST /v2/generate/video/bytedance/generation`` (and the universal ``/v2/video/generations``)
+  with a flat body → 200 with the poll schema, status ``queued``.
+* ``GET`` the same path ``?generation_id=<id>`` →
+  ``{"id", "status": queued|generating|completed|error, "video": {"url", "duration"}|null,
+  "error": {"name", "message"}|null, "meta": {"usage": {"credits_used"}}}``.
+* Errors ``{"message", "path", "requestId", "statusCode": "<status>", "timestamp"}``.
+  No cancel and no list endpoint.
+
+Simulator choices [?]: body fields a model's schema does not list (say ``aspect_ratio`` on
+1.0 pro) are ignored, like zod's default ``strip``; 400 answers add ``errors``
+``[{"path", "message", "expected", "received"}]`` for the "Expected/Received" details the
+docs mention; an unknown ``generation_id`` answers 404 "Generation not found"; a missing one
+400 "Query validation error!"; ``credits_used`` equals Ark's token formula; failed, expired
+tasks show ``status: "error"``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from seedance_async.simulator._lifecycle import SimTask, State
+from seedance_async.simulator._params import (
+    RESOLUTIONS,
+    GenParams,
+    Rejection,
+    model_info,
+    resolve_params,
+)
+from seedance_async.simulator._provider import (
+    Ctx,
+    ErrorKind,
+    Handler,
+    Op,
+    ProviderSim,
+    Reply,
+    read_json,
+)
+
+__all__ = ["AIML_MODELS", "AimlApiSim"]
+
+LEGACY_PATH = "/v2/generate/video/bytedance/generation"
+UNIVERSAL_PATH = "/v2/video/generations"
+_STATUS: Mapping[State, str] = {
+    "queued": "queued",
+    "running": "generating",
+    "succeeded": "completed",
+    "failed": "error",
+    "cancelled": "error",
+    "expired": "error",
+}
+_LITE_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "9:21"})
+_PRO15_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"})
+
+
+@attrs.frozen(kw_only=True)
+class _Schema:
+    """The fields one AI/ML model id accepts (§4.2 table)."""
+
+    image_required: bool = False
+    image: bool = True
+    last_image: bool = True
+    ratios: frozenset[str] = frozenset()
+    durations: frozenset[int] = frozenset({5, 10})
+    camera_key: str = "camerafixed"
+    audio: bool = False
+
+
+AIML_MODELS: Mapping[str, _Schema] = {
+    "bytedance/seedance-1-0-lite-t2v": _Schema(image=False, last_image=False, ratios=_LITE_RATIOS),
+    "bytedance/seedance-1-0-lite-i2v": _Schema(image_required=True, last_image=False),
+    "bytedance/seedance-1-0-pro-t2v": _Schema(),
+    "bytedance/seedance-1-0-pro-i2v": _Schema(),
+    "bytedance/seedance-1-0-pro-fast": _Schema(),
+    "bytedance/seedance-1-5-pro": _Schema(
+        ratios=_PRO15_RATIOS,
+        durations=frozenset(range(4, 13)),
+        camera_key="camera_fixed",
+        audio=True,
+    ),
+}
+"""The model ids AI/ML API offers for Seedance, with their body schemas."""
+
+
+def _bad(path: str, expected: str, received: Any) -> Rejection:
+    shown = "undefined" if received is None else type(received).__name__
+    return Rejection(
+        status=400, code="Body validation error!", message=f"{expected}|{shown}", param=path
+    )
+
+
+class AimlApiSim(ProviderSim):
+    """AI/ML API."""
+
+    name = "aimlapi"
+    default_failure = (
+        "ContentModerationError",
+        "The generated video was blocked by the content moderation system.",
+    )
+
+    def routes(self) -> list[tuple[str, str, Op, Handler]]:
+        """Create and poll on both the legacy and the universal path."""
+        found: list[tuple[str, str, Op, Handler]] = []
+        for path in (LEGACY_PATH, UNIVERSAL_PATH):
+            found += [("POST", path, "create", self.create), ("GET", path, "get", self.get)]
+        return found
+
+    def new_task_id(self, now: float) -> str:
+        """A UUID-like id (§4.2), drawn from the seeded RNG."""
+        return str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
+
+    def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
+        """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (§4.4)."""
+        extra: dict[str, Any] = {}
+        if rejection is not None and rejection.code == "Body validation error!":
+            expected, _, received = rejection.message.partition("|")
+            status, message = 400, "Body validation error!"
+            extra["errors"] = [
+                {
+                    "path": rejection.param,
+                    "message": f"Expected {expected}, received {received}",
+                    "expected": expected,
+                    "received": received,
+                }
+            ]
+        elif rejection is not None:
+            status, message = rejection.status, rejection.message
+        else:
+            status, message = {
+                "auth": (401, "Unauthorized"),
+                "rate_limit": (429, "Too Many Requests"),
+                "queue_full": (429, "Too Many Requests"),
+                "inflight": (429, "Too Many Requests"),
+                "credits": (
+                    403,
+                    "You've run out of credits. Please top up your balance to continue.",
+                ),
+                "not_found": (404, "Generation not found"),
+            }.get(kind, (self.faults.server_error_status, "Internal server error"))
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ctx.now))
+            + f".{int(ctx.now * 1000) % 1000:03d}Z"
+        )
+        body = {
+            "message": message,
+            "path": ctx.path,
+            "requestId": ctx.request_id,
+            "statusCode": str(status),
+            "timestamp": stamp,
+            **extra,
+        }
+        return Reply(status=status, body=body)
+
+    def poll_json(self, task: SimTask, now: float) -> dict[str, Any]:
+        """The poll schema at ``now`` (§4.3)."""
+        state = task.state(now)
+        video = error = None
+        if state == "succeeded":
+            url, _ = self.result_urls(task)
+            seconds = task.params.seconds
+            video = {"url": url, "duration": int(seconds) if seconds.is_integer() else seconds}
+        elif state == "failed" and task.failure is not None:
+            error = {"name": task.failure[0], "message": task.failure[1]}
+        elif state in ("failed", "expired", "cancelled"):
+            error = {"name": "GenerationTimeout", "message": "Generation timeout"}
+        return {
+            "id": task.id,
+            "status": _STATUS[state],
+            "video": video,
+            "error": error,
+            "meta": {"usage": {"credits_used": task.params.tokens}},
+        }
+
+    async def create(self, request: web.Request, ctx: Ctx) -> Reply:
+        """Validate the flat body, create, answer the poll schema."""
+        body, ok = await read_json(request)
+        if not ok or not isinstance(body, Mapping):
+            return self.error_reply("invalid", ctx, _bad("body", "object", body))
+        params = self._params(body)
+        if isinstance(params, Rejection):
+            return self.error_reply("invalid", ctx, params)
+        task = self.create_task(ctx, body, params)
+        if isinstance(task, Reply):
+            return task
+        return Reply(status=200, body=self.poll_json(task, ctx.now), created=task)
+
+    async def get(self, request: web.Request, ctx: Ctx) -> Reply:
+        """``?generation_id=<id>``."""
+        generation_id = request.query.get("generation_id")
+        if not generation_id:
+            return self.error_reply(
+                "invalid",
+                ctx,
+                Rejection(status=400, code="query", message="Query validation error!"),
+            )
+        task = self.store.get(generation_id, ctx.now)
+        if task is None or task.key != ctx.key:
+            return self.error_reply("not_found", ctx)
+        return Reply(status=200, body=self.poll_json(task, ctx.now))
+
+    def _params(self, body: Mapping[str, Any]) -> GenParams | Rejection:
+        model = body.get("model")
+        schema = AIML_MODELS.get(model) if isinstance(model, str) else None
+        if schema is None or not isinstance(model, str):
+            return _bad("model", "one of " + ", ".join(AIML_MODELS), model)
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            return _bad("prompt", "string", prompt)
+        image = body.get("image_url") if schema.image else None
+        last = body.get("last_image_url") if schema.last_image else None
+        for name, value in (("image_url", image), ("last_image_url", last)):
+            if value is not None and (not isinstance(value, str) or not value):
+                return _bad(name, "string", value)
+        if schema.image_required and image is None:
+            return _bad("image_url", "string", None)
+        if last is not None and image is None:
+            return _bad("image_url", "string", None)
+        resolution = body.get("resolution")
+        if resolution is not None and resolution not in RESOLUTIONS:
+            return _bad("resolution", "'480p' | '720p' | '1080p'", resolution)
+        ratio = body.get("aspect_ratio") if schema.ratios else None
+        if ratio is not None and ratio not in schema.ratios:
+            return _bad("aspect_ratio", " | ".join(sorted(schema.ratios)), ratio)
+        duration = body.get("duration")
+        if duration is not None and (
+            isinstance(duration, bool) or duration not in schema.durations
+        ):
+            return _bad("duration", " | ".join(str(d) for d in sorted(schema.durations)), duration)
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            return _bad("seed", "number", seed)
+        flags: dict[str, bool | None] = {}
+        # Both camera spellings are read: the docs changed between them (§4.2).
+        for name in ("watermark", "camerafixed", "camera_fixed", "generate_audio"):
+            value = body.get(name)
+            if value is not None and not isinstance(value, bool):
+                return _bad(name, "boolean", value)
+            flags[name] = value
+        camera = flags["camerafixed"] if flags["camerafixed"] is not None else flags["camera_fixed"]
+        info = model_info(model)
+        assert info is not None  # every AIML_MODELS id is a known family
+        scenario = "first_last_frame" if last else "first_frame" if image else "text"
+        return resolve_params(
+            model=model,
+            info=info,
+            scenario=scenario,
+            prompt=prompt,
+            rng=self.task_rng,
+            resolution=resolution,
+            ratio=ratio,
+            duration=duration,
+            seed=seed,
+            camera_fixed=camera,
+            watermark=flags["watermark"],
+            generate_audio=flags["generate_audio"] if schema.audio else None,
+        )

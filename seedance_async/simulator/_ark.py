@@ -1,0 +1,352 @@
+"""Ark's task API (../shared/providers.md §2) and the gateways that pass it through (§3).
+
+One class serves three flavours that differ only in paths and vocabulary:
+
+* ``ark``: base ``/api/v3``, tasks at ``/api/v3/contents/generations/tasks``; create answers
+  ``{"id"}``; list and delete exist.
+* ``chainhub``: tasks at ``/volc/v1/contents/generations/tasks`` (§3.2); create answers
+  ``{"id", "status": "submitted"}``; otherwise Ark (list and delete included, a guess).
+* ``gateway000``: tasks at ``/v1/video/generations`` (§3.1); create answers
+  ``{"id", "status": "submitted"}``; gets say ``submitted``/``processing``/``succeeded``/
+  ``failed`` (expired and cancelled show as ``failed``, a guess); no list or delete.
+
+Simulator choices where §2 marks things unknown [?]:
+
+* DELETE of a running or cancelled task: HTTP 400 ``InvalidParameter.TaskStatus``.
+* Unknown task id: HTTP 404 ``ResourceNotFound`` (type ``NotFound``).
+* Queued and running task objects are sparse (id, model, status, times, service tier,
+  expiry); the effective parameters appear once the task is final (§2.3 examples).
+* ``cancelled`` and ``expired`` objects carry no ``error``.
+* Every GET of a succeeded task signs a fresh ``video_url`` (valid ``url_ttl`` seconds).
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from seedance_async.simulator._ark_body import invalid, parse_ark_body
+from seedance_async.simulator._lifecycle import SimTask, State
+from seedance_async.simulator._params import FPS, Rejection
+from seedance_async.simulator._provider import (
+    Ctx,
+    ErrorKind,
+    Handler,
+    Op,
+    ProviderSim,
+    Reply,
+    read_json,
+)
+
+__all__ = ["ARK_STATUS", "ArkFlavor", "ArkSim", "ark_task_json"]
+
+ARK_STATUS: Mapping[State, str] = {
+    s: s for s in ("queued", "running", "succeeded", "failed", "cancelled", "expired")
+}
+_GATEWAY000_STATUS: Mapping[State, str] = {
+    "queued": "submitted",
+    "running": "processing",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "failed",
+    "expired": "failed",
+}
+_ID_CHARS = string.ascii_lowercase + string.digits
+_TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
+
+
+@attrs.frozen(kw_only=True)
+class ArkFlavor:
+    """Paths and vocabulary of one Ark-format provider."""
+
+    name: str
+    api_prefix: str
+    tasks_path: str
+    create_status: str | None = None
+    status_names: Mapping[State, str] = ARK_STATUS
+    can_list: bool = True
+    can_delete: bool = True
+
+
+FLAVORS: Mapping[str, ArkFlavor] = {
+    f.name: f
+    for f in (
+        ArkFlavor(
+            name="ark", api_prefix="/api/v3", tasks_path="/api/v3/contents/generations/tasks"
+        ),
+        ArkFlavor(
+            name="chainhub",
+            api_prefix="",
+            tasks_path="/volc/v1/contents/generations/tasks",
+            create_status="submitted",
+        ),
+        ArkFlavor(
+            name="gateway000",
+            api_prefix="",
+            tasks_path="/v1/video/generations",
+            create_status="submitted",
+            status_names=_GATEWAY000_STATUS,
+            can_list=False,
+            can_delete=False,
+        ),
+    )
+}
+
+_TYPES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    429: "TooManyRequests",
+}
+
+
+def ark_task_json(
+    sim: ProviderSim, task: SimTask, now: float, names: Mapping[State, str]
+) -> dict[str, Any]:
+    """The task object of §2.3 at ``now``."""
+    state = task.state(now)
+    p = task.params
+    obj: dict[str, Any] = {
+        "id": task.id,
+        "model": p.model,
+        "status": names[state],
+        "created_at": int(task.created),
+        "updated_at": int(task.updated_at(now)),
+        "service_tier": p.service_tier,
+        "execution_expires_after": p.execution_expires_after,
+    }
+    if state not in _TERMINAL:
+        return obj
+    obj["seed"] = p.seed
+    obj["resolution"] = p.resolution
+    obj["ratio"] = p.ratio
+    if p.frames is not None:
+        obj["frames"] = p.frames  # only one of duration/frames is returned (§2.3)
+    else:
+        obj["duration"] = p.duration
+    obj["framespersecond"] = FPS
+    if p.generate_audio is not None:
+        obj["generate_audio"] = p.generate_audio
+    if p.priority is not None:
+        obj["priority"] = p.priority
+    if state == "succeeded":
+        video, frame = sim.result_urls(task)
+        obj["content"] = (
+            {"video_url": video} if frame is None else {"video_url": video, "last_frame_url": frame}
+        )
+        obj["usage"] = {"completion_tokens": p.tokens, "total_tokens": p.tokens}
+    elif state == "failed" and task.failure is not None:
+        code, message = task.failure
+        obj["error"] = {"code": code, "message": message}
+    elif state == "failed":  # a gateway reporting expired/cancelled with its own vocabulary
+        obj["error"] = {"code": "TaskExpired", "message": "The task expired before it finished."}
+    return obj
+
+
+class ArkSim(ProviderSim):
+    """Ark, ChainHub or the seed-000 gateway, chosen by ``flavor``."""
+
+    default_failure = (
+        "OutputVideoSensitiveContentDetected.PolicyViolation",
+        "The request failed because the output video may be related to copyright restrictions.",
+    )
+
+    def __init__(self, *, flavor: ArkFlavor, **kwargs: Any) -> None:
+        self.flavor = flavor
+        self.name = flavor.name
+        self.api_prefix = flavor.api_prefix
+        super().__init__(**kwargs)
+
+    # -- wire hooks -----------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, str, Op, Handler]]:
+        """Create and get always; list and delete when the flavour has them."""
+        path = self.flavor.tasks_path
+        found: list[tuple[str, str, Op, Handler]] = [
+            ("POST", path, "create", self.create),
+            ("GET", path + "/{task_id}", "get", self.get),
+        ]
+        if self.flavor.can_list:
+            found.append(("GET", path, "list", self.list))
+        if self.flavor.can_delete:
+            found.append(("DELETE", path + "/{task_id}", "delete", self.delete))
+        return found
+
+    def new_task_id(self, now: float) -> str:
+        """``cgt-<YYYYMMDDHHMMSS>-<5 chars>`` (§2.2), in UTC."""
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+        tail = "".join(self.task_rng.choice(_ID_CHARS) for _ in range(5))
+        return f"cgt-{stamp}-{tail}"
+
+    def extra_headers(self, ctx: Ctx) -> Mapping[str, str]:
+        """``X-Request-Id`` on every answer (§2.8)."""
+        return {"X-Request-Id": ctx.request_id}
+
+    def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
+        """Ark's envelope ``{"error": {code, message, param, type}}`` (§2.8)."""
+        status, code, message, param = _ark_error(
+            kind, rejection, self.limits.max_queued, self.faults.server_error_status
+        )
+        body = {
+            "error": {
+                "code": code,
+                "message": f"{message} Request id: {ctx.request_id}",
+                "param": param,
+                "type": _TYPES.get(
+                    status, "InternalServerError" if status >= 500 else "BadRequest"
+                ),
+            }
+        }
+        return Reply(status=status, body=body)
+
+    def render_task(self, task: SimTask, now: float) -> dict[str, Any]:
+        """The task object this provider sends (gptproto overrides it)."""
+        return ark_task_json(self, task, now, self.flavor.status_names)
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def create(self, request: web.Request, ctx: Ctx) -> Reply:
+        """``POST {tasks}``: validate, create, answer the id."""
+        body, ok = await read_json(request)
+        if not ok:
+            return self.error_reply(
+                "invalid", ctx, invalid("body", "the request body is not valid JSON")
+            )
+        params = parse_ark_body(body, self.task_rng)
+        if isinstance(params, Rejection):
+            return self.error_reply("invalid", ctx, params)
+        task = self.create_task(ctx, body, params)
+        if isinstance(task, Reply):
+            return task
+        answer: dict[str, Any] = {"id": task.id}
+        if self.flavor.create_status is not None:
+            answer["status"] = self.flavor.create_status
+        return Reply(status=200, body=answer, created=task)
+
+    async def get(self, request: web.Request, ctx: Ctx) -> Reply:
+        """``GET {tasks}/{id}``: the task object."""
+        task = self._owned(request.match_info["task_id"], ctx)
+        if task is None:
+            return self.error_reply("not_found", ctx)
+        return Reply(status=200, body=self.render_task(task, ctx.now))
+
+    async def list(self, request: web.Request, ctx: Ctx) -> Reply:
+        """``GET {tasks}?page_num&page_size&filter.*`` (§2.4), newest first."""
+        query = request.query
+        page: dict[str, int] = {}
+        for name, default in (("page_num", 1), ("page_size", 10)):
+            raw = query.get(name)
+            try:
+                page[name] = default if raw is None else int(raw)
+            except ValueError:
+                return self.error_reply("invalid", ctx, invalid(name, "expected an integer"))
+            if not 1 <= page[name] <= 500:
+                return self.error_reply("invalid", ctx, invalid(name, "must be within [1, 500]"))
+        names = self.flavor.status_names
+        status = query.get("filter.status")
+        if status is not None and status not in names.values():
+            return self.error_reply(
+                "invalid", ctx, invalid("filter.status", f"unknown status {status!r}")
+            )
+        model = query.get("filter.model")
+        tier = query.get("filter.service_tier")
+        ids = frozenset(query.getall("filter.task_ids", []))
+        matches = [
+            task
+            for task in self.store.newest_first(ctx.key, ctx.now)
+            if (not ids or task.id in ids)
+            and (model is None or task.params.model == model)
+            and (tier is None or task.params.service_tier == tier)
+            and (status is None or names[task.state(ctx.now)] == status)
+        ]
+        first = (page["page_num"] - 1) * page["page_size"]
+        items = [self.render_task(t, ctx.now) for t in matches[first : first + page["page_size"]]]
+        return Reply(status=200, body={"total": len(matches), "items": items})
+
+    async def delete(self, request: web.Request, ctx: Ctx) -> Reply:
+        """``DELETE {tasks}/{id}`` with the §2.5 rules."""
+        task = self._owned(request.match_info["task_id"], ctx)
+        if task is None:
+            return self.error_reply("not_found", ctx)
+        state = task.state(ctx.now)
+        if state == "queued":
+            self.store.cancel(task, ctx.now)
+            self.counters["tasks.cancelled"] += 1
+        elif state in ("succeeded", "failed", "expired"):
+            self.store.delete(task)
+            self.counters["tasks.deleted"] += 1
+        else:
+            return self.error_reply(
+                "not_allowed",
+                ctx,
+                Rejection(
+                    status=400,
+                    code="InvalidParameter.TaskStatus",
+                    message=f"The task {task.id} cannot be cancelled or deleted in status `{state}`.",
+                    param="id",
+                ),
+            )
+        return Reply(status=200, body={})
+
+    def _owned(self, task_id: str, ctx: Ctx) -> SimTask | None:
+        task = self.store.get(task_id, ctx.now)
+        # Another key's task does not exist for this caller.
+        return task if task is not None and task.key == ctx.key else None
+
+
+def _ark_error(
+    kind: ErrorKind, rejection: Rejection | None, max_queued: int | None, server_status: int
+) -> tuple[int, str, str, str]:
+    """(status, code, message, param) of an Ark error (§2.8 table)."""
+    if rejection is not None:
+        return rejection.status, rejection.code, rejection.message, rejection.param or ""
+    if kind == "auth":
+        return (
+            401,
+            "AuthenticationError",
+            "The API key or AK/SK in the request is missing or invalid.",
+            "",
+        )
+    if kind == "rate_limit":
+        return (
+            429,
+            "RateLimitExceeded.EndpointRPMExceeded",
+            "The request failed because you have exceeded the RPM limit of the endpoint. Please try again later.",
+            "",
+        )
+    if kind == "queue_full":
+        limit = "the limit" if max_queued is None else f"the limit of {max_queued}"
+        return (
+            429,
+            "QuotaExceeded",
+            f"The number of queued tasks has reached {limit}. Please try again later.",
+            "",
+        )
+    if kind == "inflight":
+        return (
+            429,
+            "InflightBatchsizeExceeded",
+            "The request failed because the number of in-flight tasks has exceeded the limit. Please try again later.",
+            "",
+        )
+    if kind == "credits":
+        return (
+            403,
+            "AccountOverdueError",
+            "The request failed because your account has an overdue balance.",
+            "",
+        )
+    if kind == "not_found":
+        return 404, "ResourceNotFound", "The specified task is not found.", "id"
+    return (
+        server_status,
+        "InternalServiceError",
+        "The service encountered an unexpected internal error.",
+        "",
+    )

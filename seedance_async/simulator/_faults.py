@@ -1,0 +1,187 @@
+"""Fault injection: what can go wrong with a request, and the seeded dice that decide it.
+
+Every API request rolls the same fixed set of dice from the provider's own seeded
+``random.Random``, whatever the probabilities are, so a run is exactly reproducible for a
+seed and changing one probability does not shift the draws of the others. When several
+faults come up on one request only the most severe fires, in this order::
+
+    reset > rate_limit > server_error > (the request is handled) > drop_after_create >
+    malformed_json > truncated
+
+``slow`` and ``latency`` only delay and combine with anything.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["FaultPlan", "Faults", "parse_faults", "roll"]
+
+
+def _probability(_: Any, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a probability in [0, 1], got {value!r}")
+
+
+def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Faults:
+    """What goes wrong on one provider, and how often. All probabilities are per request.
+
+    Attributes:
+        rate_limit: answer 429 with the provider's rate-limit body (nothing is created).
+        retry_after: seconds to send in ``Retry-After`` with injected 429s; None sends none.
+        retry_after_http_date: send ``Retry-After`` as an HTTP date instead of seconds.
+        server_error: answer ``server_error_status`` with the provider's error body;
+            a create that gets it created nothing.
+        server_error_status: the 5xx status used by ``server_error``.
+        reset: abort the connection (TCP reset) before the request is processed: nothing
+            is created, the client sees a disconnect.
+        drop_after_create: creates only: the task is created and billed, then the
+            connection is closed without an answer (the case that double-bills naive
+            clients, ../shared/providers.md pitfall 1).
+        slow: delay the answer by ``slow_seconds`` (wall time) after the request was
+            processed, to trigger client read timeouts; a create is already made.
+        slow_seconds: the delay for ``slow``.
+        malformed_json: answer the handler's status with a body that is not valid JSON
+            (a create is already made).
+        truncated: announce a ``Content-Length`` larger than the body sent, then close (a
+            create is already made).
+        task_failure: probability, drawn when a task is created, that it ends ``failed``
+            instead of ``succeeded`` when its run time is over.
+        failure_code: the provider error code of such failures; None uses the provider's
+            typical one (Ark ``OutputVideoSensitiveContentDetected.PolicyViolation``).
+        failure_message: the message of such failures; None uses a typical one.
+        latency: seconds (wall time) added before every API answer.
+    """
+
+    rate_limit: float = attrs.field(default=0.0, validator=_probability)
+    retry_after: float | None = attrs.field(default=None, validator=_non_negative)
+    retry_after_http_date: bool = False
+    server_error: float = attrs.field(default=0.0, validator=_probability)
+    server_error_status: int = attrs.field(default=500)
+    reset: float = attrs.field(default=0.0, validator=_probability)
+    drop_after_create: float = attrs.field(default=0.0, validator=_probability)
+    slow: float = attrs.field(default=0.0, validator=_probability)
+    slow_seconds: float = attrs.field(default=30.0, validator=_non_negative)
+    malformed_json: float = attrs.field(default=0.0, validator=_probability)
+    truncated: float = attrs.field(default=0.0, validator=_probability)
+    task_failure: float = attrs.field(default=0.0, validator=_probability)
+    failure_code: str | None = None
+    failure_message: str | None = None
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
+
+    @server_error_status.validator
+    def _check_status(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if not 500 <= value <= 599:
+            raise ValueError(f"server_error_status must be a 5xx status, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class FaultPlan:
+    """The faults that fire on one request (at most one of the answer-replacing kinds)."""
+
+    reset: bool = False
+    rate_limit: bool = False
+    server_error: bool = False
+    drop_after_create: bool = False
+    malformed_json: bool = False
+    truncated: bool = False
+    slow: bool = False
+
+
+NO_FAULTS = FaultPlan()
+
+
+def roll(faults: Faults, rng: random.Random) -> FaultPlan:
+    """Roll the dice for one request.
+
+    Always draws the same number of values from ``rng`` (see the module docstring).
+    """
+    r = rng.random
+    d_reset, d_rate, d_5xx, d_drop, d_bad, d_trunc, d_slow = (
+        r(),
+        r(),
+        r(),
+        r(),
+        r(),
+        r(),
+        r(),
+    )
+    if not (
+        faults.reset
+        or faults.rate_limit
+        or faults.server_error
+        or faults.drop_after_create
+        or faults.malformed_json
+        or faults.truncated
+        or faults.slow
+    ):
+        return NO_FAULTS
+    slow = d_slow < faults.slow
+    if d_reset < faults.reset:
+        return FaultPlan(reset=True)
+    if d_rate < faults.rate_limit:
+        return FaultPlan(rate_limit=True, slow=slow)
+    if d_5xx < faults.server_error:
+        return FaultPlan(server_error=True, slow=slow)
+    return FaultPlan(
+        drop_after_create=d_drop < faults.drop_after_create,
+        malformed_json=d_bad < faults.malformed_json,
+        truncated=d_trunc < faults.truncated,
+        slow=slow,
+    )
+
+
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOL_WORDS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def _convert(name: str, raw: str) -> Any:
+    field = attrs.fields_dict(Faults)[name]
+    kind = str(field.type)
+    text = raw.strip()
+    if "None" in kind and text.lower() in ("none", "null", ""):
+        return None
+    if "bool" in kind:
+        if text.lower() not in _BOOL_WORDS:
+            raise ValueError(f"{name}: expected true/false, got {raw!r}")
+        return _BOOL_WORDS[text.lower()]
+    if "int" in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    return text
+
+
+def parse_faults(spec: str, base: Faults | None = None) -> Faults:
+    """Read ``"rate_limit=0.2,retry_after=1,drop_after_create=0.01"`` into :class:`Faults`.
+
+    Args:
+        spec: comma-separated ``name=value`` pairs; names are :class:`Faults` fields.
+        base: values for the fields the spec does not name.
+
+    Raises:
+        ValueError: an unknown name, a value of the wrong type, or an invalid probability.
+    """
+    values: dict[str, Any] = {}
+    known: Mapping[str, Any] = attrs.fields_dict(Faults)
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep:
+            raise ValueError(f"fault {part.strip()!r} must look like name=value")
+        if name not in known:
+            raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(known))})")
+        values[name] = _convert(name, raw)
+    return attrs.evolve(base or Faults(), **values)

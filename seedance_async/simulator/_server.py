@@ -1,0 +1,334 @@
+"""The :class:`Simulator`: every simulated provider and the CDN, each on its own loopback port."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+
+from seedance_async.simulator._aimlapi import AimlApiSim
+from seedance_async.simulator._ark import FLAVORS, ArkSim
+from seedance_async.simulator._cdn import Cdn, CdnRequest
+from seedance_async.simulator._faults import Faults
+from seedance_async.simulator._gptproto import GptProtoSim
+from seedance_async.simulator._ledger import LedgerEntry, RequestRecord, find_duplicates
+from seedance_async.simulator._lifecycle import DurationModel
+from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
+from seedance_async.simulator._provider import ProviderSim
+from seedance_async.simulator._unified import UnifiedSim
+
+__all__ = ["ALL_PROVIDERS", "DEFAULT_KEY", "KEY_ENV", "Simulator", "config_toml"]
+
+ALL_PROVIDERS = ("ark", "chainhub", "gateway000", "aimlapi", "unified", "gptproto")
+"""Every provider the simulator speaks, in start order."""
+DEFAULT_KEY = "sk-simulator"
+KEY_ENV = "SEEDANCE_SIM_KEY"
+
+# Client-side adapter and options for each simulated provider (seedance_async.providers).
+_ADAPTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
+    "ark": ("ark", {"tasks_path": "/contents/generations/tasks"}),
+    "chainhub": (
+        "ark",
+        {
+            "tasks_path": "/volc/v1/contents/generations/tasks",
+            "name": "chainhub",
+            "can_list": True,
+            "can_cancel": True,
+        },
+    ),
+    "gateway000": (
+        "ark",
+        {
+            "tasks_path": "/v1/video/generations",
+            "name": "gateway000",
+            "can_list": False,
+            "can_cancel": False,
+        },
+    ),
+    "aimlapi": ("aimlapi", {}),
+    "unified": ("unified", {}),
+    "gptproto": ("gptproto", {}),
+}
+
+_T = TypeVar("_T")
+
+
+def _pick(value: _T | Mapping[str, _T] | None, provider: str, default: _T) -> _T:
+    if value is None:
+        return default
+    if isinstance(value, Mapping):
+        found: _T = value.get(provider, default)
+        return found
+    return value
+
+
+class Simulator:
+    """Simulated Seedance providers on loopback, for tests, demos and benchmarks.
+
+    Use it as an async context manager; each provider (and the CDN) gets its own
+    ``aiohttp.web`` server on ``host`` with an ephemeral port unless ``ports`` says otherwise.
+
+    Args:
+        providers: which providers to run (names from :data:`ALL_PROVIDERS`).
+        api_key: the key every provider accepts, or a mapping provider → key or keys
+            (providers missing from the mapping accept ``"sk-simulator"``).
+        seed: seeds every random draw (task ids, durations, faults, seeds, result URLs'
+            signing secret): same seed and same request order give the same run.
+        time_scale: factor from provider seconds to clock seconds for queue and run times
+            and ``execution_expires_after`` (0.001 makes a 60 s generation take 60 ms).
+        durations: :class:`DurationModel` for all providers or per provider.
+        limits: :class:`Limits` for all providers or per provider; defaults to
+            :data:`DEFAULT_LIMITS` (Ark's documented budgets on Ark-family providers).
+        faults: :class:`Faults` for all providers or per provider; none by default.
+        clock: a ``now()`` returning Unix seconds; defaults to :func:`time.time`. Inject
+            one (e.g. :class:`ManualClock`) to step lifecycles without sleeping.
+        host: interface to bind and to put in URLs.
+        ports: fixed ports per provider name, plus ``"cdn"``; missing ones are ephemeral.
+        url_ttl: seconds a result URL stays valid (Ark: 24 h, ../shared/providers.md §2.6).
+        unified_wrapped: the ``unified`` provider wraps create and get answers in
+            ``{"code": "success", "message": "", "data": ...}``.
+
+    Raises:
+        ValueError: an unknown provider name or a non-positive ``time_scale``.
+    """
+
+    def __init__(
+        self,
+        providers: Iterable[str] = ALL_PROVIDERS,
+        *,
+        api_key: str | Mapping[str, str | Sequence[str]] = DEFAULT_KEY,
+        seed: int = 0,
+        time_scale: float = 0.01,
+        durations: DurationModel | Mapping[str, DurationModel] | None = None,
+        limits: Limits | Mapping[str, Limits] | None = None,
+        faults: Faults | Mapping[str, Faults] | None = None,
+        clock: Callable[[], float] | None = None,
+        host: str = "127.0.0.1",
+        ports: Mapping[str, int] | None = None,
+        url_ttl: float = 86_400.0,
+        unified_wrapped: bool = False,
+    ) -> None:
+        names = tuple(dict.fromkeys(providers))
+        unknown = [n for n in names if n not in ALL_PROVIDERS]
+        if unknown or not names:
+            raise ValueError(f"unknown providers {unknown} (known: {', '.join(ALL_PROVIDERS)})")
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.host = host
+        self._ports = dict(ports or {})
+        self._clock = clock or time.time
+        secret = hashlib.sha256(f"seedance-sim-cdn:{seed}".encode()).digest()
+        self._cdn = Cdn(clock=self._clock, secret=secret, url_ttl=url_ttl)
+        self._sims: dict[str, ProviderSim] = {}
+        for name in names:
+            keys = api_key if isinstance(api_key, str) else api_key.get(name, DEFAULT_KEY)
+            common: dict[str, Any] = {
+                "keys": [keys] if isinstance(keys, str) else list(keys),
+                "seed": seed,
+                "time_scale": time_scale,
+                "durations": _pick(durations, name, DurationModel()),
+                "limits": _pick(limits, name, DEFAULT_LIMITS[name]),
+                "faults": _pick(faults, name, Faults()),
+                "clock": self._clock,
+                "cdn": self._cdn,
+            }
+            sim: ProviderSim
+            if name in FLAVORS:
+                sim = ArkSim(flavor=FLAVORS[name], **common)
+            elif name == "gptproto":
+                sim = GptProtoSim(**common)
+            elif name == "aimlapi":
+                sim = AimlApiSim(**common)
+            else:
+                sim = UnifiedSim(wrapped=unified_wrapped, **common)
+            self._sims[name] = sim
+        self._runners: list[web.AppRunner] = []
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        """Bind and start every server (the CDN first, so result URLs know its address).
+
+        Raises:
+            OSError: a fixed port is taken.
+        """
+        if self._started:
+            return self
+        self._started = True
+        try:
+            self._cdn.base_url = await self._serve(self._cdn.app, self._ports.get("cdn", 0))
+            for name, sim in self._sims.items():
+                sim.bind_loop()
+                sim.root_url = await self._serve(sim.app, self._ports.get(name, 0))
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _serve(self, app: web.Application, port: int) -> str:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, self.host, port, backlog=4096)
+        await site.start()
+        bound = runner.addresses[0][1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{bound}"
+
+    async def close(self) -> None:
+        """Stop every server; paused (``slow``) answers are cut short."""
+        for sim in self._sims.values():
+            sim.begin_close()
+        runners, self._runners = self._runners, []
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- addresses ------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The simulated providers, in start order."""
+        return tuple(self._sims)
+
+    def _sim(self, provider: str) -> ProviderSim:
+        try:
+            return self._sims[provider]
+        except KeyError:
+            raise KeyError(
+                f"provider {provider!r} is not simulated here (have: {', '.join(self._sims)})"
+            ) from None
+
+    def base_url(self, provider: str) -> str:
+        """The base URL a client configures for ``provider`` (``http://127.0.0.1:P/api/v3`` for Ark).
+
+        Raises:
+            KeyError: the provider is not simulated.
+            RuntimeError: the simulator was not started.
+        """
+        sim = self._sim(provider)
+        if not sim.root_url:
+            raise RuntimeError("the simulator is not started (use `async with Simulator(...)`)")
+        return sim.base_url
+
+    @property
+    def cdn_url(self) -> str:
+        """Root URL of the result host (another port, hence another origin, than any API)."""
+        return self._cdn.base_url
+
+    # -- run-time control -----------------------------------------------------------------
+
+    def set_faults(self, provider: str, faults: Faults) -> None:
+        """Replace ``provider``'s faults from the next request on.
+
+        Raises:
+            KeyError: the provider is not simulated.
+        """
+        self._sim(provider).faults = faults
+
+    def faults(self, provider: str) -> Faults:
+        """The faults ``provider`` currently injects."""
+        return self._sim(provider).faults
+
+    # -- books ----------------------------------------------------------------------------
+
+    def ledger(self, provider: str | None = None) -> list[LedgerEntry]:
+        """Every task created (and billed), for one provider or all, in creation order."""
+        sims = [self._sim(provider)] if provider is not None else list(self._sims.values())
+        entries = [e for sim in sims for e in sim.ledger()]
+        entries.sort(key=lambda e: e.created_at)  # stable: per-provider order is kept
+        return entries
+
+    def duplicates(self, provider: str | None = None) -> list[list[LedgerEntry]]:
+        """Groups of created tasks with identical bodies (same provider and key)."""
+        return find_duplicates(self.ledger(provider))
+
+    def stats(self, provider: str) -> dict[str, int]:
+        """``provider``'s counters: ``requests``, ``op.*``, ``status.*`` (0 = cut),
+        ``fault.*``, ``limit.*``, ``auth.failed``, ``tasks.*``."""
+        return self._sim(provider).stats()
+
+    def requests(self, provider: str) -> list[RequestRecord]:
+        """Every API request ``provider`` received, in arrival order."""
+        return list(self._sim(provider).request_log)
+
+    def cdn_requests(self) -> list[CdnRequest]:
+        """Every request the CDN served, with its headers."""
+        return list(self._cdn.log)
+
+    # -- client configuration -------------------------------------------------------------
+
+    def provider_config(self, key_env: str = KEY_ENV) -> dict[str, Any]:
+        """Provider aliases for the library's TOML config, one per simulated provider.
+
+        Returns:
+            ``{"providers": {alias: {"adapter", "base_url", "key_env", "options"}}}``.
+        """
+        table: dict[str, Any] = {}
+        for name in self._sims:
+            adapter, options = _ADAPTERS[name]
+            table[name] = {
+                "adapter": adapter,
+                "base_url": self.base_url(name),
+                "key_env": key_env,
+                "options": dict(options),
+            }
+        return {"providers": table}
+
+    def config_toml(self, key_env: str = KEY_ENV) -> str:
+        """:meth:`provider_config` as TOML text."""
+        return config_toml(self.provider_config(key_env))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string with ASCII escapes is a valid TOML basic string
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return (
+        key
+        if key and all(c.isalnum() or c in "-_" for c in key) and key.isascii()
+        else json.dumps(key)
+    )
+
+
+def config_toml(config: Mapping[str, Any]) -> str:
+    """Write ``{"providers": {alias: {..., "options": {...}}}}`` as TOML (tomllib only reads)."""
+    lines = ["# Simulated Seedance providers, written by `seedance-async simulate`.", ""]
+    for alias, table in config["providers"].items():
+        lines.append(f"[providers.{_toml_key(alias)}]")
+        options: Mapping[str, Any] = {}
+        for key, value in table.items():
+            if key == "options":
+                options = value
+            else:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        if options:
+            lines.append(f"[providers.{_toml_key(alias)}.options]")
+            lines.extend(
+                f"{_toml_key(key)} = {_toml_value(value)}" for key, value in options.items()
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,408 @@
+"""SqliteJournal: the durable record a crashed batch resumes from."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from seedance_async._errors import JournalError
+from seedance_async._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async._secrets import ApiKey
+from seedance_async._spec import VideoTask
+from seedance_async._sqlite_journal import SCHEMA_VERSION, SqliteJournal
+from seedance_async._state import TaskState, TaskStatus, Usage
+from seedance_async.testing import FakeClock
+
+PRO = "doubao-seedance-1-0-pro-250528"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def task(i: int = 0) -> VideoTask:
+    """A small valid spec, distinct per ``i``."""
+    return VideoTask(model=PRO, prompt=f"a cat number {i}", duration=5, metadata={"row": i})
+
+
+def handle(key: str, t: VideoTask, provider: str = "ark-main") -> TaskHandle:
+    """The handle a submit to ``provider`` would have produced for ``key``."""
+    return TaskHandle(
+        provider=provider,
+        adapter="ark",
+        model=t.model,
+        task_id=f"cgt-{key}",
+        created_at=1_700_000_000.0,
+        spec_hash=t.spec_hash(),
+    )
+
+
+def status(key: str, state: TaskState, **kwargs: Any) -> TaskStatus:
+    """A status of the remote task created for ``key``."""
+    return TaskStatus(provider="ark", task_id=f"cgt-{key}", state=state, **kwargs)
+
+
+def result(key: str, t: VideoTask, outcome: Outcome = Outcome.SUCCEEDED) -> TaskResult:
+    """A finished result for ``key``."""
+    h = handle(key, t)
+    return TaskResult(
+        key=key,
+        task=t,
+        outcome=outcome,
+        status=status(key, TaskState.SUCCEEDED, video_url=f"https://cdn.example/{key}.mp4"),
+        handle=h,
+        attempts=(Attempt(provider=h.provider, task_id=h.task_id, outcome=outcome.value),),
+        submitted_at=1_700_000_000.0,
+        finished_at=1_700_000_060.0,
+    )
+
+
+async def run_lifecycle(j: SqliteJournal, key: str, t: VideoTask) -> None:
+    """Record one task from intent to result, as the tracker does."""
+    await j.record_intent(key, t, "ark-main", 0, 1_700_000_000.0)
+    await j.record_submitted(key, handle(key, t))
+    await j.record_status(key, status(key, TaskState.RUNNING))
+    await j.record_result(key, result(key, t))
+
+
+async def test_full_lifecycle_is_recorded_and_replayed(tmp_path: Path) -> None:
+    """Each record moves the row on and appends to the audit trail."""
+    clock = FakeClock()
+    t = task(1)
+    async with SqliteJournal(tmp_path / "j.db", clock=clock) as j:
+        assert await j.add_pending("k", t, 1)
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.task, record.line_no) == ("pending", t, 1)
+
+        await j.record_intent("k", t, "ark-main", 0, 1_700_000_001.0)
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.provider, record.intent_at) == (
+            "intent",
+            "ark-main",
+            1_700_000_001.0,
+        )
+        assert record.handle is None
+
+        await j.record_submitted("k", handle("k", t))
+        await j.record_status("k", status("k", TaskState.QUEUED))
+        stamp = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+        running = status("k", TaskState.RUNNING, progress=0.5, created_at=stamp)
+        await j.record_status("k", running)
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.handle, record.last_status) == (
+            "running",
+            handle("k", t),
+            running,
+        )
+        assert record.updated_at == clock.wall()
+
+        await j.record_result("k", result("k", t))
+        record = await j.get("k")
+        assert record is not None
+        assert record.is_finished
+        assert record.result == result("k", t).to_dict()
+        await j.record_status("k", status("k", TaskState.RUNNING))  # late: ignored
+        assert await j.get("k") == record
+        kinds = [e["kind"] for e in await j.events("k")]
+        assert kinds == ["pending", "intent", "submitted", "status", "status", "result", "status"]
+        assert await j.finished_keys() == {"k"}
+        assert await j.unfinished() == []
+
+
+async def test_add_pending_is_idempotent(tmp_path: Path) -> None:
+    """The same key twice is one row, and the first spec wins."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        assert await j.add_pending("a", task(1), 1) is True
+        assert await j.add_pending("a", task(2), 5) is False
+        assert await j.add_pending_many([("a", task(3), 9), ("b", task(4), 2)]) == 1
+        assert await j.pending() == [("a", task(1)), ("b", task(4))]
+
+
+async def test_unfinished_tells_intent_from_submitted(tmp_path: Path) -> None:
+    """An intent without a remote id has no handle; a submitted task has one."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending_many([(f"k{i}", task(i), i) for i in range(4)])
+        await j.record_intent("k0", task(0), "ark-main", 0, 10.0)
+        await j.record_intent("k1", task(1), "ark-main", 0, 11.0)
+        await j.record_submitted("k1", handle("k1", task(1)))
+        await run_lifecycle(j, "k3", task(3))
+
+        entries = await j.unfinished()
+        assert [(e.key, e.handle) for e in entries] == [("k0", None), ("k1", handle("k1", task(1)))]
+        assert entries[0].intent_at == 10.0
+        assert entries[0].task == task(0)
+        assert await j.pending() == [("k2", task(2))]
+
+
+async def test_new_attempt_replaces_the_previous_handle(tmp_path: Path) -> None:
+    """A failover intent clears the failed attempt's handle; the events keep it."""
+    t = task(1)
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.record_intent("k", t, "ark-main", 0, 1.0)
+        await j.record_submitted("k", handle("k", t))
+        await j.record_status("k", status("k", TaskState.FAILED))
+        await j.record_intent("k", t, "aiml", 1, 2.0)
+
+        [entry] = await j.unfinished()
+        assert (entry.provider, entry.attempt, entry.handle, entry.last_status) == (
+            "aiml",
+            1,
+            None,
+            None,
+        )
+        events = await j.events("k")
+        assert events[1]["detail"] == {"provider": "ark-main", "task_id": "cgt-k"}
+        assert events[-1]["detail"]["previous"] == "failed"
+
+
+async def test_results_follow_line_order(tmp_path: Path) -> None:
+    """Results come in batch-file order; tasks without a line come last, oldest first."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending_many([("c", task(3), 3), ("a", task(1), 1), ("b", task(2), 2)])
+        for key, i in [("x", 9), ("b", 2), ("c", 3), ("y", 8), ("a", 1)]:
+            await run_lifecycle(j, key, task(i))
+
+        assert [r["key"] for r in await j.results()] == ["a", "b", "c", "x", "y"]
+
+
+async def test_result_without_intent_creates_the_row(tmp_path: Path) -> None:
+    """A task rejected before any submit is journaled as final all the same."""
+    t = task(1)
+    rejected = TaskResult(key="k", task=t, outcome=Outcome.REJECTED, reason="cannot read image")
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.record_result("k", rejected)
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.task, record.handle) == ("final", t, None)
+        assert await j.results() == [rejected.to_dict()]
+
+
+async def test_summary_counts_states_outcomes_and_providers(tmp_path: Path) -> None:
+    """Counts per state, per outcome and per provider, for ``status --journal``."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending_many([(f"k{i}", task(i), i) for i in range(6)])
+        await run_lifecycle(j, "k0", task(0))
+        await run_lifecycle(j, "k1", task(1))
+        await j.record_intent("k2", task(2), "aiml", 0, 1.0)
+        await j.record_intent("k3", task(3), "ark-main", 0, 1.0)
+        await j.record_submitted("k3", handle("k3", task(3)))
+        await j.record_status("k3", status("k3", TaskState.RUNNING))
+        await j.record_result(
+            "k4", TaskResult(key="k4", task=task(4), outcome=Outcome.FAILED, reason="x")
+        )
+
+        assert await j.summary() == {
+            "total": 6,
+            "by_state": {"pending": 1, "intent": 1, "running": 1, "final": 3},
+            "by_outcome": {"succeeded": 2, "failed": 1},
+            "by_provider": {"ark-main": {"succeeded": 2, "running": 1}, "aiml": {"intent": 1}},
+        }
+
+
+async def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    """Closing and reopening the file gives back every record, statuses included."""
+    path = tmp_path / "j.db"
+    full = status(
+        "k1",
+        TaskState.RUNNING,
+        provider_status="running",
+        usage=Usage(completion_tokens=10, total_tokens=12),
+        updated_at=datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC),
+        error_code=None,
+    )
+    async with SqliteJournal(path) as j:
+        await j.add_pending_many([(f"k{i}", task(i), i) for i in range(3)])
+        await run_lifecycle(j, "k0", task(0))
+        await j.record_intent("k1", task(1), "ark-main", 0, 5.0)
+        await j.record_submitted("k1", handle("k1", task(1)))
+        await j.record_status("k1", full)
+        before = [await j.get(f"k{i}") for i in range(3)]
+        events = await j.events()
+
+    async with SqliteJournal(path) as j:
+        assert [await j.get(f"k{i}") for i in range(3)] == before
+        assert await j.events() == events
+        [entry] = await j.unfinished()
+        assert entry.last_status == full
+        assert await j.pending() == [("k2", task(2))]
+
+
+async def test_many_concurrent_tasks_all_land(tmp_path: Path) -> None:
+    """Records from many tasks at once are serialised, none lost."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(run_lifecycle, j, f"k{i}", task(i))
+
+        assert await j.finished_keys() == {f"k{i}" for i in range(100)}
+        assert len(await j.events()) == 400
+
+
+async def test_ten_thousand_pending_rows_in_one_call(tmp_path: Path) -> None:
+    """A 10,000-line batch is added in one transaction and read back in order."""
+    t = task(0)
+    rows = [(f"k{i:05d}", t, i) for i in range(10_000)]
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        assert await j.add_pending_many(rows) == 10_000
+        assert await j.add_pending_many(rows) == 0
+        pending = await j.pending()
+        assert [k for k, _ in pending] == [k for k, _, _ in rows]
+        assert (await j.summary())["by_state"] == {"pending": 10_000}
+
+
+def files_containing(folder: Path, needle: bytes) -> set[str]:
+    """Names of the files in ``folder`` whose bytes contain ``needle``."""
+    return {f.name for f in folder.iterdir() if needle in f.read_bytes()}
+
+
+async def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
+    """A journal written in a run whose key is a canary does not contain it anywhere."""
+    canary = "sk-CANARY-5b1e0c7d9a"
+    key = ApiKey(canary)
+    t = task(1)
+    # A misbehaving provider echoing the request headers into its answer: raw is not kept.
+    echoed = {"headers": {"Authorization": f"Bearer {key.reveal()}"}}
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending("k", t, 1)
+        await j.record_intent("k", t, "ark-main", 0, 1.0)
+        await j.record_submitted("k", handle("k", t))
+        await j.record_status("k", status("k", TaskState.RUNNING, raw=echoed))
+        final = status("k", TaskState.SUCCEEDED, video_url="https://cdn.example/v.mp4", raw=echoed)
+        await j.record_status("k", final)
+        await j.record_result(
+            "k",
+            TaskResult(
+                key="k", task=t, outcome=Outcome.SUCCEEDED, status=final, handle=handle("k", t)
+            ),
+        )
+        assert files_containing(tmp_path, b"cgt-k") >= {"j.db-wal"}  # the check can see the WAL
+        assert files_containing(tmp_path, canary.encode()) == set()
+    assert files_containing(tmp_path, canary.encode()) == set()
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+
+    import anyio
+
+    from seedance_async._handle import Outcome, TaskHandle, TaskResult
+    from seedance_async._spec import VideoTask
+    from seedance_async._sqlite_journal import SqliteJournal
+    from seedance_async._state import TaskState, TaskStatus
+
+    async def main(path: str) -> None:
+        async with SqliteJournal(path) as j:
+            i = 0
+            while True:
+                key, t = f"k{i}", VideoTask(model=sys.argv[2], prompt=f"p{i}")
+                h = TaskHandle(provider="ark-main", adapter="ark", model=t.model,
+                               task_id=f"cgt-{i}", created_at=1.0, spec_hash=t.spec_hash())
+                if i % 10 == 0:
+                    await j.add_pending_many([(f"p{i}-{n}", t, n) for n in range(200)])
+                await j.record_intent(key, t, "ark-main", 0, 1.0)
+                await j.record_submitted(key, h)
+                await j.record_status(key, TaskStatus(provider="ark", task_id=h.task_id,
+                                                      state=TaskState.RUNNING))
+                if i % 2:
+                    await j.record_result(key, TaskResult(key=key, task=t, handle=h,
+                                                          outcome=Outcome.SUCCEEDED))
+                if i == 20:
+                    print("MARKER", flush=True)
+                i += 1
+
+    anyio.run(main, sys.argv[1])
+    """
+)
+
+
+async def test_sigkill_mid_write_leaves_a_consistent_journal(tmp_path: Path) -> None:
+    """A writer killed at a random statement leaves a readable, consistent file."""
+    path = tmp_path / "j.db"
+    command = [sys.executable, "-c", CHILD, str(path), PRO]
+    async with await anyio.open_process(command, cwd=REPO, stderr=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        seen = b""
+        with anyio.fail_after(60):
+            while b"MARKER" not in seen:
+                seen += await proc.stdout.receive()
+        proc.send_signal(signal.SIGKILL)  # still writing: it loops until killed
+        assert await proc.wait() == -signal.SIGKILL
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        orphans = "SELECT count(*) FROM tasks WHERE task_id IS NOT NULL AND intent_at IS NULL"
+        assert conn.execute(orphans).fetchone() == (0,)
+        # Pending batches are all-or-nothing.
+        sizes = "SELECT count(*) FROM tasks WHERE state = 'pending' GROUP BY spec_hash"
+        assert {n for (n,) in conn.execute(sizes)} <= {200}
+
+    async with SqliteJournal(path) as j:
+        finished = await j.finished_keys()
+        unfinished = {e.key: e for e in await j.unfinished()}
+        for i in range(21):  # everything recorded before the marker survived
+            assert f"k{i}" in (finished if i % 2 else unfinished)
+        assert all(e.intent_at is not None for e in unfinished.values())
+        assert all(r["task_id"] for r in await j.results())
+
+
+async def test_unreadable_file_is_a_journal_error(tmp_path: Path) -> None:
+    """A file that is not SQLite, or a directory, cannot be opened as a journal."""
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(JournalError, match="not a database"):
+        async with SqliteJournal(junk):
+            pass
+    with pytest.raises(JournalError, match="cannot open"):
+        async with SqliteJournal(tmp_path):
+            pass
+
+
+async def test_foreign_database_is_not_a_journal(tmp_path: Path) -> None:
+    """An SQLite file of another application is refused, not written into."""
+    path = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    with pytest.raises(JournalError, match="not a seedance journal"):
+        async with SqliteJournal(path):
+            pass
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A journal written by a newer version asks for an upgrade instead of guessing."""
+    path = tmp_path / "j.db"
+    async with SqliteJournal(path):
+        pass
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(JournalError, match="upgrade"):
+        async with SqliteJournal(path):
+            pass
+
+
+async def test_misuse_is_a_journal_error(tmp_path: Path) -> None:
+    """Using a closed journal, or a handle without an intent, raises JournalError."""
+    j = SqliteJournal(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="not open"):
+        await j.pending()
+    async with j:
+        with pytest.raises(JournalError, match="no open intent"):
+            await j.record_submitted("k", handle("k", task()))
+        await j.add_pending("k", task())
+        with pytest.raises(JournalError, match="no open intent"):
+            await j.record_submitted("k", handle("k", task()))
+        with pytest.raises(JournalError, match="unknown key"):
+            await j.record_status("x", status("x", TaskState.RUNNING))
+        assert (await j.events("k"))[-1]["kind"] == "pending"  # the failed records left nothing
+    await j.aclose()  # idempotent

@@ -1,0 +1,337 @@
+"""Tracker behaviour on a fake clock and an in-memory provider: no sockets, no sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+
+from seedance_async._client import Client
+from seedance_async._config import ProviderConfig
+from seedance_async._events import Event, EventKind
+from seedance_async._failover import FailoverPolicy
+from seedance_async._handle import Outcome
+from seedance_async._schedule import PollSchedule
+from seedance_async._secrets import ApiKey
+from seedance_async._spec import VideoTask
+from seedance_async._tracker import Tracker
+from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.providers import ProviderAdapter
+from seedance_async.testing import FakeClock, FunctionTransport
+from tests.fakes import FakeArk, drop_answer_after_create, not_sent, rate_limited
+
+MODEL = "doubao-seedance-1-0-pro-250528"
+
+
+def task(n: int = 0, **kw: object) -> VideoTask:
+    return VideoTask(model=MODEL, prompt=f"a cat number {n}", metadata={"n": n}, **kw)  # type: ignore[arg-type]
+
+
+def config(alias: str, **kw: object) -> ProviderConfig:
+    options = kw.pop("options", {})
+    return ProviderConfig(
+        alias=alias,
+        adapter="ark",
+        base_url=f"https://{alias}.example/api/v3",
+        api_key=ApiKey("sk-test-" + alias),
+        submit_rpm=6000,
+        poll_rps=1000,
+        max_running=kw.pop("max_running", 50),  # type: ignore[arg-type]
+        options=options,  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+class World:
+    """A fake clock, one FakeArk per alias, and the events seen."""
+
+    def __init__(self, aliases: list[str]) -> None:
+        self.clock = FakeClock()
+        self.arks = {a: FakeArk(self.clock.now) for a in aliases}
+        self.transports: dict[str, FunctionTransport] = {}
+        self.events: list[Event] = []
+
+    def transport(self, cfg: ProviderConfig, _: ProviderAdapter, __: ApiKey) -> FunctionTransport:
+        t = FunctionTransport(self.arks[cfg.alias])
+        self.transports[cfg.alias] = t
+        return t
+
+    def kinds(self, kind: EventKind) -> list[Event]:
+        return [e for e in self.events if e.kind is kind]
+
+
+@asynccontextmanager
+async def running(
+    world: World, configs: list[ProviderConfig], **tracker_kw: object
+) -> AsyncIterator[Tracker]:
+    async with Client(
+        configs, clock=world.clock, transport_factory=world.transport, seed=1
+    ) as client:
+        client.events.add_callback(world.events.append)
+        tracker = Tracker(
+            client,
+            schedule=PollSchedule(first_poll=10, min_interval=2, max_interval=10),
+            seed=1,
+            **tracker_kw,
+        )  # type: ignore[arg-type]
+        async with tracker:
+            yield tracker
+
+
+async def drive(world: World, tracker: Tracker, seconds: float = 3600) -> None:
+    """Advance virtual time until the tracker is idle (bounded)."""
+    for _ in range(100_000):
+        if tracker.pending == 0:
+            return
+        await world.clock.run_for(1.0)
+        seconds -= 1
+        if seconds <= 0:
+            break
+    raise AssertionError(f"tracker not idle: {tracker.pending} pending")
+
+
+async def test_batch_succeeds_and_statuses_are_batched_through_list() -> None:
+    """Fifty tasks all succeed; status checks go through Ark's list endpoint in groups."""
+    world = World(["a"])
+    async with running(world, [config("a")]) as tracker:
+        handles = [await tracker.submit(task(n)) for n in range(50)]
+        await drive(world, tracker)
+        results = [await h.result() for h in handles]
+    assert {r.outcome for r in results} == {Outcome.SUCCEEDED}
+    assert all(r.status and r.status.video_url for r in results)
+    ark = world.arks["a"]
+    assert len(ark.created) == 50
+    assert ark.calls["LIST"] > 0
+    # Far fewer status calls than tasks x polls: the list endpoint answers groups.
+    assert ark.calls["GET"] + ark.calls["LIST"] < 50 * 3
+
+
+async def test_running_cap_is_never_exceeded() -> None:
+    """With max_running=3 the provider never sees more than 3 unfinished tasks at once."""
+    world = World(["a"])
+    async with running(world, [config("a", max_running=3)]) as tracker:
+        for n in range(12):
+            await tracker.submit(task(n))
+        await drive(world, tracker)
+    assert len(world.arks["a"].created) == 12
+    assert world.arks["a"].running_peak <= 3
+
+
+async def test_dropped_submit_answer_is_reconciled_not_resubmitted() -> None:
+    """A submit that created the task but lost its answer is found by listing, not resent."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", drop_answer_after_create(ark))
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert len(ark.created) == 1
+    assert ark.calls["POST"] == 1
+    assert result.handle is not None and result.handle.task_id == ark.created[0]["id"]
+    assert world.kinds(EventKind.RECONCILED)
+
+
+async def test_ambiguous_submit_without_list_is_unknown_and_never_resent() -> None:
+    """Without a list endpoint an ambiguous submit ends ``unknown`` with its send time."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", drop_answer_after_create(ark))
+    async with running(world, [config("a", options={"can_list": False})]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.reason and "sent at" in result.reason
+    assert ark.calls["POST"] == 1
+
+
+async def test_unsent_submit_is_retried() -> None:
+    """A connection that was refused is retried and creates exactly one task."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", not_sent)
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert ark.calls["POST"] == 2
+    assert len(ark.created) == 1
+    assert world.kinds(EventKind.RETRIED)
+
+
+async def test_retry_after_is_honoured_before_the_next_submit() -> None:
+    """A 429 with Retry-After: 7 holds the next submit until 7 virtual seconds later."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", rate_limited("7"))
+    post_times: list[float] = []
+    original = ark.__call__
+
+    def spy(request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            post_times.append(world.clock.now())
+        return original(request)
+
+    world.arks["a"] = spy  # type: ignore[assignment]
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert len(post_times) == 2
+    assert post_times[1] - post_times[0] >= 7.0
+    assert world.kinds(EventKind.RATE_LIMITED)
+
+
+async def test_failover_on_auth_rejection() -> None:
+    """A provider that answers 401 is skipped; the task runs on the next one."""
+    world = World(["a", "b"])
+
+    def unauthorized(_: HttpRequest) -> HttpResponse:
+        return HttpResponse.from_json(
+            401, {"error": {"code": "AuthenticationError", "message": "bad key"}}
+        )
+
+    world.arks["a"].fault("POST", unauthorized)
+    async with running(world, [config("a"), config("b")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert [a.provider for a in result.attempts] == ["a", "b"]
+    assert result.failovers == 1
+    assert world.kinds(EventKind.FAILED_OVER)
+    assert not world.arks["a"].created
+
+
+async def test_failover_after_retryable_remote_failure_but_not_after_moderation() -> None:
+    """A task failing with an internal error moves on; one failing moderation does not."""
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001", "cgt-00002"}
+    async with running(world, [config("a"), config("b")]) as tracker:
+        first = await tracker.submit(task(1))
+        await drive(world, tracker)
+        world.arks["a"].fail_code = "OutputVideoSensitiveContentDetected.PolicyViolation"
+        second = await tracker.submit(task(2))
+        await drive(world, tracker)
+        r1, r2 = await first.result(), await second.result()
+    assert r1.outcome is Outcome.SUCCEEDED and [a.provider for a in r1.attempts] == ["a", "b"]
+    assert r2.outcome is Outcome.FAILED and [a.provider for a in r2.attempts] == ["a"]
+    assert (
+        r2.status is not None
+        and r2.status.error_code == "OutputVideoSensitiveContentDetected.PolicyViolation"
+    )
+
+
+async def test_deadline_cancels_a_queued_task_remotely() -> None:
+    """A task still queued at its deadline is cancelled at the provider."""
+    world = World(["a"])
+    world.arks["a"].queue_time = 1000
+    async with running(world, [config("a")], deadline=60) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.DEADLINE
+    assert result.reason and "cancelled remotely" in result.reason
+    assert world.arks["a"].calls["DELETE"] == 1
+
+
+async def test_deadline_detaches_a_running_task() -> None:
+    """A running task cannot be cancelled on Ark: the tracker detaches and says so."""
+    world = World(["a"])
+    world.arks["a"].queue_time = 1
+    world.arks["a"].run_time = 1000
+    async with running(world, [config("a")], deadline=60) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.DEADLINE
+    assert result.reason and "detached" in result.reason
+    assert world.arks["a"].calls["DELETE"] == 0
+
+
+async def test_cancelling_one_task_leaves_the_others_alone() -> None:
+    """Cancelling one handle ends only that task."""
+    world = World(["a"])
+    world.arks["a"].queue_time = 20
+    async with running(world, [config("a")]) as tracker:
+        handles = [await tracker.submit(task(n)) for n in range(3)]
+        await world.clock.run_for(3)
+        await handles[1].cancel()
+        await drive(world, tracker)
+        results = [await h.result() for h in handles]
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.CANCELLED, Outcome.SUCCEEDED]
+
+
+async def test_as_completed_yields_every_result_once() -> None:
+    """as_completed yields each task's result exactly once."""
+    world = World(["a"])
+    seen: list[str] = []
+    async with running(world, [config("a")]) as tracker:
+        for n in range(5):
+            await tracker.submit(task(n))
+
+        async def consume() -> None:
+            async for result in tracker.as_completed():
+                seen.append(result.key)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await drive(world, tracker)
+    assert len(seen) == 5 and len(set(seen)) == 5
+
+
+async def test_same_key_twice_is_one_task() -> None:
+    """Submitting the same spec twice tracks (and bills) it once."""
+    world = World(["a"])
+    async with running(world, [config("a")]) as tracker:
+        h1 = await tracker.submit(task(1))
+        h2 = await tracker.submit(task(1))
+        await drive(world, tracker)
+    assert h1 is h2
+    assert len(world.arks["a"].created) == 1
+
+
+async def test_leaving_the_block_closes_every_transport() -> None:
+    """After the client block no transport is open."""
+    world = World(["a", "b"])
+    async with running(world, [config("a"), config("b")]) as tracker:
+        await tracker.submit(task())
+        await drive(world, tracker)
+    assert all(t.closed for t in world.transports.values())
+
+
+async def test_weighted_failover_spreads_tasks() -> None:
+    """Weighted order sends tasks to both providers."""
+    world = World(["a", "b"])
+    policy = FailoverPolicy(providers=("a", "b"), weights={"a": 1, "b": 1})
+    async with running(world, [config("a"), config("b")], providers=policy) as tracker:
+        for n in range(40):
+            await tracker.submit(task(n))
+        await drive(world, tracker)
+    assert world.arks["a"].created and world.arks["b"].created
+    assert len(world.arks["a"].created) + len(world.arks["b"].created) == 40
+
+
+@pytest.mark.parametrize("make_fault", [lambda ark: drop_answer_after_create(ark)])
+async def test_reconciliation_ignores_ids_owned_by_other_submits(
+    make_fault: Callable[[FakeArk], object],
+) -> None:
+    """Reconciling one lost answer never adopts a task another submit already owns."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    async with running(world, [config("a")]) as tracker:
+        handles = [await tracker.submit(task(n)) for n in range(5)]
+        await world.clock.run_for(1)
+        ark.fault("POST", make_fault(ark))  # type: ignore[arg-type]
+        late = await tracker.submit(task(99))
+        await drive(world, tracker)
+        results = [await h.result() for h in [*handles, late]]
+    ids = [r.handle.task_id for r in results if r.handle]
+    assert len(ids) == len(set(ids)) == 6
+    assert len(ark.created) == 6
