@@ -21,8 +21,13 @@ import anyio
 
 from seedance_async._clock import Clock, SystemClock
 from seedance_async._config import ProviderConfig
-from seedance_async._download import DownloadResult, ResultExpired, download
-from seedance_async._errors import ConfigurationError, DeadlineExceeded, InvalidTaskSpec
+from seedance_async._download import DownloadResult, download
+from seedance_async._errors import (
+    ConfigurationError,
+    DeadlineExceeded,
+    InvalidTaskSpec,
+    ResultExpired,
+)
 from seedance_async._events import EventHub
 from seedance_async._handle import TaskHandle
 from seedance_async._loading import load_local_images

@@ -63,7 +63,7 @@ class ProviderConfig:
     max_running: int = 5
     weight: float = 1.0
     paid_5xx_safe: bool = False
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = attrs.field(factory=Timeouts)
 
     def resolve_key(self, env: Mapping[str, str] | None = None) -> ApiKey:
         """The API key from ``api_key`` or the environment variable ``key_env``.

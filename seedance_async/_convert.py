@@ -148,7 +148,23 @@ def structure_task(data: Mapping[str, Any]) -> VideoTask:
     except InvalidTaskSpec:
         raise
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        # Under ``-W error`` an UnknownModelWarning arrives here as an exception; it is a
+        # warning about the model, not a broken rule, so it goes out as itself.
+        warning = _first_warning(exc)
+        if warning is not None:
+            raise warning from None
         raise InvalidTaskSpec(list(_violations(exc, ""))) from None
+
+
+def _first_warning(exc: BaseException) -> Warning | None:
+    if isinstance(exc, Warning):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _first_warning(sub)
+            if found is not None:
+                return found
+    return None
 
 
 def _image_dict(image: Image) -> dict[str, Any]:

@@ -31,24 +31,19 @@ from yarl import URL
 
 from seedance_async._errors import (
     ConfigurationError,
+    DownloadIncomplete,
     MalformedResponse,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
-    TransportError,
+    ResultExpired,
 )
 from seedance_async._transport import Timeouts, mapped_errors
 from seedance_async._wire import HttpResponse
 from seedance_async.providers._common import parse_retry_after
 
-__all__ = [
-    "DOWNLOAD_TIMEOUTS",
-    "DownloadIncomplete",
-    "DownloadResult",
-    "ResultExpired",
-    "download",
-]
+__all__ = ["DOWNLOAD_TIMEOUTS", "DownloadResult", "download"]
 
 logger = logging.getLogger("seedance_async.download")
 
@@ -66,18 +61,6 @@ _XML_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.]+)\s*</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>\s*([^<]{0,300})</Message>")
 _EXPIRED_CODES = frozenset({"ExpiredToken", "RequestExpired", "TokenExpired", "NoSuchKey"})
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
-
-
-class ResultExpired(ProviderError):
-    """The result URL no longer serves the file (signature expired, object deleted).
-
-    The task may still be known to the provider: query it again for a fresh URL before
-    treating the result as lost.
-    """
-
-
-class DownloadIncomplete(TransportError):
-    """Fewer (or other) bytes arrived than announced or expected; safe to download again."""
 
 
 @attrs.frozen(kw_only=True)

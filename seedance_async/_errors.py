@@ -8,7 +8,8 @@ Classes say what the caller can do next, not where the failure happened::
     ├─ ProviderError                     anything a provider (or the way to it) did
     │  ├─ TransportError
     │  │  ├─ RequestNotSent              provably never left: safe to retry anything
-    │  │  └─ OutcomeUnknown              may have been received: never blind-retry a submit
+    │  │  ├─ OutcomeUnknown              may have been received: never blind-retry a submit
+    │  │  └─ DownloadIncomplete          a result download was cut short: download again
     │  ├─ RateLimited                    429; ``retry_after`` and whether waiting helps
     │  ├─ ProviderUnavailable            5xx, maintenance
     │  ├─ ProviderRejected               4xx the caller must act on
@@ -17,7 +18,8 @@ Classes say what the caller can do next, not where the failure happened::
     │  │  ├─ ContentPolicyViolation      input moderation
     │  │  ├─ InvalidRequest              the provider refused the parameters
     │  │  └─ TaskNotFound                404 on a task id
-    │  └─ MalformedResponse              the answer does not fit the documented shape
+    │  ├─ MalformedResponse              the answer does not fit the documented shape
+    │  └─ ResultExpired                  the result URL expired: query the task for a fresh one
     ├─ GenerationFailed                  the task itself ended failed / expired / cancelled
     ├─ DeadlineExceeded                  the caller's deadline passed first
     └─ JournalError                      the durable journal could not be read or written
@@ -40,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "ContentPolicyViolation",
     "DeadlineExceeded",
+    "DownloadIncomplete",
     "GenerationFailed",
     "InvalidRequest",
     "InvalidTaskSpec",
@@ -52,6 +55,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "RequestNotSent",
+    "ResultExpired",
     "SeedanceError",
     "TaskNotFound",
     "TransportError",
@@ -179,6 +183,10 @@ class OutcomeUnknown(TransportError):
     """
 
 
+class DownloadIncomplete(TransportError):
+    """Fewer (or other) bytes arrived than announced or expected; safe to download again."""
+
+
 class RateLimited(ProviderError):
     """HTTP 429 or a provider code that means "slow down".
 
@@ -243,6 +251,14 @@ class MalformedResponse(ProviderError):
         self.path = path
         self.snippet = _shorten(redact_secrets(snippet))
         super().__init__(f"{message} at {path}", **kwargs)
+
+
+class ResultExpired(ProviderError):
+    """The result URL no longer serves the file (signature expired, object deleted).
+
+    The task may still be known to the provider: query it again for a fresh URL before
+    treating the result as lost.
+    """
 
 
 class GenerationFailed(SeedanceError):

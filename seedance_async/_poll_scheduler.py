@@ -21,8 +21,11 @@ __all__ = ["PollScheduler"]
 class PollScheduler:
     """Min-heap of (due time, task); :meth:`run` hands due tasks to ``dispatch`` in batches."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, lookahead: float = 0.0) -> None:
         self._clock = clock
+        # Polls due within ``lookahead`` are taken together, so a provider that answers
+        # many ids in one list call gets full groups instead of one id per call.
+        self._lookahead = lookahead
         self._heap: list[tuple[float, int, TrackedTask, int]] = []
         self._seq = 0
         self._sleep_scope: anyio.CancelScope | None = None
@@ -62,7 +65,7 @@ class PollScheduler:
     async def run(self, dispatch: Callable[[list[TrackedTask]], Awaitable[None]]) -> None:
         """Forever: wait for the earliest due time, then dispatch everything due."""
         while True:
-            due = self.pop_due(self._clock.now())
+            due = self.pop_due(self._clock.now() + self._lookahead)
             if due:
                 await dispatch(due)
                 continue

@@ -126,7 +126,7 @@ class Tracker:
         self._rng = random.Random(seed)
         self._breaker = CircuitBreaker()
         self._eta = EtaEstimator()
-        self._scheduler = PollScheduler(self.clock)
+        self._scheduler = PollScheduler(self.clock, lookahead=self.schedule.min_interval / 2)
         self._tracked: dict[str, TrackedTask] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
@@ -277,10 +277,7 @@ class Tracker:
             self._slot_event = anyio.Event()
 
     async def _submit_task(self, tracked: TrackedTask) -> None:
-        if tracked.done:
-            return
-        tried = {a.provider for a in tracked.attempts if a.outcome != "failed"}
-        # Tasks that failed remotely may go back to the same provider only if it is the last.
+        tried = {a.provider for a in tracked.attempts}
         while True:
             if tracked.done:
                 return
@@ -399,6 +396,9 @@ class Tracker:
                 groups.setdefault("", []).append(tracked)
             elif tracked.handle is not None:
                 groups.setdefault(tracked.handle.provider, []).append(tracked)
+            elif tracked.deadline_at is not None:
+                # A deadline taken early with a poll group: keep it for its own time.
+                self._scheduler.schedule(tracked, tracked.deadline_at)
         for alias, members in groups.items():
             step = (
                 1
@@ -506,9 +506,7 @@ class Tracker:
             tracked.attempts[-1], outcome=outcome.value, reason=reason
         )
         extra_used = sum(1 for a in tracked.attempts if a.outcome in ("failed", "expired")) - 1
-        others = [
-            a for a in tracked.order if a not in {x.provider for x in tracked.attempts}
-        ] or tracked.order[-1:]
+        others = [a for a in tracked.order if a not in {x.provider for x in tracked.attempts}]
         if is_retryable_failure(status) and extra_used < self.policy.max_extra_attempts and others:
             await self._release_slot(tracked)
             self._scheduler.unschedule(tracked)

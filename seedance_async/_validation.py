@@ -13,6 +13,7 @@ All violations are collected and raised together in one :class:`InvalidTaskSpec`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -101,7 +102,8 @@ def collect_violations(task: VideoTask) -> list[Violation]:
             f"model {task.model!r} is not in the capability table; only universal rules "
             "are checked",
             UnknownModelWarning,
-            stacklevel=4,
+            # collect_violations <- check_task <- __attrs_post_init__ <- __init__ <- caller
+            stacklevel=5,
         )
     out: list[Violation] = []
     out += _check_model_and_prompt(task)
@@ -109,6 +111,7 @@ def collect_violations(task: VideoTask) -> list[Violation]:
     out += _check_scenario(task, caps)
     out += _check_output(task, caps)
     out += _check_options(task, caps)
+    out += _check_metadata(task)
     out += _check_inline_images(task, caps)
     return out
 
@@ -265,6 +268,21 @@ def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[V
             field="resolution",
             rule=f"model {caps.family} supports resolution {allowed}",
             value=task.resolution.value,
+        )
+
+
+def _check_metadata(task: VideoTask) -> Iterator[Violation]:
+    # Metadata is never sent, but it is dumped by to_dict/spec_hash and kept in journals,
+    # so it must be a JSON object; otherwise spec_hash() would crash later.
+    bad_keys = [k for k in task.metadata if not isinstance(k, str)]
+    if bad_keys:
+        yield Violation(field="metadata", rule="metadata keys must be strings", value=bad_keys[:3])
+        return
+    try:
+        json.dumps(dict(task.metadata), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        yield Violation(
+            field="metadata", rule=f"metadata must be JSON-serialisable ({exc})", value=None
         )
 
 

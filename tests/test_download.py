@@ -13,19 +13,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from seedance_async._download import (
-    DownloadIncomplete,
-    DownloadResult,
-    ResultExpired,
-    download,
-)
+from seedance_async._download import DownloadResult, download
 from seedance_async._errors import (
     ConfigurationError,
+    DownloadIncomplete,
     MalformedResponse,
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
     RequestNotSent,
+    ResultExpired,
 )
 from seedance_async._transport import Timeouts
 from seedance_async.testing import settle

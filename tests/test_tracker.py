@@ -74,8 +74,8 @@ async def running(
             client,
             schedule=PollSchedule(first_poll=10, min_interval=2, max_interval=10),
             seed=1,
-            **tracker_kw,
-        )  # type: ignore[arg-type]
+            **tracker_kw,  # type: ignore[arg-type]
+        )
         async with tracker:
             yield tracker
 
@@ -131,7 +131,8 @@ async def test_dropped_submit_answer_is_reconciled_not_resubmitted() -> None:
     assert result.outcome is Outcome.SUCCEEDED
     assert len(ark.created) == 1
     assert ark.calls["POST"] == 1
-    assert result.handle is not None and result.handle.task_id == ark.created[0]["id"]
+    assert result.handle is not None
+    assert result.handle.task_id == ark.created[0]["id"]
     assert world.kinds(EventKind.RECONCILED)
 
 
@@ -145,7 +146,8 @@ async def test_ambiguous_submit_without_list_is_unknown_and_never_resent() -> No
         await drive(world, tracker)
         result = await handle.result()
     assert result.outcome is Outcome.UNKNOWN
-    assert result.reason and "sent at" in result.reason
+    assert result.reason
+    assert "sent at" in result.reason
     assert ark.calls["POST"] == 1
 
 
@@ -220,12 +222,12 @@ async def test_failover_after_retryable_remote_failure_but_not_after_moderation(
         second = await tracker.submit(task(2))
         await drive(world, tracker)
         r1, r2 = await first.result(), await second.result()
-    assert r1.outcome is Outcome.SUCCEEDED and [a.provider for a in r1.attempts] == ["a", "b"]
-    assert r2.outcome is Outcome.FAILED and [a.provider for a in r2.attempts] == ["a"]
-    assert (
-        r2.status is not None
-        and r2.status.error_code == "OutputVideoSensitiveContentDetected.PolicyViolation"
-    )
+    assert r1.outcome is Outcome.SUCCEEDED
+    assert [a.provider for a in r1.attempts] == ["a", "b"]
+    assert r2.outcome is Outcome.FAILED
+    assert [a.provider for a in r2.attempts] == ["a"]
+    assert r2.status is not None
+    assert r2.status.error_code == "OutputVideoSensitiveContentDetected.PolicyViolation"
 
 
 async def test_deadline_cancels_a_queued_task_remotely() -> None:
@@ -237,7 +239,8 @@ async def test_deadline_cancels_a_queued_task_remotely() -> None:
         await drive(world, tracker)
         result = await handle.result()
     assert result.outcome is Outcome.DEADLINE
-    assert result.reason and "cancelled remotely" in result.reason
+    assert result.reason
+    assert "cancelled remotely" in result.reason
     assert world.arks["a"].calls["DELETE"] == 1
 
 
@@ -251,7 +254,8 @@ async def test_deadline_detaches_a_running_task() -> None:
         await drive(world, tracker)
         result = await handle.result()
     assert result.outcome is Outcome.DEADLINE
-    assert result.reason and "detached" in result.reason
+    assert result.reason
+    assert "detached" in result.reason
     assert world.arks["a"].calls["DELETE"] == 0
 
 
@@ -283,7 +287,8 @@ async def test_as_completed_yields_every_result_once() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume)
             await drive(world, tracker)
-    assert len(seen) == 5 and len(set(seen)) == 5
+    assert len(seen) == 5
+    assert len(set(seen)) == 5
 
 
 async def test_same_key_twice_is_one_task() -> None:
@@ -314,7 +319,8 @@ async def test_weighted_failover_spreads_tasks() -> None:
         for n in range(40):
             await tracker.submit(task(n))
         await drive(world, tracker)
-    assert world.arks["a"].created and world.arks["b"].created
+    assert world.arks["a"].created
+    assert world.arks["b"].created
     assert len(world.arks["a"].created) + len(world.arks["b"].created) == 40
 
 

@@ -275,6 +275,18 @@ SINGLE_RULE_CASES: list[tuple[str, Spec, str, str]] = [
         "http(s) URL",
     ),
     ("model blank", spec(model=" ", prompt="x"), "model", "non-empty"),
+    (
+        "metadata not JSON",
+        spec(model=PRO, prompt="x", metadata={"when": object()}),
+        "metadata",
+        "JSON-serialisable",
+    ),
+    (
+        "metadata with a non-string key",
+        spec(model=PRO, prompt="x", metadata={1: "row"}),
+        "metadata",
+        "keys must be strings",
+    ),
     # images: sources and URLs
     (
         "image with two sources",
@@ -566,6 +578,26 @@ def test_unknown_model_still_gets_universal_rules(kwargs: dict[str, Any], field:
     with pytest.warns(UnknownModelWarning), pytest.raises(InvalidTaskSpec) as info:
         VideoTask(model="dreamina-seedance-2-0-260128", **kwargs)
     assert info.value.fields == (field,)
+
+
+def test_unknown_model_warning_points_at_the_caller() -> None:
+    """The warning is attributed to the line that built the task, not to library code."""
+    with pytest.warns(UnknownModelWarning) as record:
+        VideoTask(model="ep-x", prompt="x")
+    assert record[0].filename == __file__
+
+
+def test_unknown_model_from_json_warns_too() -> None:
+    """from_dict warns like the constructor and returns the task."""
+    with pytest.warns(UnknownModelWarning):
+        task = VideoTask.from_dict({"model": "ep-x", "prompt": "x", "frames": 57})
+    assert task.frames == 57
+
+
+def test_unknown_model_from_json_as_error_stays_a_warning() -> None:
+    """With warnings as errors (as here) from_dict raises the warning, not InvalidTaskSpec."""
+    with pytest.raises(UnknownModelWarning):
+        VideoTask.from_dict({"model": "ep-x", "prompt": "x"})
 
 
 def test_unknown_model_duration_minus_one_is_allowed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from seedance_async._errors import (
 )
 from seedance_async._images import NotAnImage, sniff_bytes
 from seedance_async._models import model_capabilities
-from seedance_async._spec import ImageRole, VideoTask, encode_data_url
+from seedance_async._spec import VideoTask, encode_data_url
 from seedance_async._validation import scenario_of
 from seedance_async._wire import HttpResponse
 from seedance_async.providers._protocol import ProviderCapabilities
@@ -62,25 +63,32 @@ def parse_retry_after(response: HttpResponse) -> tuple[float | None, datetime | 
     Returns:
         (seconds, None) for a delay, (None, when) for an HTTP date, (None, None) otherwise.
     """
-    ms = response.header("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000), None
-        except ValueError:
-            pass
+    ms = _finite(response.header("retry-after-ms"))
+    if ms is not None:
+        return max(0.0, ms / 1000), None
     raw = response.header("retry-after")
     if not raw:
         return None, None
     raw = raw.strip()
-    try:
-        return max(0.0, float(raw)), None
-    except ValueError:
-        pass
+    seconds = _finite(raw)
+    if seconds is not None:
+        return max(0.0, seconds), None
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
         return None, None
     return None, when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _finite(text: str | None) -> float | None:
+    # "inf" or "nan" would make a caller wait forever or not at all: treat them as unreadable.
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def request_id_of(response: HttpResponse, message: str | None) -> str | None:

@@ -148,7 +148,7 @@ class SimTask:
 class _Lane:
     """Scheduling state of one key: ready heap, running slots, queued deadlines."""
 
-    __slots__ = ("deadlines", "n_queued", "pending", "running", "tasks")
+    __slots__ = ("cursor", "deadlines", "n_queued", "pending", "running", "tasks")
 
     def __init__(self) -> None:
         self.tasks: dict[str, SimTask] = {}
@@ -156,6 +156,7 @@ class _Lane:
         self.running: list[float] = []
         self.deadlines: list[tuple[float, int, SimTask]] = []
         self.n_queued = 0
+        self.cursor = float("-inf")
 
 
 class TaskStore:
@@ -205,19 +206,23 @@ class TaskStore:
             if task.cancelled_at is not None or task.outcome is not None:
                 heapq.heappop(pending)
                 continue
-            start = ready
-            if cap is not None and len(running) >= cap and running[0] > ready:
+            # FIFO by ready time: nobody starts before the previous start (the cursor),
+            # nor before a slot frees when all are taken.
+            start = max(ready, lane.cursor)
+            if cap is not None and len(running) >= cap and running[0] > start:
                 start = running[0]
             if start > now:
                 break
             heapq.heappop(pending)
-            while running and running[0] <= start:
-                heapq.heappop(running)
             lane.n_queued -= 1
             if start >= task.deadline:
-                # Its deadline passed while it waited for a slot: it never runs.
+                # Its deadline passed while it waited for a slot: it never runs and takes
+                # no slot.
                 task.outcome, task.end = "expired", task.deadline
                 continue
+            while running and running[0] <= start:
+                heapq.heappop(running)
+            lane.cursor = start
             task.start = start
             finish = start + task.run
             if finish > task.deadline:

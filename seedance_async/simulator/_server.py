@@ -319,13 +319,13 @@ def config_toml(config: Mapping[str, Any]) -> str:
     lines = ["# Simulated Seedance providers, written by `seedance-async simulate`.", ""]
     for alias, table in config["providers"].items():
         lines.append(f"[providers.{_toml_key(alias)}]")
-        options: Mapping[str, Any] = {}
+        options: Mapping[str, Any] | None = None
         for key, value in table.items():
             if key == "options":
                 options = value
             else:
                 lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        if options:
+        if options is not None:
             lines.append(f"[providers.{_toml_key(alias)}.options]")
             lines.extend(
                 f"{_toml_key(key)} = {_toml_value(value)}" for key, value in options.items()

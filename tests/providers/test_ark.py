@@ -775,6 +775,17 @@ def test_rate_limit_garbage_retry_after_is_ignored() -> None:
     assert (error.retry_after, error.retry_at) == (None, None)
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e999", "-inf"])
+def test_rate_limit_non_finite_retry_after_is_ignored(value: str) -> None:
+    """``inf``/``nan`` delays would mean waiting forever or not at all: no hint instead."""
+    for header in ("Retry-After", "retry-after-ms"):
+        error = ArkAdapter().classify_error(
+            ark_error(429, "ServerOverloaded", headers={header: value})
+        )
+        assert isinstance(error, RateLimited)
+        assert (error.retry_after, error.retry_at) == (None, None)
+
+
 def test_spend_cap_is_not_retryable() -> None:
     """SetLimitExceeded (user spend cap) is a 429 that waiting does not fix."""
     error = ArkAdapter().classify_error(

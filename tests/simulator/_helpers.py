@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+
 from seedance_async.simulator import DurationModel, Limits, ManualClock, Simulator
 
 KEY = "sk-test-key"

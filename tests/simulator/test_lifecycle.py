@@ -240,3 +240,39 @@ def test_duration_model_rejects_bad_ranges(bad: tuple[float, float]) -> None:
     """Ranges must be ordered and non-negative."""
     with pytest.raises(ValueError, match="queue"):
         DurationModel(queue=bad)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_store_schedule_is_fifo_capped_and_work_conserving(seed: int) -> None:
+    """Random workloads: never more than the cap running, FIFO starts, no idle slot while
+    someone waits, and stepping the clock in many small advances equals one big one."""
+    rng = random.Random(seed)
+    cap = rng.randint(1, 4)
+    specs = [(rng.uniform(0, 50), rng.uniform(1, 30)) for _ in range(40)]
+    stepped, jumped = TaskStore(max_running=cap), TaskStore(max_running=cap)
+    a = [_task(n, ready, run) for n, (ready, run) in enumerate(specs)]
+    b = [_task(n, ready, run) for n, (ready, run) in enumerate(specs)]
+    for task in a:
+        stepped.add(task)
+    for task in b:
+        jumped.add(task)
+    now = 0.0
+    while now < 2000:
+        now += rng.uniform(0, 7)
+        stepped.advance(now)
+    jumped.advance(now)
+    assert [t.start for t in a] == [t.start for t in b]
+    in_fifo_order = sorted(a, key=lambda t: (t.ready, t.seq))
+    previous = float("-inf")
+    for task in in_fifo_order:
+        assert task.start is not None
+        assert task.start >= max(task.ready, previous)
+        if task.start > task.ready and task.start > previous:
+            # It waited, and not behind its FIFO predecessor: every slot was busy.
+            probe = task.start - 1e-6
+            busy = sum(1 for t in a if t.start is not None and t.end is not None and t.start <= probe < t.end)
+            assert busy == cap
+        previous = task.start
+    for probe in (x / 2 for x in range(4000)):
+        running = sum(1 for t in a if t.start is not None and t.end is not None and t.start <= probe < t.end)
+        assert running <= cap
