@@ -49,6 +49,9 @@ class ProviderConfig:
         weight: share of new tasks in weighted failover.
         paid_5xx_safe: the provider documents that a 5xx on submit created nothing, so such
             a submit may be retried; False (never assume it) unless documented.
+        resubmit_when_not_listed: after an ambiguous submit, when the list endpoint shows no
+            matching task (after a short settle), send again. Turn off to end such tasks
+            ``unknown`` instead (for providers whose list may lag behind creates).
         timeouts: per-phase timeouts.
     """
 
@@ -63,6 +66,7 @@ class ProviderConfig:
     max_running: int = 5
     weight: float = 1.0
     paid_5xx_safe: bool = False
+    resubmit_when_not_listed: bool = True
     timeouts: Timeouts = attrs.field(factory=Timeouts)
 
     def resolve_key(self, env: Mapping[str, str] | None = None) -> ApiKey:
@@ -139,6 +143,7 @@ _ALLOWED_KEYS = frozenset(
         "timeouts",
         "max_running",
         "paid_5xx_safe",
+        "resubmit_when_not_listed",
         *_FLOAT_KEYS,
     }
 )
@@ -186,10 +191,11 @@ def _provider_from_table(alias: str, table: Mapping[str, Any], where: str) -> Pr
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise fail("'max_running' must be a positive integer")
         kwargs["max_running"] = value
-    if "paid_5xx_safe" in table:
-        if not isinstance(table["paid_5xx_safe"], bool):
-            raise fail("'paid_5xx_safe' must be true or false")
-        kwargs["paid_5xx_safe"] = table["paid_5xx_safe"]
+    for flag in ("paid_5xx_safe", "resubmit_when_not_listed"):
+        if flag in table:
+            if not isinstance(table[flag], bool):
+                raise fail(f"{flag!r} must be true or false")
+            kwargs[flag] = table[flag]
     if "timeouts" in table:
         t = table["timeouts"]
         if not isinstance(t, Mapping) or set(t) - {"connect", "read", "total"}:

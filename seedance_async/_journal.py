@@ -55,6 +55,10 @@ class Journal(Protocol):
         """The provider answered with a remote id."""
         ...
 
+    async def record_not_created(self, key: str, provider: str, reason: str) -> None:
+        """The intended submit provably created no task (refused, or never sent)."""
+        ...
+
     async def record_status(self, key: str, status: TaskStatus) -> None:
         """The task changed state."""
         ...
@@ -73,6 +77,9 @@ class NullJournal:
         """Keeps nothing."""
 
     async def record_submitted(self, key: str, handle: TaskHandle) -> None:
+        """Keeps nothing."""
+
+    async def record_not_created(self, key: str, provider: str, reason: str) -> None:
         """Keeps nothing."""
 
     async def record_status(self, key: str, status: TaskStatus) -> None:

@@ -71,8 +71,10 @@ class SubmitOutcomeUnknown(OutcomeUnknown):
         candidates: tuple[str, ...] = (),
         reason: str = "",
         provider: str = "",
+        not_found: bool = False,
     ) -> None:
         self.sent_at = sent_at
+        self.not_found = not_found
         self.candidates = candidates
         self.reason = reason
         super().__init__(message, provider=provider)
@@ -275,17 +277,24 @@ class ProviderClient:
                 if delay is None:
                     raise
             except ProviderUnavailable as exc:
-                if not self.config.paid_5xx_safe:
-                    return await self._reconcile(task, spec_hash, sent_at, token, exc, key)
-                await self._end_inflight(token)
-                delay = self.retry.decide(
-                    exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
-                )
-                if delay is None:
-                    raise
+                if self.config.paid_5xx_safe:
+                    await self._end_inflight(token)
+                    delay = self.retry.decide(
+                        exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
+                    )
+                    if delay is None:
+                        raise
+                else:
+                    found = await self._reconcile(task, spec_hash, sent_at, token, exc, key)
+                    if found is not None:
+                        return found
+                    delay = self._retry_not_created(exc, attempt, sent_at)
             except (OutcomeUnknown, MalformedResponse) as exc:
                 # A 2xx we cannot read still created the task: treat it like a lost answer.
-                return await self._reconcile(task, spec_hash, sent_at, token, exc, key)
+                found = await self._reconcile(task, spec_hash, sent_at, token, exc, key)
+                if found is not None:
+                    return found
+                delay = self._retry_not_created(exc, attempt, sent_at)
             except BaseException:
                 await self._end_inflight(token)
                 raise
@@ -340,47 +349,84 @@ class ProviderClient:
         token: int,
         cause: ProviderError,
         key: str,
-    ) -> tuple[TaskHandle, TaskStatus | None]:
+    ) -> tuple[TaskHandle, TaskStatus | None] | None:
         failed_at = self.clock.wall()
         try:
-            if not self.adapter.capabilities.can_list:
-                raise SubmitOutcomeUnknown(
-                    f"submit outcome unknown ({type(cause).__name__}); {self.alias} has no list endpoint to check",
-                    sent_at=sent_at,
-                    reason=f"{type(cause).__name__} and no list endpoint",
-                    provider=self.alias,
-                ) from cause
-            await self._wait_earlier_submits(token, failed_at)
-            window = (sent_at - _RECONCILE_SKEW, self.clock.wall() + _RECONCILE_SKEW)
-            candidates: list[TaskStatus] = []
-            for attempt in range(_RECONCILE_TRIES):
-                candidates = await self._list_candidates(task, window)
-                if candidates:
-                    break
-                if attempt + 1 < _RECONCILE_TRIES:
-                    # A task created a moment ago may not be listed yet.
-                    await self.clock.sleep(2.0**attempt)
-            if len(candidates) == 1:
-                found = candidates[0]
-                self._known_ids.add(found.task_id)
+            if self.adapter.capabilities.can_list:
+                await self._wait_earlier_submits(token, failed_at)
+            return await self.reconcile(
+                task, spec_hash=spec_hash, sent_at=sent_at, cause=type(cause).__name__, key=key
+            )
+        except SubmitOutcomeUnknown as unknown:
+            if unknown.not_found and self.config.resubmit_when_not_listed:
+                # The list endpoint is authoritative for this key: no matching task exists,
+                # so sending again cannot double-bill (reconcile first, then resubmit: §8.1).
                 self._emit(
-                    EventKind.RECONCILED,
+                    EventKind.RETRIED,
                     key,
-                    f"adopted after {type(cause).__name__}",
-                    found.task_id,
+                    f"{type(cause).__name__}: no task was created; resubmitting",
                 )
-                return self._handle(task, found.task_id, sent_at, spec_hash), found
-            ids = tuple(c.task_id for c in candidates)
-            reason = "several matching tasks" if ids else "no matching task found by listing"
-            raise SubmitOutcomeUnknown(
-                f"submit outcome unknown ({type(cause).__name__}): {reason}",
-                sent_at=sent_at,
-                candidates=ids,
-                reason=f"{type(cause).__name__}; {reason}",
-                provider=self.alias,
-            ) from cause
+                return None
+            raise
         finally:
             await self._end_inflight(token)
+
+    def _retry_not_created(self, cause: ProviderError, attempt: int, sent_at: float) -> float:
+        """Delay before resending a submit that listing proved was not created."""
+        delay = self.retry.decide(
+            cause, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
+        )
+        if delay is None:
+            raise SubmitOutcomeUnknown(
+                "no task was created, and submit retries are exhausted",
+                sent_at=sent_at,
+                reason=f"{type(cause).__name__}; not created, retries exhausted",
+                provider=self.alias,
+                not_found=True,
+            ) from cause
+        return delay
+
+    async def reconcile(
+        self, task: VideoTask, *, spec_hash: str, sent_at: float, cause: str, key: str = ""
+    ) -> tuple[TaskHandle, TaskStatus]:
+        """Find the task a submit sent at ``sent_at`` may have created (see the module doc).
+
+        Also used on resume for an intent recorded without a remote id.
+
+        Raises:
+            SubmitOutcomeUnknown: no list endpoint, no match, or several matches.
+        """
+        if not self.adapter.capabilities.can_list:
+            raise SubmitOutcomeUnknown(
+                f"submit outcome unknown ({cause}); {self.alias} has no list endpoint to check",
+                sent_at=sent_at,
+                reason=f"{cause} and no list endpoint to check",
+                provider=self.alias,
+            )
+        window = (sent_at - _RECONCILE_SKEW, self.clock.wall() + _RECONCILE_SKEW)
+        candidates: list[TaskStatus] = []
+        for attempt in range(_RECONCILE_TRIES):
+            candidates = await self._list_candidates(task, window)
+            if candidates:
+                break
+            if attempt + 1 < _RECONCILE_TRIES:
+                # A task created a moment ago may not be listed yet.
+                await self.clock.sleep(2.0**attempt)
+        if len(candidates) == 1:
+            found = candidates[0]
+            self._known_ids.add(found.task_id)
+            self._emit(EventKind.RECONCILED, key, f"adopted after {cause}", found.task_id)
+            return self._handle(task, found.task_id, sent_at, spec_hash), found
+        ids = tuple(c.task_id for c in candidates)
+        reason = "several matching tasks" if ids else "no matching task found by listing"
+        raise SubmitOutcomeUnknown(
+            f"submit outcome unknown ({cause}): {reason}",
+            sent_at=sent_at,
+            candidates=ids,
+            reason=f"{cause}; {reason}",
+            provider=self.alias,
+            not_found=not ids,
+        )
 
     async def _list_candidates(
         self, task: VideoTask, window: tuple[float, float]

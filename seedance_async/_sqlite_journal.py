@@ -377,6 +377,27 @@ class SqliteJournal:
 
         await self._run(op, write=True, full=True)
 
+    async def record_not_created(self, key: str, provider: str, reason: str) -> None:
+        """Record that the intended submit provably created nothing (refused, never sent).
+
+        The row goes back to ``pending``: a resumed run may submit it again, because no paid
+        task exists. Without this, resume would have to reconcile an intent that never
+        produced a task and would end it ``unknown``.
+
+        Raises:
+            JournalError: the write failed.
+        """
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET state = 'pending', intent_at = NULL, task_id = NULL,"
+                " handle_json = NULL, updated_at = ? WHERE key = ? AND state = 'intent'",
+                (self._now(), key),
+            )
+            self._event(conn, key, "not_created", provider=provider, reason=reason[:300])
+
+        await self._run(op, write=True, full=True)
+
     async def record_status(self, key: str, status: TaskStatus) -> None:
         """Record a state change (ignored once the task is final).
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
@@ -50,8 +50,8 @@ from seedance_async._errors import (
 )
 from seedance_async._events import Event, EventKind
 from seedance_async._failover import CircuitBreaker, FailoverPolicy, is_retryable_failure
-from seedance_async._handle import Attempt, Outcome, TaskResult
-from seedance_async._journal import Journal, NullJournal
+from seedance_async._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async._journal import Journal, JournalEntry, NullJournal
 from seedance_async._poll_scheduler import PollScheduler
 from seedance_async._provider_client import SubmitOutcomeUnknown
 from seedance_async._schedule import EtaEstimator, PollSchedule
@@ -228,6 +228,13 @@ class Tracker:
                 [], context="no provider can run this task: " + " | ".join(reasons)
             )
         order = [p for p in self.policy.order(self._rng) if p in eligible]
+        tracked = self._track(key, task, order=order, deadline=deadline)
+        self._submit_send.send_nowait(tracked)
+        return tracked
+
+    def _track(
+        self, key: str, task: VideoTask, *, order: list[str], deadline: float | None
+    ) -> TrackedTask:
         limit = self.default_deadline if deadline is None else deadline
         tracked = TrackedTask(
             key,
@@ -241,7 +248,6 @@ class Tracker:
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
         if tracked.deadline_at is not None:
             self._scheduler.schedule(tracked, tracked.deadline_at)
-        self._submit_send.send_nowait(tracked)
         return tracked
 
     def _emit(
@@ -301,48 +307,30 @@ class Tracker:
     async def _submit_to(self, tracked: TrackedTask, alias: str) -> bool:
         """One attempt; True when the task is submitted or finished, False to fail over."""
         provider = self.client.provider(alias)
-        attempt_no = len(tracked.attempts)
         try:
             if tracked.loaded is None:
                 tracked.loaded = await self.client.prepare(tracked.task, alias)
-            await self.journal.record_intent(
-                tracked.key, tracked.task, alias, attempt_no, self.clock.wall()
+        except (InvalidTaskSpec, OSError) as exc:
+            # Local files are the same for every provider: no point in failing over.
+            await self._release_slot(tracked)
+            tracked.attempts.append(
+                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
             )
+            await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
+            return True
+        await self.journal.record_intent(
+            tracked.key, tracked.task, alias, len(tracked.attempts), self.clock.wall()
+        )
+        try:
             handle, first = await provider.submit(
                 tracked.loaded, spec_hash=tracked.task.spec_hash(), key=tracked.key
             )
         except SubmitOutcomeUnknown as exc:
-            tracked.attempts.append(
-                Attempt(provider=alias, task_id=None, outcome="unknown", reason=exc.reason)
-            )
-            hint = f"sent at {exc.sent_at:.0f} (Unix)"
-            if exc.candidates:
-                hint += f"; candidates {', '.join(exc.candidates)}"
-            await self._finish(tracked, Outcome.UNKNOWN, f"{exc.reason}; {hint}", provider=alias)
+            await self._unknown(tracked, alias, exc)
             return True
-        except InvalidTaskSpec as exc:
-            tracked.attempts.append(
-                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
-            )
-            await self._release_slot(tracked)
-            if (
-                any(v.field.startswith("images") and "path" in v.field for v in exc.violations)
-                or not exc.violations
-            ):
-                await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
-                return True
-            return False
-        except OSError as exc:
-            await self._release_slot(tracked)
-            await self._finish(
-                tracked, Outcome.REJECTED, f"cannot read image: {exc}", provider=alias
-            )
-            return True
-        except _FAILOVER_ERRORS as exc:
-            tracked.attempts.append(
-                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
-            )
-            await self._release_slot(tracked)
+        except (*_FAILOVER_ERRORS, InvalidTaskSpec) as exc:
+            # Refused or never sent: nothing was created, so the journal may forget the intent.
+            await self._not_created(tracked, alias, exc)
             if isinstance(
                 exc, ProviderUnavailable | TransportError
             ) and self._breaker.record_failure(alias, self.clock.now()):
@@ -350,30 +338,118 @@ class Tracker:
             self._emit(EventKind.FAILED_OVER, tracked, alias, f"{type(exc).__name__}: moving on")
             return False
         except ProviderError as exc:
-            tracked.attempts.append(
-                Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
-            )
+            await self._not_created(tracked, alias, exc)
             await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
             return True
         self._breaker.record_success(alias)
+        await self._attached(tracked, handle, first)
+        return True
+
+    async def _not_created(self, tracked: TrackedTask, alias: str, exc: Exception) -> None:
+        tracked.attempts.append(
+            Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
+        )
+        await self._release_slot(tracked)
+        await self.journal.record_not_created(tracked.key, alias, str(exc))
+
+    async def _unknown(self, tracked: TrackedTask, alias: str, exc: SubmitOutcomeUnknown) -> None:
+        tracked.attempts.append(
+            Attempt(provider=alias, task_id=None, outcome="unknown", reason=exc.reason)
+        )
+        hint = f"sent at {exc.sent_at:.0f} (Unix)"
+        if exc.candidates:
+            hint += f"; candidates {', '.join(exc.candidates)}"
+        await self._finish(tracked, Outcome.UNKNOWN, f"{exc.reason}; {hint}", provider=alias)
+
+    async def _attached(
+        self,
+        tracked: TrackedTask,
+        handle: TaskHandle,
+        first: TaskStatus | None,
+        *,
+        journal: bool = True,
+    ) -> None:
+        """Start following a remote task (fresh submit, adopted by reconciliation, or resumed)."""
+        alias = handle.provider
         tracked.handle = handle
         tracked.attempts.append(
             Attempt(provider=alias, task_id=handle.task_id, outcome="submitted")
         )
-        tracked.submitted_mono = self.clock.now()
+        elapsed = max(0.0, self.clock.wall() - handle.created_at)
+        tracked.submitted_mono = self.clock.now() - elapsed
         tracked.submitted_wall = handle.created_at
-        await self.journal.record_submitted(tracked.key, handle)
+        if journal:
+            await self.journal.record_submitted(tracked.key, handle)
         self._emit(EventKind.SUBMITTED, tracked, alias)
         if tracked.cancel_requested:
             await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
-            return True
+            return
         if first is not None:
             await self._apply_status(tracked, first)
             if tracked.done:
-                return True
-        eta = self._eta.eta(alias, tracked.task.model)
-        self._schedule_poll(tracked, self.schedule.first_delay(eta))
-        return True
+                return
+        delay = self.schedule.first_delay(self._eta.eta(alias, tracked.task.model)) - elapsed
+        self._schedule_poll(tracked, max(0.0, delay))
+
+    # -- resume ----------------------------------------------------------------------------
+
+    async def resume(self, entries: Iterable[JournalEntry]) -> list[TrackedTask]:
+        """Take over unfinished tasks of an earlier run (from :meth:`SqliteJournal.unfinished`).
+
+        A task with a remote id is followed again with the alias that created it. An intent
+        without a remote id is reconciled (list endpoint), never resubmitted; when that
+        cannot settle it the task ends ``unknown`` with the intent time.
+
+        Raises:
+            ConfigurationError: an entry names an alias this client does not have.
+        """
+        out = []
+        for entry in entries:
+            alias = entry.handle.provider if entry.handle else entry.provider
+            if alias is None or alias not in self.client.configs:
+                raise ConfigurationError(
+                    f"journal entry {entry.key!r} was created with provider {alias!r}, which is not configured"
+                )
+            if entry.key in self._tracked:
+                out.append(self._tracked[entry.key])
+                continue
+            tracked = self._track(entry.key, entry.task, order=[alias], deadline=None)
+            if entry.last_status is not None:
+                tracked.status = entry.last_status
+            # The running slot is taken without waiting: the task already runs remotely.
+            if await self.client.provider(alias).budget.try_acquire_running_slot():
+                tracked.slot_alias = alias
+            if entry.handle is not None:
+                self.client.provider(alias).remember([entry.handle.task_id])
+                await self._attached(tracked, entry.handle, None, journal=False)
+            else:
+                assert self._tg is not None
+                self._tg.start_soon(self._reconcile_intent, tracked, alias, entry.intent_at or 0.0)
+            out.append(tracked)
+        return out
+
+    async def _reconcile_intent(self, tracked: TrackedTask, alias: str, intent_at: float) -> None:
+        provider = self.client.provider(alias)
+        try:
+            handle, found = await provider.reconcile(
+                tracked.task,
+                spec_hash=tracked.task.spec_hash(),
+                sent_at=intent_at,
+                cause="crash after intent",
+                key=tracked.key,
+            )
+        except SubmitOutcomeUnknown as exc:
+            await self._unknown(tracked, alias, exc)
+            return
+        except ProviderError as exc:
+            await self._finish(
+                tracked,
+                Outcome.UNKNOWN,
+                f"reconciliation failed: {exc}; intent at {intent_at:.0f} (Unix)",
+                provider=alias,
+            )
+            return
+        await self._attached(tracked, handle, found)
 
     @staticmethod
     def _last_reason(tracked: TrackedTask) -> str | None:

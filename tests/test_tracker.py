@@ -10,6 +10,7 @@ import pytest
 
 from seedance_async._client import Client
 from seedance_async._config import ProviderConfig
+from seedance_async._errors import OutcomeUnknown
 from seedance_async._events import Event, EventKind
 from seedance_async._failover import FailoverPolicy
 from seedance_async._handle import Outcome
@@ -341,3 +342,36 @@ async def test_reconciliation_ignores_ids_owned_by_other_submits(
     ids = [r.handle.task_id for r in results if r.handle]
     assert len(ids) == len(set(ids)) == 6
     assert len(ark.created) == 6
+
+
+def _lost_before_create(_: HttpRequest) -> HttpResponse | None:
+    raise OutcomeUnknown("connection reset", provider="fake")
+
+
+async def test_ambiguous_submit_that_created_nothing_is_resent_after_listing() -> None:
+    """When listing proves an ambiguous submit created nothing, it is sent again: one task."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", _lost_before_create)
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert ark.calls["POST"] == 2
+    assert len(ark.created) == 1
+    assert ark.calls["LIST"] >= 1
+
+
+async def test_ambiguous_submit_not_listed_stays_unknown_when_resubmit_is_off() -> None:
+    """With resubmit_when_not_listed off, a not-listed ambiguous submit ends unknown."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    ark.fault("POST", _lost_before_create)
+    async with running(world, [config("a", resubmit_when_not_listed=False)]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.UNKNOWN
+    assert ark.calls["POST"] == 1
+    assert not ark.created

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask, State
 from seedance_async.simulator._params import (
     RESOLUTIONS,
@@ -41,7 +42,6 @@ from seedance_async.simulator._provider import (
     Op,
     ProviderSim,
     Reply,
-    read_json,
 )
 
 __all__ = ["AIML_MODELS", "AimlApiSim"]

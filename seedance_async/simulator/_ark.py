@@ -31,6 +31,7 @@ import attrs
 from aiohttp import web
 
 from seedance_async.simulator._ark_body import invalid, parse_ark_body
+from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask, State
 from seedance_async.simulator._params import FPS, Rejection
 from seedance_async.simulator._provider import (
@@ -40,7 +41,6 @@ from seedance_async.simulator._provider import (
     Op,
     ProviderSim,
     Reply,
-    read_json,
 )
 
 __all__ = ["ARK_STATUS", "ArkFlavor", "ArkSim", "ark_task_json"]
@@ -185,7 +185,9 @@ class ArkSim(ProviderSim):
         return f"cgt-{stamp}-{tail}"
 
     def extra_headers(self, ctx: Ctx) -> Mapping[str, str]:
-        """``X-Request-Id`` on every answer (§2.8)."""
+        """``X-Request-Id`` on every answer, and the echoed ``X-Client-Request-Id`` (§2.8)."""
+        if ctx.client_request_id:
+            return {"X-Request-Id": ctx.request_id, "X-Client-Request-Id": ctx.client_request_id}
         return {"X-Request-Id": ctx.request_id}
 
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:

@@ -55,8 +55,8 @@ class Faults:
             (a create is already made).
         truncated: announce a ``Content-Length`` larger than the body sent, then close (a
             create is already made).
-        task_failure: probability, drawn when a task is created, that it ends ``failed``
-            instead of ``succeeded`` when its run time is over.
+        task_failure: probability that a create makes a task that ends ``failed`` instead
+            of ``succeeded`` when its run time is over (decided when it is created).
         failure_code: the provider error code of such failures; None uses the provider's
             typical one (Ark ``OutputVideoSensitiveContentDetected.PolicyViolation``).
         failure_message: the message of such failures; None uses a typical one.
@@ -87,7 +87,10 @@ class Faults:
 
 @attrs.frozen(kw_only=True)
 class FaultPlan:
-    """The faults that fire on one request (at most one of the answer-replacing kinds)."""
+    """The faults that fire on one request (at most one of the answer-replacing kinds).
+
+    ``task_failure`` only matters when the request creates a task.
+    """
 
     reset: bool = False
     rate_limit: bool = False
@@ -96,6 +99,7 @@ class FaultPlan:
     malformed_json: bool = False
     truncated: bool = False
     slow: bool = False
+    task_failure: bool = False
 
 
 NO_FAULTS = FaultPlan()
@@ -107,7 +111,8 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
     Always draws the same number of values from ``rng`` (see the module docstring).
     """
     r = rng.random
-    d_reset, d_rate, d_5xx, d_drop, d_bad, d_trunc, d_slow = (
+    d_reset, d_rate, d_5xx, d_drop, d_bad, d_trunc, d_slow, d_fail = (
+        r(),
         r(),
         r(),
         r(),
@@ -124,6 +129,7 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
         or faults.malformed_json
         or faults.truncated
         or faults.slow
+        or faults.task_failure
     ):
         return NO_FAULTS
     slow = d_slow < faults.slow
@@ -138,6 +144,7 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
         malformed_json=d_bad < faults.malformed_json,
         truncated=d_trunc < faults.truncated,
         slow=slow,
+        task_failure=d_fail < faults.task_failure,
     )
 
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from seedance_async.simulator._cdn import Cdn, MediaSpec
 from seedance_async.simulator._faults import Faults, roll
-from seedance_async.simulator._http import abort_connection, read_json, send_truncated
+from seedance_async.simulator._http import abort_connection, send_truncated
 from seedance_async.simulator._ledger import (
     Delivery,
     LedgerEntry,
@@ -38,7 +38,7 @@ from seedance_async.simulator._lifecycle import DurationModel, SimTask, TaskStor
 from seedance_async.simulator._limits import Limits, SlidingWindow
 from seedance_async.simulator._params import GenParams, Rejection
 
-__all__ = ["Ctx", "ErrorKind", "Handler", "Op", "ProviderSim", "Reply", "read_json"]
+__all__ = ["Ctx", "ErrorKind", "Handler", "Op", "ProviderSim", "Reply"]
 
 Op = Literal["create", "get", "list", "delete", "other"]
 ErrorKind = Literal[
@@ -73,6 +73,8 @@ class Ctx:
     request_id: str
     op: Op
     path: str
+    client_request_id: str = ""
+    fail_task: bool = False
 
 
 Handler = Callable[[web.Request, Ctx], Awaitable[Reply]]
@@ -189,7 +191,7 @@ class ProviderSim:
         queue_time, run_time = self.durations.draw(self.task_rng)
         faults = self.faults
         failure = None
-        if self.fault_rng.random() < faults.task_failure:
+        if ctx.fail_task:
             self.counters["fault.task_failure"] += 1
             code, message = self.default_failure
             failure = (faults.failure_code or code, faults.failure_message or message)
@@ -274,7 +276,13 @@ class ProviderSim:
             counters["fault.reset"] += 1
             return self._cut(request, now, op, fingerprint, "reset", rst=True)
         ctx = Ctx(
-            now=now, key=fingerprint, request_id=self._request_id(now), op=op, path=request.path
+            now=now,
+            key=fingerprint,
+            request_id=self._request_id(now),
+            op=op,
+            path=request.path,
+            client_request_id=request.headers.get("X-Client-Request-Id", ""),
+            fail_task=plan.task_failure,
         )
         from_handler = False
         fault = ""

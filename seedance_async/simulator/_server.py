@@ -234,13 +234,14 @@ class Simulator:
 
     # -- run-time control -----------------------------------------------------------------
 
-    def set_faults(self, provider: str, faults: Faults) -> None:
-        """Replace ``provider``'s faults from the next request on.
+    def set_faults(self, provider: str | None, faults: Faults) -> None:
+        """Replace a provider's faults (None: every provider's) from the next request on.
 
         Raises:
             KeyError: the provider is not simulated.
         """
-        self._sim(provider).faults = faults
+        for sim in self._sims.values() if provider is None else [self._sim(provider)]:
+            sim.faults = faults
 
     def faults(self, provider: str) -> Faults:
         """The faults ``provider`` currently injects."""

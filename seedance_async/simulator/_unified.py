@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask
 from seedance_async.simulator._params import (
     ARK_RATIOS,
@@ -48,7 +49,6 @@ from seedance_async.simulator._provider import (
     Op,
     ProviderSim,
     Reply,
-    read_json,
 )
 
 __all__ = ["UnifiedSim"]

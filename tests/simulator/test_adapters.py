@@ -19,16 +19,26 @@ PRO = "doubao-seedance-1-0-pro-250528"
 
 
 async def send(
-    http: aiohttp.ClientSession, adapter: ProviderAdapter, base_url: str, request: HttpRequest, key: str = KEY
+    http: aiohttp.ClientSession,
+    adapter: ProviderAdapter,
+    base_url: str,
+    request: HttpRequest,
+    key: str = KEY,
 ) -> HttpResponse:
     """What a transport does: base URL + path, the adapter's auth headers, JSON body."""
     headers = {**request.headers, **adapter.auth_headers(key)}
     if request.json is not None:
         headers["Content-Type"] = "application/json"
     async with http.request(
-        request.method, base_url + request.path, params=list(request.query), data=request.body_bytes(), headers=headers
+        request.method,
+        base_url + request.path,
+        params=list(request.query),
+        data=request.body_bytes(),
+        headers=headers,
     ) as response:
-        return HttpResponse(status=response.status, body=await response.read(), headers=dict(response.headers))
+        return HttpResponse(
+            status=response.status, body=await response.read(), headers=dict(response.headers)
+        )
 
 
 def adapter_for(sim: Simulator, provider: str, **extra: Any) -> tuple[ProviderAdapter, str]:
@@ -42,15 +52,24 @@ TASKS = {
     "chainhub": VideoTask(model=PRO, prompt="a cat", frames=57),
     "gateway000": VideoTask(model=PRO, prompt="a cat"),
     "aimlapi": VideoTask(
-        model=PRO, prompt="a cat", images=(Image.from_url("https://e.com/a.png"),), duration=10, camera_fixed=True
+        model=PRO,
+        prompt="a cat",
+        images=(Image.from_url("https://e.com/a.png"),),
+        duration=10,
+        camera_fixed=True,
     ),
     "unified": VideoTask(
         model=PRO,
         prompt="a cat",
-        images=(Image.from_url("https://e.com/a.png"), Image.from_url("https://e.com/b.png", role="last_frame")),
+        images=(
+            Image.from_url("https://e.com/a.png"),
+            Image.from_url("https://e.com/b.png", role="last_frame"),
+        ),
         duration=5,
     ),
-    "gptproto": VideoTask(model="doubao-seedance-1-5-pro-251215", prompt="a cat", duration=6, seed=16108),
+    "gptproto": VideoTask(
+        model="doubao-seedance-1-5-pro-251215", prompt="a cat", duration=6, seed=16108
+    ),
 }
 
 
@@ -60,7 +79,9 @@ async def test_adapter_drives_the_simulator_to_success(
 ) -> None:
     """Submit, then poll with the fake clock: queued → running → succeeded with a fetchable video."""
     adapter, base = adapter_for(sim, provider)
-    accepted = adapter.parse_submit(await send(http, adapter, base, adapter.build_submit(TASKS[provider])))
+    accepted = adapter.parse_submit(
+        await send(http, adapter, base, adapter.build_submit(TASKS[provider]))
+    )
     states = []
     for step in (0, QUEUE_S, RUN_S):
         clock.advance(step)
@@ -81,7 +102,9 @@ async def test_adapter_drives_the_simulator_to_success(
 async def test_ark_adapter_list_and_cancel(sim: Simulator, http: aiohttp.ClientSession) -> None:
     """The Ark adapter's list finds its task and its cancel turns a queued task cancelled."""
     adapter, base = adapter_for(sim, "ark")
-    accepted = adapter.parse_submit(await send(http, adapter, base, adapter.build_submit(TASKS["ark"])))
+    accepted = adapter.parse_submit(
+        await send(http, adapter, base, adapter.build_submit(TASKS["ark"]))
+    )
     list_request = adapter.build_list(ListQuery(task_ids=(accepted.task_id,)))
     assert list_request is not None
     page = adapter.parse_list(await send(http, adapter, base, list_request))
@@ -89,19 +112,25 @@ async def test_ark_adapter_list_and_cancel(sim: Simulator, http: aiohttp.ClientS
     cancel = adapter.build_cancel(accepted.task_id)
     assert cancel is not None
     adapter.parse_cancel(await send(http, adapter, base, cancel), accepted.task_id)
-    status = adapter.parse_status(await send(http, adapter, base, adapter.build_status(accepted.task_id)), accepted.task_id)
+    status = adapter.parse_status(
+        await send(http, adapter, base, adapter.build_status(accepted.task_id)), accepted.task_id
+    )
     assert status.state is TaskState.CANCELLED
 
 
 async def test_gptproto_adapter_raw_auth(sim: Simulator, http: aiohttp.ClientSession) -> None:
     """GPTProto's bare-key auth scheme is accepted too."""
     adapter, base = adapter_for(sim, "gptproto", auth_scheme="raw")
-    accepted = adapter.parse_submit(await send(http, adapter, base, adapter.build_submit(TASKS["gptproto"])))
+    accepted = adapter.parse_submit(
+        await send(http, adapter, base, adapter.build_submit(TASKS["gptproto"]))
+    )
     assert accepted.task_id.startswith("cgt-")
 
 
 @pytest.mark.parametrize("provider", sorted(TASKS))
-async def test_adapters_classify_simulated_errors(clock: ManualClock, http: aiohttp.ClientSession, provider: str) -> None:
+async def test_adapters_classify_simulated_errors(
+    clock: ManualClock, http: aiohttp.ClientSession, provider: str
+) -> None:
     """Each provider's error bodies map to the library's error classes."""
     async with make_sim(clock, limits=Limits(credits=1)) as sim:
         adapter, base = adapter_for(sim, provider)

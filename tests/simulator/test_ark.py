@@ -33,7 +33,9 @@ def image(role: str | None) -> dict[str, Any]:
 
 
 async def create(http: aiohttp.ClientSession, sim: Simulator, **options: Any) -> str:
-    status, body, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(**options))
+    status, body, _ = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(**options)
+    )
     assert status == 200, body
     task_id: str = body["id"]
     return task_id
@@ -68,7 +70,10 @@ async def test_round_trip_create_get_list_delete(
     assert task["duration"] == 5
     assert "frames" not in task
     assert task["framespersecond"] == 24
-    assert task["usage"] == {"completion_tokens": 244_800, "total_tokens": 244_800}  # 1920x1088x24x5/1024
+    assert task["usage"] == {
+        "completion_tokens": 244_800,
+        "total_tokens": 244_800,
+    }  # 1920x1088x24x5/1024
     assert task["content"]["video_url"].startswith(sim.cdn_url)
     assert "last_frame_url" not in task["content"]
     assert task["updated_at"] - task["created_at"] == QUEUE_S + RUN_S
@@ -83,9 +88,13 @@ async def test_round_trip_create_get_list_delete(
     assert missing["error"]["code"] == "ResourceNotFound"
 
 
-async def test_missing_content_is_missing_parameter(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_missing_content_is_missing_parameter(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """A body without ``content`` gets Ark's 400 MissingParameter envelope with the request id."""
-    status, body, headers = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json={"model": PRO})
+    status, body, headers = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json={"model": PRO}
+    )
     assert status == 400
     error = body["error"]
     assert error["code"] == "MissingParameter"
@@ -95,7 +104,9 @@ async def test_missing_content_is_missing_parameter(sim: Simulator, http: aiohtt
     assert sim.ledger() == []
 
 
-async def test_missing_model_is_missing_parameter(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_missing_model_is_missing_parameter(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """A body without ``model`` names ``model``."""
     body = {"content": [{"type": "text", "text": "x"}]}
     status, answer, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=body)
@@ -107,23 +118,52 @@ async def test_missing_model_is_missing_parameter(sim: Simulator, http: aiohttp.
     ("body", "status", "code", "param", "text"),
     [
         pytest.param(
-            {"model": "doubao-seedance-1-0-lite-i2v-250428", "content": [image("first_frame"), image("reference_image")]},
+            {
+                "model": "doubao-seedance-1-0-lite-i2v-250428",
+                "content": [image("first_frame"), image("reference_image")],
+            },
             400,
             "InvalidParameter",
             "content",
             "first/last frame content cannot be mixed with reference media content",
             id="mixed-roles",
         ),
-        pytest.param(ark_body(frames=30), 400, "InvalidParameter", "frames", "25+4n", id="frames-not-25+4n"),
-        pytest.param(ark_body(frames=293), 400, "InvalidParameter", "frames", "289", id="frames-too-many"),
-        pytest.param(ark_body(resolution="4k"), 400, "InvalidParameter", "resolution", "4k", id="resolution"),
-        pytest.param(ark_body(ratio="5:4"), 400, "InvalidParameter", "ratio", "5:4", id="ratio"),
-        pytest.param(ark_body(duration=20), 400, "InvalidParameter", "duration", "[2, 12]", id="duration"),
-        pytest.param(ark_body(duration="5"), 400, "InvalidParameter", "duration", "integer", id="duration-type"),
-        pytest.param(ark_body(seed=-2), 400, "InvalidParameter", "seed", "-1", id="seed"),
-        pytest.param(ark_body(watermark="yes"), 400, "InvalidParameter", "watermark", "boolean", id="bool-type"),
         pytest.param(
-            {"model": "doubao-seedance-1-5-pro-251215", "content": [{"type": "text", "text": "x"}], "frames": 57},
+            ark_body(frames=30), 400, "InvalidParameter", "frames", "25+4n", id="frames-not-25+4n"
+        ),
+        pytest.param(
+            ark_body(frames=293), 400, "InvalidParameter", "frames", "289", id="frames-too-many"
+        ),
+        pytest.param(
+            ark_body(resolution="4k"), 400, "InvalidParameter", "resolution", "4k", id="resolution"
+        ),
+        pytest.param(ark_body(ratio="5:4"), 400, "InvalidParameter", "ratio", "5:4", id="ratio"),
+        pytest.param(
+            ark_body(duration=20), 400, "InvalidParameter", "duration", "[2, 12]", id="duration"
+        ),
+        pytest.param(
+            ark_body(duration="5"),
+            400,
+            "InvalidParameter",
+            "duration",
+            "integer",
+            id="duration-type",
+        ),
+        pytest.param(ark_body(seed=-2), 400, "InvalidParameter", "seed", "-1", id="seed"),
+        pytest.param(
+            ark_body(watermark="yes"),
+            400,
+            "InvalidParameter",
+            "watermark",
+            "boolean",
+            id="bool-type",
+        ),
+        pytest.param(
+            {
+                "model": "doubao-seedance-1-5-pro-251215",
+                "content": [{"type": "text", "text": "x"}],
+                "frames": 57,
+            },
             400,
             "InvalidParameter",
             "frames",
@@ -131,7 +171,10 @@ async def test_missing_model_is_missing_parameter(sim: Simulator, http: aiohttp.
             id="frames-on-1.5-pro",
         ),
         pytest.param(
-            {"model": "doubao-seedance-1-0-lite-t2v-250428", "content": [{"type": "text", "text": "x"}, image(None)]},
+            {
+                "model": "doubao-seedance-1-0-lite-t2v-250428",
+                "content": [{"type": "text", "text": "x"}, image(None)],
+            },
             400,
             "InvalidParameter",
             "content",
@@ -139,7 +182,11 @@ async def test_missing_model_is_missing_parameter(sim: Simulator, http: aiohttp.
             id="image-on-t2v-model",
         ),
         pytest.param(
-            {"model": "doubao-seedance-1-0-lite-i2v-250428", "content": [image("reference_image")], "ratio": "adaptive"},
+            {
+                "model": "doubao-seedance-1-0-lite-i2v-250428",
+                "content": [image("reference_image")],
+                "ratio": "adaptive",
+            },
             400,
             "InvalidParameter",
             "ratio",
@@ -165,7 +212,13 @@ async def test_missing_model_is_missing_parameter(sim: Simulator, http: aiohttp.
     ],
 )
 async def test_validation_errors(
-    sim: Simulator, http: aiohttp.ClientSession, body: Any, status: int, code: str, param: str, text: str
+    sim: Simulator,
+    http: aiohttp.ClientSession,
+    body: Any,
+    status: int,
+    code: str,
+    param: str,
+    text: str,
 ) -> None:
     """Bad bodies get Ark's code, param and a message naming the rule; nothing is created."""
     got, answer, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=body)
@@ -176,7 +229,9 @@ async def test_validation_errors(
     assert sim.ledger() == []
 
 
-async def test_unknown_and_null_keys_are_ignored(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_unknown_and_null_keys_are_ignored(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """Like Ark, misspelled keys are silently ignored and JSON null means "not given" (§2.2)."""
     body = ark_body(fps=24, camerafixed=True, resolution=None, seed=None, frames=None)
     status, answer, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=body)
@@ -187,7 +242,9 @@ async def test_effective_parameters_and_last_frame(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
     """Frames are echoed instead of duration, suffix flags apply, and a last frame URL is returned."""
-    task_id = await create(http, sim, text="a dog --rs 480p --rt 1:1 --seed 7", frames=57, return_last_frame=True)
+    task_id = await create(
+        http, sim, text="a dog --rs 480p --rt 1:1 --seed 7", frames=57, return_last_frame=True
+    )
     clock.advance(QUEUE_S + RUN_S)
     _, task = await get(http, sim, task_id)
     assert task["frames"] == 57
@@ -197,7 +254,9 @@ async def test_effective_parameters_and_last_frame(
     assert task["content"]["last_frame_url"].startswith(sim.cdn_url)
 
 
-async def test_body_wins_over_prompt_suffix(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_body_wins_over_prompt_suffix(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """A body field beats its text-command suffix; a suffix value that does not parse is ignored."""
     task_id = await create(http, sim, text="x --rs 480p --dur 10 --rt 7:7", resolution="720p")
     clock.advance(QUEUE_S + RUN_S)
@@ -206,9 +265,13 @@ async def test_body_wins_over_prompt_suffix(sim: Simulator, http: aiohttp.Client
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}])
-async def test_auth_failure(sim: Simulator, http: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+async def test_auth_failure(
+    sim: Simulator, http: aiohttp.ClientSession, headers: dict[str, str]
+) -> None:
     """A missing, wrong or scheme-less key gets 401 AuthenticationError."""
-    status, body, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=headers)
+    status, body, _ = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=headers
+    )
     assert status == 401
     assert body["error"]["code"] == "AuthenticationError"
     assert body["error"]["type"] == "Unauthorized"
@@ -222,13 +285,17 @@ async def test_unknown_task_is_404(sim: Simulator, http: aiohttp.ClientSession) 
     assert body["error"]["type"] == "NotFound"
 
 
-async def test_keys_see_only_their_own_tasks(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_keys_see_only_their_own_tasks(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """List and get show only the caller's tasks (§2.4)."""
     async with make_sim(clock, api_key={"ark": [KEY, "sk-other"]}) as sim:
         mine = await create(http, sim)
         other = {"Authorization": "Bearer sk-other"}
         base = sim.base_url("ark")
-        status, body, _ = await call(http, "POST", base + ARK_TASKS, json=ark_body("theirs"), headers=other)
+        status, body, _ = await call(
+            http, "POST", base + ARK_TASKS, json=ark_body("theirs"), headers=other
+        )
         assert status == 200
         theirs = body["id"]
         _, page, _ = await call(http, "GET", base + ARK_TASKS)
@@ -238,7 +305,9 @@ async def test_keys_see_only_their_own_tasks(clock: ManualClock, http: aiohttp.C
         assert [i["id"] for i in page["items"]] == [theirs]
 
 
-async def test_list_pages_filters_and_order(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_list_pages_filters_and_order(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """Newest first, page_num/page_size, filter.status, filter.model and repeated filter.task_ids."""
     ids = []
     for n in range(5):
@@ -327,7 +396,9 @@ async def test_chainhub_speaks_ark_under_its_own_path(
     assert page["total"] == 1
 
 
-async def test_gateway000_vocabulary(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_gateway000_vocabulary(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """The seed-000 gateway says submitted / processing / succeeded and has no list (§3.1)."""
     url = sim.base_url("gateway000") + "/v1/video/generations"
     status, body, _ = await call(http, "POST", url, json=ark_body())
@@ -340,3 +411,13 @@ async def test_gateway000_vocabulary(sim: Simulator, http: aiohttp.ClientSession
     assert seen == ["submitted", "processing", "succeeded"]
     async with http.get(url, headers=AUTH) as response:
         assert response.status in (404, 405)
+
+
+async def test_client_request_id_is_echoed(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    """The SDK's ``X-Client-Request-Id`` comes back next to the server's ``X-Request-Id`` (§2.8)."""
+    headers = {**AUTH, "X-Client-Request-Id": "20260101000000abcdefghijklmnopqrst"}
+    _, _, answer = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=headers
+    )
+    assert answer["X-Client-Request-Id"] == headers["X-Client-Request-Id"]
+    assert answer["X-Request-Id"] != headers["X-Client-Request-Id"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -41,13 +42,15 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return found
 
 
-async def finished_task(http: aiohttp.ClientSession, sim: Simulator, clock: ManualClock, **options: object) -> dict[str, object]:
+async def finished_task(
+    http: aiohttp.ClientSession, sim: Simulator, clock: ManualClock, **options: Any
+) -> dict[str, Any]:
     url = sim.base_url("ark") + ARK_TASKS
     _, body, _ = await call(http, "POST", url, json=ark_body(**options))
     clock.advance(QUEUE_S + RUN_S)
     _, task, _ = await call(http, "GET", f"{url}/{body['id']}")
     assert task["status"] == "succeeded"
-    result: dict[str, object] = task
+    result: dict[str, Any] = task
     return result
 
 
@@ -56,11 +59,12 @@ async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str, bytes]
         return response.status, response.content_type, await response.read()
 
 
-async def test_video_is_a_valid_mp4(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_video_is_a_valid_mp4(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """The video is ftyp + moov/mvhd + mdat with the task's duration, the same bytes every time."""
     task = await finished_task(http, sim, clock, duration=7)
     content = task["content"]
-    assert isinstance(content, dict)
     status, ctype, data = await fetch(http, content["video_url"])
     assert (status, ctype) == (200, "video/mp4")
     assert len(data) < 1000
@@ -78,9 +82,10 @@ async def test_last_frame_is_a_valid_png_of_the_video_size(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
     """The last frame is a CRC-valid PNG with the video's pixel size (§2.2)."""
-    task = await finished_task(http, sim, clock, return_last_frame=True, resolution="480p", ratio="9:16")
+    task = await finished_task(
+        http, sim, clock, return_last_frame=True, resolution="480p", ratio="9:16"
+    )
     content = task["content"]
-    assert isinstance(content, dict)
     status, ctype, data = await fetch(http, content["last_frame_url"])
     assert (status, ctype) == (200, "image/png")
     chunks = png_chunks(data)
@@ -97,12 +102,13 @@ def test_png_builder_handles_tiny_frames() -> None:
     assert zlib.decompress(chunks[1][1]) == b"\x00\x01\x02\x03"
 
 
-async def test_expired_url_is_refused_like_tos(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_expired_url_is_refused_like_tos(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """After url_ttl the link answers 403 AccessDenied "Request has expired" in XML."""
     async with make_sim(clock, url_ttl=3600) as sim:
         task = await finished_task(http, sim, clock)
         content = task["content"]
-        assert isinstance(content, dict)
         video_url = content["video_url"]
         clock.advance(3599)
         assert (await fetch(http, video_url))[0] == 200
@@ -114,25 +120,31 @@ async def test_expired_url_is_refused_like_tos(clock: ManualClock, http: aiohttp
         assert "<Message>Request has expired</Message>" in text
 
 
-async def test_tampered_signature_is_refused(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_tampered_signature_is_refused(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """A URL whose expiry was edited no longer matches its signature."""
     task = await finished_task(http, sim, clock)
     content = task["content"]
-    assert isinstance(content, dict)
-    forged = re.sub(r"expires=(\d+)", lambda m: f"expires={int(m.group(1)) + 10**6}", content["video_url"])
+    forged = re.sub(
+        r"expires=(\d+)", lambda m: f"expires={int(m.group(1)) + 10**6}", content["video_url"]
+    )
     status, _, body = await fetch(http, forged)
     assert status == 403
     assert b"SignatureDoesNotMatch" in body
 
 
-async def test_each_get_mints_a_fresh_url(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_each_get_mints_a_fresh_url(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """Polling a succeeded task later yields a URL that expires later (a simulator choice)."""
     task = await finished_task(http, sim, clock)
     clock.advance(100)
     _, again, _ = await call(http, "GET", f"{sim.base_url('ark')}{ARK_TASKS}/{task['id']}")
-    first = dict(p.split("=") for p in urlsplit(task["content"]["video_url"]).query.split("&"))  # type: ignore[index]
-    second = dict(p.split("=") for p in urlsplit(again["content"]["video_url"]).query.split("&"))
-    assert int(second["expires"]) - int(first["expires"]) == 100
+    first = parse_qs(urlsplit(task["content"]["video_url"]).query)
+    second = parse_qs(urlsplit(again["content"]["video_url"]).query)
+    assert int(second["expires"][0]) - int(first["expires"][0]) == 100
+    assert second["sig"] != first["sig"]
 
 
 async def test_cdn_is_another_origin_and_logs_headers(
@@ -141,7 +153,6 @@ async def test_cdn_is_another_origin_and_logs_headers(
     """The CDN has its own port, records every request's headers, and saw no API key."""
     task = await finished_task(http, sim, clock)
     content = task["content"]
-    assert isinstance(content, dict)
     cdn, api = urlsplit(sim.cdn_url), urlsplit(sim.base_url("ark"))
     assert cdn.netloc != api.netloc
     async with http.get(content["video_url"], headers={"X-Trace": "abc"}) as response:
@@ -154,11 +165,12 @@ async def test_cdn_is_another_origin_and_logs_headers(
     assert admin[0]["headers"]["X-Trace"] == "abc"
 
 
-async def test_cdn_records_a_leaked_key(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_cdn_records_a_leaked_key(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """If a client did send its key to the CDN, the log shows it (so tests can catch leaks)."""
     task = await finished_task(http, sim, clock)
     content = task["content"]
-    assert isinstance(content, dict)
     async with http.get(content["video_url"], headers={"Authorization": "Bearer leaked"}):
         pass
     assert any(r.headers.get("Authorization") == "Bearer leaked" for r in sim.cdn_requests())

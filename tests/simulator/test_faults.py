@@ -9,7 +9,6 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
-import attrs
 import pytest
 
 from seedance_async.simulator import Faults, ManualClock, Simulator, parse_faults
@@ -38,12 +37,14 @@ async def attempt(http: aiohttp.ClientSession, url: str, body: Any) -> str:
 async def seeded_run(faults: Faults, seed: int) -> tuple[list[str], Simulator]:
     """N sequential creates against Ark with ``faults``; returns what the client saw."""
     clock = ManualClock()
-    async with make_sim(clock, seed=seed, faults=faults, providers=("ark",)) as sim:
-        # POSTs only: aiohttp never retries them on a reused connection, so the client sees
-        # exactly one answer (or breakage) per dice roll.
-        async with aiohttp.ClientSession() as http:
-            url = sim.base_url("ark") + ARK_TASKS
-            seen = [await attempt(http, url, ark_body(f"task {n}")) for n in range(N)]
+    # POSTs only: aiohttp never retries them on a reused connection, so the client sees
+    # exactly one answer (or breakage) per dice roll.
+    async with (
+        make_sim(clock, seed=seed, faults=faults, providers=("ark",)) as sim,
+        aiohttp.ClientSession() as http,
+    ):
+        url = sim.base_url("ark") + ARK_TASKS
+        seen = [await attempt(http, url, ark_body(f"task {n}")) for n in range(N)]
     return seen, sim
 
 
@@ -63,7 +64,7 @@ CASES = {
 @pytest.mark.parametrize("fault", sorted(CASES))
 async def test_fault_fires_at_its_rate_reproducibly(fault: str) -> None:
     """Over 500 seeded requests a 0.2 fault fires 15-25% of the time, identically per seed."""
-    faults = attrs.evolve(Faults(slow_seconds=0.0), **{fault: RATE})
+    faults = parse_faults(f"{fault}={RATE},slow_seconds=0")
     seen, sim = await seeded_run(faults, seed=11)
     fired = sim.stats("ark").get(f"fault.{fault}", 0)
     assert 0.15 * N <= fired <= 0.25 * N, fired
@@ -79,12 +80,25 @@ async def test_fault_fires_at_its_rate_reproducibly(fault: str) -> None:
 
 async def test_only_created_tasks_are_billed() -> None:
     """429, 5xx and resets create nothing; drops, malformed and truncated answers were created."""
-    faults = Faults(rate_limit=0.1, server_error=0.1, reset=0.1, drop_after_create=0.1, malformed_json=0.1, truncated=0.1)
+    faults = Faults(
+        rate_limit=0.1,
+        server_error=0.1,
+        reset=0.1,
+        drop_after_create=0.1,
+        malformed_json=0.1,
+        truncated=0.1,
+    )
     seen, sim = await seeded_run(faults, seed=5)
     outcome = Counter(seen)
     ledger = sim.ledger("ark")
     stats = sim.stats("ark")
-    assert len(ledger) == outcome["200"] + outcome["malformed"] + outcome["truncated"] + stats["fault.drop_after_create"]
+    assert (
+        len(ledger)
+        == outcome["200"]
+        + outcome["malformed"]
+        + outcome["truncated"]
+        + stats["fault.drop_after_create"]
+    )
     deliveries = Counter(entry.delivery for entry in ledger)
     assert deliveries == Counter(
         {
@@ -116,7 +130,9 @@ async def test_drop_after_create_bills_while_the_client_sees_a_disconnect(
     assert [(i["id"], i["status"]) for i in page["items"]] == [(entry.task_id, "succeeded")]
 
 
-async def test_rate_limit_retry_after_seconds_and_date(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_rate_limit_retry_after_seconds_and_date(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """Injected 429s carry Retry-After as seconds or as an HTTP date, or not at all."""
     url = sim.base_url("ark") + ARK_TASKS
     sim.set_faults("ark", Faults(rate_limit=1.0))
@@ -132,24 +148,33 @@ async def test_rate_limit_retry_after_seconds_and_date(sim: Simulator, http: aio
     assert sim.ledger() == []
 
 
-async def test_server_error_uses_the_provider_body_and_status(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_server_error_uses_the_provider_body_and_status(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """A 5xx fault answers the configured status with each provider's own error body."""
     sim.set_faults("ark", Faults(server_error=1.0, server_error_status=503))
     status, body, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body())
     assert (status, body["error"]["code"]) == (503, "InternalServiceError")
     sim.set_faults("aimlapi", Faults(server_error=1.0))
     status, body, _ = await call(
-        http, "GET", sim.base_url("aimlapi") + "/v2/generate/video/bytedance/generation", params={"generation_id": "x"}
+        http,
+        "GET",
+        sim.base_url("aimlapi") + "/v2/generate/video/bytedance/generation",
+        params={"generation_id": "x"},
     )
     assert (status, body["statusCode"]) == (500, "500")
 
 
-async def test_slow_answer_times_the_client_out_after_creating(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_slow_answer_times_the_client_out_after_creating(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """A slow create is made (and billed) before the client gives up waiting."""
     sim.set_faults("ark", Faults(slow=1.0, slow_seconds=30))
     timeout = aiohttp.ClientTimeout(total=0.2)
     with pytest.raises(asyncio.TimeoutError):
-        await http.post(sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=AUTH, timeout=timeout)
+        await http.post(
+            sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=AUTH, timeout=timeout
+        )
     assert len(sim.ledger()) == 1
     assert sim.stats("ark")["fault.slow"] == 1
 
@@ -164,11 +189,20 @@ async def test_latency_delays_every_answer(sim: Simulator, http: aiohttp.ClientS
     assert loop.time() - started >= 0.05
 
 
-async def test_faults_never_break_the_simulator(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_faults_never_break_the_simulator(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """After every kind of fault on every provider, a clean request still gets a clean answer."""
-    chaos = Faults(reset=0.2, rate_limit=0.2, server_error=0.2, drop_after_create=0.2, malformed_json=0.2, truncated=0.2)
-    for provider in sim.providers:
-        sim.set_faults(provider, chaos)
+    chaos = Faults(
+        reset=0.2,
+        rate_limit=0.2,
+        server_error=0.2,
+        drop_after_create=0.2,
+        malformed_json=0.2,
+        truncated=0.2,
+    )
+    sim.set_faults(None, chaos)
+    assert {sim.faults(p) for p in sim.providers} == {chaos}
     url = sim.base_url("ark") + ARK_TASKS
     for n in range(40):
         await attempt(http, url, ark_body(f"t{n}"))
@@ -180,13 +214,28 @@ async def test_faults_never_break_the_simulator(sim: Simulator, http: aiohttp.Cl
 
 def test_parse_faults_reads_cli_specs() -> None:
     """The CLI spec format maps names to typed fields; None and booleans are understood."""
-    faults = parse_faults("rate_limit=0.2, retry_after=1,drop_after_create=0.01,retry_after_http_date=true")
-    assert faults == Faults(rate_limit=0.2, retry_after=1.0, drop_after_create=0.01, retry_after_http_date=True)
+    faults = parse_faults(
+        "rate_limit=0.2, retry_after=1,drop_after_create=0.01,retry_after_http_date=true"
+    )
+    assert faults == Faults(
+        rate_limit=0.2, retry_after=1.0, drop_after_create=0.01, retry_after_http_date=True
+    )
     assert parse_faults("retry_after=none", Faults(retry_after=3)).retry_after is None
-    assert parse_faults("failure_code=Boom,server_error_status=502") == Faults(failure_code="Boom", server_error_status=502)
+    assert parse_faults("failure_code=Boom,server_error_status=502") == Faults(
+        failure_code="Boom", server_error_status=502
+    )
 
 
-@pytest.mark.parametrize("spec", ["nope=1", "rate_limit", "rate_limit=2", "retry_after_http_date=maybe", "server_error_status=404"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "nope=1",
+        "rate_limit",
+        "rate_limit=2",
+        "retry_after_http_date=maybe",
+        "server_error_status=404",
+    ],
+)
 def test_parse_faults_rejects_bad_specs(spec: str) -> None:
     """Unknown names, missing values and out-of-range values are errors."""
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message

@@ -20,10 +20,17 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 
 @pytest.mark.parametrize("path", [AIML, "/v2/video/generations"])
-async def test_aimlapi_round_trip(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock, path: str) -> None:
+async def test_aimlapi_round_trip(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock, path: str
+) -> None:
     """Create answers the poll schema; polls go queued → generating → completed with a video."""
     url = sim.base_url("aimlapi") + path
-    body = {"model": "bytedance/seedance-1-0-pro-i2v", "prompt": "x", "image_url": "https://e.com/a.png", "duration": 10}
+    body = {
+        "model": "bytedance/seedance-1-0-pro-i2v",
+        "prompt": "x",
+        "image_url": "https://e.com/a.png",
+        "duration": 10,
+    }
     status, created, _ = await call(http, "POST", url, json=body)
     assert status == 200
     assert UUID.match(created["id"])
@@ -45,12 +52,20 @@ async def test_aimlapi_round_trip(sim: Simulator, http: aiohttp.ClientSession, c
         ({"model": "bytedance/seedance-1-0-lite-t2v"}, "prompt"),
         ({"model": "bytedance/seedance-1-0-lite-i2v", "prompt": "x"}, "image_url"),
         ({"model": "bytedance/seedance-1-0-pro-t2v", "prompt": "x", "duration": 7}, "duration"),
-        ({"model": "bytedance/seedance-1-0-lite-t2v", "prompt": "x", "aspect_ratio": "adaptive"}, "aspect_ratio"),
+        (
+            {"model": "bytedance/seedance-1-0-lite-t2v", "prompt": "x", "aspect_ratio": "adaptive"},
+            "aspect_ratio",
+        ),
         ({"model": PRO, "prompt": "x"}, "model"),
-        ({"model": "bytedance/seedance-1-5-pro", "prompt": "x", "camera_fixed": "yes"}, "camera_fixed"),
+        (
+            {"model": "bytedance/seedance-1-5-pro", "prompt": "x", "camera_fixed": "yes"},
+            "camera_fixed",
+        ),
     ],
 )
-async def test_aimlapi_body_validation(sim: Simulator, http: aiohttp.ClientSession, body: dict[str, Any], field: str) -> None:
+async def test_aimlapi_body_validation(
+    sim: Simulator, http: aiohttp.ClientSession, body: dict[str, Any], field: str
+) -> None:
     """Schema violations answer 400 "Body validation error!" naming the field."""
     status, answer, _ = await call(http, "POST", sim.base_url("aimlapi") + AIML, json=body)
     assert status == 400
@@ -61,7 +76,9 @@ async def test_aimlapi_body_validation(sim: Simulator, http: aiohttp.ClientSessi
     assert answer["errors"][0]["path"] == field
 
 
-async def test_aimlapi_accepts_both_camera_spellings(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_aimlapi_accepts_both_camera_spellings(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """``camerafixed`` and ``camera_fixed`` are both read (§4.2 drift)."""
     url = sim.base_url("aimlapi") + AIML
     for key in ("camerafixed", "camera_fixed"):
@@ -74,7 +91,9 @@ async def test_aimlapi_errors(clock: ManualClock, http: aiohttp.ClientSession) -
     async with make_sim(clock, limits={"aimlapi": Limits(credits=1)}) as sim:
         url = sim.base_url("aimlapi") + AIML
         body = {"model": "bytedance/seedance-1-0-lite-t2v", "prompt": "x"}
-        status, answer, _ = await call(http, "POST", url, json=body, headers={"Authorization": "Bearer bad"})
+        status, answer, _ = await call(
+            http, "POST", url, json=body, headers={"Authorization": "Bearer bad"}
+        )
         assert (status, answer["statusCode"]) == (401, "401")
         status, answer, _ = await call(http, "GET", url, params={"generation_id": "nope"})
         assert (status, answer["statusCode"]) == (404, "404")
@@ -90,7 +109,9 @@ async def test_aimlapi_failed_generation(clock: ManualClock, http: aiohttp.Clien
     """A failed task polls as ``error`` with ``{"name", "message"}``."""
     async with make_sim(clock, faults=Faults(task_failure=1.0, failure_code="Boom")) as sim:
         url = sim.base_url("aimlapi") + AIML
-        _, created, _ = await call(http, "POST", url, json={"model": "bytedance/seedance-1-5-pro", "prompt": "x"})
+        _, created, _ = await call(
+            http, "POST", url, json={"model": "bytedance/seedance-1-5-pro", "prompt": "x"}
+        )
         clock.advance(QUEUE_S + RUN_S)
         _, polled, _ = await call(http, "GET", url, params={"generation_id": created["id"]})
         assert polled["status"] == "error"
@@ -101,7 +122,9 @@ async def test_aimlapi_failed_generation(clock: ManualClock, http: aiohttp.Clien
 # -- unified --------------------------------------------------------------------------------
 
 
-async def test_unified_round_trip(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_unified_round_trip(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """``{"task_id"}``, then NOT_START/SUBMITTED/QUEUED, IN_PROGRESS with progress, SUCCESS with data."""
     url = sim.base_url("unified") + UNIFIED
     body = {"prompt": "x" * 900, "model": PRO, "images": ["https://e.com/a.png"], "duration": 5}
@@ -141,11 +164,21 @@ async def test_unified_wrapped_variant(clock: ManualClock, http: aiohttp.ClientS
         ({"model": PRO}, 400, "invalid_request"),
         ({"prompt": "x", "model": PRO, "duration": 7}, 400, "invalid_request"),
         ({"prompt": "x", "model": PRO, "seed": -1}, 400, "invalid_request"),
-        ({"prompt": "x", "model": "doubao-seedance-1-0-lite-t2v-250428", "images": ["https://e.com/a.png"]}, 400, "invalid_request"),
+        (
+            {
+                "prompt": "x",
+                "model": "doubao-seedance-1-0-lite-t2v-250428",
+                "images": ["https://e.com/a.png"],
+            },
+            400,
+            "invalid_request",
+        ),
         ({"prompt": "x", "model": "nope"}, 400, "invalid_request"),
     ],
 )
-async def test_unified_validation(sim: Simulator, http: aiohttp.ClientSession, body: dict[str, Any], status: int, code: str) -> None:
+async def test_unified_validation(
+    sim: Simulator, http: aiohttp.ClientSession, body: dict[str, Any], status: int, code: str
+) -> None:
     """Bad bodies answer ``{"message", "error"}``."""
     got, answer, _ = await call(http, "POST", sim.base_url("unified") + UNIFIED, json=body)
     assert (got, answer["error"]) == (status, code)
@@ -156,14 +189,18 @@ async def test_unified_auth_and_failure(clock: ManualClock, http: aiohttp.Client
     """401 is ``unauthorized``; a failed task is FAILURE with fail_reason and the upstream error."""
     async with make_sim(clock, faults={"unified": Faults(task_failure=1.0)}) as sim:
         url = sim.base_url("unified") + UNIFIED
-        status, answer, _ = await call(http, "POST", url, json={"prompt": "x", "model": PRO}, headers={})
+        status, answer, _ = await call(
+            http, "POST", url, json={"prompt": "x", "model": PRO}, headers={}
+        )
         assert (status, answer["error"]) == (401, "unauthorized")
         _, created, _ = await call(http, "POST", url, json={"prompt": "x", "model": PRO})
         clock.advance(QUEUE_S + RUN_S)
         _, task, _ = await call(http, "GET", f"{url}/{created['task_id']}")
         assert task["status"] == "FAILURE"
         assert task["fail_reason"]
-        assert task["data"]["error"]["code"] == "OutputVideoSensitiveContentDetected.PolicyViolation"
+        assert (
+            task["data"]["error"]["code"] == "OutputVideoSensitiveContentDetected.PolicyViolation"
+        )
 
 
 # -- GPTProto -------------------------------------------------------------------------------
@@ -177,11 +214,15 @@ async def test_gptproto_round_trip_with_string_numbers(
     headers = {"Authorization": authorization}
     base = sim.base_url("gptproto")
     assert base.endswith("/api/v3")
-    status, created, _ = await call(http, "POST", base + ARK_TASKS, json=ark_body(seed=16108), headers=headers)
+    status, created, _ = await call(
+        http, "POST", base + ARK_TASKS, json=ark_body(seed=16108), headers=headers
+    )
     assert status == 200
     assert set(created) == {"id"}
     clock.advance(QUEUE_S + RUN_S)
-    _, task, headers_out = await call(http, "GET", f"{base}{ARK_TASKS}/{created['id']}", headers=headers)
+    _, task, headers_out = await call(
+        http, "GET", f"{base}{ARK_TASKS}/{created['id']}", headers=headers
+    )
     assert task["status"] == "succeeded"
     assert task["seed"] == "16108"
     assert isinstance(task["created_at"], str)
@@ -193,8 +234,14 @@ async def test_gptproto_round_trip_with_string_numbers(
 async def test_gptproto_openai_style_errors(sim: Simulator, http: aiohttp.ClientSession) -> None:
     """invalid_api_key, rate_limit_exceeded and Ark validation codes in ``{"error": {...}}``."""
     url = sim.base_url("gptproto") + ARK_TASKS
-    status, body, _ = await call(http, "POST", url, json=ark_body(), headers={"Authorization": "Bearer bad"})
-    assert (status, body["error"]["code"], body["error"]["type"]) == (401, "invalid_api_key", "invalid_request_error")
+    status, body, _ = await call(
+        http, "POST", url, json=ark_body(), headers={"Authorization": "Bearer bad"}
+    )
+    assert (status, body["error"]["code"], body["error"]["type"]) == (
+        401,
+        "invalid_api_key",
+        "invalid_request_error",
+    )
     status, body, _ = await call(http, "POST", url, json={"model": PRO})
     assert (status, body["error"]["code"]) == (400, "MissingParameter")
     sim.set_faults("gptproto", Faults(rate_limit=1.0))

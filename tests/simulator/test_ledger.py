@@ -17,9 +17,13 @@ from seedance_async.simulator import (
 from tests.simulator._helpers import ARK_TASKS, KEY, ark_body, call
 
 
-async def test_ledger_records_creates_with_fingerprints(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_ledger_records_creates_with_fingerprints(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     """Each created task is recorded with its body, id, time and the key's fingerprint only."""
-    status, body, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body("one"))
+    status, body, _ = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body("one")
+    )
     assert status == 200
     (entry,) = sim.ledger()
     assert entry.provider == "ark"
@@ -36,7 +40,12 @@ async def test_duplicates_are_identical_bodies(sim: Simulator, http: aiohttp.Cli
     url = sim.base_url("ark") + ARK_TASKS
     for text in ("same", "same", "other"):
         await call(http, "POST", url, json=ark_body(text))
-    await call(http, "POST", sim.base_url("chainhub") + "/volc/v1/contents/generations/tasks", json=ark_body("same"))
+    await call(
+        http,
+        "POST",
+        sim.base_url("chainhub") + "/volc/v1/contents/generations/tasks",
+        json=ark_body("same"),
+    )
     (group,) = sim.duplicates()
     assert [e.body for e in group] == [ark_body("same")] * 2
     assert {e.provider for e in group} == {"ark"}

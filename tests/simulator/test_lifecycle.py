@@ -13,8 +13,12 @@ from seedance_async.simulator._params import model_info, resolve_params
 from tests.simulator._helpers import ARK_TASKS, QUEUE_S, RUN_S, ark_body, call, make_sim
 
 
-async def create(http: aiohttp.ClientSession, sim: Simulator, text: str = "x", **options: object) -> str:
-    status, body, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(text, **options))
+async def create(
+    http: aiohttp.ClientSession, sim: Simulator, text: str = "x", **options: object
+) -> str:
+    status, body, _ = await call(
+        http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(text, **options)
+    )
     assert status == 200, body
     task_id: str = body["id"]
     return task_id
@@ -28,7 +32,9 @@ async def states(http: aiohttp.ClientSession, sim: Simulator, ids: list[str]) ->
     return found
 
 
-async def test_transitions_follow_the_clock(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_transitions_follow_the_clock(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """queued until the queue time is over, running for the run time, then succeeded."""
     task_id = await create(http, sim)
     seen = []
@@ -38,7 +44,9 @@ async def test_transitions_follow_the_clock(sim: Simulator, http: aiohttp.Client
     assert seen == ["queued", "queued", "running", "running", "succeeded", "succeeded"]
 
 
-async def test_time_scale_shrinks_durations(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_time_scale_shrinks_durations(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """With time_scale 0.001 a 10 s queue and 60 s run take 10 ms and 60 ms of clock time."""
     async with make_sim(clock, time_scale=0.001) as sim:
         task_id = await create(http, sim)
@@ -48,7 +56,9 @@ async def test_time_scale_shrinks_durations(clock: ManualClock, http: aiohttp.Cl
         assert await states(http, sim, [task_id]) == ["succeeded"]
 
 
-async def test_expires_while_running(sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock) -> None:
+async def test_expires_while_running(
+    sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
+) -> None:
     """A task whose run outlasts execution_expires_after ends expired at its deadline."""
     async with make_sim(clock, durations=DurationModel.fixed(0, 5000)) as slow_sim:
         task_id = await create(http, slow_sim, execution_expires_after=3600)
@@ -70,7 +80,9 @@ async def test_running_cap_queues_the_rest(clock: ManualClock, http: aiohttp.Cli
         assert await states(http, sim, ids) == ["succeeded"] * 4
 
 
-async def test_running_cap_is_replayed_lazily(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_running_cap_is_replayed_lazily(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """Jumping far ahead without polling gives the same schedule as polling every step."""
     async with make_sim(clock, limits=Limits(max_running=1)) as sim:
         ids = [await create(http, sim, f"t{n}") for n in range(3)]
@@ -83,9 +95,13 @@ async def test_running_cap_is_replayed_lazily(clock: ManualClock, http: aiohttp.
         assert finished == [QUEUE_S + RUN_S, QUEUE_S + 2 * RUN_S, QUEUE_S + 3 * RUN_S]
 
 
-async def test_deadline_passes_while_waiting_for_a_slot(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_deadline_passes_while_waiting_for_a_slot(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """A queued task whose deadline passes before a slot frees never runs: it expires."""
-    async with make_sim(clock, limits=Limits(max_running=1), durations=DurationModel.fixed(0, 4000)) as sim:
+    async with make_sim(
+        clock, limits=Limits(max_running=1), durations=DurationModel.fixed(0, 4000)
+    ) as sim:
         first = await create(http, sim, "a")
         second = await create(http, sim, "b", execution_expires_after=3600)
         clock.advance(3600)
@@ -94,7 +110,9 @@ async def test_deadline_passes_while_waiting_for_a_slot(clock: ManualClock, http
         assert await states(http, sim, [first, second]) == ["succeeded", "expired"]
 
 
-async def test_queued_cap_answers_quota_exceeded(clock: ManualClock, http: aiohttp.ClientSession) -> None:
+async def test_queued_cap_answers_quota_exceeded(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
     """Beyond max_queued queued tasks, creates get 429 QuotaExceeded (§2.9) and are not billed."""
     async with make_sim(clock, limits=Limits(max_queued=3)) as sim:
         for n in range(3):
@@ -102,7 +120,10 @@ async def test_queued_cap_answers_quota_exceeded(clock: ManualClock, http: aioht
         url = sim.base_url("ark") + ARK_TASKS
         status, body, _ = await call(http, "POST", url, json=ark_body("t3"))
         assert status == 429
-        assert (body["error"]["code"], body["error"]["type"]) == ("QuotaExceeded", "TooManyRequests")
+        assert (body["error"]["code"], body["error"]["type"]) == (
+            "QuotaExceeded",
+            "TooManyRequests",
+        )
         assert len(sim.ledger()) == 3
         clock.advance(QUEUE_S)  # all three run now: the queue is empty again
         assert (await call(http, "POST", url, json=ark_body("t3")))[0] == 200
@@ -187,7 +208,9 @@ async def test_same_seed_same_run(clock: ManualClock, http: aiohttp.ClientSessio
     assert await run(3) != await run(4)
 
 
-def _task(store_seq: int, ready: float, run: float, key: str = "k", expires: float = 1e9) -> SimTask:
+def _task(
+    store_seq: int, ready: float, run: float, key: str = "k", expires: float = 1e9
+) -> SimTask:
     info = model_info("doubao-seedance-1-0-pro-250528")
     assert info is not None
     params = resolve_params(model="m", info=info, scenario="text", prompt="p", rng=random.Random(0))
@@ -270,9 +293,15 @@ def test_store_schedule_is_fifo_capped_and_work_conserving(seed: int) -> None:
         if task.start > task.ready and task.start > previous:
             # It waited, and not behind its FIFO predecessor: every slot was busy.
             probe = task.start - 1e-6
-            busy = sum(1 for t in a if t.start is not None and t.end is not None and t.start <= probe < t.end)
+            busy = sum(
+                1
+                for t in a
+                if t.start is not None and t.end is not None and t.start <= probe < t.end
+            )
             assert busy == cap
         previous = task.start
     for probe in (x / 2 for x in range(4000)):
-        running = sum(1 for t in a if t.start is not None and t.end is not None and t.start <= probe < t.end)
+        running = sum(
+            1 for t in a if t.start is not None and t.end is not None and t.start <= probe < t.end
+        )
         assert running <= cap

@@ -46,7 +46,11 @@ async def test_provider_config_matches_the_library_format(sim: Simulator) -> Non
     }
     assert config["chainhub"]["options"]["tasks_path"] == "/volc/v1/contents/generations/tasks"
     assert config["gateway000"]["options"]["can_list"] is False
-    assert {config[p]["adapter"] for p in ("aimlapi", "unified", "gptproto")} == {"aimlapi", "unified", "gptproto"}
+    assert {config[p]["adapter"] for p in ("aimlapi", "unified", "gptproto")} == {
+        "aimlapi",
+        "unified",
+        "gptproto",
+    }
     assert tomllib.loads(sim.config_toml()) == {"providers": config}
 
 
@@ -74,7 +78,9 @@ async def test_thousands_of_concurrent_requests(clock: ManualClock) -> None:
         connector = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(connector=connector) as http:
             url = sim.base_url("ark") + ARK_TASKS
-            results = await asyncio.gather(*(call(http, "POST", url, json=ark_body(f"t{n}")) for n in range(1000)))
+            results = await asyncio.gather(
+                *(call(http, "POST", url, json=ark_body(f"t{n}")) for n in range(1000))
+            )
         assert {status for status, _, _ in results} == {200}
         assert len({body["id"] for _, body, _ in results}) == 1000
         assert len(sim.ledger()) == 1000
@@ -88,11 +94,22 @@ def _free_port() -> int:
         return port
 
 
-def test_cli_writes_a_config_tomllib_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_a_config_tomllib_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``simulate --write-config`` prints every base URL and writes TOML the library can load."""
     target = tmp_path / "sim.toml"
     code = main(
-        ["simulate", "--provider", "ark", "--provider", "unified", "--write-config", str(target), "--exit-after-ready"]
+        [
+            "simulate",
+            "--provider",
+            "ark",
+            "--provider",
+            "unified",
+            "--write-config",
+            str(target),
+            "--exit-after-ready",
+        ]
     )
     assert code == 0
     config = tomllib.loads(target.read_text(encoding="utf-8"))
@@ -110,7 +127,18 @@ def test_cli_consecutive_ports(capsys: pytest.CaptureFixture[str]) -> None:
     """``--port N`` puts providers on N, N+1, ... and the CDN after them."""
     for _ in range(5):  # another process may grab a port between probing and binding
         base = _free_port()
-        code = main(["simulate", "--provider", "ark", "--provider", "aimlapi", "--port", str(base), "--exit-after-ready"])
+        code = main(
+            [
+                "simulate",
+                "--provider",
+                "ark",
+                "--provider",
+                "aimlapi",
+                "--port",
+                str(base),
+                "--exit-after-ready",
+            ]
+        )
         if code == 0:
             break
     assert code == 0
@@ -120,7 +148,9 @@ def test_cli_consecutive_ports(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"http://127.0.0.1:{base + 2}\n" in out
 
 
-@pytest.mark.parametrize("args", [["--faults", "nope=1"], ["--faults", "rate_limit=3"], ["--time-scale", "0"]])
+@pytest.mark.parametrize(
+    "args", [["--faults", "nope=1"], ["--faults", "rate_limit=3"], ["--time-scale", "0"]]
+)
 def test_cli_rejects_bad_options(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Bad fault specs and time scales exit with status 2 and a message."""
     assert main(["simulate", *args, "--exit-after-ready"]) == 2
