@@ -52,6 +52,9 @@ class ProviderConfig:
         resubmit_when_not_listed: after an ambiguous submit, when the list endpoint shows no
             matching task (after a short settle), send again. Turn off to end such tasks
             ``unknown`` instead (for providers whose list may lag behind creates).
+        correlation_nonce: when the spec leaves ``execution_expires_after`` unset, send the
+            default minus a random 0-3599 s so reconciliation can recognise the task in a
+            list (see :meth:`ProviderClient.with_correlation_nonce`).
         timeouts: per-phase timeouts.
     """
 
@@ -67,6 +70,7 @@ class ProviderConfig:
     weight: float = 1.0
     paid_5xx_safe: bool = False
     resubmit_when_not_listed: bool = True
+    correlation_nonce: bool = True
     timeouts: Timeouts = attrs.field(factory=Timeouts)
 
     def resolve_key(self, env: Mapping[str, str] | None = None) -> ApiKey:
@@ -144,6 +148,7 @@ _ALLOWED_KEYS = frozenset(
         "max_running",
         "paid_5xx_safe",
         "resubmit_when_not_listed",
+        "correlation_nonce",
         *_FLOAT_KEYS,
     }
 )
@@ -191,7 +196,7 @@ def _provider_from_table(alias: str, table: Mapping[str, Any], where: str) -> Pr
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise fail("'max_running' must be a positive integer")
         kwargs["max_running"] = value
-    for flag in ("paid_5xx_safe", "resubmit_when_not_listed"):
+    for flag in ("paid_5xx_safe", "resubmit_when_not_listed", "correlation_nonce"):
         if flag in table:
             if not isinstance(table[flag], bool):
                 raise fail(f"{flag!r} must be true or false")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import anyio
+import attrs
 
 from seedance_async._clock import Clock
 from seedance_async._config import ProviderConfig
@@ -52,6 +53,8 @@ T = TypeVar("T")
 _RECONCILE_SKEW = 30.0  # seconds of clock difference tolerated between us and the provider
 _RECONCILE_TRIES = 3
 _RECONCILE_PAGES = 10
+_DEFAULT_EXPIRY = 172_800  # Ark's execution_expires_after default (providers.md §2.2)
+_NONCE_RANGE = 3600
 
 
 class SubmitOutcomeUnknown(OutcomeUnknown):
@@ -234,6 +237,27 @@ class ProviderClient:
             )
         return request
 
+    def with_correlation_nonce(self, task: VideoTask) -> VideoTask:
+        """The task with a per-submit nonce the provider echoes, where that is possible.
+
+        Ark lists queued tasks with hardly anything but their model, times and
+        ``execution_expires_after`` (providers.md §2.3), so two lost submits of one model in
+        the same second are indistinguishable. When the caller left the expiry unset we send
+        the 48 h default minus a random 0-3599 s, which the list echoes: reconciliation can
+        then tell our task from the others. The effect on the task is an expiry up to one
+        hour earlier than the provider default, out of 48 hours.
+        """
+        caps = self.adapter.capabilities
+        if (
+            not self.config.correlation_nonce
+            or not caps.can_list
+            or "execution_expires_after" not in caps.fields
+            or task.execution_expires_after is not None
+        ):
+            return task
+        nonce = int(self._rng() * _NONCE_RANGE)
+        return attrs.evolve(task, execution_expires_after=_DEFAULT_EXPIRY - nonce)
+
     async def submit(
         self, task: VideoTask, *, spec_hash: str, key: str = ""
     ) -> tuple[TaskHandle, TaskStatus | None]:
@@ -252,6 +276,7 @@ class ProviderClient:
             SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
             ProviderError: the provider refused the task or stayed unavailable (nothing created).
         """
+        task = self.with_correlation_nonce(task)
         request = self.build_submit(task)
         attempt = 0
         while True:

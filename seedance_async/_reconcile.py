@@ -20,7 +20,7 @@ __all__ = ["matches_spec", "reconcile_candidates"]
 
 # Fields Ark echoes with their effective values (§2.3); compared only when both the spec
 # and the listed task carry them, since early states are sparse.
-_ECHOED = ("resolution", "ratio", "duration", "frames", "service_tier")
+_ECHOED = ("resolution", "ratio", "duration", "frames", "service_tier", "execution_expires_after")
 
 
 def _raw_prompt(raw: Any) -> str | None:

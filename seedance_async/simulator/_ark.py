@@ -144,7 +144,8 @@ def ark_task_json(
     elif state == "failed" and task.failure is not None:
         code, message = task.failure
         obj["error"] = {"code": code, "message": message}
-    elif state == "failed":  # a gateway reporting expired/cancelled with its own vocabulary
+    elif state == "expired" and names[state] == "failed":
+        # A gateway without an "expired" word reports a failure, and says why.
         obj["error"] = {"code": "TaskExpired", "message": "The task expired before it finished."}
     return obj
 

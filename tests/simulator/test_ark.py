@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from seedance_async.simulator import Faults, ManualClock, Simulator
+from seedance_async.simulator import DurationModel, Faults, ManualClock, Simulator
 from tests.simulator._helpers import (
     ARK_TASKS,
     AUTH,
@@ -421,3 +421,16 @@ async def test_client_request_id_is_echoed(sim: Simulator, http: aiohttp.ClientS
     )
     assert answer["X-Client-Request-Id"] == headers["X-Client-Request-Id"]
     assert answer["X-Request-Id"] != headers["X-Client-Request-Id"]
+
+
+async def test_gateway000_reports_expiry_as_failed(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
+    """Without an ``expired`` word the seed-000 gateway says ``failed`` with a TaskExpired error."""
+    async with make_sim(clock, durations=DurationModel.fixed(0, 5000)) as sim:
+        url = sim.base_url("gateway000") + "/v1/video/generations"
+        _, body, _ = await call(http, "POST", url, json=ark_body(execution_expires_after=3600))
+        clock.advance(3600)
+        _, task, _ = await call(http, "GET", f"{url}/{body['id']}")
+        assert task["status"] == "failed"
+        assert task["error"]["code"] == "TaskExpired"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import random
 from collections import Counter
 from typing import Any
 
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 
 from seedance_async.simulator import Faults, ManualClock, Simulator, parse_faults
+from seedance_async.simulator._faults import FaultPlan, roll
 from tests.simulator._helpers import ARK_TASKS, AUTH, QUEUE_S, RUN_S, ark_body, call, make_sim
 
 N = 500
@@ -240,3 +242,26 @@ def test_parse_faults_rejects_bad_specs(spec: str) -> None:
     """Unknown names, missing values and out-of-range values are errors."""
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         parse_faults(spec)
+
+
+def test_dice_use_a_fixed_number_of_draws() -> None:
+    """Rolling consumes the same randomness whatever the probabilities, so faults are independent."""
+    quiet, noisy = random.Random(1), random.Random(1)
+    for _ in range(10):
+        roll(Faults(), quiet)
+        roll(Faults(rate_limit=0.5, reset=0.1, task_failure=0.3), noisy)
+    assert quiet.random() == noisy.random()
+
+
+def test_reset_outranks_every_other_fault() -> None:
+    """With every probability at 1 only the reset fires."""
+    everything = Faults(
+        reset=1,
+        rate_limit=1,
+        server_error=1,
+        drop_after_create=1,
+        malformed_json=1,
+        truncated=1,
+        slow=1,
+    )
+    assert roll(everything, random.Random(0)) == FaultPlan(reset=True)
