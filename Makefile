@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench clean venv
+.PHONY: test demo lint typecheck pytest bench clean venv redis
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -33,6 +33,13 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# A throwaway Redis for the distributed-mode tests (tests/redis), as .ci/run starts it.
+REDIS_PORT ?= 6399
+redis:
+	@redis-cli -h 127.0.0.1 -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --bind 127.0.0.1 \
+		--port $(REDIS_PORT) --save "" --appendonly no --daemonize yes --dir /tmp --logfile ""
+	@echo "export SEEDANCE_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -17,6 +17,7 @@ from seedance_async._config import (
     BUILTIN_PROVIDERS,
     ProviderConfig,
     load_provider_config,
+    parse_provider_config,
     resolve_providers,
 )
 from seedance_async._download import DownloadResult
@@ -142,6 +143,7 @@ __all__ = [
     "load_local_images",
     "load_provider_config",
     "model_capabilities",
+    "parse_provider_config",
     "resolve_providers",
     "validate",
 ]

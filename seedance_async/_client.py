@@ -42,10 +42,14 @@ from seedance_async._transport import AiohttpTransport, Transport
 from seedance_async._validation import validate
 from seedance_async.providers import ProviderAdapter, create_adapter
 
-__all__ = ["Client", "TransportFactory"]
+__all__ = ["BudgetFactory", "Client", "TransportFactory"]
 
 TransportFactory = Callable[[ProviderConfig, ProviderAdapter, ApiKey], Transport]
 """Builds the transport of one alias; the default is an :class:`AiohttpTransport`."""
+
+BudgetFactory = Callable[[ProviderConfig, str, Clock], BudgetLike]
+"""Builds the budget of one (host, key) scope, named ``"<host>/<key fingerprint>"`` so every
+process using the same key derives the same name (a Redis budget keys its state on it)."""
 
 
 def _default_transport(config: ProviderConfig, adapter: ProviderAdapter, key: ApiKey) -> Transport:
@@ -57,7 +61,7 @@ def _default_transport(config: ProviderConfig, adapter: ProviderAdapter, key: Ap
     )
 
 
-def _budget_for(config: ProviderConfig, clock: Clock) -> BudgetLike:
+def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
     return Budget(
         submit_rate=config.submit_rpm / 60.0,
         poll_rate=config.poll_rps,
@@ -79,6 +83,8 @@ class Client:
         env: where keys are looked up (default ``os.environ``).
         events: event hub shared with a tracker (one is created otherwise).
         seed: seeds the jitter, for reproducible runs.
+        budget_factory: builds each (host, key) budget; the default is an in-process
+            :class:`Budget` (a ``RedisBudget`` shares it between processes).
 
     Raises:
         ConfigurationError: on entering, for a missing key or unknown adapter.
@@ -94,6 +100,7 @@ class Client:
         env: Mapping[str, str] | None = None,
         events: EventHub | None = None,
         seed: int | None = None,
+        budget_factory: BudgetFactory | None = None,
     ) -> None:
         configs = list(providers.values()) if isinstance(providers, Mapping) else list(providers)
         if not configs:
@@ -105,6 +112,7 @@ class Client:
         self.clock: Clock = clock or SystemClock()
         self.events = events or EventHub()
         self._transport_factory = transport_factory or _default_transport
+        self._budget_factory = budget_factory or _budget_for
         self._retry = retry or RetryPolicy()
         self._env = env
         self._rng = random.Random(seed)
@@ -127,7 +135,9 @@ class Client:
                 # Aliases that share a host and a key share one budget: the provider
                 # enforces its limits per key, whatever we call it.
                 budget_key = (config.base_url.split("/")[2], key.fingerprint)
-                budget = budgets.get(budget_key) or _budget_for(config, self.clock)
+                budget = budgets.get(budget_key) or self._budget_factory(
+                    config, "/".join(budget_key), self.clock
+                )
                 budgets[budget_key] = budget
                 self._providers[alias] = ProviderClient(
                     config,

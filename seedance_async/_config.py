@@ -28,7 +28,13 @@ from seedance_async._errors import ConfigurationError
 from seedance_async._secrets import ApiKey
 from seedance_async._transport import Timeouts
 
-__all__ = ["BUILTIN_PROVIDERS", "ProviderConfig", "load_provider_config", "resolve_providers"]
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "ProviderConfig",
+    "load_provider_config",
+    "parse_provider_config",
+    "resolve_providers",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -55,6 +61,8 @@ class ProviderConfig:
         correlation_nonce: when the spec leaves ``execution_expires_after`` unset, send the
             default minus a random 0-3599 s so reconciliation can recognise the task in a
             list (see :meth:`ProviderClient.with_correlation_nonce`).
+        reconcile_settle: seconds over which reconciliation lists again before it concludes
+            that an ambiguous submit created nothing (a new task may take a moment to be listed).
         timeouts: per-phase timeouts.
     """
 
@@ -71,6 +79,7 @@ class ProviderConfig:
     paid_5xx_safe: bool = False
     resubmit_when_not_listed: bool = True
     correlation_nonce: bool = True
+    reconcile_settle: float = 3.0
     timeouts: Timeouts = attrs.field(factory=Timeouts)
 
     def resolve_key(self, env: Mapping[str, str] | None = None) -> ApiKey:
@@ -137,7 +146,7 @@ BUILTIN_PROVIDERS: Mapping[str, ProviderConfig] = {
 """Ready aliases with known hosts. Conservative budgets: Ark lite limits (300/min, 5
 running) apply until you raise them for pro models."""
 
-_FLOAT_KEYS = ("submit_rpm", "poll_rps", "weight")
+_FLOAT_KEYS = ("submit_rpm", "poll_rps", "weight", "reconcile_settle")
 _ALLOWED_KEYS = frozenset(
     {
         "adapter",
@@ -227,6 +236,20 @@ def load_provider_config(path: str | os.PathLike[str]) -> dict[str, ProviderConf
         raise ConfigurationError(f"{where}: cannot read provider config ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{where}: not valid TOML ({exc})") from None
+    return parse_provider_config(data, where=where)
+
+
+def parse_provider_config(
+    data: Mapping[str, Any], *, where: str = "provider config"
+) -> dict[str, ProviderConfig]:
+    """Provider aliases from an already-parsed mapping (``{"providers": {alias: {...}}}``).
+
+    This is what :func:`load_provider_config` reads from TOML, and what
+    ``Simulator.provider_config()`` returns.
+
+    Raises:
+        ConfigurationError: no providers, unknown keys or bad values.
+    """
     providers = data.get("providers")
     if not isinstance(providers, Mapping) or not providers:
         raise ConfigurationError(f"{where}: expected at least one [providers.<alias>] table")

@@ -376,6 +376,9 @@ class ProviderClient:
         key: str,
     ) -> tuple[TaskHandle, TaskStatus | None] | None:
         failed_at = self.clock.wall()
+        # Our answer is lost: no id of ours is on its way any more. Leaving the token in
+        # flight would make two ambiguous submits wait for each other until the timeout.
+        await self._end_inflight(token)
         try:
             if self.adapter.capabilities.can_list:
                 await self._wait_earlier_submits(token, failed_at)
@@ -436,7 +439,7 @@ class ProviderClient:
                 break
             if attempt + 1 < _RECONCILE_TRIES:
                 # A task created a moment ago may not be listed yet.
-                await self.clock.sleep(2.0**attempt)
+                await self.clock.sleep(self.config.reconcile_settle / (_RECONCILE_TRIES - 1))
         if len(candidates) == 1:
             found = candidates[0]
             self._known_ids.add(found.task_id)

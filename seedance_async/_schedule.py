@@ -65,18 +65,19 @@ class EtaEstimator:
     def __init__(self, window: int = 64) -> None:
         self._window = window
         self._samples: dict[tuple[str, str], deque[float]] = {}
+        # The median is read on every poll and changes only when a task ends: keep it.
+        self._medians: dict[tuple[str, str], float] = {}
 
     def observe(self, provider: str, model: str, seconds: float) -> None:
         """Record how long a task took from submit to its final state."""
         if seconds <= 0:
             return
-        samples = self._samples.setdefault((provider, model), deque(maxlen=self._window))
+        key = (provider, model)
+        samples = self._samples.setdefault(key, deque(maxlen=self._window))
         samples.append(seconds)
+        ordered = sorted(samples)
+        self._medians[key] = ordered[len(ordered) // 2]
 
     def eta(self, provider: str, model: str) -> float | None:
         """Median generation time, or None before the first sample."""
-        samples = self._samples.get((provider, model))
-        if not samples:
-            return None
-        ordered = sorted(samples)
-        return ordered[len(ordered) // 2]
+        return self._medians.get((provider, model))

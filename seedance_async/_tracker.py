@@ -25,10 +25,11 @@ the block cancels everything at once.
 from __future__ import annotations
 
 import random
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Self, TypeVar
 
 import anyio
@@ -72,6 +73,8 @@ _FAILOVER_ERRORS = (
     TransportError,
 )
 _NOT_FOUND_LIMIT = 3
+_NO_RAW: MappingProxyType[str, object] = MappingProxyType({})  # one for every stored status
+_SLOT_RECHECK = 0.5  # seconds between looks at a full running-slot budget
 
 
 class Tracker:
@@ -101,7 +104,7 @@ class Tracker:
         deadline: float | None = None,
         journal: Journal | None = None,
         download_dir: str | Path | None = None,
-        submit_workers: int = 32,
+        submit_workers: int = 64,
         poll_workers: int = 16,
         download_workers: int = 8,
         batch_size: int = 50,
@@ -124,6 +127,7 @@ class Tracker:
         self._workers = (submit_workers, poll_workers, download_workers)
         self._batch_size = batch_size
         self._rng = random.Random(seed)
+        self._canceller = self._cancel  # one bound method shared by every task, not one each
         self._breaker = CircuitBreaker()
         self._eta = EtaEstimator()
         self._scheduler = PollScheduler(self.clock, lookahead=self.schedule.min_interval / 2)
@@ -241,7 +245,7 @@ class Tracker:
             task,
             order=order,
             deadline_at=None if limit is None else self.clock.now() + limit,
-            canceller=self._cancel,
+            canceller=self._canceller,
         )
         self._tracked[key] = tracked
         self._pending += 1
@@ -297,7 +301,10 @@ class Tracker:
                 return
             alias = await self._try_slot(remaining)
             if alias is None:
-                await self._slot_event.wait()
+                # A budget shared with other processes (RedisBudget) frees slots without
+                # setting our event: look again after a while instead of waiting forever.
+                with anyio.move_on_after(_SLOT_RECHECK):
+                    await self._slot_event.wait()
                 continue
             tracked.slot_alias = alias
             if await self._submit_to(tracked, alias):
@@ -318,12 +325,19 @@ class Tracker:
             )
             await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
             return True
+        # The correlation nonce is drawn here so that the intent records it: a resumed run
+        # reconciles with it; without it any lost task of the same model would match.
+        sent, loaded = provider.with_correlation_nonce(tracked.task), tracked.loaded
+        if loaded is tracked.task:  # no local images were loaded
+            loaded = sent
+        elif sent is not tracked.task:
+            loaded = attrs.evolve(loaded, execution_expires_after=sent.execution_expires_after)
         await self.journal.record_intent(
-            tracked.key, tracked.task, alias, len(tracked.attempts), self.clock.wall()
+            tracked.key, sent, alias, len(tracked.attempts), self.clock.wall()
         )
         try:
             handle, first = await provider.submit(
-                tracked.loaded, spec_hash=tracked.task.spec_hash(), key=tracked.key
+                loaded, spec_hash=tracked.task.spec_hash(), key=tracked.key
             )
         except SubmitOutcomeUnknown as exc:
             await self._unknown(tracked, alias, exc)
@@ -482,7 +496,13 @@ class Tracker:
                 else self._batch_size
             )
             for i in range(0, len(members), step):
-                await self._poll_send.send(members[i : i + step])
+                group = members[i : i + step]
+                try:
+                    # No event-loop round trip per group while the poll workers have room
+                    # (``send`` always yields first); wait only when the buffer is full.
+                    self._poll_send.send_nowait(group)
+                except anyio.WouldBlock:
+                    await self._poll_send.send(group)
 
     async def _poll_group(self, group: list[TrackedTask]) -> None:
         live = [t for t in group if not t.done]
@@ -543,8 +563,23 @@ class Tracker:
             self._poll_failed(tracked)
 
     async def _apply_status(self, tracked: TrackedTask, status: TaskStatus) -> None:
-        previous = tracked.status.state if tracked.status else None
-        tracked.status = attrs.evolve(status, raw={}) if not status.is_terminal else status
+        current = tracked.status
+        previous = current.state if current else None
+        if status.is_terminal:
+            tracked.status = status
+        elif current is None or status != current:
+            # Raw answers stay out of tracked memory and the strings every status repeats
+            # are shared (100,000 tasks may be tracked). A routine poll that changes nothing
+            # (equality ignores ``raw``) keeps the stored status and allocates no copy.
+            task_id = status.task_id
+            if tracked.handle is not None and tracked.handle.task_id == task_id:
+                task_id = tracked.handle.task_id
+            tracked.status = attrs.evolve(
+                status,
+                raw=_NO_RAW,
+                task_id=task_id,
+                provider_status=sys.intern(status.provider_status),
+            )
         assert tracked.handle is not None
         alias = tracked.handle.provider
         if status.state is not previous:
@@ -744,5 +779,17 @@ class Tracker:
         stream: MemoryObjectReceiveStream[T], handle: Callable[[T], Awaitable[None]]
     ) -> None:
         async with stream:
-            async for item in stream:
+            while True:
+                try:
+                    # Take what is queued without yielding first (``receive`` costs an
+                    # event-loop round trip per item, a large share of a poll's CPU); wait
+                    # only on an empty queue. ``handle`` yields on its own I/O.
+                    item = stream.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        item = await stream.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 await handle(item)

@@ -218,6 +218,7 @@ class AiohttpTransport:
         self._provider = provider
         self._auth = dict(auth_headers or {})
         self._timeouts = timeouts or Timeouts()
+        self._client_timeout = self._timeouts.to_aiohttp()  # built once, not per request
         self._session = session
         self._owns_session = session is None
         self._user_agent = user_agent or _user_agent()
@@ -283,7 +284,7 @@ class AiohttpTransport:
         session = self._session_or_create()
         url = self.url_for(request)
         what = f"{request.method} {url.path}"
-        limits = (timeouts or self._timeouts).to_aiohttp()
+        limits = self._client_timeout if timeouts is None else timeouts.to_aiohttp()
         with mapped_errors(self._provider, what):
             async with session.request(
                 request.method,
@@ -300,8 +301,11 @@ class AiohttpTransport:
 
     async def _read_body(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         declared = resp.content_length
-        if declared is not None and declared > self._max_body:
-            raise self._too_large(resp.status, what)
+        if declared is not None:
+            if declared > self._max_body:
+                raise self._too_large(resp.status, what)
+            # aiohttp reads exactly the announced length: one call, no chunk loop.
+            return await resp.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):

@@ -11,7 +11,11 @@ __all__ = ["main"]
 
 # Each entry: module path of a ``register(subparsers)`` function. A subcommand's module
 # sets ``func`` on its parser; main() calls it with the parsed arguments.
-_SUBCOMMAND_MODULES = ("seedance_async.simulator._cli",)
+_SUBCOMMAND_MODULES = (
+    "seedance_async._batch_cli",
+    "seedance_async.simulator._cli",
+    "seedance_async._redis_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,8 +36,9 @@ As a pytest fixture (pytest-asyncio)::
     async def test_runs(sim: Simulator, clock: ManualClock) -> None:
         ...                                # submit, then clock.advance(40) and poll
 
-Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats`` and
-``/_sim/requests`` (no auth) for out-of-process checks; the CDN answers ``/_sim/requests``.
+Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``
+and ``/_sim/tasks`` (task timelines) (no auth) for out-of-process checks; the CDN answers
+``/_sim/requests``.
 From a shell: ``seedance-async simulate --write-config sim.toml``.
 """
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from seedance_async.simulator._faults import Faults, parse_faults
+from seedance_async.simulator._limits import Limits
 from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
 
 __all__ = ["register", "run"]
@@ -57,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--key", default=DEFAULT_KEY, help=f"the API key to accept (default {DEFAULT_KEY})"
     )
     parser.add_argument(
+        "--unlimited",
+        action="store_true",
+        help="no per-key rate, running or queue limits (default: each provider's documented ones)",
+    )
+    parser.add_argument(
         "--unified-wrapped",
         action="store_true",
         help="unified: wrap get answers in {code, message, data}",
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         host=args.host,
         ports=ports,
+        limits=Limits.unlimited() if args.unlimited else None,
         unified_wrapped=args.unified_wrapped,
     )
     try:

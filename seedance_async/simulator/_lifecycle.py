@@ -178,6 +178,10 @@ class TaskStore:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def __iter__(self) -> Iterator[SimTask]:
+        """Every task record still held, in creation order (call :meth:`advance` first)."""
+        return iter(list(self._tasks.values()))
+
     def add(self, task: SimTask) -> None:
         """Register a new task (it starts queued)."""
         lane = self._lanes.get(task.key)

@@ -138,6 +138,7 @@ class ProviderSim:
         self.app.router.add_get("/_sim/ledger", self._admin_ledger)
         self.app.router.add_get("/_sim/stats", self._admin_stats)
         self.app.router.add_get("/_sim/requests", self._admin_requests)
+        self.app.router.add_get("/_sim/tasks", self._admin_tasks)
 
     # -- hooks for protocol modules --------------------------------------------------------
 
@@ -410,3 +411,23 @@ class ProviderSim:
 
     async def _admin_requests(self, request: web.Request) -> web.Response:
         return web.json_response([r.to_json() for r in self.request_log])
+
+    def task_times(self) -> list[dict[str, Any]]:
+        """Every task's clock times (``created``, ``start``, ``end``; None until known) and
+        state now, in creation order: what ``/_sim/tasks`` answers, e.g. to measure how long
+        a client took to notice that a task finished (``end``)."""
+        now = self.clock()
+        self.store.advance(now)
+        return [
+            {
+                "task_id": t.id,
+                "created": t.created,
+                "start": t.start,
+                "end": t.end,
+                "state": t.state(now),
+            }
+            for t in self.store
+        ]
+
+    async def _admin_tasks(self, request: web.Request) -> web.Response:
+        return web.json_response(self.task_times())

@@ -686,5 +686,7 @@ def test_auth_and_registry() -> None:
 
 def test_last_frame_is_sent_last_whatever_the_spec_order() -> None:
     """Roles travel by position on this wire, so a last frame listed first is moved last."""
-    task = VideoTask(model=PRO, prompt="p", images=[Image.from_url(LAST, "last_frame"), Image.from_url(FIRST)])
+    task = VideoTask(
+        model=PRO, prompt="p", images=[Image.from_url(LAST, "last_frame"), Image.from_url(FIRST)]
+    )
     assert UnifiedAdapter().build_submit(task).json["images"] == [FIRST, LAST]

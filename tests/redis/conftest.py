@@ -1,0 +1,172 @@
+"""A real Redis for the distributed-mode tests.
+
+``SEEDANCE_TEST_REDIS_URL`` (set by ``.ci/run``) names a running server; without it, a
+``redis-server`` from PATH is started for the session on a free port in a temporary
+directory. Only when no ``redis-server`` binary exists at all are these tests skipped, with
+a reason that says how to get one. Each test gets its own key prefix, deleted afterwards.
+Tests that restart Redis always get a private server (:class:`RedisServer`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+import redis as sync_redis
+from redis.asyncio import Redis
+
+from seedance_async._redis_conn import connect
+
+REDIS_ENV = "SEEDANCE_TEST_REDIS_URL"
+_NO_SERVER = (
+    "NO REDIS: neither $SEEDANCE_TEST_REDIS_URL nor a redis-server binary on PATH; the "
+    "distributed-mode tests did not run. Install one (Debian: apt-get install redis-server) "
+    "or run .ci/run, which does."
+)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        for _ in stream:
+            pass
+
+
+class RedisServer:
+    """A ``redis-server`` process owned by a test: no persistence unless asked, restartable."""
+
+    def __init__(self, binary: str, directory: Path, port: int | None = None) -> None:
+        self.binary = binary
+        self.directory = directory
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        """Start and return once the server accepts connections (read from its log)."""
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if "Ready to accept connections" in line:
+                # Keep reading its log so that a full pipe never blocks the server.
+                threading.Thread(target=_drain, args=(self.process.stdout,), daemon=True).start()
+                return
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self, *, save: bool = False) -> None:
+        """Stop the server; ``save`` writes a snapshot first that the next start loads."""
+        if self.process is None:
+            return
+        client = sync_redis.Redis(port=self.port)
+        try:
+            client.shutdown(save=save, nosave=not save)
+        except sync_redis.ConnectionError:
+            pass  # the server closed the connection while shutting down, as it does
+        finally:
+            client.close()
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def kill(self) -> None:
+        """Stop at once (teardown)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def redis_binary() -> str:
+    """The redis-server binary, or skip loudly."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(_NO_SERVER)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session's Redis server."""
+    given = os.environ.get(REDIS_ENV)
+    if given:
+        client = sync_redis.Redis.from_url(given)
+        try:
+            client.ping()  # a configured server that does not answer is a failure, not a skip
+        finally:
+            client.close()
+        yield given
+        return
+    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    value = f"t-{uuid.uuid4().hex[:10]}:"
+    yield value
+    client = sync_redis.Redis.from_url(redis_url)
+    try:
+        names = list(client.scan_iter(match=f"{value}*", count=1000))
+        for i in range(0, len(names), 500):
+            client.delete(*names[i : i + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client on the session's server."""
+    client = connect(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of this test alone (to stop and restart), without persistence."""
+    server = RedisServer(redis_binary(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

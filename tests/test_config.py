@@ -1,0 +1,113 @@
+"""Provider configuration: TOML loading, built-in aliases, keys."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from seedance_async import (
+    BUILTIN_PROVIDERS,
+    ApiKey,
+    ConfigurationError,
+    ProviderConfig,
+    load_provider_config,
+    parse_provider_config,
+    resolve_providers,
+)
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_provider_toml_loads_with_every_alias() -> None:
+    """The providers.toml shown in the README is valid and names all seven providers."""
+    text = README.read_text()
+    block = re.search(r"```toml\n(\[providers\.ark\].*?)```", text, re.S)
+    assert block is not None
+    import tomllib
+
+    configs = parse_provider_config(tomllib.loads(block.group(1)))
+    assert set(configs) == {
+        "ark",
+        "byteplus",
+        "chainhub",
+        "gateway000",
+        "aimlapi",
+        "unified",
+        "gptproto",
+    }
+    assert configs["chainhub"].options["tasks_path"] == "/volc/v1/contents/generations/tasks"
+    assert configs["ark"].submit_rpm == 600
+    assert configs["gptproto"].options == {"auth_scheme": "bearer"}
+
+
+def test_alias_matching_a_builtin_inherits_its_values(tmp_path: Path) -> None:
+    """A file entry named like a built-in alias only needs the keys it changes."""
+    path = tmp_path / "p.toml"
+    path.write_text("[providers.ark]\nmax_running = 3\n")
+    (ark,) = load_provider_config(path).values()
+    assert ark.base_url == BUILTIN_PROVIDERS["ark"].base_url
+    assert ark.key_env == "ARK_API_KEY"
+    assert ark.max_running == 3
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[providers.x]\nadapter = 'ark'\n", "base_url"),
+        ("[providers.x]\nadapter = 'ark'\nbase_url = 'ftp://h'\n", "base_url"),
+        ("[providers.ark]\nsubmit_rpm = -1\n", "submit_rpm"),
+        ("[providers.ark]\nmax_running = 1.5\n", "max_running"),
+        ("[providers.ark]\nbogus = 1\n", "unknown keys"),
+        ("[providers.ark]\npaid_5xx_safe = 'yes'\n", "paid_5xx_safe"),
+        ("[providers.ark.timeouts]\nconnect = 'x'\n", "timeouts"),
+        ("x = 1\n", "at least one"),
+        ("[providers\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files_name_the_problem(tmp_path: Path, toml: str, message: str) -> None:
+    """Each bad config is refused with a ConfigurationError naming the file and the key."""
+    path = tmp_path / "p.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigurationError) as info:
+        load_provider_config(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
+    """A config path that does not exist gives a ConfigurationError, not an OSError."""
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_provider_config(tmp_path / "none.toml")
+
+
+def test_key_from_environment_or_code_and_never_shown() -> None:
+    """Keys come from api_key or key_env; the error names the variable, not a value."""
+    cfg = ProviderConfig(alias="a", adapter="ark", base_url="https://h", key_env="MY_KEY")
+    assert cfg.resolve_key({"MY_KEY": "sk-CANARY-1"}).reveal() == "sk-CANARY-1"
+    with pytest.raises(ConfigurationError, match="MY_KEY"):
+        cfg.resolve_key({})
+    given = ProviderConfig(
+        alias="a", adapter="ark", base_url="https://h", api_key=ApiKey("sk-CANARY-2")
+    )
+    assert "sk-CANARY-2" not in repr(given)
+    assert "sk-CANARY-2" not in repr(given.api_key)
+    assert given.resolve_key({}).reveal() == "sk-CANARY-2"
+
+
+def test_resolve_providers_prefers_configured_and_lists_known_aliases() -> None:
+    """resolve_providers takes configured aliases first and explains unknown ones."""
+    mine = ProviderConfig(alias="ark", adapter="ark", base_url="https://other")
+    (ark,) = resolve_providers(["ark"], {"ark": mine})
+    assert ark.base_url == "https://other"
+    with pytest.raises(ConfigurationError, match="known: "):
+        resolve_providers(["nope"])
+
+
+def test_api_key_cannot_be_pickled() -> None:
+    """ApiKey refuses serialisation so it never lands in a queue or journal."""
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(ApiKey("sk-CANARY-3"))
