@@ -94,11 +94,11 @@ def update_readme(results: list[BenchResult], total: float, path: Path = README)
     }
     for name, body in blocks.items():
         pattern = re.compile(
-            rf"(<!-- bench:{name}:start -->\n).*?(\n<!-- bench:{name}:end -->)", re.DOTALL
+            rf"(<!-- bench:{name}:start -->\n).*?(<!-- bench:{name}:end -->)", re.DOTALL
         )
         if not pattern.search(text):
             raise SystemExit(f"{path}: no <!-- bench:{name}:start/end --> markers")
-        text = pattern.sub(_keeping_markers(body), text)
+        text = pattern.sub(_keeping_markers(body + "\n"), text)
     path.write_text(text, encoding="utf-8")
 
 

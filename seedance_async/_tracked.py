@@ -36,6 +36,7 @@ class TrackedTask:
         "order",
         "poll_errors",
         "result_value",
+        "resumed",
         "slot_alias",
         "status",
         "submitted_mono",
@@ -67,6 +68,7 @@ class TrackedTask:
         self.cancel_requested = False
         self.slot_alias: str | None = None
         self.poll_errors = 0
+        self.resumed = False
         self.version = 0
         self._done: anyio.Event | None = None
         self._canceller = canceller

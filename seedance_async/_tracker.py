@@ -73,6 +73,9 @@ _FAILOVER_ERRORS = (
     TransportError,
 )
 _NOT_FOUND_LIMIT = 3
+# A resumed intent older than this is never resent, even when listing finds no task: a list
+# may not reach that far back (RedisWorker's resubmit_horizon has the same default).
+_RESEND_HORIZON = 60.0
 _NO_RAW: MappingProxyType[str, object] = MappingProxyType({})  # one for every stored status
 _SLOT_RECHECK = 0.5  # seconds between looks at a full running-slot budget
 
@@ -428,6 +431,7 @@ class Tracker:
                 out.append(self._tracked[entry.key])
                 continue
             tracked = self._track(entry.key, entry.task, order=[alias], deadline=None)
+            tracked.resumed = True
             if entry.last_status is not None:
                 tracked.status = entry.last_status
             # The running slot is taken without waiting: the task already runs remotely.
@@ -453,6 +457,15 @@ class Tracker:
                 key=tracked.key,
             )
         except SubmitOutcomeUnknown as exc:
+            recent = self.clock.wall() - intent_at <= _RESEND_HORIZON
+            if exc.not_found and provider.config.resubmit_when_not_listed and recent:
+                # The list proves the interrupted submit created nothing: send it again, as
+                # ProviderClient.submit does after a lost answer (resubmit_when_not_listed).
+                await self.journal.record_not_created(tracked.key, alias, exc.reason)
+                await self._release_slot(tracked)
+                self._emit(EventKind.RETRIED, tracked, alias, "nothing was created; sending again")
+                self._submit_send.send_nowait(tracked)
+                return
             await self._unknown(tracked, alias, exc)
             return
         except ProviderError as exc:
@@ -592,8 +605,8 @@ class Tracker:
                 tracked, self.schedule.next_delay(elapsed, self._eta.eta(alias, tracked.task.model))
             )
             return
-        if tracked.submitted_mono is not None and status.state is TaskState.SUCCEEDED:
-            self._eta.observe(alias, tracked.task.model, self.clock.now() - tracked.submitted_mono)
+        if status.state is TaskState.SUCCEEDED:
+            self._observe_duration(tracked, status, alias)
         if status.state is TaskState.SUCCEEDED:
             if self.download_dir is not None:
                 self._scheduler.unschedule(tracked)
@@ -607,6 +620,18 @@ class Tracker:
             )
             return
         await self._remote_failure(tracked, status, alias)
+
+    def _observe_duration(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
+        # The provider's own timestamps measure the generation itself; our clock adds poll
+        # lag, and for a resumed task the whole outage, which would push every later first
+        # poll too late (the first poll is placed at a fraction of this estimate).
+        if status.created_at is not None and status.updated_at is not None:
+            seconds = (status.updated_at - status.created_at).total_seconds()
+            if seconds > 0:
+                self._eta.observe(alias, tracked.task.model, seconds)
+                return
+        if tracked.submitted_mono is not None and not tracked.resumed:
+            self._eta.observe(alias, tracked.task.model, self.clock.now() - tracked.submitted_mono)
 
     async def _remote_failure(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
         outcome = Outcome.EXPIRED if status.state is TaskState.EXPIRED else Outcome.FAILED

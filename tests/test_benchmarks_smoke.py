@@ -51,8 +51,9 @@ def test_update_readme_replaces_only_the_generated_blocks(tmp_path: Path) -> Non
     readme = tmp_path / "README.md"
     blocks = "".join(
         f"<!-- bench:{name}:start -->\nold\n<!-- bench:{name}:end -->\n"
-        for name in ("table", "machine", "notes")
+        for name in ("table", "machine")
     )
+    blocks += "<!-- bench:notes:start -->\n<!-- bench:notes:end -->\n"  # an empty block
     readme.write_text("# Reading\nkept\n" + blocks, encoding="utf-8")
     result = BenchResult("x", rows=[Row("1 x", "metric", "1")], notes=["a note"])
     update_readme([result], 12.0, path=readme)
@@ -61,6 +62,8 @@ def test_update_readme_replaces_only_the_generated_blocks(tmp_path: Path) -> Non
     assert "old" not in text
     assert "| 1 x | metric | 1 |" in text
     assert "- a note" in text
+    update_readme([result], 13.0, path=readme)  # again: the markers survive
+    assert readme.read_text(encoding="utf-8").count("| 1 x | metric | 1 |") == 1
 
 
 def test_cli_rejects_unknown_benchmarks() -> None:

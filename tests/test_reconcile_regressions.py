@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import anyio
+import pytest
 
 from seedance_async._client import Client
 from seedance_async._config import ProviderConfig
 from seedance_async._errors import OutcomeUnknown
 from seedance_async._handle import TaskHandle
-from seedance_async._journal import NullJournal
+from seedance_async._journal import JournalEntry, NullJournal
 from seedance_async._retry import RetryPolicy
 from seedance_async._secrets import ApiKey
 from seedance_async._spec import VideoTask
@@ -107,3 +108,43 @@ async def test_the_intent_records_the_correlation_nonce_that_is_sent() -> None:
     sent = json.loads(str(ark.created[0]["body"]))
     assert intent.execution_expires_after is not None
     assert intent.execution_expires_after == sent["execution_expires_after"]
+
+
+@pytest.mark.parametrize(
+    ("resend", "age", "outcome", "created"),
+    [(True, 5.0, "succeeded", 1), (False, 5.0, "unknown", 0), (True, 3600.0, "unknown", 0)],
+)
+async def test_a_resumed_intent_that_created_nothing_is_sent_again(
+    resend: bool, age: float, outcome: str, created: int
+) -> None:
+    """After a crash between intent and answer, listing that finds nothing means: send again.
+
+    Regression: resume ended such tasks ``unknown`` although ``resubmit_when_not_listed``
+    (on by default) says a lost submit that the list proves absent is sent again. An intent
+    older than the list may reach still ends ``unknown``.
+    """
+    clock = FakeClock()
+    ark = FakeArk(clock.now)
+
+    def transport(_: ProviderConfig, __: ProviderAdapter, ___: ApiKey) -> FunctionTransport:
+        return FunctionTransport(ark)
+
+    config = ProviderConfig(
+        alias="a",
+        adapter="ark",
+        base_url="https://a.example/api/v3",
+        api_key=ApiKey("sk-test-a"),
+        resubmit_when_not_listed=resend,
+    )
+    spec = VideoTask(model=MODEL, prompt="killed mid-submit")
+    entry = JournalEntry(key="k", task=spec, provider="a", intent_at=clock.wall() - age)
+    client = Client([config], clock=clock, transport_factory=transport, seed=1)
+    async with client, Tracker(client) as tracker:
+        (tracked,) = await tracker.resume([entry])
+        for _ in range(1000):  # virtual time: reconcile settle, then queue and run times
+            if tracked.done:
+                break
+            await clock.run_for(1.0)
+        result = await tracked.result()
+    assert result.outcome.value == outcome, result.reason
+    assert len(ark.created) == created

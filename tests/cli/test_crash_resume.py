@@ -77,14 +77,15 @@ def test_three_sigkills_then_one_result_per_line_each_billed_once(tmp_path: Path
     for key, row in by_key.items():
         if row["outcome"] == "succeeded":
             assert task_ids[row["task_id"]] == keys[key]  # the video is this line's, paid once
-        else:
-            assert row["outcome"] == "unknown", row
+        else:  # 429s on every try: refused, so never billed; or unknown, with when and why
+            assert row["outcome"] in ("unknown", "rejected"), row
             assert row["reason"], row
+            assert row["outcome"] == "unknown" or keys[key] not in billed, row
     key_of = {prompt: key for key, prompt in keys.items()}
     for entry in ledger:  # every paid task is some line's result, or that line says unknown
         row = by_key[key_of[prompt_of(entry["body"])]]
         assert row["task_id"] == entry["task_id"] or row["outcome"] == "unknown", row
-    assert sum(r["outcome"] == "succeeded" for r in rows) >= COUNT * 0.9
+    assert sum(r["outcome"] == "succeeded" for r in rows) >= COUNT * 0.95
 
     videos = tmp_path / "videos"
     assert sorted(p.name for p in videos.iterdir() if p.name.startswith(".")) == []
