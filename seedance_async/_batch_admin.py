@@ -114,6 +114,10 @@ async def _read(path: Path, what: str) -> Any:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``seedance-async status``: counts by provider and state."""
+    if args.redis is not None or args.batch is not None:
+        return _status_from_redis(args)
+    if not args.journal:
+        return fail("status", "--journal FILE is required (or --redis URL --batch NAME)")
     try:
         path = _existing_journal(args)
         summary = anyio.run(_read, path, "summary")
@@ -123,6 +127,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"journal": str(path), **summary}, indent=2, sort_keys=True))
     else:
         print(format_summary(summary, str(path)))
+    return EXIT_OK
+
+
+def _status_from_redis(args: argparse.Namespace) -> int:
+    from seedance_async._redis_cli import redis_errors, summary_from_redis
+
+    if not args.batch:
+        return fail("status", "--redis needs --batch NAME")
+    try:
+        summary = summary_from_redis(args.redis, args.batch, prefix=args.redis_prefix)
+    except redis_errors() as exc:
+        return fail("status", str(exc))
+    if args.json:
+        print(json.dumps({"batch": args.batch, **summary}, indent=2, sort_keys=True, default=str))
+    else:
+        print(format_summary(summary, f"redis batch {args.batch}"))
     return EXIT_OK
 
 
@@ -232,7 +252,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def register_journal_commands(sub: _Sub) -> None:
     """Add ``status``, ``results`` and ``cancel`` to the CLI."""
     p = sub.add_parser("status", help="summary of a batch journal")
-    p.add_argument("--journal", required=True, metavar="FILE")
+    p.add_argument("--journal", metavar="FILE", help="the batch journal of `run`")
+    p.add_argument("--redis", metavar="URL", help="a Redis batch instead (see `run --redis`)")
+    p.add_argument("--batch", metavar="NAME", help="the Redis batch name")
+    p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("results", help="write the results JSONL again from a journal")

@@ -143,6 +143,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID if invalid else EXIT_OK
     if invalid and args.strict:
         return fail("run", "--strict: invalid lines, nothing was submitted", EXIT_INVALID)
+    if args.redis is not None or args.batch is not None:
+        # Scale-out: queue the valid lines in Redis; `seedance-async worker` processes run them.
+        from seedance_async._redis_cli import enqueue_from_run
+
+        name = args.batch or Path(args.tasks).stem
+        code = enqueue_from_run(args.redis, name, batch.lines, prefix=args.redis_prefix)
+        return EXIT_INVALID if invalid and code == EXIT_OK else code
+    if not args.out:
+        return fail("run", "--out FILE is required (or --redis URL to queue the batch for workers)")
     try:  # before any file is written: a missing key is a usage error, not a crashed run
         for alias in failover:
             catalog[alias].resolve_key()
@@ -195,7 +204,7 @@ def _add_run(sub: _Sub) -> None:
         + "; more via --config)",
     )
     p.add_argument("--config", metavar="FILE", help="provider aliases in TOML")
-    p.add_argument("--out", required=True, metavar="FILE", help="results JSONL")
+    p.add_argument("--out", metavar="FILE", help="results JSONL (required without --redis)")
     p.add_argument("--download", metavar="DIR", help="download videos here as <key>.mp4")
     p.add_argument(
         "--journal", metavar="FILE", help="the batch journal (default: <out>.journal.db)"
@@ -239,6 +248,16 @@ def _add_run(sub: _Sub) -> None:
         metavar="FACTOR",
         help="multiply poll timing, e.g. 0.01 against `simulate --time-scale 0.01`",
     )
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        help="queue the batch in Redis for `seedance-async worker` processes instead of running it"
+        " here (default URL: $SEEDANCE_REDIS_URL when --batch is given)",
+    )
+    p.add_argument(
+        "--batch", metavar="NAME", help="the Redis batch name (default: the file's stem)"
+    )
+    p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
 

@@ -405,12 +405,11 @@ class ProviderClient:
             cause, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
         )
         if delay is None:
-            raise SubmitOutcomeUnknown(
-                "no task was created, and submit retries are exhausted",
-                sent_at=sent_at,
-                reason=f"{type(cause).__name__}; not created, retries exhausted",
+            # Listing proved nothing was created: this is a refusal, not an unknown outcome,
+            # so the caller may take the task to another provider.
+            raise ProviderUnavailable(
+                f"submit not accepted after {attempt + 1} attempts (listing showed no task was created)",
                 provider=self.alias,
-                not_found=True,
             ) from cause
         return delay
 
@@ -433,8 +432,9 @@ class ProviderClient:
             )
         window = (sent_at - _RECONCILE_SKEW, self.clock.wall() + _RECONCILE_SKEW)
         candidates: list[TaskStatus] = []
+        complete = True
         for attempt in range(_RECONCILE_TRIES):
-            candidates = await self._list_candidates(task, window)
+            candidates, complete = await self._list_candidates(task, window)
             if candidates:
                 break
             if attempt + 1 < _RECONCILE_TRIES:
@@ -446,19 +446,28 @@ class ProviderClient:
             self._emit(EventKind.RECONCILED, key, f"adopted after {cause}", found.task_id)
             return self._handle(task, found.task_id, sent_at, spec_hash), found
         ids = tuple(c.task_id for c in candidates)
-        reason = "several matching tasks" if ids else "no matching task found by listing"
+        if ids:
+            reason = "several matching tasks"
+        elif complete:
+            reason = "no matching task found by listing"
+        else:
+            reason = (
+                f"the listing did not reach back to the send time within {_RECONCILE_PAGES} pages"
+            )
         raise SubmitOutcomeUnknown(
             f"submit outcome unknown ({cause}): {reason}",
             sent_at=sent_at,
             candidates=ids,
             reason=f"{cause}; {reason}",
             provider=self.alias,
-            not_found=not ids,
+            # "Not created" only counts when the scan covered the whole send window.
+            not_found=not ids and complete,
         )
 
     async def _list_candidates(
         self, task: VideoTask, window: tuple[float, float]
-    ) -> list[TaskStatus]:
+    ) -> tuple[list[TaskStatus], bool]:
+        """Matching tasks, and whether the scan reached back past the window's start."""
         found: list[TaskStatus] = []
         for page_num in range(1, _RECONCILE_PAGES + 1):
             page = await self.list_tasks(
@@ -473,5 +482,5 @@ class ProviderClient:
                 or len(page.items) < 100
                 or (oldest is not None and oldest < window[0])
             ):
-                break
-        return found
+                return found, True
+        return found, False

@@ -15,8 +15,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -224,3 +224,46 @@ def _status(args: argparse.Namespace) -> int:
         return _fail("redis-status", exc)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
+
+
+def enqueue_from_run(url: str | None, batch: str, lines: Sequence[Any], *, prefix: str) -> int:
+    """``run ... --redis URL``: queue the validated lines of a batch for workers.
+
+    Returns:
+        0, or 2 when Redis refused or could not be reached (the message is printed).
+    """
+    from seedance_async._redis_batch import enqueue_batch
+
+    try:
+        items = [(line.key, line.task, line.line_no) for line in lines]
+        target = url or os.environ.get("SEEDANCE_REDIS_URL") or ""
+        if not target:
+            raise ValueError("no Redis URL: pass --redis URL or set SEEDANCE_REDIS_URL")
+        report = asyncio.run(enqueue_batch(target, batch, items, prefix=prefix))
+    except _errors() as exc:
+        return _fail("run", exc)
+    print(
+        f"batch {batch}: {report.added} queued, {report.known} already known; start workers with:\n"
+        f"  seedance-async worker --redis {target} --batch {batch} --provider ..."
+    )
+    return 0
+
+
+def summary_from_redis(url: str | None, batch: str, *, prefix: str) -> Mapping[str, Any]:
+    """``status --redis URL --batch NAME``: the batch summary, same keys as a journal's.
+
+    Raises:
+        SeedanceError, ValueError, OSError or a Redis connection error.
+    """
+    from seedance_async._redis_batch import redis_summary
+
+    target = url or os.environ.get("SEEDANCE_REDIS_URL") or ""
+    if not target:
+        raise ValueError("no Redis URL: pass --redis URL or set SEEDANCE_REDIS_URL")
+    summary: Mapping[str, Any] = asyncio.run(redis_summary(target, batch, prefix=prefix))
+    return summary
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    """Errors a Redis-backed command reports in one line."""
+    return _errors()

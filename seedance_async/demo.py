@@ -49,7 +49,12 @@ DEMO_FAULTS: dict[str, Faults] = {
         rate_limit=0.10, retry_after=0.2, server_error=0.03, reset=0.01, drop_after_create=0.02
     ),
     # 429s without Retry-After (adaptive rate) and generations that fail (failover after).
-    "chainhub": Faults(rate_limit=0.08, task_failure=0.06),
+    "chainhub": Faults(
+        rate_limit=0.08,
+        task_failure=0.08,
+        failure_code="InternalServiceError",
+        failure_message="internal error while generating",
+    ),
     # A flaky gateway with no list endpoint: its circuit opens and tasks move on.
     "gateway000": Faults(server_error=0.25, reset=0.02),
     "aimlapi": Faults(rate_limit=0.12, retry_after=0.1, task_failure=0.03),
@@ -158,19 +163,26 @@ def summary_rows(results: list[TaskResult], stats: _Stats, sim: Simulator) -> li
         rows.append(
             {
                 "provider": provider,
-                "submitted": stats.submitted[provider],
-                "succeeded": len(ok),
-                "failed": len(mine) - len(ok),
-                "retried": stats.retried[provider],
+                "sent": stats.submitted[provider],
+                "ok": len(ok),
+                "not ok": len(mine) - len(ok),
+                "retries": stats.retried[provider],
                 "429s": sim.stats(provider).get("status.429", 0),
-                "failovers": stats.failed_over[provider],
-                "reconciled": stats.reconciled[provider],
-                "p50_s": None if p50 is None else round(p50, 2),
-                "p95_s": None if p95 is None else round(p95, 2),
+                "moved on": stats.failed_over[provider],
+                "adopted": stats.reconciled[provider],
+                "p50 s": None if p50 is None else round(p50, 2),
+                "p95 s": None if p95 is None else round(p95, 2),
                 "billed": len(sim.ledger(provider)),
             }
         )
     return rows
+
+
+_LEGEND = (
+    "sent: tasks the provider accepted; ok / not ok: how the tasks that ended there ended;"
+    " retries and 429s seen; moved on: tasks failed over to another provider; adopted: lost"
+    " submit answers found again by listing; billed: tasks the simulator's ledger charged"
+)
 
 
 def _print_table(rows: list[dict[str, Any]], title: str) -> None:
@@ -181,11 +193,12 @@ def _print_table(rows: list[dict[str, Any]], title: str) -> None:
     except ImportError:
         widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
         print(title)
+        print(_LEGEND)
         print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
         for r in rows:
             print("  ".join(str(r[h]).ljust(w) for h, w in zip(headers, widths, strict=True)))
         return
-    table = Table(title=title)
+    table = Table(title=title, caption=_LEGEND)
     for h in headers:
         table.add_column(h, justify="left" if h == "provider" else "right")
     for r in rows:
@@ -260,6 +273,11 @@ async def run_demo(
     _print_table(rows, f"seedance-async demo: {len(results)} tasks in {elapsed:.1f} s")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"billed twice: {len(duplicates)} (from the simulator's ledger)")
+    if outcomes.get("unknown"):
+        print(
+            "unknown: a submit's answer was lost where the provider has no list endpoint to check"
+            " whether it created the task; such tasks are reported, never sent again blindly."
+        )
     print(
         f"videos: {videos}/   results: {out_dir / 'results.jsonl'}   batch: {out_dir / 'tasks.jsonl'}"
     )

@@ -23,7 +23,7 @@ from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Faults, Limits, Simul
 from seedance_async.simulator._ledger import max_in_window
 
 TIME_SCALE = 0.001
-SUBMIT_RPM = 6000.0  # 100 creates per second per alias
+SUBMIT_RPM = 3000.0  # 50 creates per second per alias: ~7 s for the 333 each gets
 POLL_RPS = 200.0
 
 FAULTS = Faults(
@@ -102,11 +102,14 @@ async def test_two_thousand_tasks_with_faults_end_well_and_are_billed_once() -> 
         assert kinds[EventKind.RATE_LIMITED] > 100
         assert kinds[EventKind.RECONCILED] > 0
 
-        # Configured rates were never exceeded (the simulator counts creates per key).
+        # Configured rates were never exceeded (the simulator counts creates per key). The
+        # client's bucket has no burst; arrivals may bunch by a few requests on the way.
+        rate = SUBMIT_RPM / 60
         for provider in aliases:
             creates = [r.time for r in sim.requests(provider) if r.op == "create"]
-            burst = max(1.0, SUBMIT_RPM / 60)
-            assert max_in_window(creates, 1.0) <= SUBMIT_RPM / 60 + burst + 1, provider
+            assert len(creates) > 2 * rate, provider  # long enough for the check to mean something
+            assert max_in_window(creates, 1.0) <= rate * 1.1 + 2, provider
+            assert max_in_window(creates, 5.0) <= rate * 5 + 2, provider
 
 
 async def test_retry_after_is_honoured_by_the_next_submit() -> None:
