@@ -17,7 +17,15 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from seedance_async._errors import InvalidTaskSpec, Violation
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async._spec import (
+    OPTIONAL_FIELDS,
+    Image,
+    ImageRole,
+    Ratio,
+    Resolution,
+    ServiceTier,
+    VideoTask,
+)
 
 __all__ = ["structure_task", "unstructure_task"]
 
@@ -186,20 +194,7 @@ def unstructure_task(task: VideoTask) -> dict[str, Any]:
         out["prompt"] = task.prompt
     if task.images:
         out["images"] = [_image_dict(i) for i in task.images]
-    for name in (
-        "resolution",
-        "ratio",
-        "duration",
-        "frames",
-        "seed",
-        "camera_fixed",
-        "watermark",
-        "return_last_frame",
-        "generate_audio",
-        "service_tier",
-        "execution_expires_after",
-        "callback_url",
-    ):
+    for name in OPTIONAL_FIELDS:
         value = getattr(task, name)
         if value is not None:
             out[name] = value.value if isinstance(value, enum.Enum) else value

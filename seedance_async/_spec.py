@@ -20,7 +20,32 @@ import attrs
 
 from seedance_async._errors import InvalidTaskSpec, Violation
 
-__all__ = ["Image", "ImageRole", "Ratio", "Resolution", "ServiceTier", "VideoTask"]
+__all__ = [
+    "OPTIONAL_FIELDS",
+    "Image",
+    "ImageRole",
+    "Ratio",
+    "Resolution",
+    "ServiceTier",
+    "VideoTask",
+]
+
+
+OPTIONAL_FIELDS: tuple[str, ...] = (
+    "resolution",
+    "ratio",
+    "duration",
+    "frames",
+    "seed",
+    "camera_fixed",
+    "watermark",
+    "return_last_frame",
+    "generate_audio",
+    "service_tier",
+    "execution_expires_after",
+    "callback_url",
+)
+"""The optional generation settings of a :class:`VideoTask`, in wire order (None = unset)."""
 
 
 class ImageRole(enum.StrEnum):

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 
 from seedance_async._errors import (
     AuthenticationFailed,
+    ConfigurationError,
     ContentPolicyViolation,
     InvalidRequest,
     InvalidTaskSpec,
@@ -23,12 +24,13 @@ from seedance_async._errors import (
 )
 from seedance_async._images import NotAnImage, sniff_bytes
 from seedance_async._models import model_capabilities
-from seedance_async._spec import VideoTask, encode_data_url
+from seedance_async._spec import OPTIONAL_FIELDS, VideoTask, encode_data_url
 from seedance_async._validation import scenario_of
-from seedance_async._wire import HttpResponse
-from seedance_async.providers._protocol import ProviderCapabilities
+from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
 
 __all__ = [
+    "WithoutCancelOrList",
     "bearer",
     "check_capabilities",
     "classify_error",
@@ -267,22 +269,7 @@ def _capability_violations(
             yield Violation(field=name, rule=f"provider {provider} cannot send {name}", value=value)
 
 
-_OPTIONAL_FIELDS = frozenset(
-    {
-        "resolution",
-        "ratio",
-        "duration",
-        "frames",
-        "seed",
-        "camera_fixed",
-        "watermark",
-        "return_last_frame",
-        "generate_audio",
-        "service_tier",
-        "execution_expires_after",
-        "callback_url",
-    }
-)
+_OPTIONAL_FIELDS = frozenset(OPTIONAL_FIELDS)
 
 
 def image_url_of(task: VideoTask, index: int) -> str:
@@ -317,3 +304,37 @@ def image_url_of(task: VideoTask, index: int) -> str:
 def bearer(api_key: str) -> dict[str, str]:
     """``Authorization: Bearer <key>``, the form every documented provider uses."""
     return {"Authorization": f"Bearer {api_key}"}
+
+
+class WithoutCancelOrList:
+    """For adapters of providers that document neither a cancel nor a list endpoint.
+
+    ``build_*`` return None, which tells the client there is nothing to send;
+    ``parse_*`` are never reached and say so if they are.
+    """
+
+    name: str
+
+    def build_cancel(self, task_id: str) -> HttpRequest | None:
+        """None: no cancel endpoint is documented."""
+        return None
+
+    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
+        """Never called, since :meth:`build_cancel` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no cancel endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no cancel endpoint")
+
+    def build_list(self, query: ListQuery) -> HttpRequest | None:
+        """None: no list endpoint is documented."""
+        return None
+
+    def parse_list(self, response: HttpResponse) -> TaskPage:
+        """Never called, since :meth:`build_list` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no list endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no list endpoint")

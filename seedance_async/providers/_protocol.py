@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from seedance_async._errors import ProviderError, Violation
-from seedance_async._spec import Ratio, VideoTask
+from seedance_async._spec import OPTIONAL_FIELDS, Ratio, VideoTask
 from seedance_async._state import TaskState, TaskStatus
 from seedance_async._wire import HttpRequest, HttpResponse
 
@@ -68,22 +68,7 @@ class ProviderCapabilities:
     ratios: frozenset[Ratio] = _ARK_RATIOS
     max_prompt_chars: int | None = None
     models: frozenset[str] | None = None
-    fields: frozenset[str] = frozenset(
-        {
-            "resolution",
-            "ratio",
-            "duration",
-            "frames",
-            "seed",
-            "camera_fixed",
-            "watermark",
-            "return_last_frame",
-            "generate_audio",
-            "service_tier",
-            "execution_expires_after",
-            "callback_url",
-        }
-    )
+    fields: frozenset[str] = frozenset(OPTIONAL_FIELDS)
     can_cancel: bool = False
     can_list: bool = False
     cancel_states: frozenset[TaskState] = frozenset()

@@ -36,6 +36,7 @@ from seedance_async._state import TaskState, TaskStatus, Usage
 from seedance_async._validation import scenario_of
 from seedance_async._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
+    WithoutCancelOrList,
     bearer,
     check_capabilities,
     classify_error,
@@ -44,10 +45,8 @@ from seedance_async.providers._common import (
 )
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
-    ListQuery,
     ProviderCapabilities,
     SubmitAccepted,
-    TaskPage,
 )
 
 __all__ = ["AIMLAPI_STATUS_MAP", "DEFAULT_SUBMIT_PATH", "UNIVERSAL_PATH", "AimlApiAdapter"]
@@ -135,7 +134,7 @@ def _loose_text(node: Node | None) -> str | None:
     return str(value) or None
 
 
-class AimlApiAdapter:
+class AimlApiAdapter(WithoutCancelOrList):
     """AI/ML API's two-call video API for the Seedance models.
 
     Args:
@@ -374,30 +373,6 @@ class AimlApiAdapter:
         return Usage(credits=credits, total_tokens=tokens)
 
     # -- cancel and list: not offered (§4.3) ---------------------------------------------
-
-    def build_cancel(self, task_id: str) -> HttpRequest | None:
-        """None: AI/ML API documents no cancel endpoint."""
-        return None
-
-    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
-        """Never called, since :meth:`build_cancel` returns None.
-
-        Raises:
-            ConfigurationError: always; this provider has no cancel endpoint.
-        """
-        raise ConfigurationError(f"provider {self.name} has no cancel endpoint")
-
-    def build_list(self, query: ListQuery) -> HttpRequest | None:
-        """None: AI/ML API documents no list endpoint."""
-        return None
-
-    def parse_list(self, response: HttpResponse) -> TaskPage:
-        """Never called, since :meth:`build_list` returns None.
-
-        Raises:
-            ConfigurationError: always; this provider has no list endpoint.
-        """
-        raise ConfigurationError(f"provider {self.name} has no list endpoint")
 
     # -- errors ---------------------------------------------------------------------------
 

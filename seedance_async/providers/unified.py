@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 from seedance_async._errors import (
-    ConfigurationError,
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
@@ -33,6 +32,7 @@ from seedance_async._spec import ImageRole, Ratio, VideoTask
 from seedance_async._state import TaskState, TaskStatus, Usage
 from seedance_async._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
+    WithoutCancelOrList,
     bearer,
     check_capabilities,
     classify_error,
@@ -40,10 +40,8 @@ from seedance_async.providers._common import (
 )
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
-    ListQuery,
     ProviderCapabilities,
     SubmitAccepted,
-    TaskPage,
 )
 
 __all__ = ["DEFAULT_PATH", "UNIFIED_STATUS_MAP", "UnifiedAdapter"]
@@ -114,7 +112,7 @@ def _first_text(node: Node | None) -> str | None:
     return (items[0].text() or None) if items else None
 
 
-class UnifiedAdapter:
+class UnifiedAdapter(WithoutCancelOrList):
     """The ``/v2/videos/generations`` "unified interface" format of seed 003.
 
     Args:
@@ -290,30 +288,6 @@ class UnifiedAdapter:
         return min(1.0, max(0.0, node.number() / 100))
 
     # -- cancel and list: not offered (§5) -----------------------------------------------
-
-    def build_cancel(self, task_id: str) -> HttpRequest | None:
-        """None: no cancel endpoint is documented for this format."""
-        return None
-
-    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
-        """Never called, since :meth:`build_cancel` returns None.
-
-        Raises:
-            ConfigurationError: always; this provider has no cancel endpoint.
-        """
-        raise ConfigurationError(f"provider {self.name} has no cancel endpoint")
-
-    def build_list(self, query: ListQuery) -> HttpRequest | None:
-        """None: no list endpoint is documented for this format."""
-        return None
-
-    def parse_list(self, response: HttpResponse) -> TaskPage:
-        """Never called, since :meth:`build_list` returns None.
-
-        Raises:
-            ConfigurationError: always; this provider has no list endpoint.
-        """
-        raise ConfigurationError(f"provider {self.name} has no list endpoint")
 
     # -- errors ---------------------------------------------------------------------------
 
