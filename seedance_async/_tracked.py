@@ -37,6 +37,7 @@ class TrackedTask:
         "poll_errors",
         "result_value",
         "resumed",
+        "rounds",
         "slot_alias",
         "status",
         "submitted_mono",
@@ -68,6 +69,7 @@ class TrackedTask:
         self.cancel_requested = False
         self.slot_alias: str | None = None
         self.poll_errors = 0
+        self.rounds = 0
         self.resumed = False
         self.version = 0
         self._done: anyio.Event | None = None

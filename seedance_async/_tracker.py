@@ -64,6 +64,9 @@ class Tracker(SubmitStage, PollStage):
             downloaded there as ``<key>.mp4`` / ``<key>.last.png``.
         submit_workers / poll_workers / download_workers: concurrency of each stage.
         batch_size: most task ids in one list-based status call.
+        refusal_rounds: when every provider refused a task for a reason that may pass (rate
+            limited, unavailable, unreachable), offer it to them again this many times, after
+            pauses growing from ``schedule.min_interval``, before ending it ``rejected``.
         seed: seeds weighted failover and jitter.
     """
 

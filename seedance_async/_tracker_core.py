@@ -57,6 +57,7 @@ class TrackerCore:
         poll_workers: int = 16,
         download_workers: int = 8,
         batch_size: int = 50,
+        refusal_rounds: int = 5,
         seed: int | None = None,
     ) -> None:
         if isinstance(providers, FailoverPolicy):
@@ -71,6 +72,7 @@ class TrackerCore:
         self.events = client.events
         self.schedule = schedule or PollSchedule()
         self.default_deadline = deadline
+        self.refusal_rounds = refusal_rounds
         self.journal: Journal = journal or NullJournal()
         self.download_dir = Path(download_dir) if download_dir is not None else None
         self._workers = (submit_workers, poll_workers, download_workers)

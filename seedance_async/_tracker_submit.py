@@ -40,6 +40,7 @@ _FAILOVER_ERRORS = (
 # may not reach that far back (RedisWorker's resubmit_horizon has the same default).
 _RESEND_HORIZON = 60.0
 _SLOT_RECHECK = 0.5  # seconds between looks at a full running-slot budget
+_REFUSED = "refused"
 
 
 class SubmitStage(TrackerCore):
@@ -60,6 +61,14 @@ class SubmitStage(TrackerCore):
             if tracked.done:
                 return
             remaining = [a for a in tracked.order if a not in tried]
+            if not remaining and self._may_go_round_again(tracked):
+                # Every provider refused for now (rate limits, an outage): nothing was created,
+                # so wait a while and offer the task to the providers that refused again.
+                tracked.rounds += 1
+                pause = self.schedule.min_interval * 2.0**tracked.rounds
+                await self.clock.sleep(min(pause, 2 * self.schedule.max_interval))
+                tried = {a.provider for a in tracked.attempts if a.outcome != _REFUSED}
+                continue
             if not remaining:
                 await self._finish(
                     tracked,
@@ -127,9 +136,21 @@ class SubmitStage(TrackerCore):
         await self._attached(tracked, handle, first)
         return True
 
+    def _may_go_round_again(self, tracked: TrackedTask) -> bool:
+        last = tracked.attempts[-1] if tracked.attempts else None
+        if last is None or last.outcome != _REFUSED or tracked.rounds >= self.refusal_rounds:
+            return False
+        return tracked.deadline_at is None or self.clock.now() < tracked.deadline_at
+
     async def _not_created(self, tracked: TrackedTask, alias: str, exc: Exception) -> None:
+        # "refused" marks a refusal that may pass (rate limit, outage, no connection): the
+        # provider gets the task again in a later round; "rejected" is final for it.
+        transient = isinstance(exc, ProviderUnavailable | TransportError) or (
+            isinstance(exc, RateLimited) and exc.retryable
+        )
+        outcome = _REFUSED if transient else "rejected"
         tracked.attempts.append(
-            Attempt(provider=alias, task_id=None, outcome="rejected", reason=str(exc))
+            Attempt(provider=alias, task_id=None, outcome=outcome, reason=str(exc))
         )
         await self._release_slot(tracked)
         await self.journal.record_not_created(tracked.key, alias, str(exc))

@@ -375,3 +375,31 @@ async def test_ambiguous_submit_not_listed_stays_unknown_when_resubmit_is_off() 
     assert result.outcome is Outcome.UNKNOWN
     assert ark.calls["POST"] == 1
     assert not ark.created
+
+
+async def test_a_task_every_provider_refused_for_now_goes_round_again() -> None:
+    """429s that outlast the submit retries do not lose the task: it is offered again later."""
+    world = World(["a"])
+    for _ in range(5):  # one more than RetryPolicy's 4 attempts per round
+        world.arks["a"].fault("POST", rate_limited("1"))
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert [a.outcome for a in result.attempts] == ["refused", "submitted"]
+    assert len(world.arks["a"].created) == 1
+
+
+async def test_refusals_end_rejected_after_the_last_round() -> None:
+    """A provider that keeps refusing ends the task rejected after refusal_rounds rounds."""
+    world = World(["a"])
+    for _ in range(100):
+        world.arks["a"].fault("POST", rate_limited("1"))
+    async with running(world, [config("a")], refusal_rounds=2) as tracker:
+        handle = await tracker.submit(task())
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.REJECTED
+    assert [a.outcome for a in result.attempts] == ["refused"] * 3
+    assert not world.arks["a"].created
