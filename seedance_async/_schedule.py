@@ -24,7 +24,8 @@ class PollSchedule:
         first_poll: first poll after submit when no ETA is known yet.
         min_interval / max_interval: bounds of the interval between polls.
         growth: interval as a fraction of the time elapsed since submit.
-        eta_fraction: with an ETA, the first poll happens at this fraction of it.
+        eta_fraction: with an estimate, the first poll happens at this fraction of it (the
+            tracker passes the early quantile of recent durations, see :class:`EtaEstimator`).
         jitter: +/- fraction applied by the caller to spread polls.
     """
 
@@ -32,7 +33,7 @@ class PollSchedule:
     min_interval: float = 2.0
     max_interval: float = 30.0
     growth: float = 0.15
-    eta_fraction: float = 0.9
+    eta_fraction: float = 1.0
     jitter: float = 0.1
 
     def first_delay(self, eta: float | None) -> float:
@@ -60,13 +61,20 @@ class PollSchedule:
 
 
 class EtaEstimator:
-    """Running estimate of generation time per (provider, model): median of recent tasks."""
+    """Running estimates of generation time per (provider, model) from recent tasks.
 
-    def __init__(self, window: int = 64) -> None:
+    Two figures: the median (the expected finish, which later polls do not sleep past) and
+    an early quantile (by default the 10th percentile), where the first poll goes: placing
+    it at the median would leave the quicker half of the tasks waiting for it.
+    """
+
+    def __init__(self, window: int = 64, *, early_quantile: float = 0.1) -> None:
         self._window = window
+        self._early_q = early_quantile
         self._samples: dict[tuple[str, str], deque[float]] = {}
-        # The median is read on every poll and changes only when a task ends: keep it.
+        # Both are read on every poll and change only when a task ends: keep them.
         self._medians: dict[tuple[str, str], float] = {}
+        self._early: dict[tuple[str, str], float] = {}
 
     def observe(self, provider: str, model: str, seconds: float) -> None:
         """Record how long a task took from submit to its final state."""
@@ -77,7 +85,12 @@ class EtaEstimator:
         samples.append(seconds)
         ordered = sorted(samples)
         self._medians[key] = ordered[len(ordered) // 2]
+        self._early[key] = ordered[int(self._early_q * (len(ordered) - 1))]
 
     def eta(self, provider: str, model: str) -> float | None:
         """Median generation time, or None before the first sample."""
         return self._medians.get((provider, model))
+
+    def early(self, provider: str, model: str) -> float | None:
+        """The early-quantile generation time (first-poll time), or None before a sample."""
+        return self._early.get((provider, model))

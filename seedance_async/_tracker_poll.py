@@ -59,7 +59,7 @@ class PollStage(TrackerCore):
             await self._apply_status(tracked, first)
             if tracked.done:
                 return
-        delay = self.schedule.first_delay(self._eta.eta(alias, tracked.task.model)) - elapsed
+        delay = self.schedule.first_delay(self._eta.early(alias, tracked.task.model)) - elapsed
         self._schedule_poll(tracked, max(0.0, delay))
 
     async def _dispatch_due(self, due: list[TrackedTask]) -> None:
