@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from seedance_async._budget import Budget, BudgetLike
 from seedance_async._client import Client, TransportFactory
 from seedance_async._clock import Clock, SystemClock
 from seedance_async._config import (
@@ -52,7 +53,6 @@ from seedance_async._journal import Journal, JournalEntry, NullJournal
 from seedance_async._loading import load_local_images
 from seedance_async._models import MODELS, ModelCapabilities, model_capabilities
 from seedance_async._provider_client import ProviderClient, SubmitOutcomeUnknown
-from seedance_async._ratelimit import Budget, BudgetLike
 from seedance_async._retry import RetryPolicy
 from seedance_async._schedule import PollSchedule
 from seedance_async._secrets import ApiKey

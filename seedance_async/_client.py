@@ -19,6 +19,7 @@ from typing import Self
 import aiohttp
 import anyio
 
+from seedance_async._budget import Budget, BudgetLike
 from seedance_async._clock import Clock, SystemClock
 from seedance_async._config import ProviderConfig
 from seedance_async._download import DownloadResult, download
@@ -32,7 +33,6 @@ from seedance_async._events import EventHub
 from seedance_async._handle import TaskHandle
 from seedance_async._loading import load_local_images
 from seedance_async._provider_client import ProviderClient
-from seedance_async._ratelimit import Budget, BudgetLike
 from seedance_async._retry import RetryPolicy
 from seedance_async._schedule import PollSchedule
 from seedance_async._secrets import ApiKey

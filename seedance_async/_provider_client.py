@@ -22,6 +22,7 @@ from typing import TypeVar
 import anyio
 import attrs
 
+from seedance_async._budget import BudgetLike
 from seedance_async._clock import Clock
 from seedance_async._config import ProviderConfig
 from seedance_async._errors import (
@@ -36,7 +37,6 @@ from seedance_async._errors import (
 )
 from seedance_async._events import Event, EventHub, EventKind
 from seedance_async._handle import TaskHandle
-from seedance_async._ratelimit import BudgetLike
 from seedance_async._reconcile import reconcile_candidates
 from seedance_async._retry import RetryPolicy
 from seedance_async._spec import VideoTask

@@ -27,7 +27,7 @@ from seedance_async._redis_budget import SUBMIT_MARK, SubmitMark
 from seedance_async._redis_queue import BatchMember
 from seedance_async._redis_records import LeaseLost, RedisRecord, dumps, parse_record
 from seedance_async._spec import VideoTask
-from seedance_async._sqlite_journal import _status_to_json
+from seedance_async._sqlite_schema import status_to_json
 from seedance_async._state import TaskStatus
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class RedisJournal(BatchMember):
         """
         if self._mirror.get(key, {}).get("state") == "final":
             return
-        status_json = _status_to_json(status)
+        status_json = status_to_json(status)
         fields = {"state": status.state.value, "status": status_json}
         if not self._mirror.get(key, {}).get("task_id"):
             fields["task_id"] = status.task_id
@@ -175,7 +175,7 @@ class RedisJournal(BatchMember):
         provider = handle.provider if handle else (attempts[-1].provider if attempts else "")
         task_id = handle.task_id if handle else ""
         handle_json = dumps(handle.to_dict()) if handle else ""
-        status_json = _status_to_json(result.status) if result.status else ""
+        status_json = status_to_json(result.status) if result.status else ""
         result_json = dumps(result.to_dict())
         fields = {"state": "final", "outcome": result.outcome.value, "result": result_json}
         for name, value in (

@@ -15,7 +15,7 @@ from seedance_async._errors import JournalError
 from seedance_async._handle import TaskHandle
 from seedance_async._journal import JournalEntry
 from seedance_async._spec import VideoTask
-from seedance_async._sqlite_journal import _status_from_json
+from seedance_async._sqlite_schema import status_from_json
 from seedance_async._state import TaskStatus
 
 __all__ = ["LeaseLost", "RedisRecord", "default_worker_id", "dumps", "parse_record"]
@@ -90,7 +90,7 @@ def parse_record(key: str, fields: Mapping[str, str], owner: str | None = None) 
             handle=TaskHandle.from_dict(json.loads(fields["handle"]))
             if fields.get("handle")
             else None,
-            last_status=_status_from_json(fields["status"]) if fields.get("status") else None,
+            last_status=status_from_json(fields["status"]) if fields.get("status") else None,
             result=json.loads(fields["result"]) if fields.get("result") else None,
             updated_at=float(fields.get("updated_at") or 0.0),
             owner=owner,

@@ -17,7 +17,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -25,171 +24,36 @@ from typing import Any, Protocol, Self, TypeVar
 
 import anyio
 import anyio.to_thread
-import attrs
 
 from seedance_async._errors import JournalError
 from seedance_async._handle import TaskHandle, TaskResult
 from seedance_async._journal import JournalEntry
 from seedance_async._spec import VideoTask
-from seedance_async._state import TaskState, TaskStatus, Usage
+from seedance_async._sqlite_schema import (
+    APPLICATION_ID,
+    COLUMNS,
+    FINAL,
+    INTENT_SQL,
+    ORDER,
+    RESULT_SQL,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SYNC_FULL,
+    SYNC_NORMAL,
+    JournalRecord,
+    dumps,
+    record_from_row,
+    status_to_json,
+)
+from seedance_async._state import TaskStatus
 
 __all__ = ["SCHEMA_VERSION", "JournalRecord", "SqliteJournal"]
 
-SCHEMA_VERSION = 1
-# Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
-_APPLICATION_ID = 0x53445341  # "SDSA"
-
-_SCHEMA = (
-    """CREATE TABLE tasks (
-        seq INTEGER PRIMARY KEY,      -- insertion order; a rowid alias, so VACUUM keeps it
-        key TEXT NOT NULL UNIQUE,
-        spec_json TEXT NOT NULL,      -- VideoTask.to_dict(), metadata included
-        spec_hash TEXT NOT NULL,
-        line_no INTEGER,              -- line in the batch file, when it came from one
-        state TEXT NOT NULL,          -- pending|intent|submitted|<TaskState>|final
-        outcome TEXT,                 -- Outcome, once final
-        provider TEXT,                -- alias of the last attempt
-        attempt INTEGER NOT NULL DEFAULT 0,
-        intent_at REAL,
-        task_id TEXT,
-        handle_json TEXT,
-        last_status_json TEXT,
-        result_json TEXT,             -- TaskResult.to_dict(), once final
-        updated_at REAL NOT NULL)""",
-    "CREATE INDEX tasks_by_state ON tasks(state)",
-    "CREATE INDEX tasks_by_line ON tasks(line_no, seq)",
-    """CREATE TABLE events (
-        id INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL,
-        at REAL NOT NULL, detail TEXT)""",
-    "CREATE INDEX events_by_key ON events(key, id)",
-    f"PRAGMA application_id = {_APPLICATION_ID}",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
-
-# Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
-# checkpoints, so a power cut (not a process crash: SIGKILL loses nothing committed either
-# way) may roll back the last NORMAL commits. The intent is what "never double-bill" rests
-# on: if it were lost after the request left, resume would see a never-sent task and pay
-# for it again, so it is flushed before record_intent returns, i.e. before the submit.
-# A lost handle would turn a known remote task into one to reconcile, so it is FULL too, as
-# is the result (once per task; a lost REJECTED/UNKNOWN result would come back as an intent
-# to reconcile). Pending rows and statuses are cheap to redo: re-reading the batch file or
-# polling again. The WAL is append-only, so a FULL commit also makes every earlier one durable.
-_FULL = "PRAGMA synchronous = FULL"
-_NORMAL = "PRAGMA synchronous = NORMAL"
-
-# A new attempt (failover) replaces the last one's handle and status; the events keep them.
-_INTENT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, provider, attempt, intent_at,
-    updated_at) VALUES (?, ?, ?, 'intent', ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
-    spec_json = excluded.spec_json, spec_hash = excluded.spec_hash, state = 'intent',
-    outcome = NULL, provider = excluded.provider, attempt = excluded.attempt,
-    intent_at = excluded.intent_at, task_id = NULL, handle_json = NULL, last_status_json = NULL,
-    result_json = NULL, updated_at = excluded.updated_at"""
-# A task may end before any intent (rejected by every provider, unreadable image).
-_RESULT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, outcome, provider, task_id,
-    handle_json, last_status_json, result_json, updated_at)
-    VALUES (?, ?, ?, 'final', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
-    state = 'final', outcome = excluded.outcome, provider = COALESCE(excluded.provider, provider),
-    task_id = COALESCE(excluded.task_id, task_id),
-    handle_json = COALESCE(excluded.handle_json, handle_json),
-    last_status_json = COALESCE(excluded.last_status_json, last_status_json),
-    result_json = excluded.result_json, updated_at = excluded.updated_at"""
-_ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks last, oldest first
-_FINAL = "final"
 _T = TypeVar("_T")
-_COLUMNS = (
-    "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
-    "last_status_json, result_json, updated_at"
-)
 
 
 class _WallClock(Protocol):
     def wall(self) -> float: ...
-
-
-@attrs.frozen(kw_only=True)
-class JournalRecord:
-    """Everything the journal holds about one task (see :meth:`SqliteJournal.get`).
-
-    Attributes:
-        key: tracking key.
-        task: the spec.
-        state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value or ``final``.
-        line_no: line in the batch file, when the task came from one.
-        provider / attempt / intent_at: the last attempt, once an intent was recorded.
-        handle: the remote task, once the submit answer was recorded.
-        last_status: the last state change seen.
-        result: :meth:`TaskResult.to_dict` output, once final.
-        updated_at: Unix time of the last record.
-    """
-
-    key: str
-    task: VideoTask
-    state: str
-    line_no: int | None = None
-    provider: str | None = None
-    attempt: int = 0
-    intent_at: float | None = None
-    handle: TaskHandle | None = None
-    last_status: TaskStatus | None = None
-    result: dict[str, Any] | None = None
-    updated_at: float = 0.0
-
-    @property
-    def is_finished(self) -> bool:
-        """True once a result was recorded."""
-        return self.state == _FINAL
-
-    def entry(self) -> JournalEntry:
-        """The resume view of this record."""
-        return JournalEntry(
-            key=self.key,
-            task=self.task,
-            provider=self.provider,
-            attempt=self.attempt,
-            handle=self.handle,
-            intent_at=self.intent_at,
-            last_status=self.last_status,
-        )
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _status_to_json(status: TaskStatus) -> str:
-    data = attrs.asdict(
-        status,
-        filter=lambda a, _: a.name != "raw",  # the provider's whole answer: large, unvetted
-        value_serializer=lambda _i, _f, v: v.isoformat() if isinstance(v, datetime) else v,
-    )
-    return _dumps(data)
-
-
-def _status_from_json(text: str) -> TaskStatus:
-    data = json.loads(text)  # written by _status_to_json: only TaskStatus fields
-    for name in ("created_at", "updated_at"):
-        if data.get(name):
-            data[name] = datetime.fromisoformat(data[name])
-    data["state"] = TaskState(data["state"])
-    data["usage"] = Usage(**data["usage"]) if data.get("usage") else None
-    return TaskStatus(**data)
-
-
-def _record(row: sqlite3.Row) -> JournalRecord:
-    return JournalRecord(
-        key=row["key"],
-        task=VideoTask.from_dict(json.loads(row["spec_json"])),
-        state=row["state"],
-        line_no=row["line_no"],
-        provider=row["provider"],
-        attempt=row["attempt"],
-        intent_at=row["intent_at"],
-        handle=TaskHandle.from_dict(json.loads(row["handle_json"])) if row["handle_json"] else None,
-        last_status=_status_from_json(row["last_status_json"]) if row["last_status_json"] else None,
-        result=json.loads(row["result_json"]) if row["result_json"] else None,
-        updated_at=row["updated_at"],
-    )
 
 
 class SqliteJournal:
@@ -262,7 +126,7 @@ class SqliteJournal:
                 "SELECT (SELECT * FROM pragma_application_id), (SELECT * FROM pragma_user_version),"
                 " (SELECT count(*) FROM sqlite_master)"
             ).fetchone()
-            if objects and app_id != _APPLICATION_ID:
+            if objects and app_id != APPLICATION_ID:
                 raise JournalError(f"{self.path} is an SQLite file but not a seedance journal")
             if objects and version > SCHEMA_VERSION:
                 raise JournalError(
@@ -271,7 +135,7 @@ class SqliteJournal:
                 )
             if objects and version != SCHEMA_VERSION:
                 raise JournalError(f"journal {self.path} has unknown schema version {version}")
-            for statement in () if objects else _SCHEMA:
+            for statement in () if objects else SCHEMA:
                 conn.execute(statement)
             conn.execute("COMMIT")
             # WAL: readers never block the writer, and a commit is one append to the WAL.
@@ -310,7 +174,7 @@ class SqliteJournal:
         try:
             if not write:
                 return fn(conn)
-            level = _FULL if full else _NORMAL
+            level = SYNC_FULL if full else SYNC_NORMAL
             if self._sync != level:  # per connection; only the lock holder gets here
                 conn.execute(level)
                 self._sync = level
@@ -330,7 +194,7 @@ class SqliteJournal:
     def _event(self, conn: sqlite3.Connection, key: str, kind: str, **detail: Any) -> None:
         conn.execute(
             "INSERT INTO events(key, kind, at, detail) VALUES (?, ?, ?, ?)",
-            (key, kind, self._now(), _dumps(detail)),
+            (key, kind, self._now(), dumps(detail)),
         )
 
     def _state_of(self, conn: sqlite3.Connection, key: str) -> str | None:
@@ -352,8 +216,8 @@ class SqliteJournal:
 
         def op(conn: sqlite3.Connection) -> None:
             previous = self._state_of(conn, key)
-            spec = (key, _dumps(task.to_dict()), task.spec_hash())
-            conn.execute(_INTENT_SQL, (*spec, provider, attempt, at, self._now()))
+            spec = (key, dumps(task.to_dict()), task.spec_hash())
+            conn.execute(INTENT_SQL, (*spec, provider, attempt, at, self._now()))
             self._event(conn, key, "intent", provider=provider, attempt=attempt, previous=previous)
 
         await self._run(op, write=True, full=True)
@@ -369,7 +233,7 @@ class SqliteJournal:
             cur = conn.execute(
                 "UPDATE tasks SET state = 'submitted', provider = ?, task_id = ?, handle_json = ?,"
                 " updated_at = ? WHERE key = ? AND state NOT IN ('pending', 'final')",
-                (handle.provider, handle.task_id, _dumps(handle.to_dict()), self._now(), key),
+                (handle.provider, handle.task_id, dumps(handle.to_dict()), self._now(), key),
             )
             if cur.rowcount == 0:  # a remote id without its intent would break resume
                 raise JournalError(f"journal {self.path}: no open intent for {key!r}")
@@ -409,13 +273,13 @@ class SqliteJournal:
             previous = self._state_of(conn, key)
             if previous is None:
                 raise JournalError(f"journal {self.path}: status for unknown key {key!r}")
-            if previous != _FINAL:
+            if previous != FINAL:
                 conn.execute(
                     "UPDATE tasks SET state = ?, last_status_json = ?,"
                     " task_id = COALESCE(task_id, ?), updated_at = ? WHERE key = ?",
-                    (status.state.value, _status_to_json(status), status.task_id, self._now(), key),
+                    (status.state.value, status_to_json(status), status.task_id, self._now(), key),
                 )
-            detail = {"state": status.state.value, "ignored": previous == _FINAL}
+            detail = {"state": status.state.value, "ignored": previous == FINAL}
             self._event(conn, key, "status", task_id=status.task_id, **detail)
 
         await self._run(op, write=True, full=False)
@@ -432,13 +296,13 @@ class SqliteJournal:
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
-                _RESULT_SQL,
+                RESULT_SQL,
                 (
-                    *(key, _dumps(result.task.to_dict()), result.task.spec_hash()),
+                    *(key, dumps(result.task.to_dict()), result.task.spec_hash()),
                     *(result.outcome.value, provider, task_id),
-                    _dumps(handle.to_dict()) if handle else None,
-                    _status_to_json(result.status) if result.status else None,
-                    _dumps(result.to_dict()),
+                    dumps(handle.to_dict()) if handle else None,
+                    status_to_json(result.status) if result.status else None,
+                    dumps(result.to_dict()),
                     self._now(),
                 ),
             )
@@ -476,7 +340,7 @@ class SqliteJournal:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO tasks(key, spec_json, spec_hash, line_no, state,"
                     " updated_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (key, _dumps(task.to_dict()), task.spec_hash(), line_no, now),
+                    (key, dumps(task.to_dict()), task.spec_hash(), line_no, now),
                 )
                 if cur.rowcount:
                     added += 1
@@ -493,12 +357,14 @@ class SqliteJournal:
             JournalError: the journal cannot be read.
         """
 
-        query = f"SELECT {_COLUMNS} FROM tasks WHERE key = ?"  # noqa: S608 (constant columns)
-        return await self._run(lambda conn: next(map(_record, conn.execute(query, (key,))), None))
+        query = f"SELECT {COLUMNS} FROM tasks WHERE key = ?"  # noqa: S608 (constant columns)
+        return await self._run(
+            lambda conn: next(map(record_from_row, conn.execute(query, (key,))), None)
+        )
 
     async def _select(self, where: str) -> list[JournalRecord]:
-        query = f"SELECT {_COLUMNS} FROM tasks WHERE {where}{_ORDER}"  # noqa: S608
-        return await self._run(lambda conn: [_record(r) for r in conn.execute(query)])
+        query = f"SELECT {COLUMNS} FROM tasks WHERE {where}{ORDER}"  # noqa: S608
+        return await self._run(lambda conn: [record_from_row(r) for r in conn.execute(query)])
 
     async def finished_keys(self) -> set[str]:
         """Keys that have a result.
@@ -533,7 +399,7 @@ class SqliteJournal:
         Raises:
             JournalError: the journal cannot be read.
         """
-        query = f"SELECT result_json FROM tasks WHERE state = 'final'{_ORDER}"  # noqa: S608
+        query = f"SELECT result_json FROM tasks WHERE state = 'final'{ORDER}"  # noqa: S608
         return await self._run(lambda conn: [json.loads(r[0]) for r in conn.execute(query)])
 
     async def summary(self) -> dict[str, Any]:
@@ -553,7 +419,7 @@ class SqliteJournal:
                 out["by_outcome"][outcome] = out["by_outcome"].get(outcome, 0) + n
             if provider is not None:
                 per = out["by_provider"].setdefault(provider, {})
-                label = outcome if state == _FINAL else state
+                label = outcome if state == FINAL else state
                 per[label] = per.get(label, 0) + n
         return out
 

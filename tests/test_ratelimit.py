@@ -10,16 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from seedance_async._budget import Budget, BudgetLike, default_budget_for
 from seedance_async._clock import Timer
 from seedance_async._errors import RateLimited
 from seedance_async._ratelimit import (
     AdaptiveRate,
-    Budget,
-    BudgetLike,
     CooldownGate,
     RunningSlots,
     TokenBucket,
-    default_budget_for,
 )
 from seedance_async.testing import FakeClock, settle
 
