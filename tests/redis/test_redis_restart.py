@@ -82,7 +82,11 @@ def test_a_restart_that_keeps_the_data_loses_nothing(
     assert summary["by_outcome"] == {"succeeded": TASKS}
     billed = Counter(entry["body"]["content"][0]["text"] for entry in ledger)  # type: ignore[index]
     assert billed == Counter({t.prompt: 1 for t in specs})
-    assert max_in_window(creates, 1.0) <= SUBMIT_RPS + BURST
+    # Server-side arrival times: requests granted on schedule can bunch a little on the way
+    # (scheduling jitter on a loaded 2-core machine), so allow ~10 % in one second; over
+    # five seconds the jitter averages out and the budget must hold almost exactly.
+    assert max_in_window(creates, 1.0) <= SUBMIT_RPS * 1.1 + BURST
+    assert max_in_window(creates, 5.0) <= SUBMIT_RPS * 5 + BURST + 2
     assert all("reason=done" in w.lines[-1] for w in workers)
 
 
@@ -110,7 +114,11 @@ def test_a_restart_without_persistence_keeps_what_live_workers_know(
     prompt_of = {f"k{n}": t.prompt for n, t in enumerate(specs)}
     assert set(billed) == {prompt_of[k] for k in result_prompts}  # every paid task has its result
     # After a loss the bucket starts full again: one more burst at most.
-    assert max_in_window(creates, 1.0) <= SUBMIT_RPS + 2 * BURST
+    # Server-side arrival times: requests granted on schedule can bunch a little on the way
+    # (scheduling jitter on a loaded 2-core machine), so allow ~10 % in one second; over
+    # five seconds the jitter averages out and the budget must hold almost exactly.
+    assert max_in_window(creates, 1.0) <= SUBMIT_RPS * 1.1 + 2 * BURST
+    assert max_in_window(creates, 5.0) <= SUBMIT_RPS * 5 + 2 * BURST + 2
     items = [(f"k{n}", t, n + 1) for n, t in enumerate(specs)]
     with pytest.raises(BatchRestored):
         asyncio.run(enqueue_batch(private_redis.url, "rb", items))
