@@ -55,8 +55,9 @@ DEMO_FAULTS: dict[str, Faults] = {
         failure_code="InternalServiceError",
         failure_message="internal error while generating",
     ),
-    # A flaky gateway with no list endpoint: its circuit opens and tasks move on.
-    "gateway000": Faults(server_error=0.25, reset=0.02),
+    # A flaky gateway with no list endpoint: a lost answer cannot be checked, so it is
+    # reported unknown, never resent blindly.
+    "gateway000": Faults(server_error=0.08, reset=0.02),
     "aimlapi": Faults(rate_limit=0.12, retry_after=0.1, task_failure=0.03),
     "unified": Faults(rate_limit=0.05, task_failure=0.05, malformed_json=0.01),
     "gptproto": Faults(server_error=0.05, drop_after_create=0.01),

@@ -1,0 +1,32 @@
+"""The demo runs offline end to end and reports what the ledger billed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seedance_async.demo import demo_tasks, run_demo
+
+
+def test_demo_batch_covers_every_scenario() -> None:
+    """The demo batch mixes text, first frame, first+last and reference-image tasks."""
+    scenarios = {t.scenario for t in demo_tasks(8)}
+    assert scenarios == {"text", "first_frame", "first_last_frame", "reference_images"}
+
+
+async def test_demo_runs_and_writes_results_and_videos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A small demo run ends every task, downloads videos, and nothing is billed twice."""
+    code = await run_demo(count=24, out_dir=tmp_path, quiet=True)
+    assert code == 0
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 24
+    outcomes = {json.loads(line)["outcome"] for line in lines}
+    assert "succeeded" in outcomes
+    assert any((tmp_path / "videos").glob("*.mp4"))
+    out = capsys.readouterr().out
+    assert "billed twice: 0" in out
+    assert "seedance-async run" in out  # how to run the batch for real
