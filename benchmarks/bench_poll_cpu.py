@@ -169,26 +169,41 @@ async def _bare_loop(
             if data["status"] in _TERMINAL:
                 raise RuntimeError("a benchmark task finished")
 
-        async def flat_out(cycle: Iterator[str]) -> None:
-            while True:
-                await get(next(cycle))
+        return await _drive(get, ids, concurrency, interval, window)
 
-        async def paced(task_id: str, offset: float, every: float) -> None:
-            await anyio.sleep(offset)
-            while True:
-                await get(task_id)
-                await anyio.sleep(every)
 
-        async with anyio.create_task_group() as tg:
-            if interval is None:
-                cycle = itertools.cycle(ids)
-                for _ in range(concurrency):
-                    tg.start_soon(flat_out, cycle)
-            else:
-                for n, task_id in enumerate(ids):
-                    tg.start_soon(paced, task_id, interval * n / len(ids), interval)
-            result = await window.measure()
-            tg.cancel_scope.cancel()
+async def _drive(
+    get: Callable[[str], Awaitable[None]],
+    ids: list[str],
+    concurrency: int,
+    interval: float | None,
+    window: _Window,
+) -> Sample:
+    """Run ``get`` flat out in ``concurrency`` loops, or one paced loop per task, and measure.
+
+    Both sides of the comparison use this driver, so only their ``get`` differs.
+    """
+
+    async def flat_out(cycle: Iterator[str]) -> None:
+        while True:
+            await get(next(cycle))
+
+    async def paced(task_id: str, offset: float, every: float) -> None:
+        await anyio.sleep(offset)
+        while True:
+            await get(task_id)
+            await anyio.sleep(every)
+
+    async with anyio.create_task_group() as tg:
+        if interval is None:
+            cycle = itertools.cycle(ids)
+            for _ in range(concurrency):
+                tg.start_soon(flat_out, cycle)
+        else:
+            for n, task_id in enumerate(ids):
+                tg.start_soon(paced, task_id, interval * n / len(ids), interval)
+        result = await window.measure()
+        tg.cancel_scope.cancel()
     return result
 
 
@@ -203,27 +218,7 @@ async def _provider_client_loop(
             if (await provider.status(task_id)).is_terminal:
                 raise RuntimeError("a benchmark task finished")
 
-        async def flat_out(cycle: Iterator[str]) -> None:
-            while True:
-                await get(next(cycle))
-
-        async def paced(task_id: str, offset: float, every: float) -> None:
-            await anyio.sleep(offset)
-            while True:
-                await get(task_id)
-                await anyio.sleep(every)
-
-        async with anyio.create_task_group() as tg:
-            if interval is None:
-                cycle = itertools.cycle(ids)
-                for _ in range(concurrency):
-                    tg.start_soon(flat_out, cycle)
-            else:
-                for n, task_id in enumerate(ids):
-                    tg.start_soon(paced, task_id, interval * n / len(ids), interval)
-            result = await window.measure()
-            tg.cancel_scope.cancel()
-    return result
+        return await _drive(get, ids, concurrency, interval, window)
 
 
 class CountingTransport:
