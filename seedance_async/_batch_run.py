@@ -259,7 +259,10 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
             await anyio.to_thread.run_sync(results.rewrite, earlier)
             if plan.download_dir is not None:
                 plan.download_dir.mkdir(parents=True, exist_ok=True)
+                # Every key of the batch, finished ones too: the lock keeps other runs of
+                # this journal out, so no .part of these keys can belong to a live download.
                 keys = [e.key for e in unfinished] + [k for k, _ in pending]
+                keys += [str(row["key"]) for row in earlier]
                 await anyio.to_thread.run_sync(sweep_partial_downloads, plan.download_dir, keys)
             reporter = ProgressReporter(
                 total=total, providers=plan.failover, mode=plan.progress, interval=plan.log_interval

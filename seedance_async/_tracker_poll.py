@@ -55,10 +55,10 @@ class PollStage(TrackerCore):
         if tracked.cancel_requested:
             await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
             return
-        if first is not None:
-            await self._apply_status(tracked, first)
-            if tracked.done:
-                return
+        # A first answer that is already terminal (an adopted task that ended while its
+        # submit answer was lost) hands the task on; polling it as well would download twice.
+        if first is not None and not await self._apply_status(tracked, first):
+            return
         delay = self.schedule.first_delay(self._eta.early(alias, tracked.task.model)) - elapsed
         self._schedule_poll(tracked, max(0.0, delay))
 
@@ -146,7 +146,8 @@ class PollStage(TrackerCore):
         else:
             self._poll_failed(tracked)
 
-    async def _apply_status(self, tracked: TrackedTask, status: TaskStatus) -> None:
+    async def _apply_status(self, tracked: TrackedTask, status: TaskStatus) -> bool:
+        """Take one answer about ``tracked``; True while it stays in the poll stage."""
         current = tracked.status
         previous = current.state if current else None
         if status.is_terminal:
@@ -175,22 +176,21 @@ class PollStage(TrackerCore):
             self._schedule_poll(
                 tracked, self.schedule.next_delay(elapsed, self._eta.eta(alias, tracked.task.model))
             )
-            return
+            return True
+        self._scheduler.unschedule(tracked)
         if status.state is TaskState.SUCCEEDED:
             self._observe_duration(tracked, status, alias)
-        if status.state is TaskState.SUCCEEDED:
             if self.download_dir is not None:
-                self._scheduler.unschedule(tracked)
                 self._download_send.send_nowait(tracked)
             else:
                 await self._finish(tracked, Outcome.SUCCEEDED, None, provider=alias)
-            return
-        if status.state is TaskState.CANCELLED:
+        elif status.state is TaskState.CANCELLED:
             await self._finish(
                 tracked, Outcome.CANCELLED, "cancelled at the provider", provider=alias
             )
-            return
-        await self._remote_failure(tracked, status, alias)
+        else:
+            await self._remote_failure(tracked, status, alias)
+        return False
 
     def _observe_duration(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
         # The provider's own timestamps measure the generation itself; our clock adds poll

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import pytest
 
 from seedance_async._client import Client
 from seedance_async._config import ProviderConfig
+from seedance_async._download import DownloadResult
 from seedance_async._errors import OutcomeUnknown
 from seedance_async._events import Event, EventKind
 from seedance_async._failover import FailoverPolicy
 from seedance_async._handle import Outcome
+from seedance_async._journal import JournalEntry
 from seedance_async._schedule import PollSchedule
 from seedance_async._secrets import ApiKey
 from seedance_async._spec import VideoTask
+from seedance_async._state import TaskStatus
 from seedance_async._tracker import Tracker
 from seedance_async._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ProviderAdapter
+from seedance_async.providers.ark import ArkAdapter
 from seedance_async.testing import FakeClock, FunctionTransport
 from tests.fakes import FakeArk, drop_answer_after_create, not_sent, rate_limited
 
@@ -403,3 +408,42 @@ async def test_refusals_end_rejected_after_the_last_round() -> None:
     assert result.outcome is Outcome.REJECTED
     assert [a.outcome for a in result.attempts] == ["refused"] * 3
     assert not world.arks["a"].created
+
+
+async def test_a_resumed_intent_whose_task_already_succeeded_is_downloaded_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Resuming an intent whose task has ended hands it to exactly one download.
+
+    Regression: the adopted terminal status went to the download stage *and* the task was
+    scheduled for another poll, whose answer sent it to the download stage a second time (a
+    SIGKILL during that needless second download left a stray ``.part`` file behind).
+    """
+    world = World(["a"])
+    ark = world.arks["a"]
+    spec = task(execution_expires_after=86_417)  # as journaled: with its correlation nonce
+    request = ArkAdapter().build_submit(spec)
+    ark.create_from(request)  # created, then the process died before the answer came back
+    await world.clock.run_for(120.0)  # the task runs to the end while nobody watches
+    entry = JournalEntry(key="k", task=spec, provider="a", intent_at=world.clock.wall() - 120)
+    downloads: list[str] = []
+
+    async def fake_download(
+        self: Client, status: TaskStatus, path: str | Path, **_: object
+    ) -> DownloadResult:
+        downloads.append(status.task_id)
+        await world.clock.sleep(30.0)  # long enough for any stray poll to come due meanwhile
+        return DownloadResult(path=Path(path), size=1, content_type="video/mp4")
+
+    monkeypatch.setattr(Client, "download", fake_download)
+    async with running(world, [config("a")], download_dir=tmp_path) as tracker:
+        (tracked,) = await tracker.resume([entry])
+        await drive(world, tracker)
+        result = await tracked.result()
+        gets = ark.calls["GET"]
+        await world.clock.run_for(60.0)  # a stray second poll would have been due by now
+    assert result.outcome is Outcome.SUCCEEDED, result.reason
+    assert result.reason is None
+    assert len(ark.created) == 1
+    assert downloads == [ark.created[0]["id"]]
+    assert ark.calls["GET"] == gets

@@ -95,3 +95,30 @@ def test_three_sigkills_then_one_result_per_line_each_billed_once(tmp_path: Path
         assert by_key[key]["video_path"] == str(Path("videos") / f"{key}.mp4")
         assert mp4_is_complete(videos / f"{key}.mp4"), key
     assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_a_rerun_sweeps_stray_parts_of_finished_lines_and_bills_nothing(tmp_path: Path) -> None:
+    """A ``.part`` left beside a finished line's video goes on the next run; others stay.
+
+    A download killed after its line was journaled finished (the double-download regression
+    in the tracker could do that) left a temporary nobody would ever complete.
+    """
+    keys = write_tasks(tmp_path / "tasks.jsonl", 5)
+    with simulator(tmp_path, "--time-scale", "0.002", "--seed", "3", "--unlimited") as sim:
+        args = ["run", "tasks.jsonl", "--config", str(sim.config), "--provider", "ark"]
+        args += ["--journal", "batch.db", "--out", "results.jsonl", "--download", "videos"]
+        args += ["--poll-scale", "0.002"]
+        first = run_cli(*args, cwd=tmp_path)
+        assert first.returncode == 0, first.stdout + first.stderr
+        videos = tmp_path / "videos"
+        stray = videos / f".{next(iter(keys))}.mp4.k1ll3d.part"
+        foreign = videos / ".not-this-batch.mp4.x.part"
+        stray.write_bytes(b"half a video")
+        foreign.write_bytes(b"someone else's")
+        again = run_cli(*args, cwd=tmp_path)
+        assert again.returncode == 0, again.stdout + again.stderr
+        ledger = sim.ledger("ark")
+    assert not stray.exists()
+    assert foreign.exists()
+    assert len(ledger) == 5
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == 5
