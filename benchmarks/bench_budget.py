@@ -11,9 +11,10 @@ The tracker's submit queue is kept full (more tasks than can be created in the r
 fixed time, then the tracker is cancelled: no batch tail distorts the rates.
 
 * known limit: the library is configured at the limit (``submit_rpm = 60 * limit``), the
-  way a user copies a documented RPM into the config. Use = accepted creates in the first
-  ``seconds`` seconds / (limit x seconds); every 429 is self-inflicted (the simulator
-  injects none).
+  way a user copies a documented RPM into the config, with the default ``rate_headroom``
+  (2 %). Use = accepted creates in the first ``seconds`` seconds / (limit x seconds); every
+  429 is self-inflicted (the simulator injects none). The same run with ``rate_headroom =
+  0`` shows what the headroom is for.
 * unknown limit: the library is configured at ``overshoot`` times the limit and has to find
   it from 429s (AIMD in :class:`Budget`). Reported: the time until the accepted rate stays
   >= 90 % of the limit in every following second, 429s per accepted create, and tasks the
@@ -39,10 +40,12 @@ TARGET_CONVERGED = 0.90
 
 
 async def _drive(
-    server: SimServer, submit_rate: float, limit: int, seconds: float
+    server: SimServer, submit_rate: float, limit: int, seconds: float, **config: Any
 ) -> tuple[list[dict[str, Any]], Counter[EventKind]]:
     """Keep the tracker's submit queue full for ``seconds``; the creates the simulator saw."""
-    cfg = server.config("ark", submit_rpm=submit_rate * 60, poll_rps=1000.0, max_running=10**6)
+    cfg = server.config(
+        "ark", submit_rpm=submit_rate * 60, poll_rps=1000.0, max_running=10**6, **config
+    )
     kinds: Counter[EventKind] = Counter()
     async with Client([cfg]) as client:
         client.events.add_callback(lambda e: kinds.update([e.kind]))
@@ -88,12 +91,17 @@ async def run(
     with SimServer(spec) as server:
         known, known_kinds = await _drive(server, float(limit), limit, seconds + 0.5)
     with SimServer(spec) as server:
+        bare, _ = await _drive(server, float(limit), limit, seconds + 0.5, rate_headroom=0.0)
+    with SimServer(spec) as server:
         unknown, unknown_kinds = await _drive(
             server, limit * overshoot, limit, unknown_seconds + 0.5
         )
     bins = _per_second(known, seconds)
     use = sum(bins) / (limit * len(bins)) if bins else math.nan
     own_429 = sum(1 for r in known if r["status"] == 429)
+    bare_bins = _per_second(bare, seconds)
+    bare_use = sum(bare_bins) / (limit * len(bare_bins)) if bare_bins else math.nan
+    bare_429 = sum(1 for r in bare if r["status"] == 429)
     u_bins = _per_second(unknown, unknown_seconds)
     u_429 = sum(1 for r in unknown if r["status"] == 429)
     u_ok = sum(1 for r in unknown if r["status"] == 200)
@@ -104,6 +112,8 @@ async def run(
         known_use=use,
         known_429=own_429,
         known_given_up=known_kinds[EventKind.REJECTED],
+        no_headroom_use=bare_use,
+        no_headroom_429=bare_429,
         unknown_use=u_use,
         unknown_converged_s=converged,
         unknown_429=u_429,
@@ -112,6 +122,7 @@ async def run(
     )
     b = "3 budget"
     result.notes.append(f"known limit, accepted per second: {bins}")
+    result.notes.append(f"known limit without headroom, accepted per second: {bare_bins}")
     result.notes.append(f"unknown limit, accepted per second: {u_bins}")
     result.rows += [
         Row(
@@ -131,6 +142,14 @@ async def run(
             "",
             "0",
             verdict(own_429 == 0),
+        ),
+        Row(
+            b,
+            f"known limit {limit}/s, rate_headroom 0: accepted / limit; 429s",
+            f"{bare_use:.1%}; {bare_429}",
+            "",
+            "",
+            "reported",
         ),
         Row(
             b,

@@ -63,11 +63,11 @@ def _default_transport(config: ProviderConfig, adapter: ProviderAdapter, key: Ap
 
 def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
     return Budget(
-        submit_rate=config.submit_rpm / 60.0,
+        submit_rate=config.submit_rate(),
         # No burst: providers count creates in a sliding window, and a full bucket on top
         # of the steady rate overshoots the window by the burst (429s we would cause).
         submit_burst=1.0,
-        poll_rate=config.poll_rps,
+        poll_rate=config.poll_rate(),
         max_running=config.max_running,
         clock=clock,
     )

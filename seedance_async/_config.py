@@ -10,6 +10,7 @@ setups are made of. Configurations are built in code or loaded from TOML::
     submit_rpm = 600        # creates per minute (Ark pro default)
     max_running = 10        # concurrently running tasks per key
     poll_rps = 10           # status calls per second
+    rate_headroom = 0.02    # send at 98 % of those limits (jitter margin)
     [providers.ark-main.options]
     tasks_path = "/contents/generations/tasks"
 """
@@ -63,6 +64,11 @@ class ProviderConfig:
             list (see :meth:`ProviderClient.with_correlation_nonce`).
         reconcile_settle: seconds over which reconciliation lists again before it concludes
             that an ambiguous submit created nothing (a new task may take a moment to be listed).
+        rate_headroom: the fraction of ``submit_rpm`` and ``poll_rps`` left unused (0 to
+            0.5, default 0.02). Requests go evenly spaced at the remaining rate; the headroom
+            absorbs network jitter between us and the provider's meter, without which
+            requests sent exactly at a sliding-window limit arrive one too many per window
+            now and then.
         timeouts: per-phase timeouts.
     """
 
@@ -80,7 +86,23 @@ class ProviderConfig:
     resubmit_when_not_listed: bool = True
     correlation_nonce: bool = True
     reconcile_settle: float = 3.0
+    rate_headroom: float = attrs.field(default=0.02)
     timeouts: Timeouts = attrs.field(factory=Timeouts)
+
+    @rate_headroom.validator
+    def _check_headroom(self, _: attrs.Attribute[float], value: float) -> None:
+        if not 0.0 <= value <= 0.5:
+            raise ConfigurationError(
+                f"provider {self.alias!r}: rate_headroom must be within [0, 0.5], got {value!r}"
+            )
+
+    def submit_rate(self) -> float:
+        """Creates per second the client sends at: ``submit_rpm`` less the headroom."""
+        return self.submit_rpm / 60.0 * (1.0 - self.rate_headroom)
+
+    def poll_rate(self) -> float:
+        """Status/list/cancel calls per second the client sends at, less the headroom."""
+        return self.poll_rps * (1.0 - self.rate_headroom)
 
     def resolve_key(self, env: Mapping[str, str] | None = None) -> ApiKey:
         """The API key from ``api_key`` or the environment variable ``key_env``.
@@ -158,6 +180,7 @@ _ALLOWED_KEYS = frozenset(
         "paid_5xx_safe",
         "resubmit_when_not_listed",
         "correlation_nonce",
+        "rate_headroom",
         *_FLOAT_KEYS,
     }
 )
@@ -200,6 +223,11 @@ def _provider_from_table(alias: str, table: Mapping[str, Any], where: str) -> Pr
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise fail(f"{key!r} must be a positive number")
             kwargs[key] = float(value)
+    if "rate_headroom" in table:
+        value = table["rate_headroom"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.5:
+            raise fail("'rate_headroom' must be a number from 0 to 0.5")
+        kwargs["rate_headroom"] = float(value)
     if "max_running" in table:
         value = table["max_running"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -195,12 +195,15 @@ class TokenBucket:
             self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
             self._updated = now
 
-    def _pump(self) -> None:
-        now = self._clock.now()
-        self._refill(now)
+    def _grant(self) -> None:
         while self._waiters and self._tokens >= 1 - _EPS:
             self._tokens = max(0.0, self._tokens - 1)
             self._waiters.wake_next()
+
+    def _pump(self) -> None:
+        now = self._clock.now()
+        self._refill(now)
+        self._grant()
         if not self._waiters:
             self._cancel_timer()
             return
@@ -212,6 +215,14 @@ class TokenBucket:
 
     def _on_timer(self) -> None:
         self._timer = None
+        # Timers fire late (asyncio's poll has 1 ms resolution; a busy loop adds more). The
+        # queue's head was owed its token at the scheduled time, so it is granted as of then
+        # and the late part accrues towards the next token: grants stay on the 1/rate grid
+        # instead of drifting (20.8 ms apart for a 20 ms rate cost 4 % of a 50/s limit).
+        # At most half an interval is reclaimed, so a stalled loop never causes a burst.
+        now = self._clock.now()
+        self._refill(min(now, max(self._timer_when, now - 0.5 / self._rate)))
+        self._grant()
         self._pump()
 
     def _cancel_timer(self) -> None:

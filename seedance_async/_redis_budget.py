@@ -341,9 +341,9 @@ def redis_budget_factory(
         budget = RedisBudget(
             redis,
             f"{prefix}{scope}",
-            submit_rate=config.submit_rpm / 60.0,
+            submit_rate=config.submit_rate(),
             submit_burst=submit_burst,
-            poll_rate=config.poll_rps,
+            poll_rate=config.poll_rate(),
             max_running=config.max_running,
             slot_lease=slot_lease,
             holder=holder,

@@ -85,9 +85,20 @@ class FakeClock:
     Args:
         start: the initial :meth:`now` value.
         wall_start: the Unix time that corresponds to ``start``.
+        timer_lateness: every timer fires this many seconds after its due time, as a real
+            event loop's do (asyncio's are typically ~1 ms late); 0 fires them on time.
     """
 
-    def __init__(self, start: float = 0.0, *, wall_start: float = 1_700_000_000.0) -> None:
+    def __init__(
+        self,
+        start: float = 0.0,
+        *,
+        wall_start: float = 1_700_000_000.0,
+        timer_lateness: float = 0.0,
+    ) -> None:
+        if timer_lateness < 0:
+            raise ValueError("timer_lateness cannot be negative")
+        self.timer_lateness = timer_lateness
         self._now = start
         self._wall_offset = wall_start - start
         self._heap: list[tuple[float, int, _FakeTimer]] = []
@@ -111,6 +122,7 @@ class FakeClock:
 
         A timer that is already due runs on the next loop iteration, as with a real loop.
         """
+        when += self.timer_lateness
         timer = _FakeTimer(when, callback)
         heapq.heappush(self._heap, (when, next(self._seq), timer))
         if when <= self._now:

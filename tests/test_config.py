@@ -39,6 +39,7 @@ def test_readme_provider_toml_loads_with_every_alias() -> None:
     }
     assert configs["chainhub"].options["tasks_path"] == "/volc/v1/contents/generations/tasks"
     assert configs["ark"].submit_rpm == 600
+    assert configs["ark"].rate_headroom == 0.02
     assert configs["gptproto"].options == {"auth_scheme": "bearer"}
 
 
@@ -61,6 +62,8 @@ def test_alias_matching_a_builtin_inherits_its_values(tmp_path: Path) -> None:
         ("[providers.ark]\nmax_running = 1.5\n", "max_running"),
         ("[providers.ark]\nbogus = 1\n", "unknown keys"),
         ("[providers.ark]\npaid_5xx_safe = 'yes'\n", "paid_5xx_safe"),
+        ("[providers.ark]\nrate_headroom = 0.6\n", "rate_headroom"),
+        ("[providers.ark]\nrate_headroom = true\n", "rate_headroom"),
         ("[providers.ark.timeouts]\nconnect = 'x'\n", "timeouts"),
         ("x = 1\n", "at least one"),
         ("[providers\n", "not valid TOML"),
@@ -74,6 +77,32 @@ def test_bad_config_files_name_the_problem(tmp_path: Path, toml: str, message: s
         load_provider_config(path)
     assert message in str(info.value)
     assert str(path) in str(info.value)
+
+
+async def test_budgets_send_at_the_limits_less_the_headroom(tmp_path: Path) -> None:
+    """The client's buckets run at submit_rpm and poll_rps less ``rate_headroom``."""
+    from seedance_async import Client
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        "[providers.a]\nadapter = 'ark'\nbase_url = 'https://a.example'\nkey_env = 'K'\n"
+        "submit_rpm = 600\npoll_rps = 20\nrate_headroom = 0.1\n"
+        "[providers.b]\nadapter = 'ark'\nbase_url = 'https://b.example'\nkey_env = 'K'\n"
+        "submit_rpm = 600\npoll_rps = 20\nrate_headroom = 0\n"
+    )
+    configs = load_provider_config(path)
+    assert configs["a"].submit_rate() == pytest.approx(9.0)
+    assert configs["a"].poll_rate() == pytest.approx(18.0)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("K", "sk-test")
+        async with Client(list(configs.values())) as client:
+            budget_a = client.provider("a").budget
+            budget_b = client.provider("b").budget
+    assert budget_a.submit_bucket.rate == pytest.approx(9.0)  # type: ignore[attr-defined]
+    assert budget_a.poll_bucket.rate == pytest.approx(18.0)  # type: ignore[attr-defined]
+    assert budget_b.submit_bucket.rate == pytest.approx(10.0)  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="rate_headroom"):
+        ProviderConfig(alias="c", adapter="ark", base_url="https://c.example", rate_headroom=-0.1)
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -49,6 +50,31 @@ async def test_bucket_releases_exactly_on_schedule() -> None:
     bucket = TokenBucket(2, 1, clock=clock)
     granted = await _grant_times(clock, bucket.acquire, 5)
     assert [t for _, t in granted] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
+
+
+@pytest.mark.parametrize("lateness", [0.0, 0.0008, 0.004])
+async def test_late_timers_do_not_lower_the_rate(lateness: float) -> None:
+    """Timers that fire late keep grants on the 1/rate grid: 50/s stays 50/s.
+
+    Regression: each grant used to restart the interval at the late wake-up, so a 0.8 ms
+    late timer (asyncio's usual) spaced grants 20.8 ms apart and used 96 % of a 50/s limit.
+    """
+    clock = FakeClock(timer_lateness=lateness)
+    bucket = TokenBucket(50, 1, clock=clock)
+    granted = [t for _, t in await _grant_times(clock, bucket.acquire, 401)]
+    assert granted[-1] == pytest.approx(8.0 + lateness)  # 400 intervals of 20 ms, one late
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert min(gaps) >= 0.02 - lateness - 1e-9
+
+
+async def test_a_stalled_loop_reclaims_at_most_half_an_interval() -> None:
+    """A timer 1 s late does not release a burst: the next grant is half an interval later."""
+    clock = FakeClock(timer_lateness=1.0)
+    bucket = TokenBucket(10, 1, clock=clock)
+    granted = [t for _, t in await _grant_times(clock, bucket.acquire, 4)]
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert granted[0] == 0.0
+    assert min(gaps) >= 0.05 - 1e-9
 
 
 async def test_bucket_burst_then_steady_rate() -> None:
