@@ -24,8 +24,9 @@ from typing import Any, NoReturn
 import attrs
 
 from seedance_async._errors import InvalidTaskSpec, Violation
+from seedance_async._image_rules import check_local_images
 from seedance_async._spec import VideoTask
-from seedance_async._validation import ProviderChecker, check_local_images
+from seedance_async._validation import ProviderChecker
 
 __all__ = ["Batch", "BatchLine", "LineProblem", "json_path", "read_batch"]
 

@@ -38,6 +38,7 @@ class TrackedTask:
         "result_value",
         "resumed",
         "rounds",
+        "running_seen_at",
         "slot_alias",
         "status",
         "submitted_mono",
@@ -70,6 +71,8 @@ class TrackedTask:
         self.slot_alias: str | None = None
         self.poll_errors = 0
         self.rounds = 0
+        # When a poll last found the task unfinished: a lower bound on its duration.
+        self.running_seen_at: float | None = None
         self.resumed = False
         self.version = 0
         self._done: anyio.Event | None = None

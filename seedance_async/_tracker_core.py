@@ -80,7 +80,7 @@ class TrackerCore:
         self._rng = random.Random(seed)
         self._canceller = self._cancel  # one bound method shared by every task, not one each
         self._breaker = CircuitBreaker()
-        self._eta = EtaEstimator()
+        self._eta = EtaEstimator(early_quantile=self.schedule.early_quantile)
         self._scheduler = PollScheduler(self.clock, lookahead=self.schedule.min_interval / 2)
         self._tracked: dict[str, TrackedTask] = {}
         self._pending = 0
@@ -138,8 +138,7 @@ class TrackerCore:
             self._slot_event = anyio.Event()
 
     def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
-        jitter = 1.0 + self.schedule.jitter * (2 * self._rng.random() - 1)
-        when = self.clock.now() + max(0.0, delay * jitter)
+        when = self.clock.now() + max(0.0, delay * self.schedule.jitter_factor(self._rng.random()))
         if tracked.deadline_at is not None:
             when = min(when, tracked.deadline_at)
         self._scheduler.schedule(tracked, when)

@@ -172,10 +172,13 @@ class PollStage(TrackerCore):
             if status.state is TaskState.RUNNING:
                 self._emit(EventKind.RUNNING, tracked, alias)
         if not status.is_terminal:
+            tracked.running_seen_at = self.clock.now()
             elapsed = self.clock.now() - (tracked.submitted_mono or self.clock.now())
-            self._schedule_poll(
-                tracked, self.schedule.next_delay(elapsed, self._eta.eta(alias, tracked.task.model))
+            model = tracked.task.model
+            delay = self.schedule.next_delay(
+                elapsed, self._eta.eta(alias, model), self._eta.early(alias, model)
             )
+            self._schedule_poll(tracked, delay)
             return True
         self._scheduler.unschedule(tracked)
         if status.state is TaskState.SUCCEEDED:
@@ -196,13 +199,25 @@ class PollStage(TrackerCore):
         # The provider's own timestamps measure the generation itself; our clock adds poll
         # lag, and for a resumed task the whole outage, which would push every later first
         # poll too late (the first poll is placed at a fraction of this estimate).
-        if status.created_at is not None and status.updated_at is not None:
-            seconds = (status.updated_at - status.created_at).total_seconds()
+        # Whole-second timestamps (Ark's) may overstate a duration by up to a second, and
+        # the first poll must not land after the quickest tasks' end: the lower bound is
+        # also kept, raised by the last poll that still saw the task unfinished.
+        seen = None
+        if tracked.running_seen_at is not None and tracked.submitted_mono is not None:
+            seen = tracked.running_seen_at - tracked.submitted_mono
+        model = tracked.task.model
+        created, updated = status.created_at, status.updated_at
+        if created is not None and updated is not None:
+            seconds = (updated - created).total_seconds()
             if seconds > 0:
-                self._eta.observe(alias, tracked.task.model, seconds)
+                whole = created.microsecond == 0 and updated.microsecond == 0
+                low = seconds - 1.0 if whole else seconds
+                self._eta.observe(alias, model, seconds, at_least=max(low, seen or 0.0))
                 return
         if tracked.submitted_mono is not None and not tracked.resumed:
-            self._eta.observe(alias, tracked.task.model, self.clock.now() - tracked.submitted_mono)
+            self._eta.observe(
+                alias, model, self.clock.now() - tracked.submitted_mono, at_least=seen
+            )
 
     async def _remote_failure(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
         outcome = Outcome.EXPIRED if status.state is TaskState.EXPIRED else Outcome.FAILED

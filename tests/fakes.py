@@ -74,6 +74,17 @@ class FakeArk:
             return "running"
         return "failed" if tid in self.failures else "succeeded"
 
+    def _updated_at(self, task: dict[str, object], status: str) -> float:
+        """The time of the task's last transition, as Ark reports it."""
+        t0 = float(task["t0"])  # type: ignore[arg-type]
+        if status == "queued":
+            return t0
+        if status == "running":
+            return t0 + self.queue_time
+        if status == "cancelled":
+            return self.now()
+        return t0 + self.queue_time + self.run_time
+
     def _view(self, task: dict[str, object]) -> dict[str, object]:
         status = self._status(task)
         out: dict[str, object] = {
@@ -81,7 +92,7 @@ class FakeArk:
             "model": task["model"],
             "status": status,
             "created_at": int(self.wall0 + float(task["t0"])),  # type: ignore[arg-type]
-            "updated_at": int(self.wall0 + self.now()),
+            "updated_at": int(self.wall0 + self._updated_at(task, status)),
         }
         if status == "succeeded":
             out["content"] = {"video_url": f"https://cdn.example/{task['id']}.mp4"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,3 +56,56 @@ def test_estimator_gives_median_and_an_early_quantile_per_provider_and_model() -
     assert eta.eta("a", "m") == 80
     assert eta.early("a", "m") == 40
     assert eta.eta("b", "m") is None
+
+
+def test_lag_schedule_polls_from_the_shortest_duration_plus_the_lag() -> None:
+    """for_lag(5): first poll at shortest + 5 s, then every 5 s; before any sample, every 5 s."""
+    plan = PollSchedule.for_lag(5.0)
+    assert plan.first_delay(None) == 5.0
+    assert plan.first_delay(40.0) == 45.0
+    assert plan.next_delay(45.0, eta=80.0, early=40.0) == 5.0
+    assert plan.next_delay(1000.0, eta=80.0, early=40.0) == 5.0  # no growth: the lag is kept
+    # Polled at 5 s before anything was learned, now the shortest duration is 40 s: skip to 45.
+    assert plan.next_delay(5.0, eta=80.0, early=40.0) == 40.0
+    assert plan.early_quantile == 0.0
+    assert plan.scaled(0.1).target_lag == 0.5
+
+
+def test_lag_schedule_jitter_only_brings_polls_forward() -> None:
+    """With a target lag the spread never delays a poll, so the lag stays a bound."""
+    lagged = PollSchedule.for_lag(5.0)
+    plain = PollSchedule()
+    assert [lagged.jitter_factor(u) for u in (0.0, 0.5, 0.999)] == [1.0, 0.95, 1 - 0.0999]
+    assert plain.jitter_factor(0.0) == 0.9
+    assert plain.jitter_factor(0.999) > 1.0
+
+
+@given(
+    durations=st.lists(st.floats(min_value=10, max_value=300), min_size=1, max_size=64),
+    finish=st.floats(min_value=0, max_value=2000),
+    lag=st.floats(min_value=0.5, max_value=60),
+    u=st.floats(min_value=0, max_value=0.999),
+)
+def test_lag_schedule_notices_every_task_no_quicker_than_those_seen_within_the_lag(
+    durations: list[float], finish: float, lag: float, u: float
+) -> None:
+    """Property: a task ending at or after the shortest duration seen is seen within the lag."""
+    plan = PollSchedule.for_lag(lag)
+    eta = EtaEstimator(early_quantile=plan.early_quantile)
+    for d in durations:
+        eta.observe("a", "m", d)
+    shortest = min(durations)
+    finish = max(finish, shortest)
+    early, median = eta.early("a", "m"), eta.eta("a", "m")
+    t = plan.first_delay(early) * plan.jitter_factor(u)
+    while t < finish:
+        t += plan.next_delay(t, median, early) * plan.jitter_factor(u)
+    assert t - finish <= lag + 1e-9
+
+
+def test_bad_schedules_are_refused() -> None:
+    """A non-positive lag or an early quantile outside [0, 1] is a ValueError."""
+    with pytest.raises(ValueError, match="lag"):
+        PollSchedule.for_lag(0)
+    with pytest.raises(ValueError, match="early_quantile"):
+        PollSchedule(early_quantile=1.5)

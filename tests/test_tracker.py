@@ -447,3 +447,36 @@ async def test_a_resumed_intent_whose_task_already_succeeded_is_downloaded_once(
     assert len(ark.created) == 1
     assert downloads == [ark.created[0]["id"]]
     assert ark.calls["GET"] == gets
+
+
+async def test_a_lag_targeted_schedule_notices_every_end_within_the_lag() -> None:
+    """PollSchedule.for_lag(4): each success is seen within 4 s of its end, and once the
+    duration is learned a task costs one or two status reads instead of one per 4 s."""
+    world = World(["a"])
+    ark = world.arks["a"]
+    noticed: dict[str, float] = {}
+    world_events = world.events
+
+    def on_event(event: Event) -> None:
+        if event.kind is EventKind.SUCCEEDED and event.task_id:
+            noticed[event.task_id] = world.clock.now()
+
+    async with Client(
+        [config("a")], clock=world.clock, transport_factory=world.transport, seed=1
+    ) as client:
+        client.events.add_callback(world_events.append)
+        client.events.add_callback(on_event)
+        async with Tracker(client, schedule=PollSchedule.for_lag(4.0), seed=1) as tracker:
+            for n in range(30):
+                await tracker.submit(task(n))
+                await world.clock.run_for(3.0)
+            await drive(world, tracker)
+    ends = {str(t["id"]): float(str(t["t0"])) + ark.queue_time + ark.run_time for t in ark.created}
+    assert set(noticed) == set(ends)
+    lags = [noticed[i] - ends[i] for i in ends]
+    assert min(lags) >= 0
+    assert max(lags) <= 4.0 + 1e-6
+    # Tasks submitted after the first end (35 s in) wait for 35 s + lag: one poll sees them end.
+    late = [t for t in ark.created if float(str(t["t0"])) > ark.queue_time + ark.run_time + 1]
+    assert late
+    assert ark.calls["GET"] + ark.calls["LIST"] < 30 * 35 / 4  # far fewer than every 4 s
