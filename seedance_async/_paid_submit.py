@@ -133,21 +133,15 @@ class PaidSubmitter:
                     if delay is None:
                         raise
                 else:
-                    found = await self._reconciler.settle(
-                        task, sent_at=sent_at, token=token, cause=exc, key=key
-                    )
-                    if found is not None:
-                        handle = task_handle(self.config, task, found.task_id, sent_at, spec_hash)
-                        return handle, found
+                    adopted = await self._adopt(task, sent_at, token, exc, key, spec_hash)
+                    if adopted is not None:
+                        return adopted
                     delay = self._retry_not_created(exc, attempt, sent_at)
             except (OutcomeUnknown, MalformedResponse) as exc:
                 # A 2xx we cannot read still created the task: treat it like a lost answer.
-                found = await self._reconciler.settle(
-                    task, sent_at=sent_at, token=token, cause=exc, key=key
-                )
-                if found is not None:
-                    handle = task_handle(self.config, task, found.task_id, sent_at, spec_hash)
-                    return handle, found
+                adopted = await self._adopt(task, sent_at, token, exc, key, spec_hash)
+                if adopted is not None:
+                    return adopted
                 delay = self._retry_not_created(exc, attempt, sent_at)
             except BaseException:
                 await self._reconciler.end_inflight(token)
@@ -161,6 +155,23 @@ class PaidSubmitter:
             self._emit(EventKind.RETRIED, key, f"submit not accepted; retry in {delay:.2f}s")
             attempt += 1
             await self.clock.sleep(delay)
+
+    async def _adopt(
+        self,
+        task: VideoTask,
+        sent_at: float,
+        token: int,
+        cause: ProviderError,
+        key: str,
+        spec_hash: str,
+    ) -> tuple[TaskHandle, TaskStatus] | None:
+        """The task an ambiguous submit created, found by listing; None if it created none."""
+        found = await self._reconciler.settle(
+            task, sent_at=sent_at, token=token, cause=cause, key=key
+        )
+        if found is None:
+            return None
+        return task_handle(self.config, task, found.task_id, sent_at, spec_hash), found
 
     def _retry_not_created(self, cause: ProviderError, attempt: int, sent_at: float) -> float:
         """Delay before resending a submit that listing proved was not created."""
