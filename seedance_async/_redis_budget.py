@@ -164,6 +164,10 @@ class RedisBudget:
         """The shared rate of ``kind`` as last seen (AIMD may have lowered it)."""
         return self._rate[kind]
 
+    def burst(self, kind: RequestKind = "submit") -> float:
+        """How many requests of ``kind`` may go back to back after idling."""
+        return self._burst[kind]
+
     # -- tokens ------------------------------------------------------------------------------
 
     def _bucket(self, kind: RequestKind) -> str:
@@ -331,7 +335,9 @@ def redis_budget_factory(
     Args:
         redis: the shared client.
         prefix: key prefix; the budget's scope (``host/fingerprint``) is appended.
-        submit_burst: creates allowed back to back (default: a second's worth).
+        submit_burst: creates allowed back to back (default 1: evenly spaced creates, as
+            the in-process client sends them; a burst on top of the steady rate overshoots
+            a provider's sliding-window limit by the burst).
         slot_lease: seconds before a dead holder's running slots return.
         holder: names this process's slots.
         created: when given, every budget built is appended (to renew them or close them).
@@ -342,7 +348,7 @@ def redis_budget_factory(
             redis,
             f"{prefix}{scope}",
             submit_rate=config.submit_rate(),
-            submit_burst=submit_burst,
+            submit_burst=1.0 if submit_burst is None else submit_burst,
             poll_rate=config.poll_rate(),
             max_running=config.max_running,
             slot_lease=slot_lease,

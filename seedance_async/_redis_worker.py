@@ -84,7 +84,7 @@ class WorkerSettings:
             queue and a dead worker leaves little unsent work behind.
         lease: seconds without a heartbeat after which others take over this worker's tasks.
         heartbeat: seconds between heartbeats (default ``lease / 4``).
-        submit_burst: creates allowed back to back per key (default a second's worth).
+        submit_burst: creates allowed back to back per key (default 1: evenly spaced).
         schedule: poll timing (``PollSchedule().scaled(...)`` against a fast simulator).
         retry: retry policy for requests.
         exit_when_done: stop once the batch is complete (else keep waiting for work).

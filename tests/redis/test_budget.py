@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from seedance_async import Client, RateLimited, VideoTask, parse_provider_config
+from seedance_async._clock import SystemClock
 from seedance_async._redis_budget import RedisBudget, redis_budget_factory
 from seedance_async._redis_conn import connect
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator, max_in_window
@@ -49,6 +50,23 @@ async def test_shared_submit_rate_holds_across_processes(redis_url: str, prefix:
     assert max_in_window(creates, 1.0) <= rate * 1.1 + burst
     # The limit did bind: 150 creates at 50/s after a burst of 5 take about 2.9 s.
     assert max(creates) - min(creates) >= (count - burst) / rate - 0.2
+
+
+async def test_the_factory_spaces_creates_evenly_by_default(redis: Redis, prefix: str) -> None:
+    """Without --submit-burst, budgets built from a config send creates one at a time at
+    submit_rpm less the headroom, as the in-process client does (no burst on top)."""
+    config = parse_provider_config(
+        {"providers": {"a": {"adapter": "ark", "base_url": "https://a.example", "submit_rpm": 600}}}
+    )["a"]
+    built: list[RedisBudget] = []
+    redis_budget_factory(redis, prefix=prefix, created=built)(config, "a/k", SystemClock())
+    redis_budget_factory(redis, prefix=prefix, submit_burst=5, created=built)(
+        config, "a/k2", SystemClock()
+    )
+    default, explicit = built
+    assert default.burst("submit") == 1.0
+    assert default.rate("submit") == pytest.approx(10 * 0.98)
+    assert explicit.burst("submit") == 5.0
 
 
 async def test_grants_follow_the_bucket_on_redis_time(redis: Redis, prefix: str) -> None:
