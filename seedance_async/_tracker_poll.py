@@ -172,8 +172,9 @@ class PollStage(TrackerCore):
             if status.state is TaskState.RUNNING:
                 self._emit(EventKind.RUNNING, tracked, alias)
         if not status.is_terminal:
-            tracked.running_seen_at = self.clock.now()
-            elapsed = self.clock.now() - (tracked.submitted_mono or self.clock.now())
+            now = self.clock.now()
+            tracked.running_seen_at = now
+            elapsed = now - (tracked.submitted_mono or now)
             model = tracked.task.model
             delay = self.schedule.next_delay(
                 elapsed, self._eta.eta(alias, model), self._eta.early(alias, model)
