@@ -43,8 +43,8 @@ from seedance_async import (
     Tracker,
     Transport,
 )
-from seedance_async._transport import AiohttpTransport
 from seedance_async.providers import ProviderAdapter
+from seedance_async.transport._aiohttp import AiohttpTransport
 
 __all__ = ["run"]
 

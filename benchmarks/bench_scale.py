@@ -52,8 +52,8 @@ from seedance_async import (
     Timeouts,
     Tracker,
 )
-from seedance_async._poll_scheduler import PollScheduler
 from seedance_async.testing import FakeClock
+from seedance_async.tracker._heap import PollScheduler
 
 __all__ = ["child", "peak_rss_kb", "run"]
 

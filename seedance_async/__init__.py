@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from seedance_async._budget import Budget, BudgetLike
-from seedance_async._client import Client, TransportFactory
-from seedance_async._clock import Clock, SystemClock
-from seedance_async._config import (
+from seedance_async.client._alias import ProviderClient, SubmitOutcomeUnknown
+from seedance_async.client._client import Client, TransportFactory
+from seedance_async.client._loading import load_local_images
+from seedance_async.config._provider import (
     BUILTIN_PROVIDERS,
     ProviderConfig,
     load_provider_config,
     parse_provider_config,
     resolve_providers,
 )
-from seedance_async._download import DownloadResult
-from seedance_async._errors import (
+from seedance_async.core._clock import Clock, SystemClock
+from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
     ContentPolicyViolation,
@@ -46,24 +46,24 @@ from seedance_async._errors import (
     TransportError,
     Violation,
 )
-from seedance_async._events import Event, EventKind
-from seedance_async._failover import FailoverPolicy, is_retryable_failure
-from seedance_async._handle import Attempt, Outcome, TaskHandle, TaskResult
-from seedance_async._journal import Journal, JournalEntry, NullJournal
-from seedance_async._loading import load_local_images
-from seedance_async._models import MODELS, ModelCapabilities, model_capabilities
-from seedance_async._provider_client import ProviderClient, SubmitOutcomeUnknown
-from seedance_async._retry import RetryPolicy
-from seedance_async._schedule import PollSchedule
-from seedance_async._secrets import ApiKey
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
-from seedance_async._sqlite_journal import SqliteJournal
-from seedance_async._state import TERMINAL_STATES, TaskState, TaskStatus, Usage
-from seedance_async._tracked import TrackedTask
-from seedance_async._tracker import Tracker
-from seedance_async._transport import AiohttpTransport, Timeouts, Transport
-from seedance_async._validation import UnknownModelWarning, validate
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._events import Event, EventKind
+from seedance_async.core._secrets import ApiKey
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
+from seedance_async.journal._sqlite import SqliteJournal
+from seedance_async.limits._key_limits import Budget, BudgetLike
+from seedance_async.policy._failover import FailoverPolicy, is_retryable_failure
+from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.policy._retry import RetryPolicy
+from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._rules import UnknownModelWarning, validate
+from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
+from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._tracker import Tracker
+from seedance_async.transport._aiohttp import AiohttpTransport, Timeouts, Transport
+from seedance_async.transport._download import DownloadResult
 
 try:
     __version__ = version("seedance-async")

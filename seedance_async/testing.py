@@ -16,7 +16,7 @@ Test your code that drives seedance-async without a server and without waiting::
     await clock.run_for(30)               # 30 virtual seconds, timers fired in order
     assert transport.requests[0].paid
 
-:class:`FakeClock` implements :class:`~seedance_async._clock.Clock`. Virtual time only moves
+:class:`FakeClock` implements :class:`~seedance_async.core._clock.Clock`. Virtual time only moves
 when the test says so: :meth:`FakeClock.advance` fires due timers synchronously, and the
 async helpers :meth:`FakeClock.run_for` / :meth:`FakeClock.run_until_idle` also let the woken
 tasks run (:func:`settle`) between timers, so chains of sleeps happen in the same order and
@@ -33,9 +33,9 @@ import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
-from seedance_async._clock import Timer
-from seedance_async._transport import Timeouts
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._clock import Timer
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.transport._aiohttp import Timeouts
 
 __all__ = ["FakeClock", "FunctionTransport", "Handler", "settle"]
 

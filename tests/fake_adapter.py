@@ -6,13 +6,13 @@ It implements :class:`seedance_async.providers.ProviderAdapter` with a tiny JSON
 
 from __future__ import annotations
 
-from seedance_async._errors import MalformedResponse, ProviderError, Violation
-from seedance_async._spec import VideoTask
-from seedance_async._state import TaskState, TaskStatus
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._errors import MalformedResponse, ProviderError, Violation
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, ProviderCapabilities, SubmitAccepted, TaskPage
 from seedance_async.providers._common import check_capabilities, classify_error
 from seedance_async.providers._json import parse_json
+from seedance_async.spec._status import TaskState, TaskStatus
+from seedance_async.spec._task import VideoTask
 
 __all__ = ["FakeAdapter", "not_an_adapter"]
 

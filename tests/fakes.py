@@ -11,8 +11,8 @@ from collections import deque
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from seedance_async._errors import OutcomeUnknown, RequestNotSent
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._errors import OutcomeUnknown, RequestNotSent
+from seedance_async.core._wire import HttpRequest, HttpResponse
 
 Fault = Callable[[HttpRequest], HttpResponse | None]
 

@@ -1,7 +1,7 @@
 """Hypothesis strategies: valid Seedance task specs per model and scenario, and any JSON.
 
 ``video_tasks()`` only builds specs that respect every universal and per-model rule of
-../shared/providers.md §7 (the same rules :mod:`seedance_async._validation` enforces), so a
+../shared/providers.md §7 (the same rules :mod:`seedance_async.spec._rules` enforces), so a
 spec it draws must construct without error. Narrow it with ``model=`` / ``scenario=`` /
 ``sources=``.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from seedance_async._models import MODELS, ModelCapabilities, model_capabilities
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
+from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
 from tests import imagedata
 
 __all__ = [
@@ -109,7 +109,7 @@ def images(
     raw = draw(image_bytes(sorted(caps.image_formats)))
     if source == "data":
         return Image(data=raw, role=role)
-    from seedance_async._images import sniff_bytes
+    from seedance_async.spec._image_sniff import sniff_bytes
 
     fmt = sniff_bytes(raw).format
     return Image(url=f"data:image/{fmt};base64,{base64.b64encode(raw).decode()}", role=role)

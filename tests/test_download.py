@@ -13,8 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from seedance_async._download import DownloadResult, download
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
     MalformedResponse,
@@ -24,8 +23,9 @@ from seedance_async._errors import (
     RequestNotSent,
     ResultExpired,
 )
-from seedance_async._transport import Timeouts
 from seedance_async.testing import settle
+from seedance_async.transport._aiohttp import Timeouts
+from seedance_async.transport._download import DownloadResult, download
 from tests.test_transport import raw_server, refused_url, truncated_body
 
 VIDEO = os.urandom(300_000)

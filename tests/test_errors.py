@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     AuthenticationFailed,
     GenerationFailed,
     InvalidRequest,
@@ -18,11 +18,11 @@ from seedance_async._errors import (
     SeedanceError,
     Violation,
 )
-from seedance_async._state import TaskState, TaskStatus
-from seedance_async._wire import HttpResponse
+from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import create_adapter
 from seedance_async.providers._common import classify_error
 from seedance_async.providers.ark import ArkAdapter
+from seedance_async.spec._status import TaskState, TaskStatus
 
 CANARY = "sk-CANARY-0123456789abcdefXYZ"
 
@@ -232,7 +232,7 @@ def test_redaction_keeps_ordinary_text() -> None:
 def test_adapters_put_no_key_in_requests() -> None:
     """Requests carry no auth: the key only exists in auth_headers' result."""
     adapter = ArkAdapter()
-    from seedance_async._spec import VideoTask
+    from seedance_async.spec._task import VideoTask
 
     task = VideoTask(model="doubao-seedance-1-0-pro-250528", prompt="x")
     requests: list[Any] = [

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async._images import ImageInfo, NotAnImage, parse_data_url, sniff_bytes, sniff_file
+from seedance_async.spec._image_sniff import (
+    ImageInfo,
+    NotAnImage,
+    parse_data_url,
+    sniff_bytes,
+    sniff_file,
+)
 from tests import imagedata
 
 SNIFF_CASES: list[tuple[str, bytes, ImageInfo]] = [

@@ -23,7 +23,7 @@ from seedance_async import (
     Tracker,
     VideoTask,
 )
-from seedance_async._schedule import EtaEstimator
+from seedance_async.policy._poll_schedule import EtaEstimator
 from seedance_async.testing import FakeClock, FunctionTransport
 from tests.fakes import FakeArk
 

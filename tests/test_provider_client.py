@@ -16,7 +16,7 @@ from seedance_async import (
     SubmitOutcomeUnknown,
     VideoTask,
 )
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ProviderAdapter
 from seedance_async.testing import FunctionTransport
 

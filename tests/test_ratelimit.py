@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async._budget import Budget, BudgetLike, default_budget_for
-from seedance_async._clock import Timer
-from seedance_async._errors import RateLimited
-from seedance_async._ratelimit import (
+from seedance_async.core._clock import Timer
+from seedance_async.core._errors import RateLimited
+from seedance_async.limits._key_limits import Budget, BudgetLike, default_budget_for
+from seedance_async.limits._primitives import (
     AdaptiveRate,
     CooldownGate,
     RunningSlots,

@@ -7,18 +7,18 @@ import json
 import anyio
 import pytest
 
-from seedance_async._client import Client
-from seedance_async._config import ProviderConfig
-from seedance_async._errors import OutcomeUnknown
-from seedance_async._handle import TaskHandle
-from seedance_async._journal import JournalEntry, NullJournal
-from seedance_async._retry import RetryPolicy
-from seedance_async._secrets import ApiKey
-from seedance_async._spec import VideoTask
-from seedance_async._tracker import Tracker
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.client._client import Client
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._errors import OutcomeUnknown
+from seedance_async.core._secrets import ApiKey
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.journal._protocol import JournalEntry, NullJournal
+from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ProviderAdapter
+from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._task import VideoTask
 from seedance_async.testing import FakeClock, FunctionTransport
+from seedance_async.tracker._tracker import Tracker
 from tests.fakes import FakeArk
 
 MODEL = "doubao-seedance-1-0-pro-250528"

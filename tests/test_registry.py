@@ -7,11 +7,8 @@ from importlib.metadata import EntryPoint
 import pytest
 
 import seedance_async.providers as providers
-from seedance_async._errors import ConfigurationError, InvalidTaskSpec
-from seedance_async._spec import VideoTask
-from seedance_async._state import TaskState
-from seedance_async._validation import validate
-from seedance_async._wire import HttpResponse
+from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
+from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import (
     ENTRY_POINT_GROUP,
     ProviderAdapter,
@@ -20,6 +17,9 @@ from seedance_async.providers import (
     register_adapter,
 )
 from seedance_async.providers.ark import ArkAdapter
+from seedance_async.spec._rules import validate
+from seedance_async.spec._status import TaskState
+from seedance_async.spec._task import VideoTask
 from tests.fake_adapter import FakeAdapter
 
 PRO = "doubao-seedance-1-0-pro-250528"

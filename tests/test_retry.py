@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
     ContentPolicyViolation,
@@ -26,8 +26,8 @@ from seedance_async._errors import (
     TransportError,
     Violation,
 )
-from seedance_async._retry import RetryPolicy, retry_after_seconds
-from seedance_async._wire import HttpResponse
+from seedance_async.core._wire import HttpResponse
+from seedance_async.policy._retry import RetryPolicy, retry_after_seconds
 from seedance_async.providers._common import classify_error
 
 NOW = 1_700_000_000.0

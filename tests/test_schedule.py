@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seedance_async import PollSchedule
-from seedance_async._schedule import EtaEstimator
+from seedance_async.policy._poll_schedule import EtaEstimator
 
 
 def test_first_poll_without_and_with_an_estimate() -> None:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async._errors import InvalidTaskSpec
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.core._errors import InvalidTaskSpec
+from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
 from tests import imagedata
 from tests.strategies import metadata, video_tasks
 

@@ -15,12 +15,12 @@ from typing import Any
 import anyio
 import pytest
 
-from seedance_async._errors import JournalError
-from seedance_async._handle import Attempt, Outcome, TaskHandle, TaskResult
-from seedance_async._secrets import ApiKey
-from seedance_async._spec import VideoTask
-from seedance_async._sqlite_journal import SCHEMA_VERSION, SqliteJournal
-from seedance_async._state import TaskState, TaskStatus, Usage
+from seedance_async.core._errors import JournalError
+from seedance_async.core._secrets import ApiKey
+from seedance_async.journal._sqlite import SCHEMA_VERSION, SqliteJournal
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import VideoTask
 from seedance_async.testing import FakeClock
 
 PRO = "doubao-seedance-1-0-pro-250528"
@@ -296,10 +296,10 @@ CHILD = textwrap.dedent(
 
     import anyio
 
-    from seedance_async._handle import Outcome, TaskHandle, TaskResult
-    from seedance_async._spec import VideoTask
-    from seedance_async._sqlite_journal import SqliteJournal
-    from seedance_async._state import TaskState, TaskStatus
+    from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
+    from seedance_async.spec._task import VideoTask
+    from seedance_async.journal._sqlite import SqliteJournal
+    from seedance_async.spec._status import TaskState, TaskStatus
 
     async def main(path: str) -> None:
         async with SqliteJournal(path) as j:

@@ -7,11 +7,11 @@ import asyncio
 import anyio
 import pytest
 
-from seedance_async._clock import Clock, SystemClock, sleep_until
-from seedance_async._errors import OutcomeUnknown, RequestNotSent
-from seedance_async._transport import Timeouts, Transport
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._clock import Clock, SystemClock, sleep_until
+from seedance_async.core._errors import OutcomeUnknown, RequestNotSent
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.testing import FakeClock, FunctionTransport, settle
+from seedance_async.transport._aiohttp import Timeouts, Transport
 
 # -- FakeClock -----------------------------------------------------------------------------
 

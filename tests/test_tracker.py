@@ -10,23 +10,23 @@ from pathlib import Path
 import anyio
 import pytest
 
-from seedance_async._client import Client
-from seedance_async._config import ProviderConfig
-from seedance_async._download import DownloadResult
-from seedance_async._errors import OutcomeUnknown
-from seedance_async._events import Event, EventKind
-from seedance_async._failover import FailoverPolicy
-from seedance_async._handle import Outcome
-from seedance_async._journal import JournalEntry
-from seedance_async._schedule import PollSchedule
-from seedance_async._secrets import ApiKey
-from seedance_async._spec import VideoTask
-from seedance_async._state import TaskStatus
-from seedance_async._tracker import Tracker
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.client._client import Client
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._errors import OutcomeUnknown
+from seedance_async.core._events import Event, EventKind
+from seedance_async.core._secrets import ApiKey
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.journal._protocol import JournalEntry
+from seedance_async.policy._failover import FailoverPolicy
+from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import ProviderAdapter
 from seedance_async.providers.ark import ArkAdapter
+from seedance_async.spec._handle import Outcome
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
 from seedance_async.testing import FakeClock, FunctionTransport
+from seedance_async.tracker._tracker import Tracker
+from seedance_async.transport._download import DownloadResult
 from tests.fakes import FakeArk, drop_answer_after_create, not_sent, rate_limited
 
 MODEL = "doubao-seedance-1-0-pro-250528"

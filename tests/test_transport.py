@@ -25,16 +25,16 @@ from aioresponses import aioresponses
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
     OutcomeUnknown,
     ProviderError,
     RequestNotSent,
 )
-from seedance_async._transport import AiohttpTransport, Timeouts, Transport
-from seedance_async._wire import HttpRequest
+from seedance_async.core._wire import HttpRequest
 from seedance_async.providers._common import bearer
+from seedance_async.transport._aiohttp import AiohttpTransport, Timeouts, Transport
 
 KEY = "sk-CANARY-123"
 FAST = Timeouts(connect=1.0, read=0.05, total=2.0)

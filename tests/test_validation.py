@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from seedance_async._errors import InvalidTaskSpec, Violation
-from seedance_async._image_rules import check_local_images
-from seedance_async._images import MAX_IMAGE_BYTES
-from seedance_async._models import model_capabilities, normalise_model_id
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, VideoTask
-from seedance_async._validation import UnknownModelWarning, collect_violations, validate
+from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.providers import ProviderCapabilities, create_adapter
 from seedance_async.providers._common import check_capabilities
+from seedance_async.spec._catalog import model_capabilities, normalise_model_id
+from seedance_async.spec._image_rules import check_local_images
+from seedance_async.spec._image_sniff import MAX_IMAGE_BYTES
+from seedance_async.spec._rules import UnknownModelWarning, collect_violations, validate
+from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, VideoTask
 from tests import imagedata
 from tests.strategies import video_tasks
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from seedance_async._errors import ConfigurationError
+from seedance_async.core._errors import ConfigurationError
 from seedance_async.providers._protocol import (
     AdapterFactory,
     ListQuery,

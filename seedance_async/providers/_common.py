@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
     ContentPolicyViolation,
@@ -22,12 +22,12 @@ from seedance_async._errors import (
     TaskNotFound,
     Violation,
 )
-from seedance_async._images import NotAnImage, sniff_bytes
-from seedance_async._models import model_capabilities
-from seedance_async._spec import OPTIONAL_FIELDS, VideoTask, encode_data_url
-from seedance_async._validation import scenario_of
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
+from seedance_async.spec._catalog import model_capabilities
+from seedance_async.spec._image_sniff import NotAnImage, sniff_bytes
+from seedance_async.spec._rules import scenario_of
+from seedance_async.spec._task import OPTIONAL_FIELDS, VideoTask, encode_data_url
 
 __all__ = [
     "WithoutCancelOrList",

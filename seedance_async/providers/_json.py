@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from seedance_async._errors import MalformedResponse
-from seedance_async._wire import HttpResponse
+from seedance_async.core._errors import MalformedResponse
+from seedance_async.core._wire import HttpResponse
 
 __all__ = ["Node", "parse_json"]
 

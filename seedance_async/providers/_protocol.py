@@ -7,7 +7,7 @@ An adapter never performs I/O and never reads a clock. The client calls it like 
     accepted = adapter.parse_submit(response)     # SubmitAccepted, or raises a ProviderError
 
 and the same for status, cancel and list. ``parse_*`` methods raise the typed errors of
-:mod:`seedance_async._errors` for error answers (``classify_error``) and
+:mod:`seedance_async.core._errors` for error answers (``classify_error``) and
 :class:`~seedance_async.MalformedResponse` for answers that do not fit, never KeyError or
 TypeError.
 """
@@ -18,10 +18,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from seedance_async._errors import ProviderError, Violation
-from seedance_async._spec import OPTIONAL_FIELDS, Ratio, VideoTask
-from seedance_async._state import TaskState, TaskStatus
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._errors import ProviderError, Violation
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.spec._status import TaskState, TaskStatus
+from seedance_async.spec._task import OPTIONAL_FIELDS, Ratio, VideoTask
 
 __all__ = [
     "AdapterFactory",

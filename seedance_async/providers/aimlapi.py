@@ -23,18 +23,14 @@ from typing import Any, Literal
 
 import attrs
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     ConfigurationError,
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
     Violation,
 )
-from seedance_async._models import normalise_model_id
-from seedance_async._spec import ImageRole, Ratio, VideoTask
-from seedance_async._state import TaskState, TaskStatus, Usage
-from seedance_async._validation import scenario_of
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
     WithoutCancelOrList,
     bearer,
@@ -48,6 +44,10 @@ from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
 )
+from seedance_async.spec._catalog import normalise_model_id
+from seedance_async.spec._rules import scenario_of
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import ImageRole, Ratio, VideoTask
 
 __all__ = ["AIMLAPI_STATUS_MAP", "DEFAULT_SUBMIT_PATH", "UNIVERSAL_PATH", "AimlApiAdapter"]
 

@@ -20,15 +20,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
     ProviderError,
     Violation,
 )
-from seedance_async._spec import VideoTask
-from seedance_async._state import TaskState, TaskStatus, Usage
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
     bearer,
     check_capabilities,
@@ -42,6 +40,8 @@ from seedance_async.providers._protocol import (
     SubmitAccepted,
     TaskPage,
 )
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import VideoTask
 
 __all__ = ["ARK_STATUS_MAP", "DEFAULT_TASKS_PATH", "ArkAdapter", "ark_error_fields"]
 

@@ -22,20 +22,20 @@ from typing import Any, Literal
 
 import attrs
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     ConfigurationError,
     ContentPolicyViolation,
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
 )
-from seedance_async._spec import VideoTask
-from seedance_async._state import TaskStatus
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import bearer, classify_error, request_id_of
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import SubmitAccepted
 from seedance_async.providers.ark import DEFAULT_TASKS_PATH, ArkAdapter, ark_error_fields
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
 
 __all__ = ["UNDOCUMENTED_FIELDS", "GptProtoAdapter"]
 

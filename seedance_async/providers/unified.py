@@ -22,15 +22,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
     Violation,
 )
-from seedance_async._spec import ImageRole, Ratio, VideoTask
-from seedance_async._state import TaskState, TaskStatus, Usage
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
     WithoutCancelOrList,
     bearer,
@@ -43,6 +41,8 @@ from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
 )
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import ImageRole, Ratio, VideoTask
 
 __all__ = ["DEFAULT_PATH", "UNIFIED_STATUS_MAP", "UnifiedAdapter"]
 

@@ -14,8 +14,7 @@ import aiohttp
 import anyio
 
 from seedance_async import Client, SqliteJournal, VideoTask, parse_provider_config
-from seedance_async._batch_files import JournalLock
-from seedance_async._state import TaskState
+from seedance_async.cli._results_file import JournalLock
 from seedance_async.simulator import (
     DEFAULT_KEY,
     KEY_ENV,
@@ -24,6 +23,7 @@ from seedance_async.simulator import (
     ManualClock,
     Simulator,
 )
+from seedance_async.spec._status import TaskState
 from tests.cli._helpers import (
     FINISHED,
     PRO,

@@ -10,10 +10,8 @@ import anyio
 import pytest
 
 from seedance_async import Event, EventKind, SqliteJournal, VideoTask
-from seedance_async._batch import json_path, read_batch
-from seedance_async._batch_admin import format_summary
-from seedance_async._batch_files import ResultsFile, sweep_partial_downloads
-from seedance_async._batch_run import (
+from seedance_async.cli._batch_file import json_path, read_batch
+from seedance_async.cli._batch_run import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -21,7 +19,9 @@ from seedance_async._batch_run import (
     RunReport,
     _GatedJournal,
 )
-from seedance_async._progress import ProgressReporter
+from seedance_async.cli._journal_cmds import format_summary
+from seedance_async.cli._progress import ProgressReporter
+from seedance_async.cli._results_file import ResultsFile, sweep_partial_downloads
 from seedance_async.providers import create_adapter
 from tests.cli._helpers import PRO
 

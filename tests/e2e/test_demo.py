@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seedance_async.demo import demo_tasks, run_demo
+from seedance_async.cli._demo import demo_tasks, run_demo
 
 
 def test_demo_batch_covers_every_scenario() -> None:

@@ -18,7 +18,7 @@ from seedance_async import (
     Tracker,
     parse_provider_config,
 )
-from seedance_async.demo import demo_tasks
+from seedance_async.cli._demo import demo_tasks
 from seedance_async.simulator import Faults, Limits, Simulator
 
 CANARY = "sk-CANARY-7f3a9e"

@@ -11,7 +11,7 @@ import attrs
 import pytest
 from hypothesis import given
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
     InvalidRequest,
@@ -22,11 +22,11 @@ from seedance_async._errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from seedance_async._spec import Image, ImageRole, VideoTask
-from seedance_async._state import TaskState, Usage
-from seedance_async._wire import HttpResponse
+from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.providers.aimlapi import UNIVERSAL_PATH, AimlApiAdapter
+from seedance_async.spec._status import TaskState, Usage
+from seedance_async.spec._task import Image, ImageRole, VideoTask
 from tests import imagedata
 from tests.strategies import json_values, video_tasks
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from seedance_async._errors import (
+from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
     ContentPolicyViolation,
@@ -28,11 +28,11 @@ from seedance_async._errors import (
     RateLimited,
     TaskNotFound,
 )
-from seedance_async._spec import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
-from seedance_async._state import TaskState, TaskStatus, Usage
-from seedance_async._wire import HttpRequest, HttpResponse
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, SubmitAccepted, create_adapter
 from seedance_async.providers.ark import ArkAdapter
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
 from tests import imagedata
 
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from seedance_async._errors import SeedanceError
-from seedance_async._spec import VideoTask
-from seedance_async._wire import HttpResponse
+from seedance_async.core._errors import SeedanceError
+from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, available_adapters, create_adapter
+from seedance_async.spec._task import VideoTask
 from tests.strategies import json_values, metadata, video_tasks
 
 BUILTIN_ADAPTERS = ("ark", "aimlapi", "unified", "gptproto")

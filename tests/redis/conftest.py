@@ -23,7 +23,7 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
-from seedance_async._redis_conn import connect
+from seedance_async.distributed._conn import connect
 
 REDIS_ENV = "SEEDANCE_TEST_REDIS_URL"
 _NO_SERVER = (

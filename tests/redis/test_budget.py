@@ -10,9 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from seedance_async import Client, RateLimited, VideoTask, parse_provider_config
-from seedance_async._clock import SystemClock
-from seedance_async._redis_budget import RedisBudget, redis_budget_factory
-from seedance_async._redis_conn import connect
+from seedance_async.core._clock import SystemClock
+from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
+from seedance_async.distributed._conn import connect
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator, max_in_window
 from tests.redis.conftest import RedisServer
 

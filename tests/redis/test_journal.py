@@ -9,14 +9,14 @@ import pytest
 from redis.asyncio import Redis
 
 from seedance_async import Outcome, TaskHandle, TaskResult, TaskState, TaskStatus, VideoTask
-from seedance_async._redis_batch import (
+from seedance_async.distributed._batch import (
     BatchRestored,
     enqueue_batch,
     redis_results,
     redis_summary,
 )
-from seedance_async._redis_budget import SUBMIT_MARK, RedisBudget
-from seedance_async._redis_journal import LeaseLost, RedisJournal
+from seedance_async.distributed._budget import SUBMIT_MARK, RedisBudget
+from seedance_async.distributed._journal import LeaseLost, RedisJournal
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 

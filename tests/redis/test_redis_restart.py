@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from seedance_async import VideoTask
-from seedance_async._redis_batch import (
+from seedance_async.distributed._batch import (
     BatchRestored,
     enqueue_batch,
     redis_results,

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from seedance_async import VideoTask
-from seedance_async._redis_batch import enqueue_batch, redis_results, redis_summary
+from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
 from seedance_async.simulator import max_in_window
 from tests.redis._procs import Proc, SimProcess, field, worker_args
 from tests.redis._sim_proc import SUBMIT_RPS

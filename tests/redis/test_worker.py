@@ -10,10 +10,10 @@ import attrs
 from redis.asyncio import Redis
 
 from seedance_async import Client, PollSchedule, ProviderConfig, VideoTask, parse_provider_config
-from seedance_async._redis_batch import enqueue_batch, redis_results, redis_summary
-from seedance_async._redis_budget import redis_budget_factory
-from seedance_async._redis_journal import RedisJournal
-from seedance_async._redis_worker import RedisWorker, WorkerSettings
+from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
+from seedance_async.distributed._budget import redis_budget_factory
+from seedance_async.distributed._journal import RedisJournal
+from seedance_async.distributed._worker import RedisWorker, WorkerSettings
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator
 from tests.redis._procs import field
 

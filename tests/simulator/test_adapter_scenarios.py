@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from seedance_async._spec import Image, ImageRole, Ratio, VideoTask
-from seedance_async._state import TaskState
 from seedance_async.providers import create_adapter
 from seedance_async.simulator import ALL_PROVIDERS, ManualClock, Simulator
+from seedance_async.spec._status import TaskState
+from seedance_async.spec._task import Image, ImageRole, Ratio, VideoTask
 from tests.simulator._helpers import QUEUE_S, RUN_S
 from tests.simulator.test_adapters import adapter_for, send
 

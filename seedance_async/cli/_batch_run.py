@@ -1,0 +1,404 @@
+"""Running a batch from the command line: journal, tracker, results file and Ctrl-C.
+
+Theory of operation
+-------------------
+The SQLite journal is the only source of truth; everything else is a view of it.
+
+* Every valid line becomes a ``pending`` row (idempotent: a key is added once). A run first
+  resumes the journal's unfinished tasks (remote ids are polled again, intents without an id
+  are reconciled, never resent), then submits every row still ``pending``. Finished keys are
+  never touched again, so running the same command after a crash continues the batch.
+* The results file (``--out``) is rewritten atomically (temporary file, fsync, rename) from
+  the journal when a run starts and when it ends; in between, each result is appended as one
+  ``write()`` after the tracker has durably journaled it. A SIGKILL at any point therefore
+  leaves a file whose lines are all complete and distinct (a subset of the journal), and the
+  next run rewrites it to exactly one line per finished task.
+* Stale ``.part`` download files and results temporaries left by a killed run are removed at
+  start. An exclusive lock file next to the journal keeps two runs off one batch, which
+  would otherwise submit the same pending tasks twice.
+* First Ctrl-C (or SIGTERM): no new submit starts (:class:`_GatedJournal` holds every new
+  intent back, so the row stays ``pending``), submits already on the wire are seen through
+  until their remote id or failure is journaled, then everything stops. Tasks running
+  remotely keep running; the next run follows them. Second Ctrl-C: exit at once; committed
+  journal records survive any exit, and an uncommitted one is rolled back on the next open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from seedance_async.cli._batch_file import BatchLine
+from seedance_async.cli._progress import ProgressReporter
+from seedance_async.cli._results_file import JournalLock, ResultsFile, sweep_partial_downloads
+from seedance_async.client._client import Client
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
+from seedance_async.core._events import EventHub
+from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._sqlite import SqliteJournal
+from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
+from seedance_async.tracker._tracker import Tracker
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_UNKNOWN",
+    "EXIT_USAGE",
+    "RunPlan",
+    "RunReport",
+    "run_batch",
+]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INVALID = 3
+EXIT_FAILED = 4
+EXIT_UNKNOWN = 5
+EXIT_INTERRUPTED = 130
+
+
+class _GatedJournal:
+    """The journal as the tracker sees it, with a gate that holds new submits back.
+
+    Every paid submit is preceded by ``record_intent`` and followed by exactly one of
+    ``record_submitted``, ``record_not_created`` or ``record_result``: the keys in between
+    are the submits on the wire. Once draining, a new intent waits forever (until the run is
+    cancelled) *before* anything is written, so its row stays ``pending`` for the next run.
+    """
+
+    def __init__(self, inner: SqliteJournal) -> None:
+        self.inner = inner
+        self._open: set[str] = set()
+        self._draining = False
+        self._empty = anyio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        """Submits (and reconciliations) whose outcome is not journaled yet."""
+        return len(self._open)
+
+    def expect(self, keys: Iterable[str]) -> None:
+        """Count resumed intents being reconciled as in flight."""
+        self._open.update(keys)
+
+    def start_draining(self) -> None:
+        """Hold back every later submit."""
+        self._draining = True
+        self._close(None)
+
+    async def drained(self) -> None:
+        """Wait until draining started and no submit is in flight."""
+        await self._empty.wait()
+
+    def _close(self, key: str | None) -> None:
+        if key is not None:
+            self._open.discard(key)
+        if self._draining and not self._open:
+            self._empty.set()
+
+    async def record_intent(
+        self, key: str, task: VideoTask, provider: str, attempt: int, at: float
+    ) -> None:
+        if self._draining:
+            await anyio.sleep_forever()
+        self._open.add(key)
+        await self.inner.record_intent(key, task, provider, attempt, at)
+
+    async def record_submitted(self, key: str, handle: TaskHandle) -> None:
+        try:
+            await self.inner.record_submitted(key, handle)
+        finally:
+            self._close(key)
+
+    async def record_not_created(self, key: str, provider: str, reason: str) -> None:
+        try:
+            await self.inner.record_not_created(key, provider, reason)
+        finally:
+            self._close(key)
+
+    async def record_status(self, key: str, status: TaskStatus) -> None:
+        await self.inner.record_status(key, status)
+
+    async def record_result(self, key: str, result: TaskResult) -> None:
+        try:
+            await self.inner.record_result(key, result)
+        finally:
+            self._close(key)
+
+
+@attrs.frozen(kw_only=True)
+class RunPlan:
+    """What ``seedance-async run`` was asked to do (after argument checks).
+
+    Attributes:
+        catalog: every usable alias (built-ins and the config file, overrides applied).
+        failover: aliases new tasks may go to, in order.
+        journal_path / out_path / download_dir: the files.
+        deadline: per-task deadline in seconds, if any.
+        schedule: poll timing.
+        progress: ``auto``, ``bars`` or ``plain``.
+        log_interval: seconds between progress redraws (None: the renderer's default).
+        command: the command line, shown in "resume with".
+    """
+
+    catalog: Mapping[str, ProviderConfig]
+    failover: tuple[str, ...]
+    journal_path: Path
+    out_path: Path
+    download_dir: Path | None = None
+    deadline: float | None = None
+    schedule: PollSchedule = attrs.field(factory=PollSchedule)
+    progress: str = "auto"
+    log_interval: float | None = None
+    command: str = "seedance-async run ..."
+
+
+@attrs.frozen(kw_only=True)
+class RunReport:
+    """How a run ended: outcomes of every task in the journal (this run and earlier ones)."""
+
+    outcomes: Mapping[str, int]
+    total: int
+    missing_downloads: int = 0
+
+    @property
+    def finished(self) -> int:
+        """Tasks with a result."""
+        return sum(self.outcomes.values())
+
+    def exit_code(self) -> int:
+        """130 unfinished (interrupted), 5 some unknown, 4 some failed or not downloaded, else 0."""
+        if self.finished < self.total:
+            return EXIT_INTERRUPTED
+        if self.outcomes.get(Outcome.UNKNOWN.value):
+            return EXIT_UNKNOWN
+        if self.finished > self.outcomes.get(Outcome.SUCCEEDED.value, 0) or self.missing_downloads:
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def describe(self) -> str:
+        """One line for the end of a run."""
+        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()) if n)
+        text = f"finished {self.finished}/{self.total}" + (f": {parts}" if parts else "")
+        if self.missing_downloads:
+            text += f"; {self.missing_downloads} succeeded but could not be downloaded"
+        return text
+
+
+def _report(rows: Sequence[Mapping[str, Any]], total: int, downloads: bool) -> RunReport:
+    missing = sum(
+        1 for r in rows if downloads and r["outcome"] == Outcome.SUCCEEDED and not r["video_path"]
+    )
+    return RunReport(
+        outcomes=dict(Counter(str(r["outcome"]) for r in rows)),
+        total=total,
+        missing_downloads=missing,
+    )
+
+
+def _owned_ids(rows: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Remote ids that finished tasks of earlier runs own, by alias.
+
+    Reconciliation of a lost submit must never adopt one of them: without this, a resumed
+    run would take a finished task of the same model and correlation nonce for its own.
+    """
+    owned: dict[str, set[str]] = {}
+    for row in rows:
+        for attempt in row.get("attempts") or ():
+            if attempt.get("task_id"):
+                owned.setdefault(attempt["provider"], set()).add(attempt["task_id"])
+    return owned
+
+
+def _alias_of(entry: JournalEntry) -> str | None:
+    return entry.handle.provider if entry.handle else entry.provider
+
+
+async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
+    """Add ``lines`` to the journal, then drive every unfinished task of it to a result.
+
+    Raises:
+        ConfigurationError: another process holds the journal, a resumed task names an
+            alias that is not configured, or a key is missing.
+        JournalError: the journal cannot be opened, read or written.
+    """
+    with JournalLock(plan.journal_path):
+        async with SqliteJournal(plan.journal_path) as journal:
+            await journal.add_pending_many((ln.key, ln.task, ln.line_no) for ln in lines)
+            unfinished = await journal.unfinished()
+            pending = await journal.pending()
+            earlier = await journal.results()
+            total = len(unfinished) + len(pending) + len(earlier)
+            needed = list(
+                dict.fromkeys([*plan.failover, *filter(None, map(_alias_of, unfinished))])
+            )
+            missing = [a for a in needed if a not in plan.catalog]
+            if missing:
+                raise ConfigurationError(
+                    f"the journal has tasks created with provider {', '.join(missing)}, which is"
+                    " not configured: pass the --config that defines it"
+                )
+            results = ResultsFile(plan.out_path)
+            await anyio.to_thread.run_sync(results.rewrite, earlier)
+            if plan.download_dir is not None:
+                plan.download_dir.mkdir(parents=True, exist_ok=True)
+                # Every key of the batch, finished ones too: the lock keeps other runs of
+                # this journal out, so no .part of these keys can belong to a live download.
+                keys = [e.key for e in unfinished] + [k for k, _ in pending]
+                keys += [str(row["key"]) for row in earlier]
+                await anyio.to_thread.run_sync(sweep_partial_downloads, plan.download_dir, keys)
+            reporter = ProgressReporter(
+                total=total, providers=plan.failover, mode=plan.progress, interval=plan.log_interval
+            )
+            for row in earlier:
+                reporter.preload(row["key"], row.get("provider"), str(row["outcome"]))
+            for entry in unfinished:
+                state = entry.last_status.state.value if entry.last_status else "queued"
+                reporter.preload(entry.key, _alias_of(entry), state)
+            for key, _ in pending:
+                reporter.preload(key, None, "waiting")
+            run = _Run(plan, journal, results, reporter, owned=_owned_ids(earlier))
+            try:
+                await run.drive([plan.catalog[a] for a in needed], unfinished, pending)
+            finally:
+                results.close()
+            final = await journal.results()
+            await anyio.to_thread.run_sync(results.rewrite, final)
+            results.close()
+    report = _report(final, total, plan.download_dir is not None)
+    reporter.note(f"{report.describe()}; results in {plan.out_path}")
+    if report.exit_code() == EXIT_INTERRUPTED:
+        reporter.note(f"interrupted; resume with: {plan.command}")
+    return report
+
+
+class _Run:
+    """One run's moving parts: the tracker, the signal handlers and the results file."""
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        journal: SqliteJournal,
+        results: ResultsFile,
+        reporter: ProgressReporter,
+        *,
+        owned: dict[str, set[str]],
+    ) -> None:
+        self.plan = plan
+        self.journal = journal
+        self.gate = _GatedJournal(journal)
+        self.results = results
+        self.reporter = reporter
+        self.interrupted = False
+        self.owned = owned
+        self._stop = anyio.Event()
+
+    def _on_signal(self) -> None:
+        if self.interrupted:
+            self.reporter.note("interrupted again: exiting now; the journal keeps every record")
+            with contextlib.suppress(Exception):
+                self.reporter.stop()
+            os._exit(EXIT_INTERRUPTED)
+        self.interrupted = True
+        self.gate.start_draining()
+        self._stop.set()
+
+    async def _stop_when_drained(self, work: anyio.CancelScope) -> None:
+        await self._stop.wait()
+        if self.gate.in_flight:
+            self.reporter.note(
+                f"interrupted: no new submits; waiting for {self.gate.in_flight} submit(s) on"
+                " the wire to be journaled (Ctrl-C again to exit at once)"
+            )
+        await self.gate.drained()
+        work.cancel()
+
+    def _install_signals(self) -> list[signal.Signals]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_signal)
+                installed.append(sig)
+        return installed
+
+    async def drive(
+        self,
+        configs: list[ProviderConfig],
+        unfinished: list[JournalEntry],
+        pending: list[tuple[str, VideoTask]],
+    ) -> None:
+        hub = EventHub()
+        hub.add_callback(self.reporter.on_event)
+        self.gate.expect(e.key for e in unfinished if e.handle is None)
+        installed = self._install_signals()
+        try:
+            async with Client(configs, events=hub) as client:
+                for alias, ids in self.owned.items():
+                    if alias in client.configs:
+                        client.provider(alias).remember(ids)
+                self.reporter.start()
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self.reporter.run)
+                        with anyio.CancelScope() as work:
+                            tg.start_soon(self._stop_when_drained, work)
+                            await self._track(client, unfinished, pending)
+                        tg.cancel_scope.cancel()
+                finally:
+                    self.reporter.stop()
+        finally:
+            loop = asyncio.get_running_loop()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def _track(
+        self,
+        client: Client,
+        unfinished: list[JournalEntry],
+        pending: list[tuple[str, VideoTask]],
+    ) -> None:
+        plan = self.plan
+        async with Tracker(
+            client,
+            providers=plan.failover,
+            journal=self.gate,
+            download_dir=plan.download_dir,
+            deadline=plan.deadline,
+            schedule=plan.schedule,
+        ) as tracker:
+            await tracker.resume(unfinished)
+            for key, task in pending:
+                if self.interrupted:
+                    break
+                try:
+                    await tracker.submit(task, key=key)
+                except InvalidTaskSpec as exc:  # e.g. the journal predates a --provider change
+                    await self._reject(key, task, str(exc))
+            async for result in tracker.as_completed():
+                self.results.append(result.to_dict())
+
+    async def _reject(self, key: str, task: VideoTask, reason: str) -> None:
+        result = TaskResult(
+            key=key, task=task, outcome=Outcome.REJECTED, reason=reason, finished_at=time.time()
+        )
+        await self.journal.record_result(key, result)
+        self.results.append(result.to_dict())
+        self.reporter.preload(key, None, Outcome.REJECTED.value)

@@ -1,0 +1,297 @@
+"""``seedance-async run`` (and the ``demo`` entry); registers the journal commands too.
+
+Argument handling and messages live here; reading the batch file is :mod:`._batch`, the run
+itself :mod:`._batch_run`, the display :mod:`._progress`, ``status``/``results``/``cancel``
+:mod:`._batch_admin`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+
+from seedance_async.cli._batch_file import Batch, read_batch
+from seedance_async.cli._batch_run import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    RunPlan,
+    run_batch,
+)
+from seedance_async.cli._journal_cmds import (
+    KEYS_HELP,
+    fail,
+    provider_catalog,
+    register_journal_commands,
+)
+from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig
+from seedance_async.core._errors import ConfigurationError, JournalError
+from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.providers import create_adapter
+from seedance_async.spec._rules import ProviderChecker
+
+__all__ = ["EXIT_CODES_HELP", "register"]
+
+_T = TypeVar("_T")
+if TYPE_CHECKING:  # only subscriptable for type checkers
+    _Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0    every task succeeded (and was downloaded, with --download)
+  2    usage or configuration error (unknown alias, missing key, unreadable file, journal busy)
+  3    some lines of the batch file are invalid (the valid ones ran unless --strict)
+  4    some tasks failed, expired, were cancelled, rejected or hit the deadline
+  5    some tasks are "unknown": a submit may have created (and billed) a task that could
+       not be identified; the result line has the time and reason
+  130  interrupted: run the same command again to resume
+When several apply, the first in this order wins: 130, 3, 5, 4."""
+
+
+def _positive(kind: Callable[[str], _T]) -> Callable[[str], _T]:
+    def parse(text: str) -> _T:
+        value = kind(text)
+        if not value > 0:  # type: ignore[operator]
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+# -- providers ------------------------------------------------------------------------------
+
+
+def _failover(text: str, catalog: Mapping[str, ProviderConfig]) -> tuple[str, ...]:
+    aliases = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    if not aliases:
+        raise ConfigurationError("--provider needs at least one alias")
+    unknown = [a for a in aliases if a not in catalog]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown provider alias {', '.join(unknown)} (known: {', '.join(sorted(catalog))};"
+            " define more with --config)"
+        )
+    return aliases
+
+
+def _adapters(
+    aliases: tuple[str, ...], catalog: Mapping[str, ProviderConfig]
+) -> dict[str, ProviderChecker]:
+    out: dict[str, ProviderChecker] = {}
+    for alias in aliases:
+        config = catalog[alias]
+        options = dict(config.options)
+        options.setdefault("name", alias)  # as the client builds it
+        out[alias] = create_adapter(config.adapter, **options)
+    return out
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+def _journal_path(args: argparse.Namespace) -> Path:
+    return Path(args.journal) if args.journal else Path(args.out).with_suffix(".journal.db")
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The run command with the journal spelled out: what to type to resume."""
+    words = ["seedance-async", "run", args.tasks, "--provider", args.provider, "--out", args.out]
+    words += ["--journal", str(_journal_path(args))]
+    for flag, value in (
+        ("--config", args.config),
+        ("--download", args.download),
+        ("--rate", args.rate),
+        ("--max-running", args.max_running),
+        ("--deadline", args.deadline),
+        ("--key-env", args.key_env),
+        ("--poll-scale", args.poll_scale),
+    ):
+        if value is not None:
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return shlex.join(words)
+
+
+def _report_batch(batch: Batch) -> None:
+    for problem in batch.problems:
+        print(problem, file=sys.stderr)
+    bad = batch.invalid_lines
+    print(
+        f"{batch.file}: {batch.line_count} lines, {len(batch.lines)} tasks to run"
+        + (f", {bad} invalid line{'s' * (bad != 1)}" if bad else ""),
+        file=sys.stderr,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``seedance-async run``: validate, then submit and track a JSONL batch."""
+    try:
+        catalog = provider_catalog(args)
+        failover = _failover(args.provider, catalog)
+        adapters = _adapters(failover, catalog)
+    except ConfigurationError as exc:
+        return fail("run", str(exc))
+    try:
+        batch = read_batch(args.tasks, adapters)
+    except OSError as exc:
+        return fail("run", f"{args.tasks}: cannot read the batch file ({exc.strerror})")
+    _report_batch(batch)
+    invalid = bool(batch.errors)
+    if args.dry_run:
+        return EXIT_INVALID if invalid else EXIT_OK
+    if invalid and args.strict:
+        return fail("run", "--strict: invalid lines, nothing was submitted", EXIT_INVALID)
+    if args.redis is not None or args.batch is not None:
+        # Scale-out: queue the valid lines in Redis; `seedance-async worker` processes run them.
+        from seedance_async.cli._redis_cmds import enqueue_from_run
+
+        name = args.batch or Path(args.tasks).stem
+        code = enqueue_from_run(args.redis, name, batch.lines, prefix=args.redis_prefix)
+        return EXIT_INVALID if invalid and code == EXIT_OK else code
+    if not args.out:
+        return fail("run", "--out FILE is required (or --redis URL to queue the batch for workers)")
+    try:  # before any file is written: a missing key is a usage error, not a crashed run
+        for alias in failover:
+            catalog[alias].resolve_key()
+    except ConfigurationError as exc:
+        return fail("run", str(exc))
+    schedule = PollSchedule()
+    plan = RunPlan(
+        catalog=catalog,
+        failover=failover,
+        journal_path=_journal_path(args),
+        out_path=Path(args.out),
+        download_dir=Path(args.download) if args.download else None,
+        deadline=args.deadline,
+        schedule=schedule.scaled(args.poll_scale) if args.poll_scale else schedule,
+        progress=args.progress,
+        log_interval=args.log_interval,
+        command=_command_line(args),
+    )
+    try:
+        report = anyio.run(run_batch, plan, batch.lines)
+    except (ConfigurationError, JournalError) as exc:
+        return fail("run", str(exc))
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        print(f"interrupted; resume with: {plan.command}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    code = report.exit_code()
+    return EXIT_INVALID if invalid and code != EXIT_INTERRUPTED else code
+
+
+def _add_run(sub: _Sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="validate a JSONL batch, then generate every task with progress and resume",
+        description=(
+            "Validate every line of TASKS (one VideoTask JSON object per line), then submit and "
+            "track the tasks across the chosen providers, writing one result line per task to "
+            "--out as it finishes. Running the same command again resumes the batch from its "
+            "journal: finished tasks are kept, running ones are followed, nothing is paid twice."
+        ),
+        epilog=f"{KEYS_HELP}\n\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("tasks", metavar="TASKS.jsonl", help="the batch file")
+    p.add_argument(
+        "--provider",
+        required=True,
+        metavar="ALIAS[,ALIAS...]",
+        help="provider aliases in failover order (built-in: "
+        + ", ".join(BUILTIN_PROVIDERS)
+        + "; more via --config)",
+    )
+    p.add_argument("--config", metavar="FILE", help="provider aliases in TOML")
+    p.add_argument("--out", metavar="FILE", help="results JSONL (required without --redis)")
+    p.add_argument("--download", metavar="DIR", help="download videos here as <key>.mp4")
+    p.add_argument(
+        "--journal", metavar="FILE", help="the batch journal (default: <out>.journal.db)"
+    )
+    p.add_argument(
+        "--rate",
+        type=_positive(float),
+        metavar="N",
+        help="submits per minute for each provider (overrides the config)",
+    )
+    p.add_argument(
+        "--max-running",
+        type=_positive(int),
+        metavar="N",
+        help="tasks running at once per provider key (overrides the config)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="give up on a task this long after its submit (cancelled remotely where possible)",
+    )
+    p.add_argument("--key-env", metavar="NAME", help="read the API key of every alias from $NAME")
+    p.add_argument("--dry-run", action="store_true", help="validate only; submit nothing")
+    p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bars", "plain"),
+        default="auto",
+        help="bars on a terminal (needs rich), plain log lines otherwise (default auto)",
+    )
+    p.add_argument(
+        "--log-interval",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="seconds between progress updates (default 10 for plain lines)",
+    )
+    p.add_argument(
+        "--poll-scale",
+        type=_positive(float),
+        metavar="FACTOR",
+        help="multiply poll timing, e.g. 0.01 against `simulate --time-scale 0.01`",
+    )
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        help="queue the batch in Redis for `seedance-async worker` processes instead of running it"
+        " here (default URL: $SEEDANCE_REDIS_URL when --batch is given)",
+    )
+    p.add_argument(
+        "--batch", metavar="NAME", help="the Redis batch name (default: the file's stem)"
+    )
+    p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_run)
+
+
+# -- demo (implemented in seedance_async.cli._demo) ---------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``seedance-async demo``: hands its arguments to :func:`seedance_async.cli._demo.main`."""
+    try:
+        demo = importlib.import_module("seedance_async.cli._demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != "seedance_async.cli._demo":
+            raise
+        return fail("demo", "not available in this version")
+    code: int = demo.main(args.argv)
+    return code
+
+
+def register(subparsers: _Sub) -> None:
+    """Add ``run``, ``status``, ``results``, ``cancel`` and ``demo`` to the CLI."""
+    _add_run(subparsers)
+    register_journal_commands(subparsers)
+    # Every argument, --help included, goes to the demo's own parser: with no prefix
+    # characters of its own this parser takes "--count 5" as plain words.
+    p = subparsers.add_parser(
+        "demo",
+        help="a batch against the simulator, end to end",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    p.add_argument("argv", nargs="*", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)

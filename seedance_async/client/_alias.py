@@ -1,0 +1,262 @@
+"""One provider alias: adapter + transport + budget + retry policy, one request cycle.
+
+Theory of operation
+-------------------
+Every call goes: budget gate → adapter builds a request → transport sends it → adapter
+parses the answer. GETs (status, list) retry transient failures with capped exponential
+backoff and full jitter. A paid submit is sent at most once unless the failure proves the
+provider did not accept it (connection never made, 429, or a 5xx the provider documents as
+"nothing created"). Any other failure of a submit is *ambiguous*: the task may exist and
+cost money. Then, where the provider lists tasks, :meth:`ProviderClient.submit` waits for
+the other submits in flight to settle (so their ids are known), lists recent tasks, and
+adopts the one task that matches; otherwise it raises :class:`SubmitOutcomeUnknown` with
+the send time and candidate ids, and the caller records the task as ``unknown``.
+
+This module keeps the request cycle and the read-only calls, and puts the pieces together.
+The at-most-once submit loop is in :mod:`seedance_async.client._paid_submit`; settling an ambiguous
+submit (in-flight bookkeeping, listing, matching, the correlation nonce) is in
+:mod:`seedance_async.client._ambiguous_submit`.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown, SubmitReconciler
+from seedance_async.client._paid_submit import PaidSubmitter, task_handle
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._clock import Clock
+from seedance_async.core._errors import InvalidTaskSpec, ProviderError, RateLimited, Violation
+from seedance_async.core._events import Event, EventHub, EventKind
+from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.limits._key_limits import BudgetLike
+from seedance_async.policy._retry import RetryPolicy
+from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._image_rules import MAX_REQUEST_BYTES
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
+from seedance_async.transport._aiohttp import Transport
+
+__all__ = ["ProviderClient", "SubmitOutcomeUnknown"]
+
+T = TypeVar("T")
+
+
+class ProviderClient:
+    """Talks to one provider alias; safe to share between many concurrent tasks.
+
+    Args:
+        config: the alias configuration.
+        adapter: the adapter built from ``config.adapter`` and ``config.options``.
+        transport: sends requests to ``config.base_url`` with the key attached.
+        budget: rate/concurrency budget for this key (may be shared between aliases).
+        retry: retry policy for GETs and provably-unsent submits.
+        clock: time source.
+        events: where retries and rate limits are reported.
+        rng: random source for jitter (seeded in tests).
+    """
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        adapter: ProviderAdapter,
+        transport: Transport,
+        budget: BudgetLike,
+        retry: RetryPolicy,
+        clock: Clock,
+        events: EventHub,
+        rng: Callable[[], float] = _random.random,
+    ) -> None:
+        self.config = config
+        self.alias = config.alias
+        self.adapter = adapter
+        self.transport = transport
+        self.budget = budget
+        self.retry = retry
+        self.clock = clock
+        self.events = events
+        self._rng = rng
+        self._reconciler = SubmitReconciler(
+            config,
+            adapter=adapter,
+            list_tasks=self.list_tasks,
+            clock=clock,
+            emit=self._emit,
+            rng=rng,
+        )
+        self._submitter = PaidSubmitter(
+            config,
+            adapter=adapter,
+            transport=transport,
+            budget=budget,
+            retry=retry,
+            clock=clock,
+            emit=self._emit,
+            reconciler=self._reconciler,
+            rng=rng,
+        )
+
+    def __repr__(self) -> str:
+        return f"ProviderClient(alias={self.alias!r}, adapter={self.adapter.name!r})"
+
+    def remember(self, task_ids: Iterable[str]) -> None:
+        """Mark ids as owned (e.g. from a journal) so reconciliation never adopts them."""
+        self._reconciler.remember(task_ids)
+
+    # -- generic request cycle ------------------------------------------------------------
+
+    def _emit(self, kind: EventKind, key: str, detail: str, task_id: str | None = None) -> None:
+        self.events.emit(
+            Event(
+                kind=kind,
+                key=key,
+                provider=self.alias,
+                at=self.clock.wall(),
+                task_id=task_id,
+                detail=detail,
+            )
+        )
+
+    async def _send_idempotent(
+        self, request: HttpRequest, parse: Callable[[HttpResponse], T], *, key: str = ""
+    ) -> T:
+        attempt = 0
+        while True:
+            await self.budget.before_poll()
+            try:
+                result = parse(await self.transport.send(request))
+            except ProviderError as exc:
+                if isinstance(exc, RateLimited):
+                    await self.budget.on_rate_limited(exc, kind="poll")
+                    self._emit(EventKind.RATE_LIMITED, key, exc.code or "429")
+                delay = self.retry.decide(
+                    exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
+                )
+                if delay is None:
+                    raise
+                self._emit(
+                    EventKind.RETRIED,
+                    key,
+                    f"{type(exc).__name__} on {request.method}; retry in {delay:.2f}s",
+                )
+                attempt += 1
+                await self.clock.sleep(delay)
+                continue
+            await self.budget.on_success(kind="poll")
+            return result
+
+    # -- status, list, cancel ---------------------------------------------------------------
+
+    async def status(self, task_id: str, *, key: str = "") -> TaskStatus:
+        """The current status of one task (GET, retried on transient failures)."""
+        request = self.adapter.build_status(task_id)
+        return await self._send_idempotent(
+            request, lambda r: self.adapter.parse_status(r, task_id), key=key
+        )
+
+    async def list_tasks(self, query: ListQuery) -> TaskPage:
+        """One page of the provider's task list.
+
+        Returns an empty page where the provider has no list endpoint.
+        """
+        request = self.adapter.build_list(query)
+        if request is None:
+            return TaskPage(total=0, items=())
+        return await self._send_idempotent(request, self.adapter.parse_list)
+
+    async def statuses(self, task_ids: list[str]) -> dict[str, TaskStatus]:
+        """Statuses of several tasks: one list call where the provider batches, else GETs."""
+        if self.adapter.capabilities.can_list and len(task_ids) > 1:
+            page = await self.list_tasks(
+                ListQuery(task_ids=tuple(task_ids), page_size=max(len(task_ids), 1))
+            )
+            found = {s.task_id: s for s in page.items}
+            missing = [t for t in task_ids if t not in found]
+            for task_id in missing:  # a list may omit a task (e.g. deleted); ask directly
+                found[task_id] = await self.status(task_id)
+            return found
+        return {t: await self.status(t) for t in task_ids}
+
+    async def cancel(self, task_id: str) -> bool:
+        """Cancel (or delete) a remote task. Returns False where the provider has no cancel."""
+        request = self.adapter.build_cancel(task_id)
+        if request is None:
+            return False
+        await self._send_idempotent(request, lambda r: self.adapter.parse_cancel(r, task_id))
+        return True
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def build_submit(self, task: VideoTask) -> HttpRequest:
+        """The submit request, checked against the 64 MB body limit.
+
+        Raises:
+            InvalidTaskSpec: the provider's rules or the body limit are broken.
+        """
+        violations = self.adapter.check(task)
+        if violations:
+            raise InvalidTaskSpec(violations, context=f"provider {self.alias}")
+        request = self.adapter.build_submit(task)
+        body = request.body_bytes()
+        if body is not None and len(body) > MAX_REQUEST_BYTES:
+            raise InvalidTaskSpec(
+                [
+                    Violation(
+                        field="images",
+                        rule="the whole request must be at most 64 MB",
+                        value=f"{len(body)} bytes",
+                    )
+                ]
+            )
+        return request
+
+    def with_correlation_nonce(self, task: VideoTask) -> VideoTask:
+        """The task with a per-submit nonce the provider echoes, where that is possible.
+
+        Ark lists queued tasks with hardly anything but their model, times and
+        ``execution_expires_after`` (providers.md §2.3), so two lost submits of one model in
+        the same second are indistinguishable. When the caller left the expiry unset we send
+        the 48 h default minus a random 0-3599 s, which the list echoes: reconciliation can
+        then tell our task from the others. The effect on the task is an expiry up to one
+        hour earlier than the provider default, out of 48 hours.
+        """
+        return self._reconciler.with_correlation_nonce(task)
+
+    async def submit(
+        self, task: VideoTask, *, spec_hash: str, key: str = ""
+    ) -> tuple[TaskHandle, TaskStatus | None]:
+        """Create a remote task, at most once.
+
+        Args:
+            task: the spec with local images already loaded.
+            spec_hash: hash of the spec as the caller knows it (recorded on the handle).
+            key: tracking key for events.
+
+        Returns:
+            The handle and the first status when the provider sent one.
+
+        Raises:
+            InvalidTaskSpec: the provider cannot express the spec.
+            SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
+            ProviderError: the provider refused the task or stayed unavailable (nothing created).
+        """
+        task = self.with_correlation_nonce(task)
+        request = self.build_submit(task)
+        return await self._submitter.submit(task, request, spec_hash=spec_hash, key=key)
+
+    async def reconcile(
+        self, task: VideoTask, *, spec_hash: str, sent_at: float, cause: str, key: str = ""
+    ) -> tuple[TaskHandle, TaskStatus]:
+        """Find the task a submit sent at ``sent_at`` may have created (see the module doc).
+
+        Also used on resume for an intent recorded without a remote id.
+
+        Raises:
+            SubmitOutcomeUnknown: no list endpoint, no match, or several matches.
+        """
+        found = await self._reconciler.find(task, sent_at=sent_at, cause=cause, key=key)
+        return task_handle(self.config, task, found.task_id, sent_at, spec_hash), found

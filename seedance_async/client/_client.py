@@ -1,0 +1,315 @@
+"""The client: one object for an application to submit, poll, cancel, wait and download.
+
+Usage::
+
+    async with Client([BUILTIN_PROVIDERS["ark"]]) as client:
+        handle = await client.submit(VideoTask(model=..., prompt=...))
+        status = await client.wait(handle, deadline=600)
+        await client.download(status, "out.mp4")
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+import anyio
+
+from seedance_async.client._alias import ProviderClient
+from seedance_async.client._loading import load_local_images
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._clock import Clock, SystemClock
+from seedance_async.core._errors import (
+    ConfigurationError,
+    DeadlineExceeded,
+    InvalidTaskSpec,
+    ResultExpired,
+)
+from seedance_async.core._events import EventHub
+from seedance_async.core._secrets import ApiKey
+from seedance_async.limits._key_limits import Budget, BudgetLike
+from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.policy._retry import RetryPolicy
+from seedance_async.providers import ProviderAdapter, create_adapter
+from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._rules import validate
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
+from seedance_async.transport._aiohttp import AiohttpTransport, Transport
+from seedance_async.transport._download import DownloadResult, download
+
+__all__ = ["BudgetFactory", "Client", "TransportFactory"]
+
+TransportFactory = Callable[[ProviderConfig, ProviderAdapter, ApiKey], Transport]
+"""Builds the transport of one alias; the default is an :class:`AiohttpTransport`."""
+
+BudgetFactory = Callable[[ProviderConfig, str, Clock], BudgetLike]
+"""Builds the budget of one (host, key) scope, named ``"<host>/<key fingerprint>"`` so every
+process using the same key derives the same name (a Redis budget keys its state on it)."""
+
+
+def _default_transport(config: ProviderConfig, adapter: ProviderAdapter, key: ApiKey) -> Transport:
+    return AiohttpTransport(
+        config.base_url,
+        provider=config.alias,
+        auth_headers=adapter.auth_headers(key.reveal()),
+        timeouts=config.timeouts,
+    )
+
+
+def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
+    return Budget(
+        submit_rate=config.submit_rate(),
+        # No burst: providers count creates in a sliding window, and a full bucket on top
+        # of the steady rate overshoots the window by the burst (429s we would cause).
+        submit_burst=1.0,
+        poll_rate=config.poll_rate(),
+        max_running=config.max_running,
+        clock=clock,
+    )
+
+
+class Client:
+    """Talks to one or more provider aliases.
+
+    Args:
+        providers: the aliases to use (configs, e.g. from :func:`load_provider_config` or
+            ``BUILTIN_PROVIDERS``); the first is the default for :meth:`submit`.
+        clock: time source (a ``testing.FakeClock`` in tests).
+        transport_factory: builds each alias's transport (``testing.FunctionTransport`` in
+            tests); the default is aiohttp with auth for the API host only.
+        retry: retry policy for GETs and provably-unsent submits.
+        env: where keys are looked up (default ``os.environ``).
+        events: event hub shared with a tracker (one is created otherwise).
+        seed: seeds the jitter, for reproducible runs.
+        budget_factory: builds each (host, key) budget; the default is an in-process
+            :class:`Budget` (a ``RedisBudget`` shares it between processes).
+
+    Raises:
+        ConfigurationError: on entering, for a missing key or unknown adapter.
+    """
+
+    def __init__(
+        self,
+        providers: Iterable[ProviderConfig] | Mapping[str, ProviderConfig],
+        *,
+        clock: Clock | None = None,
+        transport_factory: TransportFactory | None = None,
+        retry: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        events: EventHub | None = None,
+        seed: int | None = None,
+        budget_factory: BudgetFactory | None = None,
+    ) -> None:
+        configs = list(providers.values()) if isinstance(providers, Mapping) else list(providers)
+        if not configs:
+            raise ConfigurationError("a client needs at least one provider")
+        aliases = [c.alias for c in configs]
+        if len(set(aliases)) != len(aliases):
+            raise ConfigurationError(f"duplicate provider aliases in {aliases}")
+        self.configs = {c.alias: c for c in configs}
+        self.clock: Clock = clock or SystemClock()
+        self.events = events or EventHub()
+        self._transport_factory = transport_factory or _default_transport
+        self._budget_factory = budget_factory or _budget_for
+        self._retry = retry or RetryPolicy()
+        self._env = env
+        self._rng = random.Random(seed)
+        self._providers: dict[str, ProviderClient] = {}
+        self._download_session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"Client(providers={list(self.configs)!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        budgets: dict[tuple[str, str], BudgetLike] = {}
+        try:
+            for alias, config in self.configs.items():
+                key = config.resolve_key(self._env)
+                options = dict(config.options)
+                options.setdefault("name", alias)
+                adapter = create_adapter(config.adapter, **options)
+                # Aliases that share a host and a key share one budget: the provider
+                # enforces its limits per key, whatever we call it.
+                budget_key = (config.base_url.split("/")[2], key.fingerprint)
+                budget = budgets.get(budget_key) or self._budget_factory(
+                    config, "/".join(budget_key), self.clock
+                )
+                budgets[budget_key] = budget
+                self._providers[alias] = ProviderClient(
+                    config,
+                    adapter=adapter,
+                    transport=self._transport_factory(config, adapter, key),
+                    budget=budget,
+                    retry=self._retry,
+                    clock=self.clock,
+                    events=self.events,
+                    rng=self._rng.random,
+                )
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every transport and the download session (idempotent)."""
+        with anyio.CancelScope(shield=True):
+            for provider in self._providers.values():
+                await provider.transport.aclose()
+            self._providers.clear()
+            if self._download_session is not None:
+                await self._download_session.close()
+                self._download_session = None
+
+    # -- providers -------------------------------------------------------------------------
+
+    @property
+    def aliases(self) -> list[str]:
+        """Provider aliases in configuration order."""
+        return list(self.configs)
+
+    def provider(self, alias: str) -> ProviderClient:
+        """The per-alias client.
+
+        Raises:
+            ConfigurationError: unknown alias, or the client is not open.
+        """
+        try:
+            return self._providers[alias]
+        except KeyError:
+            if not self._providers:
+                raise ConfigurationError(
+                    "the client is not open: use 'async with Client(...)'"
+                ) from None
+            raise ConfigurationError(
+                f"unknown provider alias {alias!r} (known: {self.aliases})"
+            ) from None
+
+    # -- the task API ------------------------------------------------------------------------
+
+    async def prepare(self, task: VideoTask, alias: str) -> VideoTask:
+        """Check a spec against ``alias`` and its local files, then load local images.
+
+        Raises:
+            InvalidTaskSpec: listing every provider and file violation.
+        """
+        provider = self.provider(alias)
+        if any(i.is_local for i in task.images):
+            # Header reads are blocking disk I/O: keep them off the event loop.
+            await anyio.to_thread.run_sync(lambda: validate(task, provider=provider.adapter))
+            return await load_local_images(task)
+        return task  # provider rules are checked when the request is built
+
+    async def submit(self, task: VideoTask, *, provider: str | None = None) -> TaskHandle:
+        """Create a remote task on ``provider`` (default: the first alias), at most once.
+
+        Raises:
+            InvalidTaskSpec: the spec breaks a provider or file rule (nothing was sent).
+            SubmitOutcomeUnknown: the task may exist; see its ``sent_at`` and ``candidates``.
+            ProviderError: the provider refused the task (nothing was created).
+        """
+        alias = provider or self.aliases[0]
+        loaded = await self.prepare(task, alias)
+        handle, _ = await self.provider(alias).submit(loaded, spec_hash=task.spec_hash())
+        return handle
+
+    async def status(self, handle: TaskHandle) -> TaskStatus:
+        """The current status of a task."""
+        return await self.provider(handle.provider).status(handle.task_id)
+
+    async def cancel(self, handle: TaskHandle) -> bool:
+        """Cancel a queued task (or delete a finished one) where the provider allows it.
+
+        Returns:
+            False when the provider has no cancel endpoint.
+        """
+        return await self.provider(handle.provider).cancel(handle.task_id)
+
+    async def wait(
+        self,
+        handle: TaskHandle,
+        *,
+        deadline: float | None = None,
+        schedule: PollSchedule | None = None,
+    ) -> TaskStatus:
+        """Poll until the task is final and return its last status (failed ones included).
+
+        Args:
+            handle: the task.
+            deadline: seconds from now to give up.
+            schedule: poll timing.
+
+        Raises:
+            DeadlineExceeded: the deadline passed first (the task keeps running remotely).
+        """
+        plan = schedule or PollSchedule()
+        start = self.clock.now()
+        elapsed_at_submit = max(0.0, self.clock.wall() - handle.created_at)
+        delay = plan.first_delay(None) if elapsed_at_submit < plan.first_poll else 0.0
+        while True:
+            if deadline is not None:
+                remaining = deadline - (self.clock.now() - start)
+                if remaining <= 0:
+                    raise DeadlineExceeded(f"task {handle.task_id} not final within {deadline}s")
+                delay = min(delay, remaining)
+            await self.clock.sleep(delay)
+            status = await self.status(handle)
+            if status.is_terminal:
+                return status
+            delay = plan.next_delay(elapsed_at_submit + self.clock.now() - start)
+
+    async def download(
+        self,
+        status: TaskStatus,
+        path: str | Path,
+        *,
+        last_frame: bool = False,
+        handle: TaskHandle | None = None,
+    ) -> DownloadResult:
+        """Download the video (or the last frame) of a succeeded task to ``path``.
+
+        The file appears atomically, complete or not at all. No API key is sent to the result
+        host. When the URL has expired and ``handle`` (or the status's provider alias) can be
+        resolved, the task is queried again for a fresh URL once.
+
+        Raises:
+            InvalidTaskSpec: the status has no such URL.
+            ResultExpired: the URL expired and no fresh one could be obtained.
+        """
+        url = status.last_frame_url if last_frame else status.video_url
+        what = "last_frame_url" if last_frame else "video_url"
+        if not url:
+            raise InvalidTaskSpec(
+                [], context=f"task {status.task_id} has no {what} (state {status.state})"
+            )
+        if self._download_session is None:
+            self._download_session = aiohttp.ClientSession()
+        dest = Path(path)
+        alias = handle.provider if handle else status.provider
+        timeouts = self.configs[alias].timeouts if alias in self.configs else None
+        try:
+            return await download(url, dest, session=self._download_session, timeouts=timeouts)
+        except ResultExpired:
+            if alias not in self._providers:
+                raise
+            fresh = await self._providers[alias].status(status.task_id)
+            fresh_url = fresh.last_frame_url if last_frame else fresh.video_url
+            if not fresh_url or fresh_url == url:
+                raise
+            return await download(
+                fresh_url, dest, session=self._download_session, timeouts=timeouts
+            )

@@ -1,0 +1,37 @@
+"""Reading local image files into the spec, off the event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import attrs
+
+from seedance_async.spec._task import Image, VideoTask
+
+__all__ = ["load_local_images"]
+
+
+def _read(task: VideoTask) -> VideoTask:
+    images = [
+        Image(data=Path(i.path).read_bytes(), role=i.role)
+        if i.is_local and i.path is not None
+        else i
+        for i in task.images
+    ]
+    return attrs.evolve(task, images=images)
+
+
+async def load_local_images(task: VideoTask) -> VideoTask:
+    """The same task with every local-path image replaced by its bytes.
+
+    Adapters are pure and cannot read files, so this runs once per task before a request is
+    built, in a worker thread. The original task (with paths) keeps its spec hash.
+
+    Raises:
+        OSError: a file cannot be read.
+        InvalidTaskSpec: a file's bytes break an image rule.
+    """
+    if not any(i.is_local for i in task.images):
+        return task
+    return await anyio.to_thread.run_sync(_read, task)

@@ -1,0 +1,188 @@
+"""Sending a paid submit at most once.
+
+Why this exists
+---------------
+A submit creates a task the account pays for, so unlike a GET it cannot simply be retried:
+a resend after a lost answer could bill twice. It is sent again only when the failure proves
+the provider did not accept it (connection never made, 429, or a 5xx the provider documents
+as "nothing created"), or when listing proved no task was created. Every other failure is
+*ambiguous* and goes to :class:`~seedance_async.client._ambiguous_submit.SubmitReconciler`, which
+adopts the task the submit created or raises
+:class:`~seedance_async.client._ambiguous_submit.SubmitOutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from seedance_async.client._ambiguous_submit import SubmitReconciler
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._clock import Clock
+from seedance_async.core._errors import (
+    MalformedResponse,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    RequestNotSent,
+)
+from seedance_async.core._events import EventKind
+from seedance_async.core._wire import HttpRequest
+from seedance_async.limits._key_limits import BudgetLike
+from seedance_async.policy._retry import RetryPolicy
+from seedance_async.providers import ProviderAdapter
+from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
+from seedance_async.transport._aiohttp import Transport
+
+__all__ = ["PaidSubmitter", "task_handle"]
+
+
+def task_handle(
+    config: ProviderConfig, task: VideoTask, task_id: str, sent_at: float, spec_hash: str
+) -> TaskHandle:
+    """The handle of a task created on ``config``'s alias by a submit sent at ``sent_at``."""
+    return TaskHandle(
+        provider=config.alias,
+        adapter=config.adapter,
+        model=task.model,
+        task_id=task_id,
+        created_at=sent_at,
+        spec_hash=spec_hash,
+    )
+
+
+class PaidSubmitter:
+    """Sends submits for one provider alias; shared by all its concurrent submits.
+
+    Args:
+        config: the alias configuration.
+        adapter: parses the provider's answer to a submit.
+        transport: sends the request.
+        budget: rate/concurrency budget for this key.
+        retry: retry policy for provably-unsent submits.
+        clock: time source.
+        emit: reports an event as ``(kind, key, detail)``.
+        reconciler: settles ambiguous submits and tracks the ids in flight.
+        rng: random source for jitter (seeded in tests).
+    """
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        adapter: ProviderAdapter,
+        transport: Transport,
+        budget: BudgetLike,
+        retry: RetryPolicy,
+        clock: Clock,
+        emit: Callable[[EventKind, str, str], None],
+        reconciler: SubmitReconciler,
+        rng: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.alias = config.alias
+        self.adapter = adapter
+        self.transport = transport
+        self.budget = budget
+        self.retry = retry
+        self.clock = clock
+        self._emit = emit
+        self._reconciler = reconciler
+        self._rng = rng
+
+    async def submit(
+        self, task: VideoTask, request: HttpRequest, *, spec_hash: str, key: str
+    ) -> tuple[TaskHandle, TaskStatus | None]:
+        """Send ``request`` (built from ``task``) until accepted, refused or ambiguous.
+
+        Raises:
+            SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
+            ProviderError: the provider refused the task or stayed unavailable (nothing created).
+        """
+        attempt = 0
+        while True:
+            await self.budget.before_submit()
+            token = self._reconciler.begin_inflight()
+            sent_at = self.clock.wall()
+            try:
+                accepted = self.adapter.parse_submit(await self.transport.send(request))
+            except RequestNotSent as exc:
+                await self._reconciler.end_inflight(token)
+                delay = self.retry.decide(
+                    exc, attempt, paid=True, now_wall=self.clock.wall(), random=self._rng
+                )
+                if delay is None:
+                    raise
+            except RateLimited as exc:
+                await self._reconciler.end_inflight(token)
+                await self.budget.on_rate_limited(exc, kind="submit")
+                self._emit(EventKind.RATE_LIMITED, key, exc.code or "429")
+                delay = self.retry.decide(
+                    exc, attempt, paid=True, now_wall=self.clock.wall(), random=self._rng
+                )
+                if delay is None:
+                    raise
+            except ProviderUnavailable as exc:
+                if self.config.paid_5xx_safe:
+                    await self._reconciler.end_inflight(token)
+                    delay = self.retry.decide(
+                        exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
+                    )
+                    if delay is None:
+                        raise
+                else:
+                    adopted = await self._adopt(task, sent_at, token, exc, key, spec_hash)
+                    if adopted is not None:
+                        return adopted
+                    delay = self._retry_not_created(exc, attempt, sent_at)
+            except (OutcomeUnknown, MalformedResponse) as exc:
+                # A 2xx we cannot read still created the task: treat it like a lost answer.
+                adopted = await self._adopt(task, sent_at, token, exc, key, spec_hash)
+                if adopted is not None:
+                    return adopted
+                delay = self._retry_not_created(exc, attempt, sent_at)
+            except BaseException:
+                await self._reconciler.end_inflight(token)
+                raise
+            else:
+                self._reconciler.remember([accepted.task_id])
+                await self._reconciler.end_inflight(token)
+                await self.budget.on_success(kind="submit")
+                handle = task_handle(self.config, task, accepted.task_id, sent_at, spec_hash)
+                return handle, accepted.status
+            self._emit(EventKind.RETRIED, key, f"submit not accepted; retry in {delay:.2f}s")
+            attempt += 1
+            await self.clock.sleep(delay)
+
+    async def _adopt(
+        self,
+        task: VideoTask,
+        sent_at: float,
+        token: int,
+        cause: ProviderError,
+        key: str,
+        spec_hash: str,
+    ) -> tuple[TaskHandle, TaskStatus] | None:
+        """The task an ambiguous submit created, found by listing; None if it created none."""
+        found = await self._reconciler.settle(
+            task, sent_at=sent_at, token=token, cause=cause, key=key
+        )
+        if found is None:
+            return None
+        return task_handle(self.config, task, found.task_id, sent_at, spec_hash), found
+
+    def _retry_not_created(self, cause: ProviderError, attempt: int, sent_at: float) -> float:
+        """Delay before resending a submit that listing proved was not created."""
+        delay = self.retry.decide(
+            cause, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
+        )
+        if delay is None:
+            # Listing proved nothing was created: this is a refusal, not an unknown outcome,
+            # so the caller may take the task to another provider.
+            raise ProviderUnavailable(
+                f"submit not accepted after {attempt + 1} attempts (listing showed no task was created)",
+                provider=self.alias,
+            ) from cause
+        return delay

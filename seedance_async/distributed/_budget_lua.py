@@ -1,0 +1,102 @@
+"""The Lua scripts of :class:`~seedance_async.distributed._budget.RedisBudget`.
+
+Each runs atomically on the Redis server and reads Redis's own clock (``TIME``), so every
+process and host sees one bucket, one gate and one set of slots.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADAPT", "COOLDOWN", "SLOT_RENEW", "SLOT_TAKE", "TAKE"]
+
+_NOW = """local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# KEYS: bucket, cooldown, task record, owner hash. ARGV: configured rate, burst, idle TTL ms,
+# task key ('' = no mark), owner. Answer: {granted, wait s, current rate, server time}.
+TAKE = (
+    _NOW
+    + """
+local closed = redis.call('PTTL', KEYS[2])
+if closed > 0 then return {0, tostring(closed / 1000), '', string.format('%.6f', now)} end
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate')
+local rate = tonumber(b[3]) or tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate); ts = now end
+if tokens < 0.999999 then
+  return {0, tostring((1 - tokens) / rate), tostring(rate), string.format('%.6f', now)}
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', string.format('%.6f', ts))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[4], ARGV[4]) == ARGV[5]
+    and redis.call('HGET', KEYS[3], 'state') == 'intent' then
+  redis.call('HSET', KEYS[3], 'sent_at', string.format('%.6f', now))
+end
+return {1, '0', tostring(rate), string.format('%.6f', now)}
+"""
+)
+
+# KEYS: bucket. ARGV: configured rate, burst, idle TTL ms, 'down'|'up', factor, floor, hold s,
+# increase. Refills at the old rate up to now, then changes the rate. Answer: the new rate.
+ADAPT = (
+    _NOW
+    + """
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate', 'last_down')
+local configured = tonumber(ARGV[1])
+local rate = tonumber(b[3]) or configured
+local burst = tonumber(ARGV[2])
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate); ts = now end
+if ARGV[4] == 'down' then
+  if now - (tonumber(b[4]) or 0) < tonumber(ARGV[7]) then return tostring(rate) end
+  rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
+  redis.call('HSET', KEYS[1], 'last_down', string.format('%.6f', now))
+else
+  rate = math.min(configured, rate + tonumber(ARGV[8]))
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', string.format('%.6f', ts),
+  'rate', tostring(rate))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return tostring(rate)
+"""
+)
+
+# KEYS: cooldown. ARGV: ms. An earlier reopening is never brought forward.
+COOLDOWN = """
+local cur = redis.call('PTTL', KEYS[1])
+if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+"""
+
+_NOW_MS = """local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: slots. ARGV: slot id, capacity, lease ms. Answer: {granted, ms until a lease ends}.
+SLOT_TAKE = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+  return {1, 0}
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(first[2]) - now}
+"""
+)
+
+# KEYS: slots. ARGV: lease ms, slot ids. Re-adds slots that vanished (Redis lost its data):
+# live holders write back what they hold.
+SLOT_RENEW = (
+    _NOW_MS
+    + """
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[1]))
+return #ARGV - 1
+"""
+)

@@ -1,0 +1,227 @@
+"""A :class:`~seedance_async.journal._protocol.Journal` in Redis: the SQLite journal's records, shared.
+
+One :class:`RedisJournal` belongs to one worker of one batch (the lease, claim and restore
+machinery is :class:`~seedance_async.distributed._queue.BatchMember`). Records mirror the SQLite
+journal: ``intent`` is written before a paid submit is sent, the remote id right after the
+answer, then state changes and the result; each record is one fenced script.
+
+Durability: a write returns once Redis has applied it in memory. Whether it survives a
+Redis crash depends on Redis persistence (``appendonly yes`` with ``appendfsync always``
+makes the intent as durable as SQLite's FULL sync; ``everysec`` may lose the last second of
+writes, and without persistence a restart loses what no live worker remembers).
+
+Recording an intent also sets :data:`~seedance_async.distributed._budget.SUBMIT_MARK`, so the
+submit token granted next in the same task stamps ``sent_at`` on the record: an intent
+without ``sent_at`` provably never left the worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+
+from seedance_async.core._clock import Clock
+from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
+from seedance_async.distributed._queue import BatchMember
+from seedance_async.distributed._record import LeaseLost, RedisRecord, dumps, parse_record
+from seedance_async.journal._sqlite_schema import status_to_json
+from seedance_async.spec._handle import TaskHandle, TaskResult
+from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["LeaseLost", "RedisJournal", "RedisRecord", "parse_record"]
+
+
+class RedisJournal(BatchMember):
+    """The journal of one worker in one batch (and, through its base, its queue and lease).
+
+    Args:
+        redis: a ``redis.asyncio.Redis`` answering ``str``.
+        batch: the batch name.
+        worker: this worker's id (default: host, pid and a random suffix).
+        prefix: key prefix shared by every process of the deployment.
+        lease: seconds without a heartbeat after which the worker counts as dead.
+        clock: time source.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        batch: str,
+        *,
+        worker: str | None = None,
+        prefix: str = "seedance:",
+        lease: float = 15.0,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(redis, batch, worker=worker, prefix=prefix, lease=lease, clock=clock)
+        self._open_intents: set[str] = set()
+        self._hold: anyio.Event | None = None
+        self._settled: anyio.Event | None = None
+        self.finished = 0
+
+    @staticmethod
+    def _spec_args(task: VideoTask, known: bool) -> list[str]:
+        # A key this worker never saw is created by the write (the journal used directly,
+        # without a queue); a known key whose record is gone means Redis lost it: restore.
+        return [dumps(task.to_dict()), task.spec_hash(), "0" if known else "1"]
+
+    def _clear_mark(self, key: str) -> None:
+        self._open_intents.discard(key)
+        mark = SUBMIT_MARK.get()
+        if mark is not None and mark.key == key:
+            SUBMIT_MARK.set(None)
+        if not self._open_intents and self._settled is not None:
+            self._settled.set()
+
+    # -- the Journal protocol ------------------------------------------------------------------
+
+    async def record_intent(
+        self, key: str, task: VideoTask, provider: str, attempt: int, at: float
+    ) -> None:
+        """Record that a paid submit of ``key`` is about to be sent (before it is).
+
+        Raises:
+            LeaseLost: another worker owns ``key``.
+            JournalError: Redis refused the write.
+        """
+        if self._hold is not None:
+            await self._hold.wait()  # shutting down: this submit never starts
+        known = key in self._mirror
+        fields = {"state": "intent", "provider": provider, "attempt": str(attempt)}
+        fields |= {"intent_at": repr(at), "sent_at": "", "task_id": "", "handle": ""}
+        fields |= {"status": "", "result": "", "outcome": ""}
+        fields |= {"spec": dumps(task.to_dict()), "hash": task.spec_hash()}
+        if not known:
+            fields["line"] = ""
+        k = self.keys
+        await self._write(
+            "intent",
+            key,
+            fields,
+            [k.task(key), k.owner, k.idx, k.meta, k.order, k.owned(self.worker)],
+            [key, self.worker, provider, attempt, repr(at), *self._spec_args(task, known)],
+        )
+        self._open_intents.add(key)
+        SUBMIT_MARK.set(SubmitMark(k.task(key), k.owner, key, self.worker))
+
+    async def record_submitted(self, key: str, handle: TaskHandle) -> None:
+        """Record the remote task created for ``key``.
+
+        Raises:
+            LeaseLost: another worker owns ``key``.
+            JournalError: no open intent for ``key``.
+        """
+        handle_json = dumps(handle.to_dict())
+        fields = {"state": "submitted", "provider": handle.provider}
+        fields |= {"task_id": handle.task_id, "handle": handle_json}
+        k = self.keys
+        await self._write(
+            "submitted",
+            key,
+            fields,
+            [k.task(key), k.owner, k.idx, k.ids],
+            [key, self.worker, handle.provider, handle.task_id, handle_json],
+        )
+        self._clear_mark(key)
+
+    async def record_not_created(self, key: str, provider: str, reason: str) -> None:
+        """Record that the intended submit provably created nothing (back to ``pending``).
+
+        Raises:
+            LeaseLost: another worker owns ``key``.
+        """
+        fields = {"state": "pending", "intent_at": "", "sent_at": "", "task_id": "", "handle": ""}
+        if self._mirror.get(key, {}).get("state") != "intent":
+            fields = {}
+        k = self.keys
+        await self._write(
+            "not_created", key, fields, [k.task(key), k.owner, k.idx], [key, self.worker]
+        )
+        self._clear_mark(key)
+
+    async def record_status(self, key: str, status: TaskStatus) -> None:
+        """Record a state change (ignored once the task is final).
+
+        Raises:
+            LeaseLost: another worker owns ``key``.
+        """
+        if self._mirror.get(key, {}).get("state") == "final":
+            return
+        status_json = status_to_json(status)
+        fields = {"state": status.state.value, "status": status_json}
+        if not self._mirror.get(key, {}).get("task_id"):
+            fields["task_id"] = status.task_id
+        k = self.keys
+        await self._write(
+            "status",
+            key,
+            fields,
+            [k.task(key), k.owner, k.idx],
+            [key, self.worker, status.state.value, status_json, status.task_id],
+        )
+
+    async def record_result(self, key: str, result: TaskResult) -> None:
+        """Record the final word on ``key`` (its record is created if none exists).
+
+        Raises:
+            LeaseLost: another worker owns ``key``.
+        """
+        handle, attempts = result.handle, result.attempts
+        provider = handle.provider if handle else (attempts[-1].provider if attempts else "")
+        task_id = handle.task_id if handle else ""
+        handle_json = dumps(handle.to_dict()) if handle else ""
+        status_json = status_to_json(result.status) if result.status else ""
+        result_json = dumps(result.to_dict())
+        fields = {"state": "final", "outcome": result.outcome.value, "result": result_json}
+        for name, value in (
+            ("provider", provider),
+            ("task_id", task_id),
+            ("handle", handle_json),
+            ("status", status_json),
+        ):
+            if value:
+                fields[name] = value
+        known = key in self._mirror
+        if not known:
+            fields |= {"spec": dumps(result.task.to_dict()), "hash": result.task.spec_hash()}
+        k = self.keys
+        await self._write(
+            "result",
+            key,
+            fields,
+            [k.task(key), k.owner, k.idx, k.meta, k.owned(self.worker), k.order, k.ids],
+            [
+                *(key, self.worker, result.outcome.value, provider, task_id, handle_json),
+                *(status_json, result_json, *self._spec_args(result.task, known)),
+            ],
+        )
+        self.finished += 1
+        self._clear_mark(key)
+
+    # -- shutting down -----------------------------------------------------------------------
+
+    def hold_intents(self) -> None:
+        """From now on, :meth:`record_intent` waits forever: no new paid submit starts."""
+        self._hold = anyio.Event()
+
+    async def wait_intents_settled(self) -> None:
+        """Wait until every intent recorded has its remote id, refusal or result."""
+        while self._open_intents:
+            self._settled = anyio.Event()
+            await self._settled.wait()
+
+    @property
+    def open_intents(self) -> int:
+        """Intents whose submit has not settled yet."""
+        return len(self._open_intents)
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` from this worker's memory (it belongs to someone else now)."""
+        self._mirror.pop(key, None)
+        self.unsent.discard(key)
+        self._open_intents.discard(key)

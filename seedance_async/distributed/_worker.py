@@ -1,0 +1,418 @@
+"""One worker process of a Redis batch: claim, submit, follow, take over, repeat.
+
+Theory of operation
+-------------------
+A worker is a :class:`Client` whose budgets are :class:`RedisBudget` (shared with every
+other worker using the same keys), a :class:`Tracker` whose journal is this worker's
+:class:`RedisJournal`, and three loops:
+
+* the *claim loop* keeps up to ``concurrency`` unfinished tasks in the tracker, claiming
+  pending keys from the batch queue as tasks finish, and ends when the batch is complete
+  (every task final, none queued or owned by anyone) or a stop is requested;
+* the *heartbeat loop* renews the worker's lease and its running slots, feeds every remote
+  id any worker created into ``ProviderClient.remember`` (so reconciliation never adopts
+  another worker's task), takes over the keys of workers whose lease ran out, and adopts
+  keys Redis says we own but we do not follow (a claim whose answer was lost);
+* a *progress loop* prints one line every few seconds.
+
+A key taken over (or claimed) is handled by its record, never by a blind resubmit:
+``pending`` is submitted; ``intent`` without ``sent_at`` provably never left the dead
+worker (see :data:`SUBMIT_MARK`) and is submitted; ``intent`` with ``sent_at`` is reconciled
+by listing (:meth:`ProviderClient.reconcile`): the task found is adopted; when the listing
+proves none was created (and the alias allows resubmitting then, as its own submits do) it
+is submitted; otherwise :meth:`Tracker.resume` ends it ``unknown`` with the candidates.
+Records with a remote id are re-attached by :meth:`Tracker.resume`.
+
+Stopping (SIGTERM): no new submit starts, submits already on their way are seen through
+until their remote id or refusal is journaled, then the worker ends its lease at once so
+others take its tasks over immediately. A worker that learns its lease ran out and keys
+were taken from it (:class:`LeaseLost`) stops at once; it never writes over its successor.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import attrs
+
+from seedance_async.client._alias import SubmitOutcomeUnknown
+from seedance_async.client._client import Client, TransportFactory
+from seedance_async.config._provider import ProviderConfig
+from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec, ProviderError
+from seedance_async.core._events import Event, EventKind
+from seedance_async.distributed._batch import batch_progress
+from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
+from seedance_async.distributed._conn import connect
+from seedance_async.distributed._journal import LeaseLost, RedisJournal, RedisRecord
+from seedance_async.distributed._record import default_worker_id
+from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.policy._retry import RetryPolicy
+from seedance_async.spec._handle import Outcome, TaskResult
+from seedance_async.tracker._tracker import Tracker
+
+__all__ = ["RedisWorker", "WorkerReport", "WorkerSettings"]
+
+_FINAL_EVENTS = frozenset(
+    {
+        EventKind.SUCCEEDED,
+        EventKind.FAILED,
+        EventKind.EXPIRED,
+        EventKind.CANCELLED,
+        EventKind.UNKNOWN,
+        EventKind.DEADLINE,
+        EventKind.REJECTED,
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class WorkerSettings:
+    """How a worker runs.
+
+    Attributes:
+        url: ``redis://host:port/db``.
+        batch: the batch to work on.
+        providers: every alias the batch may use (all workers need the same ones).
+        order: failover order of aliases for new submits (default: all, in order).
+        concurrency: most unfinished tasks followed at once by this worker.
+        chunk: most keys claimed or taken over at once; a worker also claims only while
+            it holds fewer than ``chunk`` keys not yet sent, so that workers share the
+            queue and a dead worker leaves little unsent work behind.
+        lease: seconds without a heartbeat after which others take over this worker's tasks.
+        heartbeat: seconds between heartbeats (default ``lease / 4``).
+        submit_burst: creates allowed back to back per key (default 1: evenly spaced).
+        schedule: poll timing (``PollSchedule().scaled(...)`` against a fast simulator).
+        retry: retry policy for requests.
+        exit_when_done: stop once the batch is complete (else keep waiting for work).
+        progress_interval: seconds between progress lines.
+        prefix: Redis key prefix of the deployment.
+        worker_id: this worker's id (default ``host-pid-random``).
+        resubmit_horizon: a taken-over submit sent longer ago than this is never resent,
+            even when listing finds no task (a list may not reach that far back).
+        submit_workers / poll_workers: tracker concurrency.
+    """
+
+    url: str
+    batch: str
+    providers: tuple[ProviderConfig, ...]
+    order: tuple[str, ...] | None = None
+    concurrency: int = 500
+    lease: float = 15.0
+    heartbeat: float | None = None
+    chunk: int = 100
+    submit_burst: float | None = None
+    schedule: PollSchedule = attrs.field(factory=PollSchedule)
+    retry: RetryPolicy | None = None
+    exit_when_done: bool = True
+    progress_interval: float = 5.0
+    prefix: str = "seedance:"
+    worker_id: str | None = None
+    resubmit_horizon: float = 60.0
+    submit_workers: int = 64
+    poll_workers: int = 16
+
+
+@attrs.define
+class WorkerReport:
+    """What a worker did, and why it stopped (``done``, ``stopped`` or ``lease lost``).
+
+    ``paths`` counts how keys were taken on: ``submitted`` (never sent), ``resent``
+    (an intent proven unsent), ``reconciled`` (adopted by listing), ``reattached`` (by
+    remote id) and ``resumed`` (left to :meth:`Tracker.resume`).
+    """
+
+    worker: str
+    reason: str = "running"
+    claimed: int = 0
+    taken_over: int = 0
+    finished: int = 0
+    restores: int = 0
+    paths: dict[str, int] = attrs.field(factory=dict)
+
+    def count(self, path: str) -> None:
+        """Count one key taken on by ``path``."""
+        self.paths[path] = self.paths.get(path, 0) + 1
+
+
+class RedisWorker:
+    """One worker of a Redis batch; :meth:`run` it until the batch is done or ``stop`` is set.
+
+    Args:
+        settings: what to run and how.
+        env: where API keys are read (default ``os.environ``).
+        transport_factory: for tests (see :class:`Client`).
+        output: where progress lines go (default: stdout, flushed).
+    """
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport_factory: TransportFactory | None = None,
+        output: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.id = settings.worker_id or default_worker_id()
+        self.report = WorkerReport(worker=self.id)
+        self._env = env
+        self._transport_factory = transport_factory
+        self._out = output or (lambda line: print(line, flush=True))
+        self._handled: set[str] = set()
+        self._budgets: list[RedisBudget] = []
+        self._wake: anyio.Event | None = None  # set when a task ends: room to claim more
+        self._stopping = False
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _say(self, kind: str, **fields: Any) -> None:
+        text = " ".join(f"{k}={v}" for k, v in fields.items())
+        self._out(f"{kind} worker={self.id} {text}".rstrip())
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind in _FINAL_EVENTS and self._wake is not None:
+            self._wake.set()
+
+    async def run(self, stop: anyio.Event | None = None) -> WorkerReport:
+        """Work until the batch is complete (or forever without ``exit_when_done``) or
+        ``stop`` is set; see the module doc for what stopping does.
+
+        Returns:
+            The report; ``reason`` is ``lease lost`` when other workers took our tasks.
+
+        Raises:
+            ConfigurationError: a key is missing, or a task names an alias not configured.
+        """
+        s = self.settings
+        stop = stop or anyio.Event()
+        redis = connect(s.url, name=f"seedance-worker:{self.id}")
+        self.journal = RedisJournal(redis, s.batch, worker=self.id, prefix=s.prefix, lease=s.lease)
+        factory = redis_budget_factory(
+            redis,
+            prefix=f"{s.prefix}budget:",
+            submit_burst=s.submit_burst,
+            slot_lease=s.lease,
+            holder=self.id,
+            created=self._budgets,
+        )
+        try:
+            info = {"host": socket.gethostname(), "pid": str(os.getpid())}
+            await self.journal.heartbeat(info=info)
+            self._say("started", batch=s.batch, concurrency=s.concurrency)
+            async with Client(
+                s.providers,
+                budget_factory=factory,
+                env=self._env,
+                transport_factory=self._transport_factory,
+                retry=s.retry,
+            ) as client:
+                client.events.add_callback(self._on_event)
+                self.client = client
+                await self._run_tracker(client, stop)
+        except* LeaseLost as group:
+            self.report.reason = "lease lost"
+            self._say("lease-lost", error=str(group.exceptions[0]))
+        finally:
+            with anyio.CancelScope(shield=True):
+                for budget in self._budgets:
+                    await budget.aclose()
+                await self.journal.release()  # others take over whatever is left at once
+                await redis.aclose()
+        self.report.finished = self.journal.finished
+        self.report.restores = self.journal.restores
+        self._say("exit", reason=self.report.reason, **self._counts(), **self.report.paths)
+        return self.report
+
+    async def _run_tracker(self, client: Client, stop: anyio.Event) -> None:
+        s = self.settings
+        with anyio.CancelScope() as tracker_scope:
+            async with Tracker(
+                client,
+                providers=list(s.order) if s.order else None,
+                journal=self.journal,
+                schedule=s.schedule,
+                submit_workers=s.submit_workers,
+                poll_workers=s.poll_workers,
+            ) as tracker:
+                self.tracker = tracker
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    tg.start_soon(self._beat_loop)
+                    tg.start_soon(self._progress_loop)
+                    self.report.reason = await self._claim_loop(stop)
+                    if self.report.reason == "stopped":
+                        await self._drain()
+                        tracker_scope.cancel()
+                    tg.cancel_scope.cancel()
+
+    async def _drain(self) -> None:
+        self._stopping = True
+        self.journal.hold_intents()
+        self._say("stopping", open_intents=self.journal.open_intents)
+        # Submits already on the wire get their remote id or refusal journaled; a paused
+        # Redis may hold this up, and a second signal ends the process.
+        await self.journal.wait_intents_settled()
+
+    def _counts(self) -> dict[str, Any]:
+        tracker = getattr(self, "tracker", None)
+        return {
+            "claimed": self.report.claimed,
+            "taken_over": self.report.taken_over,
+            "finished": self.journal.finished,
+            "active": tracker.pending if tracker is not None else 0,
+            "redis": "down" if self.journal.link.down_since is not None else "up",
+        }
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _claim_loop(self, stop: anyio.Event) -> str:
+        s = self.settings
+        tick = max(0.05, min(0.5, self._heartbeat_every()))
+        while not stop.is_set():
+            self._wake = wake = anyio.Event()
+            room = min(s.concurrency - self.tracker.pending, s.chunk - len(self.journal.unsent))
+            if room > 0:
+                records = await self.journal.claim(room)
+                if records:
+                    self.report.claimed += len(records)
+                    await self._adopt(records)
+                    continue
+            progress = await self.journal.link.call(
+                lambda: batch_progress(self.journal.link.redis, s.batch, prefix=s.prefix),
+                "progress",
+            )
+            if progress["complete"] and self.tracker.pending == 0 and s.exit_when_done:
+                return "done"
+            with anyio.move_on_after(tick):
+                await wake.wait()
+        return "stopped"
+
+    def _heartbeat_every(self) -> float:
+        return self.settings.heartbeat or self.settings.lease / 4
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await anyio.sleep(self._heartbeat_every())
+            await self.journal.heartbeat()
+            for budget in self._budgets:
+                await budget.renew()
+            await self._remember_new_ids()
+            if self._stopping or self.journal.steady_for() < self.settings.lease:
+                continue
+            taken = await self.journal.take_over(self.settings.chunk)
+            if taken:
+                self.report.taken_over += len(taken)
+                self._say("takeover", keys=len(taken))
+                await self._adopt(taken, taken=True)
+            orphans = await self.journal.owned_keys() - self._handled
+            if orphans:
+                await self._adopt(await self.journal.records(sorted(orphans)), taken=True)
+
+    async def _progress_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.progress_interval)
+            self._say("progress", **self._counts())
+
+    async def _remember_new_ids(self) -> None:
+        ids = await self.journal.new_task_ids()
+        if ids:
+            for alias in self.client.aliases:
+                self.client.provider(alias).remember(ids)
+
+    # -- taking tasks on ---------------------------------------------------------------------
+
+    async def _adopt(self, records: Sequence[RedisRecord], *, taken: bool = False) -> None:
+        """Follow claimed keys (``taken``: another worker's, counted in the report)."""
+        count = self.report.count if taken else (lambda _: None)
+        for rec in records:
+            if rec.key in self._handled:
+                continue
+            self._handled.add(rec.key)
+            if rec.is_finished:
+                continue
+            if rec.state == "pending":
+                count("submitted")
+                await self._submit(rec)
+            elif rec.state == "intent" and rec.sent_at is None:
+                count("resent")
+                # The submit token was never granted, so the request never left: safe to send.
+                await self.journal.record_not_created(
+                    rec.key, rec.provider or "", "taken over before it was sent"
+                )
+                await self._submit(rec)
+            elif rec.state == "intent":
+                self._tg.start_soon(self._settle_intent, rec)
+            else:
+                count("reattached")
+                await self._resume(rec)
+
+    async def _submit(self, rec: RedisRecord) -> None:
+        try:
+            await self.tracker.submit(rec.task, key=rec.key)
+        except InvalidTaskSpec as exc:
+            result = TaskResult(
+                key=rec.key,
+                task=rec.task,
+                outcome=Outcome.REJECTED,
+                reason=str(exc),
+                finished_at=self.client.clock.wall(),
+            )
+            await self.journal.record_result(rec.key, result)
+
+    async def _resume(self, rec: RedisRecord, **changes: Any) -> None:
+        alias = rec.handle.provider if rec.handle else rec.provider
+        if alias not in self.client.configs:
+            raise ConfigurationError(
+                f"batch task {rec.key!r} uses provider {alias!r}, which this worker lacks: "
+                "give every worker the same provider config"
+            )
+        await self.tracker.resume([attrs.evolve(rec.entry(), **changes)])
+
+    async def _settle_intent(self, rec: RedisRecord) -> None:
+        """Reconcile a submit a dead worker sent but did not see answered."""
+        assert rec.sent_at is not None
+        alias = rec.provider or ""
+        if alias not in self.client.configs:
+            await self._resume(rec)  # raises the configuration error
+            return
+        provider = self.client.provider(alias)
+        await self._remember_new_ids()
+        age = self.client.clock.wall() - rec.sent_at
+        if (
+            not provider.config.resubmit_when_not_listed
+            or not provider.adapter.capabilities.can_list
+            or age > self.settings.resubmit_horizon
+        ):
+            self.report.count("resumed")
+            await self._resume(rec)  # exactly as resume: reconcile, adopt or end unknown
+            return
+        try:
+            handle, status = await provider.reconcile(
+                rec.task,
+                spec_hash=rec.task.spec_hash(),
+                sent_at=rec.sent_at,
+                cause="worker died after sending",
+                key=rec.key,
+            )
+        except SubmitOutcomeUnknown as exc:
+            if exc.not_found:
+                # Listing is authoritative for this alias and the dead worker's requests
+                # have long settled: nothing was created, so sending cannot double-bill.
+                self.report.count("resent")
+                await self.journal.record_not_created(rec.key, alias, exc.reason)
+                await self._submit(rec)
+            else:
+                self.report.count("resumed")
+                await self._resume(rec)  # several candidates: resume ends it unknown
+            return
+        except ProviderError:
+            self.report.count("resumed")
+            await self._resume(rec)
+            return
+        self.report.count("reconciled")
+        await self.journal.record_submitted(rec.key, handle)
+        await self._resume(rec, handle=handle, last_status=status)

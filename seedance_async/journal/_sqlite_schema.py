@@ -1,0 +1,188 @@
+"""The SQLite journal's schema, statements and record values (see :mod:`._sqlite_journal`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from seedance_async.journal._protocol import JournalEntry
+from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._task import VideoTask
+
+__all__ = [
+    "APPLICATION_ID",
+    "COLUMNS",
+    "FINAL",
+    "INTENT_SQL",
+    "ORDER",
+    "RESULT_SQL",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SYNC_FULL",
+    "SYNC_NORMAL",
+    "JournalRecord",
+    "dumps",
+    "record_from_row",
+    "status_from_json",
+    "status_to_json",
+]
+
+SCHEMA_VERSION = 1
+# Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
+APPLICATION_ID = 0x53445341  # "SDSA"
+
+SCHEMA = (
+    """CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY,      -- insertion order; a rowid alias, so VACUUM keeps it
+        key TEXT NOT NULL UNIQUE,
+        spec_json TEXT NOT NULL,      -- VideoTask.to_dict(), metadata included
+        spec_hash TEXT NOT NULL,
+        line_no INTEGER,              -- line in the batch file, when it came from one
+        state TEXT NOT NULL,          -- pending|intent|submitted|<TaskState>|final
+        outcome TEXT,                 -- Outcome, once final
+        provider TEXT,                -- alias of the last attempt
+        attempt INTEGER NOT NULL DEFAULT 0,
+        intent_at REAL,
+        task_id TEXT,
+        handle_json TEXT,
+        last_status_json TEXT,
+        result_json TEXT,             -- TaskResult.to_dict(), once final
+        updated_at REAL NOT NULL)""",
+    "CREATE INDEX tasks_by_state ON tasks(state)",
+    "CREATE INDEX tasks_by_line ON tasks(line_no, seq)",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL,
+        at REAL NOT NULL, detail TEXT)""",
+    "CREATE INDEX events_by_key ON events(key, id)",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+# Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
+# checkpoints, so a power cut (not a process crash: SIGKILL loses nothing committed either
+# way) may roll back the last NORMAL commits. The intent is what "never double-bill" rests
+# on: if it were lost after the request left, resume would see a never-sent task and pay
+# for it again, so it is flushed before record_intent returns, i.e. before the submit.
+# A lost handle would turn a known remote task into one to reconcile, so it is FULL too, as
+# is the result (once per task; a lost REJECTED/UNKNOWN result would come back as an intent
+# to reconcile). Pending rows and statuses are cheap to redo: re-reading the batch file or
+# polling again. The WAL is append-only, so a FULL commit also makes every earlier one durable.
+SYNC_FULL = "PRAGMA synchronous = FULL"
+SYNC_NORMAL = "PRAGMA synchronous = NORMAL"
+
+# A new attempt (failover) replaces the last one's handle and status; the events keep them.
+INTENT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, provider, attempt, intent_at,
+    updated_at) VALUES (?, ?, ?, 'intent', ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
+    spec_json = excluded.spec_json, spec_hash = excluded.spec_hash, state = 'intent',
+    outcome = NULL, provider = excluded.provider, attempt = excluded.attempt,
+    intent_at = excluded.intent_at, task_id = NULL, handle_json = NULL, last_status_json = NULL,
+    result_json = NULL, updated_at = excluded.updated_at"""
+# A task may end before any intent (rejected by every provider, unreadable image).
+RESULT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, outcome, provider, task_id,
+    handle_json, last_status_json, result_json, updated_at)
+    VALUES (?, ?, ?, 'final', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
+    state = 'final', outcome = excluded.outcome, provider = COALESCE(excluded.provider, provider),
+    task_id = COALESCE(excluded.task_id, task_id),
+    handle_json = COALESCE(excluded.handle_json, handle_json),
+    last_status_json = COALESCE(excluded.last_status_json, last_status_json),
+    result_json = excluded.result_json, updated_at = excluded.updated_at"""
+ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks last, oldest first
+FINAL = "final"
+COLUMNS = (
+    "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
+    "last_status_json, result_json, updated_at"
+)
+
+
+@attrs.frozen(kw_only=True)
+class JournalRecord:
+    """Everything the journal holds about one task (see :meth:`SqliteJournal.get`).
+
+    Attributes:
+        key: tracking key.
+        task: the spec.
+        state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value or ``final``.
+        line_no: line in the batch file, when the task came from one.
+        provider / attempt / intent_at: the last attempt, once an intent was recorded.
+        handle: the remote task, once the submit answer was recorded.
+        last_status: the last state change seen.
+        result: :meth:`TaskResult.to_dict` output, once final.
+        updated_at: Unix time of the last record.
+    """
+
+    key: str
+    task: VideoTask
+    state: str
+    line_no: int | None = None
+    provider: str | None = None
+    attempt: int = 0
+    intent_at: float | None = None
+    handle: TaskHandle | None = None
+    last_status: TaskStatus | None = None
+    result: dict[str, Any] | None = None
+    updated_at: float = 0.0
+
+    @property
+    def is_finished(self) -> bool:
+        """True once a result was recorded."""
+        return self.state == FINAL
+
+    def entry(self) -> JournalEntry:
+        """The resume view of this record."""
+        return JournalEntry(
+            key=self.key,
+            task=self.task,
+            provider=self.provider,
+            attempt=self.attempt,
+            handle=self.handle,
+            intent_at=self.intent_at,
+            last_status=self.last_status,
+        )
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as stored in journal columns and Redis fields."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def status_to_json(status: TaskStatus) -> str:
+    """A status as JSON, without the provider's raw answer (large, unvetted)."""
+    data = attrs.asdict(
+        status,
+        filter=lambda a, _: a.name != "raw",  # the provider's whole answer: large, unvetted
+        value_serializer=lambda _i, _f, v: v.isoformat() if isinstance(v, datetime) else v,
+    )
+    return dumps(data)
+
+
+def status_from_json(text: str) -> TaskStatus:
+    """Read back :func:`status_to_json` output."""
+    data = json.loads(text)  # written by status_to_json: only TaskStatus fields
+    for name in ("created_at", "updated_at"):
+        if data.get(name):
+            data[name] = datetime.fromisoformat(data[name])
+    data["state"] = TaskState(data["state"])
+    data["usage"] = Usage(**data["usage"]) if data.get("usage") else None
+    return TaskStatus(**data)
+
+
+def record_from_row(row: sqlite3.Row) -> JournalRecord:
+    """One ``tasks`` row (selected with :data:`COLUMNS`) as a record."""
+    return JournalRecord(
+        key=row["key"],
+        task=VideoTask.from_dict(json.loads(row["spec_json"])),
+        state=row["state"],
+        line_no=row["line_no"],
+        provider=row["provider"],
+        attempt=row["attempt"],
+        intent_at=row["intent_at"],
+        handle=TaskHandle.from_dict(json.loads(row["handle_json"])) if row["handle_json"] else None,
+        last_status=status_from_json(row["last_status_json"]) if row["last_status_json"] else None,
+        result=json.loads(row["result_json"]) if row["result_json"] else None,
+        updated_at=row["updated_at"],
+    )

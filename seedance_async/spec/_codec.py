@@ -1,0 +1,203 @@
+"""JSON <-> VideoTask with cattrs: the JSONL batch format.
+
+The converter is strict: cattrs would happily turn ``"5"`` into ``5`` and ``5.9`` into ``5``,
+which would hide typos in a batch file that costs money. Unknown keys are refused too, since
+Ark silently ignores misspelled fields (../shared/providers.md §2.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._task import (
+    OPTIONAL_FIELDS,
+    Image,
+    ImageRole,
+    Ratio,
+    Resolution,
+    ServiceTier,
+    VideoTask,
+)
+
+__all__ = ["structure_task", "unstructure_task"]
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+class _WrongType(TypeError):
+    pass
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _WrongType(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise _WrongType(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise _WrongType(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _enum(value: Any, cls: type[E]) -> E:
+    allowed = [m.value for m in cls]
+    if not isinstance(value, str) or value not in allowed:
+        raise _WrongType(f"expected one of {', '.join(map(str, allowed))}")
+    return cls(value)
+
+
+def _b64(value: Any, _: type) -> bytes:
+    if not isinstance(value, str):
+        raise _WrongType("expected base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise _WrongType("expected base64 text") from exc
+
+
+def _mapping(value: Any, _: type) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _WrongType("expected a JSON object")
+    return dict(value)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook(bytes, _b64)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _mapping)
+    # Each enum by name: StrEnums subclass str, so the strict str hook would catch them.
+    for enum_cls in (ImageRole, Ratio, Resolution, ServiceTier):
+        conv.register_structure_hook(enum_cls, _enum)
+    conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode())
+    # cattrs iterates whatever it is given: a string became one image per character and an
+    # object one image per key, with confusing messages. Demand the JSON shapes first.
+    image_hook = conv.get_structure_hook(Image)
+
+    def _image(value: Any, cls: type) -> Image:
+        if not isinstance(value, Mapping):
+            raise _WrongType(f"expected a JSON object, got {type(value).__name__}")
+        result: Image = image_hook(value, cls)
+        return result
+
+    conv.register_structure_hook(Image, _image)
+    images_hook = conv.get_structure_hook(tuple[Image, ...])
+
+    def _images(value: Any, cls: type) -> tuple[Image, ...]:
+        if not isinstance(value, list | tuple):
+            raise _WrongType(f"expected a JSON array, got {type(value).__name__}")
+        result: tuple[Image, ...] = images_hook(value, cls)
+        return result
+
+    conv.register_structure_hook_func(lambda t: t == tuple[Image, ...], _images)
+    return conv
+
+
+_converter = _make_converter()
+
+
+def _violations(exc: BaseException, path: str) -> Iterator[Violation]:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        for key in sorted(exc.extra_fields):
+            yield Violation(field=_join(path, key), rule="unknown field", value=key)
+    elif isinstance(exc, IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            yield from _violations(sub, f"{path}[{note.index!r}]")
+        for sub in without:
+            yield from _violations(sub, path)
+    elif isinstance(exc, ClassValidationError):
+        attr_notes, rest = exc.group_exceptions()
+        for sub, attr_note in attr_notes:
+            yield from _violations(sub, _join(path, attr_note.name))
+        for sub in rest:
+            yield from _violations(sub, path)
+    elif isinstance(exc, InvalidTaskSpec):
+        # Rule violations raised by a nested constructor: re-root their field paths.
+        for v in exc.violations:
+            yield Violation(field=_join(path, v.field), rule=v.rule, value=v.value)
+    elif isinstance(exc, KeyError):
+        # cattrs already put the missing field's name on the path.
+        yield Violation(field=path, rule="required field is missing")
+    else:
+        rule = str(exc) or exc.__class__.__name__
+        yield Violation(field=path or "$", rule=rule)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def structure_task(data: Mapping[str, Any]) -> VideoTask:
+    """Load a VideoTask from a JSON object; see :meth:`VideoTask.from_dict`."""
+    if not isinstance(data, Mapping):
+        raise InvalidTaskSpec(
+            [Violation(field="$", rule="a task must be a JSON object", value=type(data).__name__)]
+        )
+    try:
+        return _converter.structure(data, VideoTask)
+    except InvalidTaskSpec:
+        raise
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        # Under ``-W error`` an UnknownModelWarning arrives here as an exception; it is a
+        # warning about the model, not a broken rule, so it goes out as itself.
+        warning = _first_warning(exc)
+        if warning is not None:
+            raise warning from None
+        raise InvalidTaskSpec(list(_violations(exc, ""))) from None
+
+
+def _first_warning(exc: BaseException) -> Warning | None:
+    if isinstance(exc, Warning):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _first_warning(sub)
+            if found is not None:
+                return found
+    return None
+
+
+def _image_dict(image: Image) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if image.url is not None:
+        out["url"] = image.url
+    if image.path is not None:
+        out["path"] = image.path
+    if image.data is not None:
+        out["data"] = base64.b64encode(image.data).decode()
+    out["role"] = image.role.value
+    return out
+
+
+def unstructure_task(task: VideoTask) -> dict[str, Any]:
+    """Dump a VideoTask to JSON, leaving out unset fields; see :meth:`VideoTask.to_dict`."""
+    out: dict[str, Any] = {"model": task.model}
+    if task.prompt:
+        out["prompt"] = task.prompt
+    if task.images:
+        out["images"] = [_image_dict(i) for i in task.images]
+    for name in OPTIONAL_FIELDS:
+        value = getattr(task, name)
+        if value is not None:
+            out[name] = value.value if isinstance(value, enum.Enum) else value
+    if task.metadata:
+        out["metadata"] = dict(task.metadata)
+    return out

@@ -1,0 +1,280 @@
+"""Every documented rule of a Seedance task, checked before any request.
+
+Rules come from ../shared/providers.md §7-§8 and seed 004. Three layers:
+
+* universal rules, for every model (a model id we do not know gets only these, plus an
+  :class:`UnknownModelWarning`, so a new model is never blocked);
+* per-model rules from the capability table (:mod:`seedance_async.spec._catalog`);
+* per-provider rules (what an adapter can express) and local-file rules, checked by
+  :func:`validate` because they need an adapter or disk reads.
+
+The image rules (sources, roles, bytes, files, the body limit) are in
+:mod:`seedance_async.spec._image_rules`; this module runs them with the rest.
+All violations are collected and raised together in one :class:`InvalidTaskSpec`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._catalog import ModelCapabilities, model_capabilities
+from seedance_async.spec._image_rules import (
+    MAX_REFERENCE_IMAGES,
+    check_images,
+    check_inline_images,
+    check_local_images,
+)
+from seedance_async.spec._task import ImageRole, Ratio, Resolution
+
+if TYPE_CHECKING:
+    from seedance_async.spec._task import VideoTask
+
+__all__ = [
+    "ProviderChecker",
+    "UnknownModelWarning",
+    "check_task",
+    "collect_violations",
+    "scenario_of",
+    "validate",
+]
+
+MAX_PROMPT_WORDS = 1000
+MAX_PROMPT_CJK_CHARS = 500
+SEED_MIN, SEED_MAX = -1, 2**32 - 1
+FRAMES_MIN, FRAMES_MAX = 29, 289
+EXPIRES_MIN, EXPIRES_MAX = 3600, 259200
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+class UnknownModelWarning(UserWarning):
+    """The model id is not in the capability table; only universal rules were checked."""
+
+
+class ProviderChecker(Protocol):
+    """Anything that can list the provider-specific violations of a task (an adapter)."""
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this provider's rules."""
+        ...
+
+
+def scenario_of(task: VideoTask) -> str:
+    """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
+    roles = {i.role for i in task.images}
+    if not roles:
+        return "text"
+    if ImageRole.REFERENCE_IMAGE in roles:
+        return "reference_images"
+    if ImageRole.LAST_FRAME in roles:
+        return "first_last_frame"
+    return "first_frame"
+
+
+def check_task(task: VideoTask) -> None:
+    """Raise :class:`InvalidTaskSpec` if the task breaks a universal or per-model rule."""
+    violations = collect_violations(task)
+    if violations:
+        raise InvalidTaskSpec(violations)
+
+
+def collect_violations(task: VideoTask) -> list[Violation]:
+    """Every universal and per-model violation of a task (no disk reads, no provider)."""
+    # A blank id is a violation of its own below, not an unknown model worth a warning.
+    named = bool(task.model.strip())
+    caps = model_capabilities(task.model) if named else None
+    if named and caps is None:
+        warnings.warn(
+            f"model {task.model!r} is not in the capability table; only universal rules "
+            "are checked",
+            UnknownModelWarning,
+            # collect_violations <- check_task <- __attrs_post_init__ <- __init__ <- caller
+            stacklevel=5,
+        )
+    out: list[Violation] = []
+    out += _check_model_and_prompt(task)
+    out += check_images(task)
+    out += _check_scenario(task, caps)
+    out += _check_output(task, caps)
+    out += _check_options(task, caps)
+    out += _check_metadata(task)
+    out += check_inline_images(task, caps)
+    return out
+
+
+def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
+    if not task.model.strip():
+        yield Violation(field="model", rule="model id must be a non-empty string", value=task.model)
+    prompt = task.prompt
+    if not task.images and not prompt.strip():
+        yield Violation(field="prompt", rule="text-to-video needs a non-empty prompt", value=prompt)
+    words = len(prompt.split())
+    if words > MAX_PROMPT_WORDS:
+        yield Violation(
+            field="prompt",
+            rule=f"prompt must be at most {MAX_PROMPT_WORDS} words",
+            value=f"{words} words",
+        )
+    cjk = len(_CJK.findall(prompt))
+    if cjk > MAX_PROMPT_CJK_CHARS:
+        yield Violation(
+            field="prompt",
+            rule=f"Chinese/Japanese/Korean prompt text must be at most {MAX_PROMPT_CJK_CHARS} characters",
+            value=f"{cjk} characters",
+        )
+
+
+def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    scenario = scenario_of(task)
+    if scenario == "reference_images":
+        if task.resolution is Resolution.P1080:
+            yield Violation(
+                field="resolution",
+                rule="1080p is not supported with reference images",
+                value="1080p",
+            )
+        if task.camera_fixed:
+            yield Violation(
+                field="camera_fixed",
+                rule="camera_fixed is not supported with reference images",
+                value=True,
+            )
+        if task.ratio is Ratio.ADAPTIVE:
+            yield Violation(
+                field="ratio",
+                rule="ratio=adaptive is not supported with reference images",
+                value="adaptive",
+            )
+    if caps is None:
+        return
+    supported = {
+        "text": caps.text_to_video,
+        "first_frame": caps.first_frame,
+        "first_last_frame": caps.first_last_frame,
+        "reference_images": caps.reference_images,
+    }[scenario]
+    if not supported:
+        yield Violation(
+            field="images" if scenario != "text" else "model",
+            rule=f"model {caps.family} does not support the {scenario.replace('_', ' ')} scenario",
+            value=task.model,
+        )
+    if scenario == "reference_images" and caps.reference_images:
+        # Count reference images only, and leave counts above the universal limit to the
+        # universal rule so one mistake is reported once.
+        refs = len(task.images_with(ImageRole.REFERENCE_IMAGE))
+        if caps.max_reference_images < refs <= MAX_REFERENCE_IMAGES:
+            yield Violation(
+                field="images",
+                rule=f"model {caps.family} takes 1 to {caps.max_reference_images} reference images",
+                value=refs,
+            )
+    if scenario == "text" and task.ratio is Ratio.ADAPTIVE and not caps.adaptive_text_to_video:
+        yield Violation(
+            field="ratio",
+            rule=f"ratio=adaptive needs an input image on model {caps.family}",
+            value="adaptive",
+        )
+
+
+def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    if task.duration is not None and task.frames is not None:
+        yield Violation(
+            field="frames", rule="set either duration or frames, not both", value=task.frames
+        )
+    if task.frames is not None:
+        f = task.frames
+        if not (FRAMES_MIN <= f <= FRAMES_MAX and (f - 25) % 4 == 0):
+            yield Violation(field="frames", rule="frames = 25 + 4n within [29, 289]", value=f)
+        if caps is not None and not caps.frames:
+            yield Violation(
+                field="frames", rule=f"model {caps.family} does not support frames", value=f
+            )
+    if task.duration is not None:
+        d = task.duration
+        if caps is None:
+            if d != -1 and d < 1:
+                yield Violation(
+                    field="duration",
+                    rule="duration is -1 (model picks) or at least 1 second",
+                    value=d,
+                )
+        else:
+            auto_ok = caps.auto_duration and d == -1
+            if not auto_ok and not caps.min_duration <= d <= caps.max_duration:
+                extra = " or -1" if caps.auto_duration else ""
+                yield Violation(
+                    field="duration",
+                    rule=f"model {caps.family} takes duration in [{caps.min_duration}, {caps.max_duration}]{extra} seconds",
+                    value=d,
+                )
+    if caps is not None and task.resolution is not None and task.resolution not in caps.resolutions:
+        allowed = ", ".join(sorted(r.value for r in caps.resolutions))
+        yield Violation(
+            field="resolution",
+            rule=f"model {caps.family} supports resolution {allowed}",
+            value=task.resolution.value,
+        )
+
+
+def _check_metadata(task: VideoTask) -> Iterator[Violation]:
+    # Metadata is never sent, but it is dumped by to_dict/spec_hash and kept in journals,
+    # so it must be a JSON object; otherwise spec_hash() would crash later.
+    bad_keys = [k for k in task.metadata if not isinstance(k, str)]
+    if bad_keys:
+        yield Violation(field="metadata", rule="metadata keys must be strings", value=bad_keys[:3])
+        return
+    try:
+        json.dumps(dict(task.metadata), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        yield Violation(
+            field="metadata", rule=f"metadata must be JSON-serialisable ({exc})", value=None
+        )
+
+
+def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    if task.seed is not None and not SEED_MIN <= task.seed <= SEED_MAX:
+        yield Violation(field="seed", rule="seed within [-1, 2^32-1]", value=task.seed)
+    if task.generate_audio and caps is not None and not caps.audio:
+        yield Violation(
+            field="generate_audio", rule=f"model {caps.family} cannot generate audio", value=True
+        )
+    e = task.execution_expires_after
+    if e is not None and not EXPIRES_MIN <= e <= EXPIRES_MAX:
+        yield Violation(
+            field="execution_expires_after",
+            rule="execution_expires_after within [3600, 259200] seconds",
+            value=e,
+        )
+    if task.callback_url is not None and not task.callback_url.startswith(("https://", "http://")):
+        yield Violation(
+            field="callback_url",
+            rule="callback_url must be an http(s) URL",
+            value=task.callback_url,
+        )
+
+
+def validate(
+    task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True
+) -> None:
+    """Check the rules a :class:`VideoTask` could not check on construction.
+
+    Args:
+        task: the spec (already valid against universal and per-model rules).
+        provider: an adapter whose own rules apply (seed range, fields it can express...).
+        check_files: read the headers of local image files (blocking disk reads).
+
+    Raises:
+        InvalidTaskSpec: listing every provider and file violation at once.
+    """
+    out: list[Violation] = []
+    if provider is not None:
+        out += provider.check(task)
+    if check_files:
+        out += check_local_images(task)
+    if out:
+        raise InvalidTaskSpec(out)
