@@ -23,7 +23,8 @@ import aiohttp
 import attrs
 
 from benchmarks._common import REPO_ROOT
-from seedance_async import ApiKey, ProviderConfig, Timeouts, parse_provider_config
+from seedance_async import ApiKey, ProviderConfig, Timeouts
+from seedance_async.config import parse_provider_config
 from seedance_async.simulator import DEFAULT_KEY, DurationModel, Limits, Simulator
 
 __all__ = ["SimServer", "SimSpec"]

@@ -35,15 +35,14 @@ from seedance_async import (
     ApiKey,
     Client,
     EventKind,
-    HttpRequest,
-    HttpResponse,
     PollSchedule,
     ProviderConfig,
     Timeouts,
     Tracker,
-    Transport,
 )
+from seedance_async.core import HttpRequest, HttpResponse
 from seedance_async.providers import ProviderAdapter
+from seedance_async.transport import Transport
 from seedance_async.transport._aiohttp import AiohttpTransport
 
 __all__ = ["run"]

@@ -46,18 +46,17 @@ from benchmarks._simproc import SimServer, SimSpec
 from seedance_async import (
     ApiKey,
     Client,
-    HttpRequest,
-    HttpResponse,
-    JournalEntry,
     PollSchedule,
     ProviderConfig,
     TaskHandle,
     Timeouts,
     Tracker,
-    Transport,
 )
+from seedance_async.core import HttpRequest, HttpResponse
+from seedance_async.journal import JournalEntry
 from seedance_async.providers import ProviderAdapter
 from seedance_async.simulator import DEFAULT_KEY
+from seedance_async.transport import Transport
 from seedance_async.transport._aiohttp import AiohttpTransport
 
 __all__ = ["run"]

@@ -41,17 +41,10 @@ from benchmarks._common import (
     sample_task,
     verdict,
 )
-from seedance_async import (
-    ApiKey,
-    Client,
-    HttpRequest,
-    HttpResponse,
-    JournalEntry,
-    ProviderConfig,
-    TaskHandle,
-    Timeouts,
-    Tracker,
-)
+from seedance_async import ApiKey, Client, ProviderConfig, TaskHandle, Timeouts, Tracker
+from seedance_async.core import HttpRequest, HttpResponse
+from seedance_async.journal import JournalEntry
+from seedance_async.spec import task_hash
 from seedance_async.testing import FakeClock
 from seedance_async.tracker._heap import PollScheduler
 
@@ -95,7 +88,7 @@ def _entries(n: int) -> list[JournalEntry]:
                     model=MODEL,
                     task_id=_task_id(i),
                     created_at=now,
-                    spec_hash=task.spec_hash(),
+                    spec_hash=task_hash(task),
                 ),
             )
         )

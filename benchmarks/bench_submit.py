@@ -28,15 +28,8 @@ import anyio
 
 from benchmarks._common import MODEL, BenchResult, Row, cpu_now, sample_task
 from benchmarks._simproc import SimServer, SimSpec
-from seedance_async import (
-    Client,
-    EventKind,
-    Journal,
-    NullJournal,
-    PollSchedule,
-    SqliteJournal,
-    Tracker,
-)
+from seedance_async import Client, EventKind, PollSchedule, SqliteJournal, Tracker
+from seedance_async.journal import Journal, NullJournal
 from seedance_async.simulator import DEFAULT_KEY
 
 __all__ = ["run"]

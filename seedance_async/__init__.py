@@ -5,29 +5,37 @@ ModelArk (and Ark pass-through gateways), AI/ML API, ``/v2/videos/generations`` 
 GPTProto, a :class:`Client` for applications, a :class:`Tracker` for thousands of concurrent
 tasks with at-most-once paid submits, failover, deadlines and downloads, a durable
 :class:`SqliteJournal`, and an embedded provider simulator (:mod:`seedance_async.simulator`).
+
+The root holds what an application writes every day. The rest lives in namespaces:
+:mod:`~seedance_async.spec` (catalog, codec, usage), :mod:`~seedance_async.providers`
+(adapters and the registry), :mod:`~seedance_async.transport`, :mod:`~seedance_async.limits`,
+:mod:`~seedance_async.journal`, :mod:`~seedance_async.client` (per-alias clients, clocks),
+:mod:`~seedance_async.distributed` (Redis), :mod:`~seedance_async.testing` and
+:mod:`~seedance_async.simulator`.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from seedance_async.client._alias import ProviderClient, SubmitOutcomeUnknown
-from seedance_async.client._client import Client, TransportFactory
-from seedance_async.client._loading import load_local_images
-from seedance_async.config._provider import (
+from seedance_async.client import Client
+from seedance_async.config import (
     BUILTIN_PROVIDERS,
     ProviderConfig,
+    Timeouts,
     load_provider_config,
-    parse_provider_config,
-    resolve_providers,
 )
-from seedance_async.core._clock import Clock, SystemClock
-from seedance_async.core._errors import (
+from seedance_async.core import (
+    ApiKey,
     AuthenticationFailed,
     ConfigurationError,
     ContentPolicyViolation,
     DeadlineExceeded,
     DownloadIncomplete,
+    Event,
+    EventKind,
     GenerationFailed,
     InvalidRequest,
     InvalidTaskSpec,
@@ -46,24 +54,27 @@ from seedance_async.core._errors import (
     TransportError,
     Violation,
 )
-from seedance_async.core._events import Event, EventKind
-from seedance_async.core._secrets import ApiKey
-from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
-from seedance_async.journal._sqlite import SqliteJournal
-from seedance_async.limits._key_limits import Budget, BudgetLike
-from seedance_async.policy._failover import FailoverPolicy, is_retryable_failure
-from seedance_async.policy._poll_schedule import PollSchedule
-from seedance_async.policy._retry import RetryPolicy
-from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
-from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
-from seedance_async.spec._rules import UnknownModelWarning, validate
-from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
-from seedance_async.tracker._task import TrackedTask
-from seedance_async.tracker._tracker import Tracker
-from seedance_async.transport._aiohttp import AiohttpTransport, Timeouts, Transport
-from seedance_async.transport._download import DownloadResult
+from seedance_async.core._warn import warn_caller as _warn_caller
+from seedance_async.journal import SqliteJournal
+from seedance_async.policy import FailoverPolicy, PollSchedule, RetryPolicy
+from seedance_async.spec import (
+    Image,
+    ImageRole,
+    Outcome,
+    Ratio,
+    Resolution,
+    ServiceTier,
+    TaskHandle,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    UnknownModelWarning,
+    VideoTask,
+    dump_task,
+    load_task,
+    validate,
+)
+from seedance_async.tracker import TrackedTask, Tracker
 
 try:
     __version__ = version("seedance-async")
@@ -72,42 +83,27 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "BUILTIN_PROVIDERS",
-    "MODELS",
-    "TERMINAL_STATES",
-    "AiohttpTransport",
     "ApiKey",
-    "Attempt",
     "AuthenticationFailed",
-    "Budget",
-    "BudgetLike",
     "Client",
-    "Clock",
     "ConfigurationError",
     "ContentPolicyViolation",
     "DeadlineExceeded",
     "DownloadIncomplete",
-    "DownloadResult",
     "Event",
     "EventKind",
     "FailoverPolicy",
     "GenerationFailed",
-    "HttpRequest",
-    "HttpResponse",
     "Image",
     "ImageRole",
     "InvalidRequest",
     "InvalidTaskSpec",
-    "Journal",
-    "JournalEntry",
     "JournalError",
     "MalformedResponse",
-    "ModelCapabilities",
-    "NullJournal",
     "Outcome",
     "OutcomeUnknown",
     "PermissionDenied",
     "PollSchedule",
-    "ProviderClient",
     "ProviderConfig",
     "ProviderError",
     "ProviderRejected",
@@ -121,8 +117,6 @@ __all__ = [
     "SeedanceError",
     "ServiceTier",
     "SqliteJournal",
-    "SubmitOutcomeUnknown",
-    "SystemClock",
     "TaskHandle",
     "TaskNotFound",
     "TaskResult",
@@ -131,19 +125,58 @@ __all__ = [
     "Timeouts",
     "TrackedTask",
     "Tracker",
-    "Transport",
     "TransportError",
-    "TransportFactory",
     "UnknownModelWarning",
-    "Usage",
     "VideoTask",
     "Violation",
     "__version__",
-    "is_retryable_failure",
-    "load_local_images",
+    "dump_task",
     "load_provider_config",
-    "model_capabilities",
-    "parse_provider_config",
-    "resolve_providers",
+    "load_task",
     "validate",
 ]
+
+# Names the root exported before 0.2, and the namespace each lives in now. They keep working
+# for one release, with a DeprecationWarning that names the new spelling.
+_MOVED = {
+    "MODELS": "spec",
+    "ModelCapabilities": "spec",
+    "model_capabilities": "spec",
+    "TERMINAL_STATES": "spec",
+    "Attempt": "spec",
+    "Usage": "spec",
+    "AiohttpTransport": "transport",
+    "Transport": "transport",
+    "DownloadResult": "transport",
+    "HttpRequest": "core",
+    "HttpResponse": "core",
+    "Clock": "core",
+    "SystemClock": "core",
+    "Budget": "limits",
+    "BudgetLike": "limits",
+    "ProviderClient": "client",
+    "SubmitOutcomeUnknown": "client",
+    "TransportFactory": "client",
+    "load_local_images": "client",
+    "Journal": "journal",
+    "JournalEntry": "journal",
+    "NullJournal": "journal",
+    "is_retryable_failure": "policy",
+    "parse_provider_config": "config",
+    "resolve_providers": "config",
+}
+
+
+# Hidden from type checkers, so a moved name is an error there rather than Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        namespace = _MOVED.get(name)
+        if namespace is None:
+            raise AttributeError(f"module 'seedance_async' has no attribute {name!r}")
+        _warn_caller(
+            f"seedance_async.{name} moved to seedance_async.{namespace}.{name}; the old name "
+            "will be removed in 0.3",
+            DeprecationWarning,
+        )
+        return getattr(importlib.import_module(f"seedance_async.{namespace}"), name)

@@ -33,9 +33,9 @@ import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._clock import Timer
 from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.transport._aiohttp import Timeouts
 
 __all__ = ["FakeClock", "FunctionTransport", "Handler", "settle"]
 

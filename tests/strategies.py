@@ -16,7 +16,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
 from tests import imagedata
 
 __all__ = [

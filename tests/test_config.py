@@ -13,9 +13,8 @@ from seedance_async import (
     ConfigurationError,
     ProviderConfig,
     load_provider_config,
-    parse_provider_config,
-    resolve_providers,
 )
+from seedance_async.config import parse_provider_config, resolve_providers
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
@@ -24,7 +25,6 @@ from seedance_async.core._errors import (
     ResultExpired,
 )
 from seedance_async.testing import settle
-from seedance_async.transport._aiohttp import Timeouts
 from seedance_async.transport._download import DownloadResult, download
 from tests.test_transport import raw_server, refused_url, truncated_body
 

@@ -14,8 +14,6 @@ import pytest
 from seedance_async import (
     ApiKey,
     Client,
-    HttpRequest,
-    HttpResponse,
     Outcome,
     PollSchedule,
     ProviderConfig,
@@ -23,6 +21,7 @@ from seedance_async import (
     Tracker,
     VideoTask,
 )
+from seedance_async.core import HttpRequest, HttpResponse
 from seedance_async.policy._poll_schedule import EtaEstimator
 from seedance_async.testing import FakeClock, FunctionTransport
 from tests.fakes import FakeArk

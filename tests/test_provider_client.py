@@ -13,11 +13,12 @@ from seedance_async import (
     ProviderConfig,
     ProviderUnavailable,
     RetryPolicy,
-    SubmitOutcomeUnknown,
     VideoTask,
 )
+from seedance_async.client import SubmitOutcomeUnknown
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ProviderAdapter
+from seedance_async.spec import task_hash
 from seedance_async.testing import FunctionTransport
 
 MODEL = "doubao-seedance-1-0-pro-250528"
@@ -42,7 +43,7 @@ async def _submit(handler: object, retry: RetryPolicy | None = None) -> object:
     async with Client([_config()], transport_factory=factory, retry=retry) as client:
         provider = client.provider("a")
         task = VideoTask(model=MODEL, prompt="a cat")
-        return await provider.submit(task, spec_hash=task.spec_hash())
+        return await provider.submit(task, spec_hash=task_hash(task))
 
 
 async def test_a_listing_that_stops_short_of_the_send_time_is_not_proof_of_absence() -> None:

@@ -12,8 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from seedance_async import dump_task, load_task
 from seedance_async.core._errors import InvalidTaskSpec
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.spec import task_hash
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
 from tests import imagedata
 from tests.strategies import metadata, video_tasks
 
@@ -178,17 +181,17 @@ def test_evolve_revalidates() -> None:
 @given(video_tasks())
 def test_to_dict_from_dict_round_trip(task: VideoTask) -> None:
     """Any valid task survives to_dict -> JSON text -> from_dict unchanged."""
-    text = json.dumps(task.to_dict())
-    again = VideoTask.from_dict(json.loads(text))
+    text = json.dumps(dump_task(task))
+    again = load_task(json.loads(text))
     assert again == task
-    assert again.to_dict() == task.to_dict()
-    assert again.spec_hash() == task.spec_hash()
+    assert dump_task(again) == dump_task(task)
+    assert task_hash(again) == task_hash(task)
 
 
 @given(video_tasks())
 def test_to_dict_leaves_out_unset_fields(task: VideoTask) -> None:
     """to_dict holds no None values: unset options are simply absent."""
-    dumped = task.to_dict()
+    dumped = dump_task(task)
     assert None not in dumped.values()
     for name in ("resolution", "ratio", "duration", "frames", "seed", "camera_fixed"):
         assert (name in dumped) == (getattr(task, name) is not None)
@@ -196,7 +199,7 @@ def test_to_dict_leaves_out_unset_fields(task: VideoTask) -> None:
 
 def test_issue_jsonl_example_loads() -> None:
     """The issue's example JSONL line loads into the expected task and dumps back equal."""
-    task = VideoTask.from_dict(example())
+    task = load_task(example())
     assert task.model == LITE_I2V
     assert task.prompt == "[Image1] a boy with [Image2] a corgi"
     assert task.images == (
@@ -211,17 +214,17 @@ def test_issue_jsonl_example_loads() -> None:
         42,
     )
     assert dict(task.metadata) == {"row": 17}
-    assert task.to_dict() == example()
+    assert dump_task(task) == example()
 
 
 def test_base64_data_field_loads_bytes() -> None:
     """An image ``data`` field is base64 text in JSON and raw bytes in the task."""
     raw = imagedata.png(640, 480)
     line = {"model": PRO, "images": [{"data": base64.b64encode(raw).decode()}]}
-    task = VideoTask.from_dict(line)
+    task = load_task(line)
     assert task.images[0].data == raw
     assert task.images[0].role is ImageRole.FIRST_FRAME
-    assert task.to_dict()["images"] == [
+    assert dump_task(task)["images"] == [
         {"data": base64.b64encode(raw).decode(), "role": "first_frame"}
     ]
 
@@ -299,7 +302,7 @@ JSON_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
 def test_from_dict_errors_name_the_json_path(line: dict[str, Any], field: str, rule: str) -> None:
     """Each bad JSON line raises one InvalidTaskSpec violation naming its JSON path and rule."""
     with pytest.raises(InvalidTaskSpec) as info:
-        VideoTask.from_dict(line)
+        load_task(line)
     assert info.value.fields == (field,), info.value
     assert rule in info.value.violations[0].rule
     assert field in str(info.value)
@@ -309,7 +312,7 @@ def test_from_dict_reports_all_type_errors_at_once() -> None:
     """Several mistakes in one line come back together, each with its own path."""
     line = _with({"duration": "5", "seed": 1.5, "bogus": 1, **_image_patch(1, role=3)})
     with pytest.raises(InvalidTaskSpec) as info:
-        VideoTask.from_dict(line)
+        load_task(line)
     assert sorted(info.value.fields) == ["bogus", "duration", "images[1].role", "seed"]
 
 
@@ -317,14 +320,14 @@ def test_from_dict_reports_all_type_errors_at_once() -> None:
 def test_from_dict_needs_an_object(value: Any) -> None:
     """A JSON line that is not an object is refused at the root path ``$``."""
     with pytest.raises(InvalidTaskSpec) as info:
-        VideoTask.from_dict(value)
+        load_task(value)
     assert info.value.fields == ("$",)
 
 
 def test_invalid_spec_is_a_value_error() -> None:
     """InvalidTaskSpec can be caught as ValueError (it is bad input)."""
     with pytest.raises(ValueError, match="invalid task spec"):
-        VideoTask.from_dict(_with({"duration": "5"}))
+        load_task(_with({"duration": "5"}))
 
 
 # -- spec hash --------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ def test_spec_hash_is_sha256_of_canonical_json() -> None:
     """The hash is the SHA-256 of the sorted, compact JSON dump: stable across processes."""
     line = example()
     canonical = json.dumps(line, sort_keys=True, separators=(",", ":"))
-    assert VideoTask.from_dict(line).spec_hash() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert task_hash(load_task(line)) == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @given(st.randoms(use_true_random=False))
@@ -348,19 +351,19 @@ def test_spec_hash_ignores_key_order(rnd: Any) -> None:
     meta_keys = list(line["metadata"])
     rnd.shuffle(meta_keys)
     shuffled["metadata"] = {k: line["metadata"][k] for k in meta_keys}
-    assert VideoTask.from_dict(shuffled).spec_hash() == VideoTask.from_dict(line).spec_hash()
+    assert task_hash(load_task(shuffled)) == task_hash(load_task(line))
 
 
 @given(video_tasks(), video_tasks())
 def test_spec_hash_differs_exactly_when_the_json_differs(a: VideoTask, b: VideoTask) -> None:
     """Two tasks share a hash exactly when they dump to the same JSON."""
-    same_json = json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
-    assert (a.spec_hash() == b.spec_hash()) == same_json
+    same_json = json.dumps(dump_task(a), sort_keys=True) == json.dumps(dump_task(b), sort_keys=True)
+    assert (task_hash(a) == task_hash(b)) == same_json
 
 
 def test_equal_tasks_built_separately_hash_equal() -> None:
     """Two separately built equal tasks have the same spec hash."""
-    assert VideoTask.from_dict(example()).spec_hash() == VideoTask.from_dict(example()).spec_hash()
+    assert task_hash(load_task(example())) == task_hash(load_task(example()))
 
 
 FIELD_CHANGES: list[tuple[str, Any]] = [
@@ -386,11 +389,11 @@ FIELD_CHANGES: list[tuple[str, Any]] = [
 @pytest.mark.parametrize(("name", "value"), FIELD_CHANGES, ids=[c[0] for c in FIELD_CHANGES])
 def test_any_field_change_changes_the_hash(name: str, value: Any) -> None:
     """Changing any single field (even None -> False) gives a different spec hash."""
-    task = VideoTask.from_dict(example())
+    task = load_task(example())
     changes: dict[str, Any] = {name: value}
     if name == "frames":
         changes["duration"] = None
-    assert attrs.evolve(task, **changes).spec_hash() != task.spec_hash()
+    assert task_hash(attrs.evolve(task, **changes)) != task_hash(task)
 
 
 # -- metadata is for the caller only -----------------------------------------------------------

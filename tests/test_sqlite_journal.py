@@ -18,6 +18,7 @@ import pytest
 from seedance_async.core._errors import JournalError
 from seedance_async.core._secrets import ApiKey
 from seedance_async.journal._sqlite import SCHEMA_VERSION, SqliteJournal
+from seedance_async.spec import task_hash
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
@@ -40,7 +41,7 @@ def handle(key: str, t: VideoTask, provider: str = "ark-main") -> TaskHandle:
         model=t.model,
         task_id=f"cgt-{key}",
         created_at=1_700_000_000.0,
-        spec_hash=t.spec_hash(),
+        spec_hash=task_hash(t),
     )
 
 
@@ -298,6 +299,7 @@ CHILD = textwrap.dedent(
 
     from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
     from seedance_async.spec._task import VideoTask
+    from seedance_async.spec import task_hash
     from seedance_async.journal._sqlite import SqliteJournal
     from seedance_async.spec._status import TaskState, TaskStatus
 
@@ -307,7 +309,7 @@ CHILD = textwrap.dedent(
             while True:
                 key, t = f"k{i}", VideoTask(model=sys.argv[2], prompt=f"p{i}")
                 h = TaskHandle(provider="ark-main", adapter="ark", model=t.model,
-                               task_id=f"cgt-{i}", created_at=1.0, spec_hash=t.spec_hash())
+                               task_id=f"cgt-{i}", created_at=1.0, spec_hash=task_hash(t))
                 if i % 10 == 0:
                     await j.add_pending_many([(f"p{i}-{n}", t, n) for n in range(200)])
                 await j.record_intent(key, t, "ark-main", 0, 1.0)

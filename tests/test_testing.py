@@ -7,11 +7,12 @@ import asyncio
 import anyio
 import pytest
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._clock import Clock, SystemClock, sleep_until
 from seedance_async.core._errors import OutcomeUnknown, RequestNotSent
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.testing import FakeClock, FunctionTransport, settle
-from seedance_async.transport._aiohttp import Timeouts, Transport
+from seedance_async.transport._aiohttp import Transport
 
 # -- FakeClock -----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from aioresponses import aioresponses
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
@@ -34,7 +35,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._wire import HttpRequest
 from seedance_async.providers._common import bearer
-from seedance_async.transport._aiohttp import AiohttpTransport, Timeouts, Transport
+from seedance_async.transport._aiohttp import AiohttpTransport, Transport, client_timeout
 
 KEY = "sk-CANARY-123"
 FAST = Timeouts(connect=1.0, read=0.05, total=2.0)
@@ -456,7 +457,7 @@ def test_bad_base_urls_are_refused(base: str) -> None:
 
 def test_timeouts_validate() -> None:
     """Timeouts must be positive or None."""
-    assert Timeouts(connect=None, read=None, total=None).to_aiohttp().total is None
+    assert client_timeout(Timeouts(connect=None, read=None, total=None)).total is None
     with pytest.raises(ValueError, match="read"):
         Timeouts(read=0)
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from seedance_async import load_task
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.providers import ProviderCapabilities, create_adapter
 from seedance_async.providers._common import check_capabilities
@@ -21,7 +22,8 @@ from seedance_async.spec._catalog import model_capabilities, normalise_model_id
 from seedance_async.spec._image_rules import check_local_images
 from seedance_async.spec._image_sniff import MAX_IMAGE_BYTES
 from seedance_async.spec._rules import UnknownModelWarning, collect_violations, validate
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
 from tests import imagedata
 from tests.strategies import video_tasks
 
@@ -586,14 +588,14 @@ def test_unknown_model_warning_points_at_the_caller() -> None:
 def test_unknown_model_from_json_warns_too() -> None:
     """from_dict warns like the constructor and returns the task."""
     with pytest.warns(UnknownModelWarning):
-        task = VideoTask.from_dict({"model": "ep-x", "prompt": "x", "frames": 57})
+        task = load_task({"model": "ep-x", "prompt": "x", "frames": 57})
     assert task.frames == 57
 
 
 def test_unknown_model_from_json_as_error_stays_a_warning() -> None:
     """With warnings as errors (as here) from_dict raises the warning, not InvalidTaskSpec."""
     with pytest.raises(UnknownModelWarning):
-        VideoTask.from_dict({"model": "ep-x", "prompt": "x"})
+        load_task({"model": "ep-x", "prompt": "x"})
 
 
 def test_unknown_model_duration_minus_one_is_allowed() -> None:

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import attrs
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._codec import load_task, task_hash
 from seedance_async.spec._image_rules import check_local_images
 from seedance_async.spec._rules import ProviderChecker
 from seedance_async.spec._task import VideoTask
@@ -156,7 +157,7 @@ def _check_line(
         # Recorded, not raised: an unknown model id is worth a note, not a stopped line.
         warnings.simplefilter("always")
         try:
-            task = VideoTask.from_dict(data)
+            task = load_task(data)
         except InvalidTaskSpec as exc:
             return None, [problem(v) for v in exc.violations]
     out += [
@@ -214,7 +215,7 @@ def read_batch(
         problems += found
         if task is None:
             continue
-        key = task.spec_hash()
+        key = task_hash(task)
         if key in first_line:
             problems.append(
                 LineProblem(

@@ -25,14 +25,16 @@ import attrs
 
 from seedance_async.client._client import Client
 from seedance_async.config._provider import ProviderConfig, parse_provider_config
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._events import Event, EventKind
 from seedance_async.policy._failover import FailoverPolicy
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Faults, Simulator
+from seedance_async.spec._codec import dump_task
 from seedance_async.spec._handle import Outcome, TaskResult
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
 from seedance_async.tracker._tracker import Tracker
-from seedance_async.transport._aiohttp import Timeouts
 
 __all__ = ["DEMO_FAULTS", "demo_tasks", "main", "run_demo"]
 
@@ -239,7 +241,7 @@ async def run_demo(
     tasks = demo_tasks(count, seed=seed)
     videos = out_dir / "videos"
     videos.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tasks.jsonl").write_text("".join(json.dumps(t.to_dict()) + "\n" for t in tasks))
+    (out_dir / "tasks.jsonl").write_text("".join(json.dumps(dump_task(t)) + "\n" for t in tasks))
     stats = _Stats()
     started = time.monotonic()
     async with Simulator(seed=seed, time_scale=time_scale, faults=DEMO_FAULTS) as sim:

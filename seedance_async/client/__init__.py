@@ -1,1 +1,18 @@
-"""client"""
+"""One call per request: the Client façade over per-alias provider clients, with
+at-most-once paid submits.
+"""
+
+from __future__ import annotations
+
+from seedance_async.client._alias import ProviderClient, SubmitOutcomeUnknown
+from seedance_async.client._client import BudgetFactory, Client, TransportFactory
+from seedance_async.client._loading import load_local_images
+
+__all__ = [
+    "BudgetFactory",
+    "Client",
+    "ProviderClient",
+    "SubmitOutcomeUnknown",
+    "TransportFactory",
+    "load_local_images",
+]

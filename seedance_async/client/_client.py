@@ -35,6 +35,7 @@ from seedance_async.limits._key_limits import Budget, BudgetLike
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ProviderAdapter, create_adapter
+from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._rules import validate
 from seedance_async.spec._status import TaskStatus
@@ -224,7 +225,7 @@ class Client:
         """
         alias = provider or self.aliases[0]
         loaded = await self.prepare(task, alias)
-        handle, _ = await self.provider(alias).submit(loaded, spec_hash=task.spec_hash())
+        handle, _ = await self.provider(alias).submit(loaded, spec_hash=task_hash(task))
         return handle
 
     async def status(self, handle: TaskHandle) -> TaskStatus:

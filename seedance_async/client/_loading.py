@@ -7,7 +7,8 @@ from pathlib import Path
 import anyio
 import attrs
 
-from seedance_async.spec._task import Image, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image
 
 __all__ = ["load_local_images"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import attrs
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import ConfigurationError
 from seedance_async.core._secrets import ApiKey
-from seedance_async.transport._aiohttp import Timeouts
 
 __all__ = [
     "BUILTIN_PROVIDERS",

@@ -26,6 +26,7 @@ from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
 from seedance_async.distributed._queue import BatchMember
 from seedance_async.distributed._record import LeaseLost, RedisRecord, dumps, parse_record
 from seedance_async.journal._sqlite_schema import status_to_json
+from seedance_async.spec._codec import dump_task, task_hash
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -68,7 +69,7 @@ class RedisJournal(BatchMember):
     def _spec_args(task: VideoTask, known: bool) -> list[str]:
         # A key this worker never saw is created by the write (the journal used directly,
         # without a queue); a known key whose record is gone means Redis lost it: restore.
-        return [dumps(task.to_dict()), task.spec_hash(), "0" if known else "1"]
+        return [dumps(dump_task(task)), task_hash(task), "0" if known else "1"]
 
     def _clear_mark(self, key: str) -> None:
         self._open_intents.discard(key)
@@ -95,7 +96,7 @@ class RedisJournal(BatchMember):
         fields = {"state": "intent", "provider": provider, "attempt": str(attempt)}
         fields |= {"intent_at": repr(at), "sent_at": "", "task_id": "", "handle": ""}
         fields |= {"status": "", "result": "", "outcome": ""}
-        fields |= {"spec": dumps(task.to_dict()), "hash": task.spec_hash()}
+        fields |= {"spec": dumps(dump_task(task)), "hash": task_hash(task)}
         if not known:
             fields["line"] = ""
         k = self.keys
@@ -188,7 +189,7 @@ class RedisJournal(BatchMember):
                 fields[name] = value
         known = key in self._mirror
         if not known:
-            fields |= {"spec": dumps(result.task.to_dict()), "hash": result.task.spec_hash()}
+            fields |= {"spec": dumps(dump_task(result.task)), "hash": task_hash(result.task)}
         k = self.keys
         await self._write(
             "result",

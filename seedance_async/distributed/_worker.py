@@ -51,6 +51,7 @@ from seedance_async.distributed._journal import LeaseLost, RedisJournal, RedisRe
 from seedance_async.distributed._record import default_worker_id
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.policy._retry import RetryPolicy
+from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Outcome, TaskResult
 from seedance_async.tracker._tracker import Tracker
 
@@ -393,7 +394,7 @@ class RedisWorker:
         try:
             handle, status = await provider.reconcile(
                 rec.task,
-                spec_hash=rec.task.spec_hash(),
+                spec_hash=task_hash(rec.task),
                 sent_at=rec.sent_at,
                 cause="worker died after sending",
                 key=rec.key,

@@ -43,6 +43,7 @@ from seedance_async.journal._sqlite_schema import (
     record_from_row,
     status_to_json,
 )
+from seedance_async.spec._codec import dump_task, task_hash
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -216,7 +217,7 @@ class SqliteJournal:
 
         def op(conn: sqlite3.Connection) -> None:
             previous = self._state_of(conn, key)
-            spec = (key, dumps(task.to_dict()), task.spec_hash())
+            spec = (key, dumps(dump_task(task)), task_hash(task))
             conn.execute(INTENT_SQL, (*spec, provider, attempt, at, self._now()))
             self._event(conn, key, "intent", provider=provider, attempt=attempt, previous=previous)
 
@@ -298,7 +299,7 @@ class SqliteJournal:
             conn.execute(
                 RESULT_SQL,
                 (
-                    *(key, dumps(result.task.to_dict()), result.task.spec_hash()),
+                    *(key, dumps(dump_task(result.task)), task_hash(result.task)),
                     *(result.outcome.value, provider, task_id),
                     dumps(handle.to_dict()) if handle else None,
                     status_to_json(result.status) if result.status else None,
@@ -340,7 +341,7 @@ class SqliteJournal:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO tasks(key, spec_json, spec_hash, line_no, state,"
                     " updated_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (key, dumps(task.to_dict()), task.spec_hash(), line_no, now),
+                    (key, dumps(dump_task(task)), task_hash(task), line_no, now),
                 )
                 if cur.rowcount:
                     added += 1

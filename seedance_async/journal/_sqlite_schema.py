@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from seedance_async.journal._protocol import JournalEntry
+from seedance_async.spec._codec import load_task
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
@@ -175,7 +176,7 @@ def record_from_row(row: sqlite3.Row) -> JournalRecord:
     """One ``tasks`` row (selected with :data:`COLUMNS`) as a record."""
     return JournalRecord(
         key=row["key"],
-        task=VideoTask.from_dict(json.loads(row["spec_json"])),
+        task=load_task(json.loads(row["spec_json"])),
         state=row["state"],
         line_no=row["line_no"],
         provider=row["provider"],

@@ -27,7 +27,8 @@ from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, 
 from seedance_async.spec._catalog import model_capabilities
 from seedance_async.spec._image_sniff import NotAnImage, sniff_bytes
 from seedance_async.spec._rules import scenario_of
-from seedance_async.spec._task import OPTIONAL_FIELDS, VideoTask, encode_data_url
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import OPTIONAL_FIELDS, encode_data_url
 
 __all__ = [
     "WithoutCancelOrList",

@@ -21,7 +21,8 @@ import attrs
 from seedance_async.core._errors import ProviderError, Violation
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.spec._status import TaskState, TaskStatus
-from seedance_async.spec._task import OPTIONAL_FIELDS, Ratio, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import OPTIONAL_FIELDS, Ratio
 
 __all__ = [
     "AdapterFactory",

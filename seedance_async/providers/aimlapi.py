@@ -47,7 +47,8 @@ from seedance_async.providers._protocol import (
 from seedance_async.spec._catalog import normalise_model_id
 from seedance_async.spec._rules import scenario_of
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
-from seedance_async.spec._task import ImageRole, Ratio, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import ImageRole, Ratio
 
 __all__ = ["AIMLAPI_STATUS_MAP", "DEFAULT_SUBMIT_PATH", "UNIVERSAL_PATH", "AimlApiAdapter"]
 

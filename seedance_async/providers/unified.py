@@ -42,7 +42,8 @@ from seedance_async.providers._protocol import (
     SubmitAccepted,
 )
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
-from seedance_async.spec._task import ImageRole, Ratio, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import ImageRole, Ratio
 
 __all__ = ["DEFAULT_PATH", "UNIFIED_STATUS_MAP", "UnifiedAdapter"]
 

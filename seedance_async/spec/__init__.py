@@ -1,1 +1,38 @@
-"""spec"""
+"""What to generate and what came of it: the task spec, its rules, the model catalog,
+statuses, handles, results, and the one codec for their JSON forms.
+"""
+
+from __future__ import annotations
+
+from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
+from seedance_async.spec._codec import dump_task, load_task, task_hash
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._rules import UnknownModelWarning, validate
+from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
+
+__all__ = [
+    "MODELS",
+    "TERMINAL_STATES",
+    "Attempt",
+    "Image",
+    "ImageRole",
+    "ModelCapabilities",
+    "Outcome",
+    "Ratio",
+    "Resolution",
+    "ServiceTier",
+    "TaskHandle",
+    "TaskResult",
+    "TaskState",
+    "TaskStatus",
+    "UnknownModelWarning",
+    "Usage",
+    "VideoTask",
+    "dump_task",
+    "load_task",
+    "model_capabilities",
+    "task_hash",
+    "validate",
+]

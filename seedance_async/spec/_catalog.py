@@ -11,7 +11,7 @@ import re
 
 import attrs
 
-from seedance_async.spec._task import Ratio, Resolution
+from seedance_async.spec._vocab import Ratio, Resolution
 
 __all__ = ["MODELS", "ModelCapabilities", "model_capabilities", "normalise_model_id"]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -17,17 +19,17 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
-from seedance_async.spec._task import (
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import (
     OPTIONAL_FIELDS,
     Image,
     ImageRole,
     Ratio,
     Resolution,
     ServiceTier,
-    VideoTask,
 )
 
-__all__ = ["structure_task", "unstructure_task"]
+__all__ = ["dump_task", "load_task", "task_hash"]
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -145,8 +147,13 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def structure_task(data: Mapping[str, Any]) -> VideoTask:
-    """Load a VideoTask from a JSON object; see :meth:`VideoTask.from_dict`."""
+def load_task(data: Mapping[str, Any]) -> VideoTask:
+    """Load one task from a plain JSON object (one JSONL batch line).
+
+    Raises:
+        InvalidTaskSpec: wrong types, unknown keys or broken rules; each violation
+            names the JSON path (``images[1].role``).
+    """
     if not isinstance(data, Mapping):
         raise InvalidTaskSpec(
             [Violation(field="$", rule="a task must be a JSON object", value=type(data).__name__)]
@@ -187,8 +194,11 @@ def _image_dict(image: Image) -> dict[str, Any]:
     return out
 
 
-def unstructure_task(task: VideoTask) -> dict[str, Any]:
-    """Dump a VideoTask to JSON, leaving out unset fields; see :meth:`VideoTask.to_dict`."""
+def dump_task(task: VideoTask) -> dict[str, Any]:
+    """Dump a task to a plain JSON object that :func:`load_task` reads back unchanged.
+
+    Unset options are left out.
+    """
     out: dict[str, Any] = {"model": task.model}
     if task.prompt:
         out["prompt"] = task.prompt
@@ -201,3 +211,13 @@ def unstructure_task(task: VideoTask) -> dict[str, Any]:
     if task.metadata:
         out["metadata"] = dict(task.metadata)
     return out
+
+
+def task_hash(task: VideoTask) -> str:
+    """A stable hash of the spec (metadata included) for journals and dedup.
+
+    Equal for two tasks that dump to the same JSON, across processes and versions of
+    Python; local images are hashed by path, not by content.
+    """
+    canonical = json.dumps(dump_task(task), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

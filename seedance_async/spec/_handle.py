@@ -9,6 +9,7 @@ from typing import Any, Self
 import attrs
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._codec import task_hash
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -144,5 +145,5 @@ class TaskResult:
             "submitted_at": self.submitted_at,
             "finished_at": self.finished_at,
             "metadata": dict(self.task.metadata),
-            "spec_hash": self.task.spec_hash(),
+            "spec_hash": task_hash(self.task),
         }

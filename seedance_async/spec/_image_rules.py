@@ -30,7 +30,7 @@ from seedance_async.spec._image_sniff import (
     sniff_bytes,
     sniff_file,
 )
-from seedance_async.spec._task import Image, ImageRole, base64_size
+from seedance_async.spec._vocab import Image, ImageRole, base64_size
 
 if TYPE_CHECKING:
     from seedance_async.spec._task import VideoTask

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.core._warn import warn_caller
 from seedance_async.spec._catalog import ModelCapabilities, model_capabilities
 from seedance_async.spec._image_rules import (
     MAX_REFERENCE_IMAGES,
@@ -29,7 +29,7 @@ from seedance_async.spec._image_rules import (
     check_inline_images,
     check_local_images,
 )
-from seedance_async.spec._task import ImageRole, Ratio, Resolution
+from seedance_async.spec._vocab import ImageRole, Ratio, Resolution
 
 if TYPE_CHECKING:
     from seedance_async.spec._task import VideoTask
@@ -88,12 +88,10 @@ def collect_violations(task: VideoTask) -> list[Violation]:
     named = bool(task.model.strip())
     caps = model_capabilities(task.model) if named else None
     if named and caps is None:
-        warnings.warn(
+        warn_caller(
             f"model {task.model!r} is not in the capability table; only universal rules "
             "are checked",
             UnknownModelWarning,
-            # collect_violations <- check_task <- __attrs_post_init__ <- __init__ <- caller
-            stacklevel=5,
         )
     out: list[Violation] = []
     out += _check_model_and_prompt(task)

@@ -22,6 +22,7 @@ from seedance_async.core._errors import (
     TransportError,
 )
 from seedance_async.core._events import EventKind
+from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Attempt, Outcome
 from seedance_async.tracker._table import TrackerCore
 from seedance_async.tracker._task import TrackedTask
@@ -114,7 +115,7 @@ class SubmitStage(TrackerCore):
         )
         try:
             handle, first = await provider.submit(
-                loaded, spec_hash=tracked.task.spec_hash(), key=tracked.key
+                loaded, spec_hash=task_hash(tracked.task), key=tracked.key
             )
         except SubmitOutcomeUnknown as exc:
             await self._unknown(tracked, alias, exc)
@@ -169,7 +170,7 @@ class SubmitStage(TrackerCore):
         try:
             handle, found = await provider.reconcile(
                 tracked.task,
-                spec_hash=tracked.task.spec_hash(),
+                spec_hash=task_hash(tracked.task),
                 sent_at=intent_at,
                 cause="crash after intent",
                 key=tracked.key,

@@ -38,6 +38,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._events import Event
 from seedance_async.journal._protocol import JournalEntry
+from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskResult
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._poll import PollStage
@@ -149,7 +150,7 @@ class Tracker(SubmitStage, PollStage):
         """
         if self._tg is None:
             raise ConfigurationError("the tracker is not open: use 'async with Tracker(...)'")
-        key = key or task.spec_hash()
+        key = key or task_hash(task)
         existing = self._tracked.get(key)
         if existing is not None:
             return existing

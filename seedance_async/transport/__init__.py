@@ -1,1 +1,8 @@
-"""transport"""
+"""HTTP I/O: the one-method transport, its aiohttp implementation, and result downloads."""
+
+from __future__ import annotations
+
+from seedance_async.transport._aiohttp import AiohttpTransport, Transport
+from seedance_async.transport._download import DownloadResult
+
+__all__ = ["AiohttpTransport", "DownloadResult", "Transport"]

@@ -21,12 +21,12 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import aiohttp
-import attrs
 from yarl import URL
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
@@ -40,6 +40,7 @@ __all__ = [
     "AiohttpTransport",
     "Timeouts",
     "Transport",
+    "client_timeout",
     "mapped_errors",
 ]
 
@@ -56,31 +57,11 @@ def _user_agent() -> str:
         return "seedance-async"
 
 
-def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"Timeouts.{attribute.name} must be > 0 or None, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class Timeouts:
-    """Time limits of one HTTP exchange, in seconds (None = no limit).
-
-    Attributes:
-        connect: to obtain a connection (pool wait, DNS, TCP and TLS). Expiry proves the
-            request was not sent.
-        read: between two reads from the socket once the request is out. Expiry means the
-            outcome is unknown.
-        total: for the whole exchange including reading the body. Expiry after connecting
-            means the outcome is unknown.
-    """
-
-    connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
-    read: float | None = attrs.field(default=60.0, validator=_positive_or_none)
-    total: float | None = attrs.field(default=120.0, validator=_positive_or_none)
-
-    def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        """The equivalent ``aiohttp.ClientTimeout``."""
-        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
+def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """The equivalent ``aiohttp.ClientTimeout``."""
+    return aiohttp.ClientTimeout(
+        total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
+    )
 
 
 @runtime_checkable
@@ -218,7 +199,7 @@ class AiohttpTransport:
         self._provider = provider
         self._auth = dict(auth_headers or {})
         self._timeouts = timeouts or Timeouts()
-        self._client_timeout = self._timeouts.to_aiohttp()  # built once, not per request
+        self._client_timeout = client_timeout(self._timeouts)  # built once, not per request
         self._session = session
         self._owns_session = session is None
         self._user_agent = user_agent or _user_agent()
@@ -284,7 +265,7 @@ class AiohttpTransport:
         session = self._session_or_create()
         url = self.url_for(request)
         what = f"{request.method} {url.path}"
-        limits = self._client_timeout if timeouts is None else timeouts.to_aiohttp()
+        limits = self._client_timeout if timeouts is None else client_timeout(timeouts)
         with mapped_errors(self._provider, what):
             async with session.request(
                 request.method,

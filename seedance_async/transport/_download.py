@@ -29,6 +29,7 @@ import anyio.to_thread
 import attrs
 from yarl import URL
 
+from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
@@ -41,7 +42,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._wire import HttpResponse
 from seedance_async.providers._common import parse_retry_after
-from seedance_async.transport._aiohttp import Timeouts, mapped_errors
+from seedance_async.transport._aiohttp import client_timeout, mapped_errors
 
 __all__ = ["DOWNLOAD_TIMEOUTS", "DownloadResult", "download"]
 
@@ -221,7 +222,7 @@ async def download(
         raise ConfigurationError("download URL must be http(s)://host/path")
     what = f"GET {target.host}{target.path}"
     dest = Path(dest)
-    limits = (timeouts or DOWNLOAD_TIMEOUTS).to_aiohttp()
+    limits = client_timeout(timeouts or DOWNLOAD_TIMEOUTS)
 
     try:
         with mapped_errors(provider, what):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from seedance_async import VideoTask
+from seedance_async import load_task
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV
 from seedance_async.simulator._server import config_toml
+from seedance_async.spec import task_hash
 
 PRO = "doubao-seedance-1-0-pro-250528"
 LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
@@ -166,7 +167,7 @@ def write_tasks(path: Path, count: int) -> dict[str, str]:
     """Write ``count`` tasks; returns their keys (spec hashes) → prompts."""
     lines = [task_line(n) for n in range(count)]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return {VideoTask.from_dict(line).spec_hash(): line["prompt"] for line in lines}
+    return {task_hash(load_task(line)): line["prompt"] for line in lines}
 
 
 def prompt_of(body: dict[str, Any]) -> str:

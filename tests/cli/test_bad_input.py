@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seedance_async import VideoTask
+from seedance_async import load_task
+from seedance_async.spec import task_hash
 from tests.cli._helpers import LITE_I2V, PRO, read_jsonl, run_cli, simulator
 from tests.imagedata import png, sparse_copy
 
@@ -35,7 +36,7 @@ def _batch(folder: Path) -> set[str]:
         json.dumps({"model": PRO, "prompt": "good text line", "duration": 5}),  # 10: duplicate
     ]
     (folder / "tasks.jsonl").write_text("\n".join(lines) + "\n")
-    return {VideoTask.from_dict(json.loads(lines[n])).spec_hash() for n in (0, 7)}
+    return {task_hash(load_task(json.loads(lines[n]))) for n in (0, 7)}
 
 
 EXPECTED = [

@@ -13,8 +13,9 @@ from pathlib import Path
 import aiohttp
 import anyio
 
-from seedance_async import Client, SqliteJournal, VideoTask, parse_provider_config
+from seedance_async import Client, SqliteJournal, VideoTask, dump_task
 from seedance_async.cli._results_file import JournalLock
+from seedance_async.config import parse_provider_config
 from seedance_async.simulator import (
     DEFAULT_KEY,
     KEY_ENV,
@@ -23,6 +24,7 @@ from seedance_async.simulator import (
     ManualClock,
     Simulator,
 )
+from seedance_async.spec import task_hash
 from seedance_async.spec._status import TaskState
 from tests.cli._helpers import (
     FINISHED,
@@ -143,17 +145,17 @@ async def _cancel_fixture(folder: Path, clock: ManualClock, sim: Simulator) -> d
     tasks = {
         kind: VideoTask(model=PRO, prompt=f"cancel me: {kind}") for kind in ("run", "q", "new")
     }
-    keys = {t.spec_hash(): kind for kind, t in tasks.items()}
+    keys = {task_hash(t): kind for kind, t in tasks.items()}
     async with (
         Client(configs.values(), env={KEY_ENV: DEFAULT_KEY}) as client,
         SqliteJournal(folder / "j.db") as journal,
     ):
-        await journal.add_pending_many((t.spec_hash(), t, n) for n, t in enumerate(tasks.values()))
+        await journal.add_pending_many((task_hash(t), t, n) for n, t in enumerate(tasks.values()))
         for kind in ("run", "q"):
             task = tasks[kind]
-            await journal.record_intent(task.spec_hash(), task, "ark", 0, clock())
+            await journal.record_intent(task_hash(task), task, "ark", 0, clock())
             handle = await client.submit(task, provider="ark")
-            await journal.record_submitted(task.spec_hash(), handle)
+            await journal.record_submitted(task_hash(task), handle)
             if kind == "run":
                 clock.advance(15)  # queued 10 s, so now running
     return keys
@@ -223,9 +225,9 @@ def test_demo_gets_every_argument_including_help(tmp_path: Path) -> None:
 async def test_a_second_ctrl_c_exits_at_once_and_keeps_the_journal(tmp_path: Path) -> None:
     """While a reconciliation hangs, Ctrl-C waits for it; a second Ctrl-C exits right away."""
     task = VideoTask(model=PRO, prompt="stuck on the wire")
-    (tmp_path / "t.jsonl").write_text(json.dumps(task.to_dict()) + "\n")
+    (tmp_path / "t.jsonl").write_text(json.dumps(dump_task(task)) + "\n")
     async with SqliteJournal(tmp_path / "j.db") as journal:  # a crash right after the intent
-        await journal.record_intent(task.spec_hash(), task, "ark", 0, time.time())
+        await journal.record_intent(task_hash(task), task, "ark", 0, time.time())
     with simulator(tmp_path, "--faults", "slow=1,slow_seconds=60", providers=["ark"]) as sim:
         proc = start_cli(
             *("run", "t.jsonl", "--config", str(sim.config), "--provider", "ark"),
@@ -252,6 +254,6 @@ async def test_a_second_ctrl_c_exits_at_once_and_keeps_the_journal(tmp_path: Pat
     assert code == 130, lines
     assert any("interrupted again: exiting now" in line for line in lines), lines
     async with SqliteJournal(tmp_path / "j.db") as journal:
-        record = await journal.get(task.spec_hash())
+        record = await journal.get(task_hash(task))
     assert record is not None
     assert record.state == "intent"  # nothing was decided about it: the next run reconciles

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from seedance_async import Event, EventKind, SqliteJournal, VideoTask
+from seedance_async import Event, EventKind, SqliteJournal, VideoTask, load_task
 from seedance_async.cli._batch_file import json_path, read_batch
 from seedance_async.cli._batch_run import (
     EXIT_FAILED,
@@ -23,6 +23,7 @@ from seedance_async.cli._journal_cmds import format_summary
 from seedance_async.cli._progress import ProgressReporter
 from seedance_async.cli._results_file import ResultsFile, sweep_partial_downloads
 from seedance_async.providers import create_adapter
+from seedance_async.spec import task_hash
 from tests.cli._helpers import PRO
 
 ARK = {"ark": create_adapter("ark", name="ark")}
@@ -52,9 +53,7 @@ def test_batch_keys_are_spec_hashes_and_duplicates_collapse(tmp_path: Path) -> N
     path.write_text("\n".join(json.dumps(x) for x in (line, other, line)) + "\n\n")
     batch = read_batch(path, ARK)
     assert [b.line_no for b in batch.lines] == [1, 2]
-    assert [b.key for b in batch.lines] == [
-        VideoTask.from_dict(x).spec_hash() for x in (line, other)
-    ]
+    assert [b.key for b in batch.lines] == [task_hash(load_task(x)) for x in (line, other)]
     assert [str(p) for p in batch.problems] == [
         f"{path}:3: warning: $: same spec as line 1: it runs once"
     ]

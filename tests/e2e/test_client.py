@@ -16,8 +16,8 @@ from seedance_async import (
     TaskHandle,
     TaskState,
     VideoTask,
-    parse_provider_config,
 )
+from seedance_async.config import parse_provider_config
 from seedance_async.simulator import (
     DEFAULT_KEY,
     KEY_ENV,

@@ -9,16 +9,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from seedance_async import (
-    Client,
-    Event,
-    PollSchedule,
-    SqliteJournal,
-    Timeouts,
-    Tracker,
-    parse_provider_config,
-)
+from seedance_async import Client, Event, PollSchedule, SqliteJournal, Timeouts, Tracker
 from seedance_async.cli._demo import demo_tasks
+from seedance_async.config import parse_provider_config
 from seedance_async.simulator import Faults, Limits, Simulator
 
 CANARY = "sk-CANARY-7f3a9e"

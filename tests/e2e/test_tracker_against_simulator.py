@@ -16,9 +16,9 @@ from seedance_async import (
     RetryPolicy,
     Timeouts,
     Tracker,
-    parse_provider_config,
 )
 from seedance_async.cli._demo import demo_tasks
+from seedance_async.config import parse_provider_config
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Faults, Limits, Simulator
 from seedance_async.simulator._ledger import max_in_window
 

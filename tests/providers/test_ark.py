@@ -32,7 +32,8 @@ from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, SubmitAccepted, create_adapter
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
-from seedance_async.spec._task import Image, ImageRole, Ratio, Resolution, ServiceTier, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
 from tests import imagedata
 
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"

@@ -29,7 +29,8 @@ from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.providers.gptproto import UNDOCUMENTED_FIELDS, GptProtoAdapter
 from seedance_async.spec._status import TaskState, Usage
-from seedance_async.spec._task import Image, ImageRole, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole
 from tests.strategies import json_values, video_tasks
 
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"

@@ -29,7 +29,8 @@ from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.providers.unified import UnifiedAdapter
 from seedance_async.spec._status import TaskState, Usage
-from seedance_async.spec._task import Image, ImageRole, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole
 from tests import imagedata
 from tests.strategies import json_values, video_tasks
 

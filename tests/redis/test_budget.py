@@ -9,7 +9,8 @@ import attrs
 import pytest
 from redis.asyncio import Redis
 
-from seedance_async import Client, RateLimited, VideoTask, parse_provider_config
+from seedance_async import Client, RateLimited, VideoTask
+from seedance_async.config import parse_provider_config
 from seedance_async.core._clock import SystemClock
 from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._conn import connect

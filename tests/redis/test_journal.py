@@ -17,6 +17,7 @@ from seedance_async.distributed._batch import (
 )
 from seedance_async.distributed._budget import SUBMIT_MARK, RedisBudget
 from seedance_async.distributed._journal import LeaseLost, RedisJournal
+from seedance_async.spec import task_hash
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 
@@ -36,7 +37,7 @@ def handle(task_id: str, task: VideoTask) -> TaskHandle:
         model=MODEL,
         task_id=task_id,
         created_at=time.time(),
-        spec_hash=task.spec_hash(),
+        spec_hash=task_hash(task),
     )
 
 

@@ -9,12 +9,14 @@ import anyio
 import attrs
 from redis.asyncio import Redis
 
-from seedance_async import Client, PollSchedule, ProviderConfig, VideoTask, parse_provider_config
+from seedance_async import Client, PollSchedule, ProviderConfig, VideoTask
+from seedance_async.config import parse_provider_config
 from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
 from seedance_async.distributed._budget import redis_budget_factory
 from seedance_async.distributed._journal import RedisJournal
 from seedance_async.distributed._worker import RedisWorker, WorkerSettings
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator
+from seedance_async.spec import task_hash
 from tests.redis._procs import field
 
 MODEL = "doubao-seedance-1-0-pro-250528"
@@ -74,7 +76,7 @@ async def test_a_dead_workers_tasks_are_followed_without_paying_twice(
 
             async def send(key: str, task: VideoTask, *, answered: bool) -> None:
                 await dead.record_intent(key, task, "ark", 0, time.time())
-                handle, _ = await provider.submit(task, spec_hash=task.spec_hash(), key=key)
+                handle, _ = await provider.submit(task, spec_hash=task_hash(task), key=key)
                 ids[key] = handle.task_id
                 if answered:
                     await dead.record_submitted(key, handle)

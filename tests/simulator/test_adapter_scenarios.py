@@ -8,7 +8,8 @@ import pytest
 from seedance_async.providers import create_adapter
 from seedance_async.simulator import ALL_PROVIDERS, ManualClock, Simulator
 from seedance_async.spec._status import TaskState
-from seedance_async.spec._task import Image, ImageRole, Ratio, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, Ratio
 from tests.simulator._helpers import QUEUE_S, RUN_S
 from tests.simulator.test_adapters import adapter_for, send
 

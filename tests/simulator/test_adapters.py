@@ -17,7 +17,8 @@ from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.simulator import Faults, Limits, ManualClock, Simulator
 from seedance_async.spec._status import TaskState
-from seedance_async.spec._task import Image, VideoTask
+from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image
 from tests.simulator._helpers import KEY, QUEUE_S, RUN_S, make_sim
 
 PRO = "doubao-seedance-1-0-pro-250528"
