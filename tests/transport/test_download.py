@@ -26,7 +26,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.testing import settle
 from seedance_async.transport._download import DownloadResult, download
-from tests.test_transport import raw_server, refused_url, truncated_body
+from tests.transport.test_aiohttp import raw_server, refused_url, truncated_body
 
 VIDEO = os.urandom(300_000)
 SIGNATURE = "X-Tos-Signature=ab%2Fcd%3D&X-Tos-Expires=86400"

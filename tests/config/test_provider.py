@@ -16,7 +16,7 @@ from seedance_async import (
 )
 from seedance_async.config import parse_provider_config, resolve_providers
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_provider_toml_loads_with_every_alias() -> None:

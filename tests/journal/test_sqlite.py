@@ -25,7 +25,7 @@ from seedance_async.spec._task import VideoTask
 from seedance_async.testing import FakeClock
 
 PRO = "doubao-seedance-1-0-pro-250528"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def task(i: int = 0) -> VideoTask:
