@@ -49,6 +49,7 @@ from seedance_async.core._events import EventHub
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.spec._codec import dump_result
 from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -393,12 +394,12 @@ class _Run:
                 except InvalidTaskSpec as exc:  # e.g. the journal predates a --provider change
                     await self._reject(key, task, str(exc))
             async for result in tracker.as_completed():
-                self.results.append(result.to_dict())
+                self.results.append(dump_result(result))
 
     async def _reject(self, key: str, task: VideoTask, reason: str) -> None:
         result = TaskResult(
             key=key, task=task, outcome=Outcome.REJECTED, reason=reason, finished_at=time.time()
         )
         await self.journal.record_result(key, result)
-        self.results.append(result.to_dict())
+        self.results.append(dump_result(result))
         self.reporter.preload(key, None, Outcome.REJECTED.value)

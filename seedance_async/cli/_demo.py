@@ -30,7 +30,7 @@ from seedance_async.core._events import Event, EventKind
 from seedance_async.policy._failover import FailoverPolicy
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Faults, Simulator
-from seedance_async.spec._codec import dump_task
+from seedance_async.spec._codec import dump_result, dump_task
 from seedance_async.spec._handle import Outcome, TaskResult
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
@@ -268,7 +268,7 @@ async def run_demo(
                         await tracker.submit(task)
                     async for result in tracker.as_completed():
                         results.append(result)
-                        sink.write(json.dumps(result.to_dict()) + "\n")
+                        sink.write(json.dumps(dump_result(result)) + "\n")
         rows = summary_rows(results, stats, sim)
         duplicates = sim.duplicates()
     elapsed = time.monotonic() - started

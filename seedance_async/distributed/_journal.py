@@ -24,9 +24,15 @@ import anyio
 from seedance_async.core._clock import Clock
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
 from seedance_async.distributed._queue import BatchMember
-from seedance_async.distributed._record import LeaseLost, RedisRecord, dumps, parse_record
-from seedance_async.journal._sqlite_schema import status_to_json
-from seedance_async.spec._codec import dump_task, task_hash
+from seedance_async.distributed._record import LeaseLost, RedisRecord, parse_record
+from seedance_async.spec._codec import (
+    dump_handle,
+    dump_result,
+    dump_status,
+    dump_task,
+    dumps,
+    task_hash,
+)
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -117,7 +123,7 @@ class RedisJournal(BatchMember):
             LeaseLost: another worker owns ``key``.
             JournalError: no open intent for ``key``.
         """
-        handle_json = dumps(handle.to_dict())
+        handle_json = dumps(dump_handle(handle))
         fields = {"state": "submitted", "provider": handle.provider}
         fields |= {"task_id": handle.task_id, "handle": handle_json}
         k = self.keys
@@ -153,7 +159,7 @@ class RedisJournal(BatchMember):
         """
         if self._mirror.get(key, {}).get("state") == "final":
             return
-        status_json = status_to_json(status)
+        status_json = dumps(dump_status(status))
         fields = {"state": status.state.value, "status": status_json}
         if not self._mirror.get(key, {}).get("task_id"):
             fields["task_id"] = status.task_id
@@ -175,9 +181,9 @@ class RedisJournal(BatchMember):
         handle, attempts = result.handle, result.attempts
         provider = handle.provider if handle else (attempts[-1].provider if attempts else "")
         task_id = handle.task_id if handle else ""
-        handle_json = dumps(handle.to_dict()) if handle else ""
-        status_json = status_to_json(result.status) if result.status else ""
-        result_json = dumps(result.to_dict())
+        handle_json = dumps(dump_handle(handle)) if handle else ""
+        status_json = dumps(dump_status(result.status)) if result.status else ""
+        result_json = dumps(dump_result(result))
         fields = {"state": "final", "outcome": result.outcome.value, "result": result_json}
         for name, value in (
             ("provider", provider),

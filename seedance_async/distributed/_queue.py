@@ -38,7 +38,6 @@ from seedance_async.distributed._record import (
     LeaseLost,
     RedisRecord,
     default_worker_id,
-    dumps,
     parse_record,
 )
 from seedance_async.distributed._scripts import (
@@ -53,6 +52,7 @@ from seedance_async.distributed._scripts import (
     TAKEOVER,
     BatchKeys,
 )
+from seedance_async.spec._codec import dumps
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

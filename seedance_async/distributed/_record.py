@@ -13,13 +13,12 @@ import attrs
 
 from seedance_async.core._errors import JournalError
 from seedance_async.journal._protocol import JournalEntry
-from seedance_async.journal._sqlite_schema import status_from_json
-from seedance_async.spec._codec import load_task
+from seedance_async.spec._codec import load_handle, load_status, load_task
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["LeaseLost", "RedisRecord", "default_worker_id", "dumps", "parse_record"]
+__all__ = ["LeaseLost", "RedisRecord", "default_worker_id", "parse_record"]
 
 
 class LeaseLost(JournalError):
@@ -88,20 +87,14 @@ def parse_record(key: str, fields: Mapping[str, str], owner: str | None = None) 
             attempt=int(fields.get("attempt") or 0),
             intent_at=_float(fields.get("intent_at")),
             sent_at=_float(fields.get("sent_at")),
-            handle=TaskHandle.from_dict(json.loads(fields["handle"]))
-            if fields.get("handle")
-            else None,
-            last_status=status_from_json(fields["status"]) if fields.get("status") else None,
+            handle=load_handle(json.loads(fields["handle"])) if fields.get("handle") else None,
+            last_status=load_status(json.loads(fields["status"])) if fields.get("status") else None,
             result=json.loads(fields["result"]) if fields.get("result") else None,
             updated_at=float(fields.get("updated_at") or 0.0),
             owner=owner,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalError(f"Redis record {key!r} is unreadable: {exc}") from exc
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def default_worker_id() -> str:

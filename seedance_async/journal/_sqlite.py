@@ -39,11 +39,16 @@ from seedance_async.journal._sqlite_schema import (
     SYNC_FULL,
     SYNC_NORMAL,
     JournalRecord,
-    dumps,
     record_from_row,
-    status_to_json,
 )
-from seedance_async.spec._codec import dump_task, task_hash
+from seedance_async.spec._codec import (
+    dump_handle,
+    dump_result,
+    dump_status,
+    dump_task,
+    dumps,
+    task_hash,
+)
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -234,7 +239,7 @@ class SqliteJournal:
             cur = conn.execute(
                 "UPDATE tasks SET state = 'submitted', provider = ?, task_id = ?, handle_json = ?,"
                 " updated_at = ? WHERE key = ? AND state NOT IN ('pending', 'final')",
-                (handle.provider, handle.task_id, dumps(handle.to_dict()), self._now(), key),
+                (handle.provider, handle.task_id, dumps(dump_handle(handle)), self._now(), key),
             )
             if cur.rowcount == 0:  # a remote id without its intent would break resume
                 raise JournalError(f"journal {self.path}: no open intent for {key!r}")
@@ -278,7 +283,13 @@ class SqliteJournal:
                 conn.execute(
                     "UPDATE tasks SET state = ?, last_status_json = ?,"
                     " task_id = COALESCE(task_id, ?), updated_at = ? WHERE key = ?",
-                    (status.state.value, status_to_json(status), status.task_id, self._now(), key),
+                    (
+                        status.state.value,
+                        dumps(dump_status(status)),
+                        status.task_id,
+                        self._now(),
+                        key,
+                    ),
                 )
             detail = {"state": status.state.value, "ignored": previous == FINAL}
             self._event(conn, key, "status", task_id=status.task_id, **detail)
@@ -301,9 +312,9 @@ class SqliteJournal:
                 (
                     *(key, dumps(dump_task(result.task)), task_hash(result.task)),
                     *(result.outcome.value, provider, task_id),
-                    dumps(handle.to_dict()) if handle else None,
-                    status_to_json(result.status) if result.status else None,
-                    dumps(result.to_dict()),
+                    dumps(dump_handle(handle)) if handle else None,
+                    dumps(dump_status(result.status)) if result.status else None,
+                    dumps(dump_result(result)),
                     self._now(),
                 ),
             )

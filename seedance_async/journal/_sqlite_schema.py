@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
 from typing import Any
 
 import attrs
 
 from seedance_async.journal._protocol import JournalEntry
-from seedance_async.spec._codec import load_task
+from seedance_async.spec._codec import load_handle, load_status, load_task
 from seedance_async.spec._handle import TaskHandle
-from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
 __all__ = [
@@ -27,10 +26,7 @@ __all__ = [
     "SYNC_FULL",
     "SYNC_NORMAL",
     "JournalRecord",
-    "dumps",
     "record_from_row",
-    "status_from_json",
-    "status_to_json",
 ]
 
 SCHEMA_VERSION = 1
@@ -146,32 +142,6 @@ class JournalRecord:
         )
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON, as stored in journal columns and Redis fields."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-def status_to_json(status: TaskStatus) -> str:
-    """A status as JSON, without the provider's raw answer (large, unvetted)."""
-    data = attrs.asdict(
-        status,
-        filter=lambda a, _: a.name != "raw",  # the provider's whole answer: large, unvetted
-        value_serializer=lambda _i, _f, v: v.isoformat() if isinstance(v, datetime) else v,
-    )
-    return dumps(data)
-
-
-def status_from_json(text: str) -> TaskStatus:
-    """Read back :func:`status_to_json` output."""
-    data = json.loads(text)  # written by status_to_json: only TaskStatus fields
-    for name in ("created_at", "updated_at"):
-        if data.get(name):
-            data[name] = datetime.fromisoformat(data[name])
-    data["state"] = TaskState(data["state"])
-    data["usage"] = Usage(**data["usage"]) if data.get("usage") else None
-    return TaskStatus(**data)
-
-
 def record_from_row(row: sqlite3.Row) -> JournalRecord:
     """One ``tasks`` row (selected with :data:`COLUMNS`) as a record."""
     return JournalRecord(
@@ -182,8 +152,10 @@ def record_from_row(row: sqlite3.Row) -> JournalRecord:
         provider=row["provider"],
         attempt=row["attempt"],
         intent_at=row["intent_at"],
-        handle=TaskHandle.from_dict(json.loads(row["handle_json"])) if row["handle_json"] else None,
-        last_status=status_from_json(row["last_status_json"]) if row["last_status_json"] else None,
+        handle=load_handle(json.loads(row["handle_json"])) if row["handle_json"] else None,
+        last_status=load_status(json.loads(row["last_status_json"]))
+        if row["last_status_json"]
+        else None,
         result=json.loads(row["result_json"]) if row["result_json"] else None,
         updated_at=row["updated_at"],
     )

@@ -5,7 +5,16 @@ statuses, handles, results, and the one codec for their JSON forms.
 from __future__ import annotations
 
 from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
-from seedance_async.spec._codec import dump_task, load_task, task_hash
+from seedance_async.spec._codec import (
+    dump_handle,
+    dump_result,
+    dump_status,
+    dump_task,
+    load_handle,
+    load_status,
+    load_task,
+    task_hash,
+)
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._rules import UnknownModelWarning, validate
 from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
@@ -30,7 +39,12 @@ __all__ = [
     "UnknownModelWarning",
     "Usage",
     "VideoTask",
+    "dump_handle",
+    "dump_result",
+    "dump_status",
     "dump_task",
+    "load_handle",
+    "load_status",
     "load_task",
     "model_capabilities",
     "task_hash",

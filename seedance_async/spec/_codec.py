@@ -1,8 +1,14 @@
-"""JSON <-> VideoTask with cattrs: the JSONL batch format.
+"""The one codec: every JSON form of the spec layer's values, with cattrs.
 
-The converter is strict: cattrs would happily turn ``"5"`` into ``5`` and ``5.9`` into ``5``,
-which would hide typos in a batch file that costs money. Unknown keys are refused too, since
-Ark silently ignores misspelled fields (../shared/providers.md §2.2).
+Tasks (the JSONL batch format), handles, statuses and results are written to journals,
+Redis, results files and handed between processes; all of them go through the converters
+here, so the stores, the CLI and the library can never disagree about a shape.
+
+Two converters: ``_converter`` reads what users wrote (batch lines, handles) and is strict —
+cattrs would happily turn ``"5"`` into ``5`` and ``5.9`` into ``5``, which would hide typos
+in a batch file that costs money; unknown keys are refused too, since Ark silently ignores
+misspelled fields. ``_store`` reads back what the library wrote itself (statuses in a
+journal) and keeps cattrs' defaults for the fields the library added later.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import cattrs
+import cattrs.gen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
+from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import (
     OPTIONAL_FIELDS,
@@ -29,7 +39,17 @@ from seedance_async.spec._vocab import (
     ServiceTier,
 )
 
-__all__ = ["dump_task", "load_task", "task_hash"]
+__all__ = [
+    "dump_handle",
+    "dump_result",
+    "dump_status",
+    "dump_task",
+    "dumps",
+    "load_handle",
+    "load_status",
+    "load_task",
+    "task_hash",
+]
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -221,3 +241,125 @@ def task_hash(task: VideoTask) -> str:
     """
     canonical = json.dumps(dump_task(task), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as stored in journal columns and Redis fields."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+# -- handles ---------------------------------------------------------------------------
+
+
+def dump_handle(handle: TaskHandle) -> dict[str, Any]:
+    """A handle as a plain JSON object that :func:`load_handle` reads back."""
+    return {
+        "provider": handle.provider,
+        "adapter": handle.adapter,
+        "model": handle.model,
+        "task_id": handle.task_id,
+        "created_at": handle.created_at,
+        "spec_hash": handle.spec_hash,
+    }
+
+
+def load_handle(data: Mapping[str, Any]) -> TaskHandle:
+    """Read a handle written by :func:`dump_handle` (perhaps by another process or host).
+
+    Raises:
+        InvalidTaskSpec: not an object, a field missing or of the wrong type; each
+            violation names the field.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidTaskSpec(
+            [Violation(field="$", rule="a handle must be a JSON object")], context="task handle"
+        )
+    try:
+        return _handles.structure(data, TaskHandle)
+    except (ClassValidationError, ForbiddenExtraKeysError) as exc:
+        raise InvalidTaskSpec(list(_violations(exc, "")), context="task handle") from None
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _WrongType(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _make_handle_converter() -> cattrs.Converter:
+    # Extra keys are tolerated: a newer version may add fields to handles it hands over.
+    conv = cattrs.Converter(detailed_validation=True)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(float, _strict_float)
+    return conv
+
+
+_handles = _make_handle_converter()
+
+
+# -- statuses --------------------------------------------------------------------------
+
+
+def _make_store_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
+    # The provider's whole answer stays out of every store: large and unvetted.
+    status_unstructure = cattrs.gen.make_dict_unstructure_fn(
+        TaskStatus, conv, raw=cattrs.gen.override(omit=True)
+    )
+    conv.register_unstructure_hook(TaskStatus, status_unstructure)
+    return conv
+
+
+_store = _make_store_converter()
+
+
+def dump_status(status: TaskStatus) -> dict[str, Any]:
+    """A status as a plain JSON object, without the provider's raw answer."""
+    data: dict[str, Any] = _store.unstructure(status)
+    return data
+
+
+def load_status(data: Mapping[str, Any]) -> TaskStatus:
+    """Read back :func:`dump_status` output (written by this library: trusted)."""
+    return _store.structure(data, TaskStatus)
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+def _attempt(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "provider": attempt.provider,
+        "task_id": attempt.task_id,
+        "outcome": attempt.outcome,
+        "reason": attempt.reason,
+    }
+
+
+def dump_result(result: TaskResult) -> dict[str, Any]:
+    """One results-JSONL line: ids, URLs, usage and timings; no secrets, no spec body."""
+    status = result.status
+    handle = result.handle
+    return {
+        "key": result.key,
+        "outcome": result.outcome.value,
+        "reason": result.reason,
+        "provider": result.provider,
+        "task_id": result.task_id,
+        "model": result.model,
+        "handle": dump_handle(handle) if handle else None,
+        "video_url": status.video_url if status else None,
+        "last_frame_url": status.last_frame_url if status else None,
+        "error_code": status.error_code if status else None,
+        "error_message": status.error_message if status else None,
+        "usage": _store.unstructure(result.usage) if result.usage else None,
+        "video_path": result.video_path,
+        "last_frame_path": result.last_frame_path,
+        "attempts": [_attempt(a) for a in result.attempts],
+        "submitted_at": result.submitted_at,
+        "finished_at": result.finished_at,
+        "metadata": dict(result.task.metadata),
+        "spec_hash": task_hash(result.task),
+    }

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Any, Self
 
 import attrs
 
-from seedance_async.core._errors import InvalidTaskSpec, Violation
-from seedance_async.spec._codec import task_hash
-from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 
 __all__ = ["Attempt", "Outcome", "TaskHandle", "TaskResult"]
@@ -27,7 +23,7 @@ class TaskHandle:
         model: the model id the task was created with.
         task_id: the provider's opaque task id.
         created_at: Unix time when the submit was sent.
-        spec_hash: :meth:`VideoTask.spec_hash` of the spec submitted.
+        spec_hash: :func:`~seedance_async.spec.task_hash` of the spec submitted.
     """
 
     provider: str
@@ -36,29 +32,6 @@ class TaskHandle:
     task_id: str
     created_at: float
     spec_hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain JSON object."""
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Read back :meth:`to_dict` output.
-
-        Raises:
-            InvalidTaskSpec: a field is missing or has the wrong type.
-        """
-        problems = []
-        for f in attrs.fields(cls):
-            want = float if f.name == "created_at" else str
-            value = data.get(f.name)
-            if not isinstance(value, want) and not (want is float and isinstance(value, int)):
-                problems.append(
-                    Violation(field=f.name, rule=f"expected {want.__name__}", value=value)
-                )
-        if problems:
-            raise InvalidTaskSpec(problems, context="task handle")
-        return cls(**{f.name: data[f.name] for f in attrs.fields(cls)})
 
 
 class Outcome(enum.StrEnum):
@@ -124,26 +97,22 @@ class TaskResult:
         """True when a video was produced."""
         return self.outcome is Outcome.SUCCEEDED
 
-    def to_dict(self) -> dict[str, Any]:
-        """One results-JSONL line: no secrets, URLs and ids included."""
-        status = self.status
-        return {
-            "key": self.key,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "provider": self.handle.provider if self.handle else None,
-            "task_id": self.handle.task_id if self.handle else None,
-            "handle": self.handle.to_dict() if self.handle else None,
-            "video_url": status.video_url if status else None,
-            "last_frame_url": status.last_frame_url if status else None,
-            "error_code": status.error_code if status else None,
-            "error_message": status.error_message if status else None,
-            "usage": attrs.asdict(status.usage) if status and status.usage else None,
-            "video_path": self.video_path,
-            "last_frame_path": self.last_frame_path,
-            "attempts": [attrs.asdict(a) for a in self.attempts],
-            "submitted_at": self.submitted_at,
-            "finished_at": self.finished_at,
-            "metadata": dict(self.task.metadata),
-            "spec_hash": task_hash(self.task),
-        }
+    @property
+    def provider(self) -> str | None:
+        """The provider alias that produced the outcome (the final attempt's), when any."""
+        return self.handle.provider if self.handle else None
+
+    @property
+    def task_id(self) -> str | None:
+        """The provider's id of the final attempt's remote task, when one was created."""
+        return self.handle.task_id if self.handle else None
+
+    @property
+    def model(self) -> str:
+        """The model id the final attempt ran (the spec's model before any submit)."""
+        return self.handle.model if self.handle else self.task.model
+
+    @property
+    def usage(self) -> Usage | None:
+        """What the provider reported the generation consumed, when it reports it."""
+        return self.status.usage if self.status else None

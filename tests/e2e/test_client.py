@@ -13,7 +13,6 @@ from seedance_async import (
     DeadlineExceeded,
     PollSchedule,
     ResultExpired,
-    TaskHandle,
     TaskState,
     VideoTask,
 )
@@ -26,6 +25,7 @@ from seedance_async.simulator import (
     ManualClock,
     Simulator,
 )
+from seedance_async.spec import dump_handle, load_handle
 
 PRO = "doubao-seedance-1-0-pro-250528"
 FAST = PollSchedule(first_poll=0.001, min_interval=0.001, max_interval=0.002)
@@ -59,7 +59,7 @@ async def client(sim: Simulator) -> AsyncIterator[Client]:
 async def test_submit_wait_and_download(client: Client, clock: ManualClock, tmp_path: Path) -> None:
     """A submitted task, once finished, is waited for and downloaded whole."""
     handle = await client.submit(VideoTask(model=PRO, prompt="a cat", return_last_frame=True))
-    assert TaskHandle.from_dict(handle.to_dict()) == handle
+    assert load_handle(dump_handle(handle)) == handle
     assert (await client.status(handle)).state is TaskState.QUEUED
     clock.advance(70)
     status = await client.wait(handle, schedule=FAST)

@@ -13,6 +13,7 @@ from seedance_async import Client, Event, PollSchedule, SqliteJournal, Timeouts,
 from seedance_async.cli._demo import demo_tasks
 from seedance_async.config import parse_provider_config
 from seedance_async.simulator import Faults, Limits, Simulator
+from seedance_async.spec import dump_result
 
 CANARY = "sk-CANARY-7f3a9e"
 TIME_SCALE = 0.001
@@ -76,7 +77,7 @@ async def test_key_never_leaks(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     texts = [
         *seen,
         *(repr(e) for e in events),
-        *(json.dumps(r.to_dict()) for r in results),
+        *(json.dumps(dump_result(r)) for r in results),
         *(repr(r) for r in results),
         *(r.getMessage() for r in caplog.records),
         *(str(r.exc_info) for r in caplog.records if r.exc_info),

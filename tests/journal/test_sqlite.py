@@ -18,7 +18,7 @@ import pytest
 from seedance_async.core._errors import JournalError
 from seedance_async.core._secrets import ApiKey
 from seedance_async.journal._sqlite import SCHEMA_VERSION, SqliteJournal
-from seedance_async.spec import task_hash
+from seedance_async.spec import dump_result, task_hash
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
@@ -111,7 +111,7 @@ async def test_full_lifecycle_is_recorded_and_replayed(tmp_path: Path) -> None:
         record = await j.get("k")
         assert record is not None
         assert record.is_finished
-        assert record.result == result("k", t).to_dict()
+        assert record.result == dump_result(result("k", t))
         await j.record_status("k", status("k", TaskState.RUNNING))  # late: ignored
         assert await j.get("k") == record
         kinds = [e["kind"] for e in await j.events("k")]
@@ -185,7 +185,7 @@ async def test_result_without_intent_creates_the_row(tmp_path: Path) -> None:
         record = await j.get("k")
         assert record is not None
         assert (record.state, record.task, record.handle) == ("final", t, None)
-        assert await j.results() == [rejected.to_dict()]
+        assert await j.results() == [dump_result(rejected)]
 
 
 async def test_summary_counts_states_outcomes_and_providers(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from seedance_async.distributed._batch import (
 )
 from seedance_async.distributed._budget import SUBMIT_MARK, RedisBudget
 from seedance_async.distributed._journal import LeaseLost, RedisJournal
-from seedance_async.spec import task_hash
+from seedance_async.spec import dump_result, task_hash
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 
@@ -153,7 +153,7 @@ async def test_results_are_visible_from_another_connection(
     assert [w["id"] for w in summary["workers"]] == ["w1"]
     assert summary["workers"][0]["alive"]
     rows = await redis_results(redis_url, "b1", prefix=prefix)
-    assert rows == [result.to_dict()]
+    assert rows == [dump_result(result)]
 
 
 async def test_what_a_live_worker_knows_survives_a_data_loss(redis: Redis, prefix: str) -> None:
@@ -181,7 +181,7 @@ async def test_what_a_live_worker_knows_survives_a_data_loss(redis: Redis, prefi
     (k0,) = await journal.records(["k0"])
     assert k0.handle is not None
     assert k0.handle.task_id == "cgt-5"
-    assert await redis_results(redis, "b1", prefix=prefix) == [result.to_dict()]
+    assert await redis_results(redis, "b1", prefix=prefix) == [dump_result(result)]
     assert await journal.new_task_ids() == ["cgt-5"]
     with pytest.raises(BatchRestored):
         await enqueue_batch(redis, "b1", tasks(5), prefix=prefix)
