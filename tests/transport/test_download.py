@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,10 @@ async def test_session_with_credentials_is_refused(tmp_path: Path) -> None:
     async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk-CANARY-123"}) as s:
         with pytest.raises(ConfigurationError, match="credentials"):
             await download("https://storage.example/v.mp4", tmp_path / "o.mp4", session=s)
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth("u", "p")) as s:
+    with warnings.catch_warnings():  # aiohttp 3.14 deprecates auth=, which still works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        basic = aiohttp.ClientSession(auth=aiohttp.BasicAuth("u", "p"))
+    async with basic as s:
         with pytest.raises(ConfigurationError):
             await download("https://storage.example/v.mp4", tmp_path / "o.mp4", session=s)
 
