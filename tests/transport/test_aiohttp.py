@@ -348,7 +348,7 @@ class TimeoutNotingConnector(aiohttp.TCPConnector):
 
 def test_timeouts_map_to_aiohttp() -> None:
     """connect, read and total become aiohttp's connect, sock_read and total."""
-    assert Timeouts(connect=1, read=2, total=3).to_aiohttp() == aiohttp.ClientTimeout(
+    assert client_timeout(Timeouts(connect=1, read=2, total=3)) == aiohttp.ClientTimeout(
         total=3, connect=1, sock_read=2
     )
 
@@ -366,7 +366,7 @@ async def test_per_call_timeouts_and_exact_body_reach_aiohttp(api: tuple[Recorde
         request = HttpRequest(method="POST", path="/busy", json={"a": [1, 2]}, paid=True)
         response = await transport.send(request, timeouts=call_timeouts)
         await transport.send(HttpRequest(method="GET", path="/x"))
-    assert connector.timeouts == [call_timeouts.to_aiohttp(), FAST.to_aiohttp()]
+    assert connector.timeouts == [client_timeout(call_timeouts), client_timeout(FAST)]
     assert response.status == 500
     assert response.body == b"oops"
     assert response.header("retry-after") == "3"
