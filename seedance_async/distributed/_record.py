@@ -13,7 +13,7 @@ import attrs
 
 from seedance_async.core._errors import JournalError
 from seedance_async.journal._protocol import JournalEntry
-from seedance_async.spec._codec import load_handle, load_status, load_task
+from seedance_async.spec._codec import load_handle, load_status, load_stored_task
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -80,7 +80,7 @@ def parse_record(key: str, fields: Mapping[str, str], owner: str | None = None) 
     try:
         return RedisRecord(
             key=key,
-            task=load_task(json.loads(fields["spec"])),
+            task=load_stored_task(json.loads(fields["spec"])),
             state=fields.get("state") or "pending",
             line_no=int(fields["line"]) if fields.get("line") else None,
             provider=fields.get("provider") or None,

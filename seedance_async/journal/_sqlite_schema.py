@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from seedance_async.journal._protocol import JournalEntry
-from seedance_async.spec._codec import load_handle, load_status, load_task
+from seedance_async.spec._codec import load_handle, load_status, load_stored_task
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -146,7 +146,7 @@ def record_from_row(row: sqlite3.Row) -> JournalRecord:
     """One ``tasks`` row (selected with :data:`COLUMNS`) as a record."""
     return JournalRecord(
         key=row["key"],
-        task=load_task(json.loads(row["spec_json"])),
+        task=load_stored_task(json.loads(row["spec_json"])),
         state=row["state"],
         line_no=row["line_no"],
         provider=row["provider"],

@@ -12,6 +12,7 @@ from seedance_async.spec._codec import (
     dump_task,
     load_handle,
     load_status,
+    load_stored_task,
     load_task,
     task_hash,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "dump_task",
     "load_handle",
     "load_status",
+    "load_stored_task",
     "load_task",
     "model_capabilities",
     "task_hash",

@@ -29,7 +29,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import VideoTask, trusted_specs
 from seedance_async.spec._vocab import (
     OPTIONAL_FIELDS,
     Image,
@@ -47,6 +47,7 @@ __all__ = [
     "dumps",
     "load_handle",
     "load_status",
+    "load_stored_task",
     "load_task",
     "task_hash",
 ]
@@ -239,8 +240,22 @@ def task_hash(task: VideoTask) -> str:
     Equal for two tasks that dump to the same JSON, across processes and versions of
     Python; local images are hashed by path, not by content.
     """
-    canonical = json.dumps(dump_task(task), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    cached = task._hash
+    if cached is None:
+        canonical = json.dumps(dump_task(task), sort_keys=True, separators=(",", ":"))
+        cached = hashlib.sha256(canonical.encode()).hexdigest()
+        object.__setattr__(task, "_hash", cached)  # frozen, but the hash is derived
+    return cached
+
+
+def load_stored_task(data: Mapping[str, Any]) -> VideoTask:
+    """Rebuild a task this library stored itself: types checked, rules not re-run.
+
+    Raises:
+        InvalidTaskSpec: the stored JSON does not have the task's shape.
+    """
+    with trusted_specs():
+        return load_task(data)
 
 
 def dumps(value: Any) -> str:

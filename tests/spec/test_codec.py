@@ -6,10 +6,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import seedance_async.spec._codec as codec
 from seedance_async import (
     InvalidTaskSpec,
     Outcome,
@@ -18,6 +20,8 @@ from seedance_async import (
     TaskState,
     TaskStatus,
     VideoTask,
+    dump_task,
+    load_task,
 )
 from seedance_async.spec import (
     Attempt,
@@ -27,6 +31,7 @@ from seedance_async.spec import (
     dump_status,
     load_handle,
     load_status,
+    load_stored_task,
     task_hash,
 )
 
@@ -151,3 +156,34 @@ def test_a_result_before_any_submit_names_the_spec_model() -> None:
     line = dump_result(result)
     assert (line["provider"], line["task_id"], line["model"]) == (None, None, TASK.model)
     assert line["usage"] is None
+
+
+def test_stored_specs_are_rebuilt_without_rerunning_the_rules() -> None:
+    """Journal rows were valid when written: reading them checks types, not rules."""
+    data = dump_task(TASK) | {"duration": 999}  # breaks a per-model rule
+    with pytest.raises(InvalidTaskSpec, match="duration"):
+        load_task(data)
+    assert load_stored_task(data).duration == 999
+    with pytest.raises(InvalidTaskSpec, match="duration"):
+        load_stored_task(data | {"duration": "5"})  # a wrong type is still refused
+    with pytest.raises(InvalidTaskSpec, match="duration"):
+        VideoTask(model=TASK.model, duration=999)  # the trust ended with the read
+
+
+def test_the_spec_hash_is_computed_once_per_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are needed by the journal, the handle and the results line: one dump serves all."""
+    calls: list[VideoTask] = []
+    real = codec.dump_task
+
+    def counting(task: VideoTask) -> dict[str, Any]:
+        calls.append(task)
+        return real(task)
+
+    monkeypatch.setattr(codec, "dump_task", counting)
+    task = VideoTask(model=TASK.model, prompt="once")
+    first = task_hash(task)
+    assert task_hash(task) == first
+    assert len(calls) == 1
+    changed = attrs.evolve(task, prompt="twice")
+    assert task_hash(changed) != first
+    assert task_hash(attrs.evolve(changed, prompt="once")) == first
