@@ -20,7 +20,17 @@ from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._rules import UnknownModelWarning, validate
 from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
+from seedance_async.spec._vocab import (
+    Image,
+    ImageRole,
+    Ratio,
+    RatioName,
+    Resolution,
+    ResolutionName,
+    RoleName,
+    ServiceTier,
+    ServiceTierName,
+)
 
 __all__ = [
     "MODELS",
@@ -31,8 +41,12 @@ __all__ = [
     "ModelCapabilities",
     "Outcome",
     "Ratio",
+    "RatioName",
     "Resolution",
+    "ResolutionName",
+    "RoleName",
     "ServiceTier",
+    "ServiceTierName",
     "TaskHandle",
     "TaskResult",
     "TaskState",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import enum
+import os
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import attrs
 
@@ -21,8 +22,12 @@ __all__ = [
     "Image",
     "ImageRole",
     "Ratio",
+    "RatioName",
     "Resolution",
+    "ResolutionName",
+    "RoleName",
     "ServiceTier",
+    "ServiceTierName",
     "base64_size",
     "encode_data_url",
 ]
@@ -82,6 +87,18 @@ class ServiceTier(enum.StrEnum):
     FLEX = "flex"
 
 
+RoleName = Literal["first_frame", "last_frame", "reference_image"]
+"""The values of :class:`ImageRole`, for annotations: a typo is a type error."""
+
+ResolutionName = Literal["480p", "720p", "1080p"]
+"""The values of :class:`Resolution`, for annotations: a typo is a type error."""
+
+RatioName = Literal["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "9:21", "keep_ratio", "adaptive"]
+"""The values of :class:`Ratio`, for annotations: a typo is a type error."""
+
+ServiceTierName = Literal["default", "flex"]
+"""The values of :class:`ServiceTier`, for annotations: a typo is a type error."""
+
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -102,20 +119,24 @@ def _coerce(cls: type[E], name: str, value: object) -> E:
         ) from None
 
 
-def _to_role(value: ImageRole | str) -> ImageRole:
+def _to_role(value: ImageRole | RoleName) -> ImageRole:
     return _coerce(ImageRole, "role", value)
 
 
-def to_resolution(value: Resolution | str | None) -> Resolution | None:
+def to_resolution(value: Resolution | ResolutionName | None) -> Resolution | None:
     return None if value is None else _coerce(Resolution, "resolution", value)
 
 
-def to_ratio(value: Ratio | str | None) -> Ratio | None:
+def to_ratio(value: Ratio | RatioName | None) -> Ratio | None:
     return None if value is None else _coerce(Ratio, "ratio", value)
 
 
-def to_service_tier(value: ServiceTier | str | None) -> ServiceTier | None:
+def to_service_tier(value: ServiceTier | ServiceTierName | None) -> ServiceTier | None:
     return None if value is None else _coerce(ServiceTier, "service_tier", value)
+
+
+def _to_path(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)
 
 
 def _bytes_repr(data: bytes | None) -> str:
@@ -134,24 +155,26 @@ class Image:
     """
 
     url: str | None = None
-    path: str | None = None
+    path: str | None = attrs.field(default=None, converter=_to_path)
     data: bytes | None = attrs.field(default=None, repr=_bytes_repr)
     role: ImageRole = attrs.field(default=ImageRole.FIRST_FRAME, converter=_to_role)
 
     @classmethod
-    def from_url(cls, url: str, role: ImageRole | str = ImageRole.FIRST_FRAME) -> Self:
+    def from_url(cls, url: str, role: ImageRole | RoleName = ImageRole.FIRST_FRAME) -> Self:
         """An image given by an https or data URL."""
-        return cls(url=url, role=ImageRole(role))
+        return cls(url=url, role=role)
 
     @classmethod
-    def from_path(cls, path: str, role: ImageRole | str = ImageRole.FIRST_FRAME) -> Self:
+    def from_path(
+        cls, path: str | os.PathLike[str], role: ImageRole | RoleName = ImageRole.FIRST_FRAME
+    ) -> Self:
         """An image read from a local file when the task is submitted."""
-        return cls(path=str(path), role=ImageRole(role))
+        return cls(path=path, role=role)
 
     @classmethod
-    def from_bytes(cls, data: bytes, role: ImageRole | str = ImageRole.FIRST_FRAME) -> Self:
+    def from_bytes(cls, data: bytes, role: ImageRole | RoleName = ImageRole.FIRST_FRAME) -> Self:
         """An image given as raw bytes (PNG, JPEG, WebP, BMP, TIFF, GIF, HEIC)."""
-        return cls(data=bytes(data), role=ImageRole(role))
+        return cls(data=bytes(data), role=role)
 
     @property
     def source_count(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import typing
 from typing import Any
 
 import attrs
@@ -16,7 +17,17 @@ from seedance_async import dump_task, load_task
 from seedance_async.core._errors import InvalidTaskSpec
 from seedance_async.spec import task_hash
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
+from seedance_async.spec._vocab import (
+    Image,
+    ImageRole,
+    Ratio,
+    RatioName,
+    Resolution,
+    ResolutionName,
+    RoleName,
+    ServiceTier,
+    ServiceTierName,
+)
 from tests import imagedata
 from tests.strategies import metadata, video_tasks
 
@@ -114,14 +125,18 @@ def test_string_enum_values_are_checked_by_the_rules() -> None:
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda: VideoTask(model=PRO, prompt="x", resolution="4k"), "resolution"),
-        (lambda: VideoTask(model=PRO, prompt="x", ratio="2:1"), "ratio"),
-        (lambda: VideoTask(model=PRO, prompt="x", service_tier="fast"), "service_tier"),
-        (lambda: Image(url="https://e.com/a.png", role="middle_frame"), "role"),
+        (lambda: VideoTask(model=PRO, prompt="x", resolution="4k"), "resolution"),  # type: ignore[arg-type]
+        (lambda: VideoTask(model=PRO, prompt="x", ratio="2:1"), "ratio"),  # type: ignore[arg-type]
+        (lambda: VideoTask(model=PRO, prompt="x", service_tier="fast"), "service_tier"),  # type: ignore[arg-type]
+        (lambda: Image(url="https://e.com/a.png", role="middle_frame"), "role"),  # type: ignore[arg-type]
     ],
 )
 def test_unknown_enum_strings_are_invalid_specs(build: Any, field: str) -> None:
-    """An unknown enum string raises InvalidTaskSpec naming the field and the allowed values."""
+    """An unknown enum string raises InvalidTaskSpec naming the field and the allowed values.
+
+    The type checker refuses the same typos (the ignores above are needed: mypy's
+    ``warn_unused_ignores`` would fail on an ignore that suppressed nothing).
+    """
     with pytest.raises(InvalidTaskSpec) as info:
         build()
     assert info.value.fields == (field,)
@@ -410,3 +425,17 @@ def test_metadata_never_reaches_the_ark_request(task: VideoTask, meta: dict[str,
     assert request == adapter.build_submit(task)
     assert "metadata-canary" not in json.dumps(request.json)
     assert "metadata" not in request.json
+
+
+@pytest.mark.parametrize(
+    ("alias", "enum_cls"),
+    [
+        (RoleName, ImageRole),
+        (ResolutionName, Resolution),
+        (RatioName, Ratio),
+        (ServiceTierName, ServiceTier),
+    ],
+)
+def test_literal_aliases_list_exactly_the_enum_values(alias: Any, enum_cls: Any) -> None:
+    """The type checker's vocabulary and the run-time one are the same words."""
+    assert set(typing.get_args(alias)) == {m.value for m in enum_cls}
