@@ -1,6 +1,6 @@
 """Simulated Seedance providers: real ``aiohttp.web`` servers on loopback.
 
-Each provider speaks its documented wire protocol (../shared/providers.md): ``ark``
+Each provider speaks its documented wire protocol (the providers' public API pages): ``ark``
 (Volcengine Ark / BytePlus), ``chainhub`` and ``gateway000`` (Ark pass-through gateways),
 ``aimlapi`` (AI/ML API), ``unified`` (``/v2/videos/generations`` gateways) and ``gptproto``.
 Tasks go queued → running → succeeded/failed on a clock you can inject, results are tiny

@@ -1,4 +1,4 @@
-"""AI/ML API's flat video endpoints (../shared/providers.md §4).
+"""AI/ML API's flat video endpoints (its ``aimlapi/api-docs`` OpenAPI files and error pages).
 
 * ``POST /v2/generate/video/bytedance/generation`` (and the universal ``/v2/video/generations``)
   with a flat body → 200 with the poll schema, status ``queued``.
@@ -8,7 +8,7 @@
 * Errors ``{"message", "path", "requestId", "statusCode": "<status>", "timestamp"}``.
   No cancel and no list endpoint.
 
-Simulator choices [?]: body fields a model's schema does not list (say ``aspect_ratio`` on
+Simulator choices where the docs are silent: body fields a model's schema does not list (say ``aspect_ratio`` on
 1.0 pro) are ignored, like zod's default ``strip``; 400 answers add ``errors``
 ``[{"path", "message", "expected", "received"}]`` for the "Expected/Received" details the
 docs mention; an unknown ``generation_id`` answers 404 "Generation not found"; a missing one
@@ -62,7 +62,7 @@ _PRO15_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptiv
 
 @attrs.frozen(kw_only=True)
 class _Schema:
-    """The fields one AI/ML model id accepts (§4.2 table)."""
+    """The fields one AI/ML model id accepts (its per-model OpenAPI schema)."""
 
     image_required: bool = False
     image: bool = True
@@ -113,11 +113,11 @@ class AimlApiSim(ProviderSim):
         return found
 
     def new_task_id(self, now: float) -> str:
-        """A UUID-like id (§4.2), drawn from the seeded RNG."""
+        """A UUID-like id, drawn from the seeded RNG."""
         return str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
 
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
-        """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (§4.4)."""
+        """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (its error pages)."""
         extra: dict[str, Any] = {}
         if rejection is not None and rejection.code == "Body validation error!":
             expected, _, received = rejection.message.partition("|")
@@ -159,7 +159,7 @@ class AimlApiSim(ProviderSim):
         return Reply(status=status, body=body)
 
     def poll_json(self, task: SimTask, now: float) -> dict[str, Any]:
-        """The poll schema at ``now`` (§4.3)."""
+        """The poll schema at ``now``."""
         state = task.state(now)
         video = error = None
         if state == "succeeded":
@@ -237,7 +237,7 @@ class AimlApiSim(ProviderSim):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             return _bad("seed", "number", seed)
         flags: dict[str, bool | None] = {}
-        # Both camera spellings are read: the docs changed between them (§4.2).
+        # Both camera spellings are read: the docs changed between them.
         for name in ("watermark", "camerafixed", "camera_fixed", "generate_audio"):
             value = body.get(name)
             if value is not None and not isinstance(value, bool):

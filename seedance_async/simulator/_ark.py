@@ -1,21 +1,24 @@
-"""Ark's task API (../shared/providers.md §2) and the gateways that pass it through (§3).
+"""Ark's task API (Volcengine Ark / BytePlus ModelArk "video generation task" pages) and the
+gateways that pass it through.
 
 One class serves three flavours that differ only in paths and vocabulary:
 
 * ``ark``: base ``/api/v3``, tasks at ``/api/v3/contents/generations/tasks``; create answers
   ``{"id"}``; list and delete exist.
-* ``chainhub``: tasks at ``/volc/v1/contents/generations/tasks`` (§3.2); create answers
-  ``{"id", "status": "submitted"}``; otherwise Ark (list and delete included, a guess).
-* ``gateway000``: tasks at ``/v1/video/generations`` (§3.1); create answers
-  ``{"id", "status": "submitted"}``; gets say ``submitted``/``processing``/``succeeded``/
-  ``failed`` (expired and cancelled show as ``failed``, a guess); no list or delete.
+* ``chainhub``: tasks at ``/volc/v1/contents/generations/tasks`` (ChainHub's Seedance API
+  page); create answers ``{"id", "status": "submitted"}``; otherwise Ark (list and delete
+  included, a guess).
+* ``gateway000``: tasks at ``/v1/video/generations`` (a reseller's "Seedance Lite reference
+  image" page); create answers ``{"id", "status": "submitted"}``; gets say
+  ``submitted``/``processing``/``succeeded``/``failed`` (expired and cancelled show as
+  ``failed``, a guess); no list or delete.
 
-Simulator choices where §2 marks things unknown [?]:
+Simulator choices where the documentation is silent:
 
 * DELETE of a running or cancelled task: HTTP 400 ``InvalidParameter.TaskStatus``.
 * Unknown task id: HTTP 404 ``ResourceNotFound`` (type ``NotFound``).
 * Queued and running task objects are sparse (id, model, status, times, service tier,
-  expiry); the effective parameters appear once the task is final (§2.3 examples).
+  expiry); the effective parameters appear once the task is final (as in Ark's examples).
 * ``cancelled`` and ``expired`` objects carry no ``error``.
 * Every GET of a succeeded task signs a fresh ``video_url`` (valid ``url_ttl`` seconds).
 """
@@ -109,7 +112,7 @@ _TYPES = {
 def ark_task_json(
     sim: ProviderSim, task: SimTask, now: float, names: Mapping[State, str]
 ) -> dict[str, Any]:
-    """The task object of §2.3 at ``now``."""
+    """Ark's task object (the answer of "Query a video generation task") at ``now``."""
     state = task.state(now)
     p = task.params
     obj: dict[str, Any] = {
@@ -127,7 +130,7 @@ def ark_task_json(
     obj["resolution"] = p.resolution
     obj["ratio"] = p.ratio
     if p.frames is not None:
-        obj["frames"] = p.frames  # only one of duration/frames is returned (§2.3)
+        obj["frames"] = p.frames  # Ark returns only one of duration/frames
     else:
         obj["duration"] = p.duration
     obj["framespersecond"] = FPS
@@ -180,19 +183,20 @@ class ArkSim(ProviderSim):
         return found
 
     def new_task_id(self, now: float) -> str:
-        """``cgt-<YYYYMMDDHHMMSS>-<5 chars>`` (§2.2), in UTC."""
+        """``cgt-<YYYYMMDDHHMMSS>-<5 chars>``, in UTC."""
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
         tail = "".join(self.task_rng.choice(_ID_CHARS) for _ in range(5))
         return f"cgt-{stamp}-{tail}"
 
     def extra_headers(self, ctx: Ctx) -> Mapping[str, str]:
-        """``X-Request-Id`` on every answer, and the echoed ``X-Client-Request-Id`` (§2.8)."""
+        """``X-Request-Id`` on every answer, and the echoed ``X-Client-Request-Id`` (both are
+        read by Ark's official SDK)."""
         if ctx.client_request_id:
             return {"X-Request-Id": ctx.request_id, "X-Client-Request-Id": ctx.client_request_id}
         return {"X-Request-Id": ctx.request_id}
 
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
-        """Ark's envelope ``{"error": {code, message, param, type}}`` (§2.8)."""
+        """Ark's envelope ``{"error": {code, message, param, type}}``."""
         status, code, message, param = _ark_error(
             kind, rejection, self.limits.max_queued, self.faults.server_error_status
         )
@@ -240,7 +244,7 @@ class ArkSim(ProviderSim):
         return Reply(status=200, body=self.render_task(task, ctx.now))
 
     async def list(self, request: web.Request, ctx: Ctx) -> Reply:
-        """``GET {tasks}?page_num&page_size&filter.*`` (§2.4), newest first."""
+        """``GET {tasks}?page_num&page_size&filter.*``, newest first."""
         query = request.query
         page: dict[str, int] = {}
         for name, default in (("page_num", 1), ("page_size", 10)):
@@ -273,7 +277,8 @@ class ArkSim(ProviderSim):
         return Reply(status=200, body={"total": len(matches), "items": items})
 
     async def delete(self, request: web.Request, ctx: Ctx) -> Reply:
-        """``DELETE {tasks}/{id}`` with the §2.5 rules."""
+        """``DELETE {tasks}/{id}``: a queued task is cancelled, a finished one deleted, a
+        running or cancelled one refused (Ark's "Cancel or delete" page)."""
         task = self._owned(request.match_info["task_id"], ctx)
         if task is None:
             return self.error_reply("not_found", ctx)
@@ -306,7 +311,7 @@ class ArkSim(ProviderSim):
 def _ark_error(
     kind: ErrorKind, rejection: Rejection | None, max_queued: int | None, server_status: int
 ) -> tuple[int, str, str, str]:
-    """(status, code, message, param) of an Ark error (§2.8 table)."""
+    """(status, code, message, param) of an Ark error (its error-code table)."""
     if rejection is not None:
         return rejection.status, rejection.code, rejection.message, rejection.param or ""
     if kind == "auth":

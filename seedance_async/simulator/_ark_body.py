@@ -1,12 +1,14 @@
 """Ark's create-task body: validation as Ark answers it, and the effective parameters.
 
-Rules from ../shared/providers.md §2.2 (fields, ranges), §7 (scenarios per model, frames,
-ratios) and §2.8 (error envelope). Like Ark, unknown keys are silently ignored and JSON
-``null`` means "not given" (the official SDK sends every unset field as null, §2.2).
+Rules from Ark's "Create a video generation task" page (fields, ranges), its model pages
+(scenarios per model, frames, ratios) and its error-code page (error envelope). Like Ark,
+unknown keys are silently ignored and JSON ``null`` means "not given" (the official Python
+SDK sends every unset field as null).
 
-Text-command suffixes (``--rs 720p --dur 5``, §2.11) are read leniently: a body field wins
-over its suffix, and a suffix value that does not parse is ignored (precedence and
-strictness are unknown upstream, so this is a simulator choice).
+Text-command suffixes (``--rs 720p --dur 5``, the older way to set parameters in the
+prompt) are read leniently: a body field wins over its suffix, and a suffix value that does
+not parse is ignored (precedence and strictness are undocumented, so this is a simulator
+choice).
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def _content(content: list[Any], info: ModelInfo) -> tuple[str, list[str]] | Rej
         else:
             return invalid("content.type", f"unsupported content type {kind!r} for this model")
     if len(roles) == 1 and roles[0] is None:
-        roles = ["first_frame"]  # a single image may omit its role (seed 004)
+        roles = ["first_frame"]  # a single image may omit its role (Ark's model docs)
     if any(r is None for r in roles):
         return invalid("content.role", "every image needs a role when several are given")
     return " ".join(texts), [r for r in roles if r is not None]

@@ -1,6 +1,6 @@
 """The simulated result host: signed, expiring links to each task's MP4 and PNG.
 
-Real results are signed TOS URLs valid for 24 h (../shared/providers.md §2.6), on a host that
+Real results are signed TOS (object storage) URLs valid for 24 h, on a host that
 is not the API's. The CDN runs as its own aiohttp app on its own port, so a test can prove a
 client never sends its API key there: every request it serves is recorded with its headers.
 

@@ -47,7 +47,7 @@ class Faults:
             is created, the client sees a disconnect.
         drop_after_create: creates only: the task is created and billed, then the
             connection is closed without an answer (the case that double-bills naive
-            clients, ../shared/providers.md pitfall 1).
+            clients: no provider offers an idempotency key for creates).
         slow: delay the answer by ``slow_seconds`` (wall time) after the request was
             processed, to trigger client read timeouts; a create is already made.
         slow_seconds: the delay for ``slow``.

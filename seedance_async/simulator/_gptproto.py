@@ -1,4 +1,5 @@
-"""GPTProto's "official format": Ark's body and task object under ``/api/v3`` (../shared/providers.md §6.1).
+"""GPTProto's "official format": Ark's body and task object under ``/api/v3`` (its
+docs.gptproto.com "official format" pages for the Seedance models).
 
 Differences from Ark that the simulator reproduces:
 
@@ -10,7 +11,7 @@ Differences from Ark that the simulator reproduces:
   (``MissingParameter``...) for validation with type ``invalid_request_error``.
 * No list and no cancel endpoint (none documented).
 
-Simulator choices [?]: an unknown task id answers 404 code ``task_not_found``; queue-full and
+Simulator choices where the docs are silent: an unknown task id answers 404 code ``task_not_found``; queue-full and
 in-flight limits answer 429 ``rate_limit_exceeded`` like any other rate limit.
 """
 
@@ -56,7 +57,7 @@ class GptProtoSim(ArkSim):
         return {}
 
     def render_task(self, task: SimTask, now: float) -> dict[str, Any]:
-        """The Ark task object with ``seed``/``created_at``/``updated_at`` as strings (§6.1)."""
+        """The Ark task object with ``seed``/``created_at``/``updated_at`` as strings, as its docs show."""
         obj = ark_task_json(self, task, now, ARK_STATUS)
         for name in _STRING_FIELDS:
             if name in obj:
@@ -64,7 +65,7 @@ class GptProtoSim(ArkSim):
         return obj
 
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
-        """OpenAI-style error bodies (§6.1)."""
+        """OpenAI-style error bodies."""
         if rejection is not None:
             status, etype, code, message = (
                 rejection.status,

@@ -10,8 +10,9 @@ before "now" is replayed before a state is read, a task that has not started yet
 (or expired, once its ``execution_expires_after`` deadline passed while it waited).
 
 Durations are drawn in provider seconds and multiplied by ``time_scale``; so is
-``execution_expires_after``. Retention (7 days, cancelled records 24 h, ../shared/providers.md
-§2.5, §2.6) is in clock seconds.
+``execution_expires_after``. Retention is in clock seconds: task records stay queryable for
+7 days and cancelled ones for 24 h (Ark's "Query a video generation task" and "Cancel or
+delete a video generation task" pages).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class DurationModel:
     """How long tasks wait and run, in provider seconds (before ``time_scale``).
 
     Both are drawn uniformly from ``(low, high)`` with the provider's seeded RNG. The
-    defaults follow the documented ~40-60 s for a 5 s clip (../shared/providers.md §4.3) with
+    defaults follow the ~40-60 s for a 5 s clip that AI/ML API's Seedance page quotes, with
     a few seconds of queueing.
 
     Attributes:

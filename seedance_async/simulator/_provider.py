@@ -132,7 +132,8 @@ class ProviderSim:
         self._seq = 0
         self._rid = 0
         self._closing: asyncio.Event | None = None
-        self.app = web.Application(client_max_size=80 * 1024 * 1024)  # Ark: body <= 64 MB (§7)
+        # Ark takes request bodies up to 64 MB; a little more is read so that it can refuse.
+        self.app = web.Application(client_max_size=80 * 1024 * 1024)
         for method, path, op, handler in self.routes():
             self.app.router.add_route(method, path, self._wrap(op, handler))
         self.app.router.add_get("/_sim/ledger", self._admin_ledger)

@@ -89,7 +89,7 @@ class Simulator:
             one (e.g. :class:`ManualClock`) to step lifecycles without sleeping.
         host: interface to bind and to put in URLs.
         ports: fixed ports per provider name, plus ``"cdn"``; missing ones are ephemeral.
-        url_ttl: seconds a result URL stays valid (Ark: 24 h, ../shared/providers.md §2.6).
+        url_ttl: seconds a result URL stays valid (Ark: 24 h).
         unified_wrapped: the ``unified`` provider wraps create and get answers in
             ``{"code": "success", "message": "", "data": ...}``.
 

@@ -1,4 +1,6 @@
-"""The "unified interface" gateways: ``POST /v2/videos/generations`` (../shared/providers.md §5).
+"""The "unified interface" gateways: ``POST /v2/videos/generations`` (the "Unified
+Interface Format" Seedance pages of resellers such as YutoAI; they run the new-api gateway
+software, whose task statuses these are).
 
 * Create body ``{prompt (required, ≤800 chars: longer is truncated), model, images: [url],
   duration (5|10), resolution, ratio, watermark, seed ([0, 2147483647]), camerafixed,
@@ -6,17 +8,17 @@
 * ``GET /v2/videos/generations/{task_id}`` → ``{"task_id", "status", "fail_reason",
   "submit_time", "start_time", "finish_time", "progress": "NN%", "data": {"output",
   "outputs"}}``; with ``wrapped=True`` both answers come inside ``{"code": "success",
-  "message": "", "data": {...}}`` (§5 "some deployments").
+  "message": "", "data": {...}}`` (as some deployments do).
 
-Simulator choices [?]:
+Simulator choices where the docs are silent:
 
 * Images map to roles by count: 1 → first frame, 2 → first + last frame, 3-4 → reference
-  images (§5: the mapping is undocumented).
+  images (the mapping is undocumented).
 * Queued tasks report ``NOT_START``, then ``SUBMITTED``, then ``QUEUED`` over their queue
   time (each a third), and ``QUEUED`` while waiting for a running slot.
 * ``data`` is null until the task succeeds; a failed task has ``fail_reason`` (the message)
-  and ``data: {"error": {"code", "message"}}`` (the upstream Ark error, as §5 describes for
-  wrapped deployments); expired tasks are ``FAILURE`` too. ``start_time`` and
+  and ``data: {"error": {"code", "message"}}`` (the upstream Ark error, as wrapped
+  deployments are described to do); expired tasks are ``FAILURE`` too. ``start_time`` and
   ``finish_time`` are 0 until known.
 * Errors are ``{"message": <text>, "error": <code>}`` with codes ``invalid_request`` (400),
   ``unauthorized`` (401), ``insufficient_quota`` (403), ``task_not_found`` (404),
@@ -99,7 +101,7 @@ class UnifiedSim(ProviderSim):
         ]
 
     def new_task_id(self, now: float) -> str:
-        """The upstream Ark id passed through (the S003 example shows ``cgt-...``)."""
+        """The upstream Ark id passed through (the documented example shows ``cgt-...``)."""
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
         return f"cgt-{stamp}-{''.join(self.task_rng.choice(_ID_CHARS) for _ in range(5))}"
 
@@ -114,7 +116,7 @@ class UnifiedSim(ProviderSim):
         return Reply(status=status, body={"message": message, "error": code})
 
     def task_json(self, task: SimTask, now: float) -> dict[str, Any]:
-        """The query object of §5 at ``now``."""
+        """The query answer at ``now``."""
         state = task.state(now)
         data: dict[str, Any] | None = None
         fail_reason = ""
@@ -224,7 +226,7 @@ class UnifiedSim(ProviderSim):
             model=model,
             info=info,
             scenario=scenario,
-            prompt=prompt[:MAX_PROMPT],  # §5: longer prompts are truncated, not refused
+            prompt=prompt[:MAX_PROMPT],  # documented: longer prompts are truncated, not refused
             rng=self.task_rng,
             resolution=resolution,
             ratio=ratio,
