@@ -7,7 +7,8 @@ Tasks go queued → running → succeeded/failed on a clock you can inject, resu
 but valid MP4/PNG files behind signed, expiring URLs on a separate CDN port, and faults
 (429s, 5xx, resets, answers dropped after a paid create, slow or broken answers, failed
 tasks) fire with seeded, reproducible probabilities. Every created task lands in a billing
-ledger, so a test can prove that a client never paid twice.
+ledger, so a test can prove that a client never paid twice. Result downloads honour
+``Range`` and can fail as object stores do (:class:`CdnFaults`: 503s, bodies cut short).
 
 Quick start::
 
@@ -44,7 +45,7 @@ From a shell: ``seedance-async simulate --write-config sim.toml``.
 
 from __future__ import annotations
 
-from seedance_async.simulator._cdn import CdnRequest
+from seedance_async.simulator._cdn import CdnFaults, CdnRequest, TruncateMode
 from seedance_async.simulator._clock import ManualClock
 from seedance_async.simulator._faults import Faults, parse_faults
 from seedance_async.simulator._ledger import (
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_KEY",
     "DEFAULT_LIMITS",
     "KEY_ENV",
+    "CdnFaults",
     "CdnRequest",
     "DurationModel",
     "Faults",
@@ -71,6 +73,7 @@ __all__ = [
     "ManualClock",
     "RequestRecord",
     "Simulator",
+    "TruncateMode",
     "find_duplicates",
     "key_fingerprint",
     "max_in_window",

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seedance_async.simulator._faults import Faults, parse_faults
+from seedance_async.simulator._cdn import CdnFaults
+from seedance_async.simulator._faults import Faults, parse_faults, parse_spec
 from seedance_async.simulator._limits import Limits
 from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
 
@@ -47,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SPEC",
         help='faults for every provider, e.g. "rate_limit=0.2,retry_after=1,drop_after_create=0.01"',
     )
+    parser.add_argument(
+        "--cdn-faults",
+        default="",
+        metavar="SPEC",
+        help='result-download faults, e.g. "unavailable=0.1,truncated=0.05,truncate_mode=chunked"',
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--time-scale",
@@ -81,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seedance-async simulate: --faults: {exc}", file=sys.stderr)
         return 2
+    try:
+        cdn_faults = parse_spec(CdnFaults, args.cdn_faults, CdnFaults())
+    except ValueError as exc:
+        print(f"seedance-async simulate: --cdn-faults: {exc}", file=sys.stderr)
+        return 2
     if args.time_scale <= 0:
         print("seedance-async simulate: --time-scale must be > 0", file=sys.stderr)
         return 2
@@ -99,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         ports=ports,
         limits=Limits.unlimited() if args.unlimited else None,
         unified_wrapped=args.unified_wrapped,
+        cdn_faults=cdn_faults,
     )
     try:
         asyncio.run(_serve(sim, args))

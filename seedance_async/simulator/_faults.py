@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-__all__ = ["FaultPlan", "Faults", "parse_faults", "roll"]
+__all__ = ["FaultPlan", "Faults", "parse_faults", "parse_spec", "roll"]
+
+if TYPE_CHECKING:
+    from attrs import AttrsInstance
+
+_C = TypeVar("_C", bound="AttrsInstance")
 
 
 def _probability(_: Any, attribute: attrs.Attribute[float], value: float) -> None:
@@ -152,8 +157,8 @@ _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOL_WORDS |= {"0": False, "false": False, "no": False, "off": False}
 
 
-def _convert(name: str, raw: str) -> Any:
-    field = attrs.fields_dict(Faults)[name]
+def _convert(cls: type, name: str, raw: str) -> Any:
+    field = attrs.fields_dict(cls)[name]
     kind = str(field.type)
     text = raw.strip()
     if "None" in kind and text.lower() in ("none", "null", ""):
@@ -179,8 +184,21 @@ def parse_faults(spec: str, base: Faults | None = None) -> Faults:
     Raises:
         ValueError: an unknown name, a value of the wrong type, or an invalid probability.
     """
+    return parse_spec(Faults, spec, base or Faults())
+
+
+def parse_spec(cls: type[_C], spec: str, base: _C) -> _C:
+    """Read comma-separated ``name=value`` pairs into a copy of ``base``, an attrs instance.
+
+    Fields typed ``bool``, ``int``, ``float``, ``str`` and their ``| None`` forms are
+    understood; anything else is passed on as text (a ``Literal`` field's validator then
+    checks it).
+
+    Raises:
+        ValueError: an unknown name, a value of the wrong type, or one a validator refuses.
+    """
     values: dict[str, Any] = {}
-    known: Mapping[str, Any] = attrs.fields_dict(Faults)
+    known: Mapping[str, Any] = attrs.fields_dict(cls)
     for part in spec.split(","):
         if not part.strip():
             continue
@@ -190,5 +208,6 @@ def parse_faults(spec: str, base: Faults | None = None) -> Faults:
             raise ValueError(f"fault {part.strip()!r} must look like name=value")
         if name not in known:
             raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(known))})")
-        values[name] = _convert(name, raw)
-    return attrs.evolve(base or Faults(), **values)
+        values[name] = _convert(cls, name, raw)
+    # attrs.evolve, spelled out: mypy's attrs plugin cannot follow evolve() on a type variable.
+    return cls(**{**attrs.asdict(base, recurse=False), **values})

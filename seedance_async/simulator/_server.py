@@ -13,7 +13,7 @@ from aiohttp import web
 
 from seedance_async.simulator._aimlapi import AimlApiSim
 from seedance_async.simulator._ark import FLAVORS, ArkSim
-from seedance_async.simulator._cdn import Cdn, CdnRequest
+from seedance_async.simulator._cdn import Cdn, CdnFaults, CdnRequest
 from seedance_async.simulator._faults import Faults
 from seedance_async.simulator._gptproto import GptProtoSim
 from seedance_async.simulator._ledger import LedgerEntry, RequestRecord, find_duplicates
@@ -92,6 +92,7 @@ class Simulator:
         url_ttl: seconds a result URL stays valid (Ark: 24 h).
         unified_wrapped: the ``unified`` provider wraps create and get answers in
             ``{"code": "success", "message": "", "data": ...}``.
+        cdn_faults: :class:`CdnFaults` for result downloads; none by default.
 
     Raises:
         ValueError: an unknown provider name or a non-positive ``time_scale``.
@@ -112,6 +113,7 @@ class Simulator:
         ports: Mapping[str, int] | None = None,
         url_ttl: float = 86_400.0,
         unified_wrapped: bool = False,
+        cdn_faults: CdnFaults | None = None,
     ) -> None:
         names = tuple(dict.fromkeys(providers))
         unknown = [n for n in names if n not in ALL_PROVIDERS]
@@ -123,7 +125,9 @@ class Simulator:
         self._ports = dict(ports or {})
         self._clock = clock or time.time
         secret = hashlib.sha256(f"seedance-sim-cdn:{seed}".encode()).digest()
-        self._cdn = Cdn(clock=self._clock, secret=secret, url_ttl=url_ttl)
+        self._cdn = Cdn(
+            clock=self._clock, secret=secret, url_ttl=url_ttl, faults=cdn_faults, seed=seed
+        )
         self._sims: dict[str, ProviderSim] = {}
         for name in names:
             keys = api_key if isinstance(api_key, str) else api_key.get(name, DEFAULT_KEY)
@@ -246,6 +250,15 @@ class Simulator:
     def faults(self, provider: str) -> Faults:
         """The faults ``provider`` currently injects."""
         return self._sim(provider).faults
+
+    def set_cdn_faults(self, faults: CdnFaults) -> None:
+        """Replace the result-download faults from the next download on."""
+        self._cdn.faults = faults
+
+    @property
+    def cdn_faults(self) -> CdnFaults:
+        """The result-download faults in force."""
+        return self._cdn.faults
 
     # -- books ----------------------------------------------------------------------------
 
