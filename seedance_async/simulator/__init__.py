@@ -6,9 +6,13 @@ Each provider speaks its documented wire protocol (the providers' public API pag
 Tasks go queued → running → succeeded/failed on a clock you can inject, results are tiny
 but valid MP4/PNG files behind signed, expiring URLs on a separate CDN port, and faults
 (429s, 5xx, resets, answers dropped after a paid create, slow or broken answers, failed
-tasks) fire with seeded, reproducible probabilities. Every created task lands in a billing
-ledger, so a test can prove that a client never paid twice. Result downloads honour
-``Range`` and can fail as object stores do (:class:`CdnFaults`: 503s, bodies cut short).
+tasks, quota and moderation refusals, unknown status words) fire with seeded, reproducible
+probabilities. Every created task lands in a billing ledger, so a test can prove that a
+client never paid twice.
+
+Two more knobs: :class:`Quirks` (fixed traits of a deployment: served models, inactive
+models, other status words or envelopes, relative result links, lagging statuses) and
+:class:`CdnFaults` (503s and truncated downloads; ``Range`` is always honoured).
 
 Quick start::
 
@@ -37,7 +41,7 @@ As a pytest fixture (pytest-asyncio)::
     async def test_runs(sim: Simulator, clock: ManualClock) -> None:
         ...                                # submit, then clock.advance(40) and poll
 
-Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``
+Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``,
 and ``/_sim/tasks`` (task timelines) (no auth) for out-of-process checks; the CDN answers
 ``/_sim/requests``.
 From a shell: ``seedance-async simulate --write-config sim.toml``.
@@ -57,6 +61,7 @@ from seedance_async.simulator._ledger import (
 )
 from seedance_async.simulator._lifecycle import DurationModel
 from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
+from seedance_async.simulator._quirks import Quirks, Shape
 from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
 
 __all__ = [
@@ -71,7 +76,9 @@ __all__ = [
     "LedgerEntry",
     "Limits",
     "ManualClock",
+    "Quirks",
     "RequestRecord",
+    "Shape",
     "Simulator",
     "TruncateMode",
     "find_duplicates",

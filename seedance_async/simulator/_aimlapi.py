@@ -7,13 +7,19 @@
   "error": {"name", "message"}|null, "meta": {"usage": {"credits_used"}}}``.
 * Errors ``{"message", "path", "requestId", "statusCode": "<status>", "timestamp"}``.
   No cancel and no list endpoint.
+* ``Quirks(fastapi_errors=True)``: body validation failures answer 422 ``{"detail": [{"loc",
+  "msg", "type"}]}``, the FastAPI shape some of its endpoints use instead.
+* ``Quirks(status_words={"completed": "succeeded"})`` for a deployment that says
+  ``succeeded``; its SDK also waits through ``waiting``, ``active`` and ``processing``.
 
 Simulator choices where the docs are silent: body fields a model's schema does not list (say ``aspect_ratio`` on
 1.0 pro) are ignored, like zod's default ``strip``; 400 answers add ``errors``
 ``[{"path", "message", "expected", "received"}]`` for the "Expected/Received" details the
 docs mention; an unknown ``generation_id`` answers 404 "Generation not found"; a missing one
 400 "Query validation error!"; ``credits_used`` equals Ark's token formula; failed, expired
-tasks show ``status: "error"``.
+tasks show ``status: "error"``; ``Faults.account_quota`` answers the documented 403 "out of
+credits" (AI/ML API has no monthly-quota code); input moderation answers 400 with a
+moderation message.
 """
 
 from __future__ import annotations
@@ -96,6 +102,9 @@ def _bad(path: str, expected: str, received: Any) -> Rejection:
     )
 
 
+_CREDITS = "You've run out of credits. Please top up your balance to continue."
+
+
 class AimlApiSim(ProviderSim):
     """AI/ML API."""
 
@@ -104,6 +113,7 @@ class AimlApiSim(ProviderSim):
         "ContentModerationError",
         "The generated video was blocked by the content moderation system.",
     )
+    quirk_support = frozenset({"fastapi_errors"})
 
     def routes(self) -> list[tuple[str, str, Op, Handler]]:
         """Create and poll on both the legacy and the universal path."""
@@ -116,9 +126,27 @@ class AimlApiSim(ProviderSim):
         """A UUID-like id, drawn from the seeded RNG."""
         return str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
 
+    def unknown_model(self, model: str, ctx: Ctx) -> Rejection:
+        """The body validation error its schema's model enum gives."""
+        served = self.quirks.models
+        names = [m for m in AIML_MODELS if served is None or m in served]
+        return _bad("model", "one of " + ", ".join(names), model)
+
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
         """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (its error pages)."""
         extra: dict[str, Any] = {}
+        if (
+            rejection is not None
+            and rejection.code == "Body validation error!"
+            and self.quirks.fastapi_errors
+        ):
+            expected, _, received = rejection.message.partition("|")
+            detail = {
+                "loc": ["body", rejection.param],
+                "msg": f"Expected {expected}, received {received}",
+                "type": "missing" if received == "undefined" else "value_error",
+            }
+            return Reply(status=422, body={"detail": [detail]})
         if rejection is not None and rejection.code == "Body validation error!":
             expected, _, received = rejection.message.partition("|")
             status, message = 400, "Body validation error!"
@@ -138,9 +166,11 @@ class AimlApiSim(ProviderSim):
                 "rate_limit": (429, "Too Many Requests"),
                 "queue_full": (429, "Too Many Requests"),
                 "inflight": (429, "Too Many Requests"),
-                "credits": (
-                    403,
-                    "You've run out of credits. Please top up your balance to continue.",
+                "credits": (403, _CREDITS),
+                "account_quota": (403, _CREDITS),
+                "input_moderation": (
+                    400,
+                    "Your prompt was flagged by the content moderation system.",
                 ),
                 "not_found": (404, "Generation not found"),
             }.get(kind, (self.faults.server_error_status, "Internal server error"))
@@ -183,7 +213,7 @@ class AimlApiSim(ProviderSim):
         body, ok = await read_json(request)
         if not ok or not isinstance(body, Mapping):
             return self.error_reply("invalid", ctx, _bad("body", "object", body))
-        params = self._params(body)
+        params = self._params(body, ctx)
         if isinstance(params, Rejection):
             return self.error_reply("invalid", ctx, params)
         task = self.create_task(ctx, body, params)
@@ -203,13 +233,16 @@ class AimlApiSim(ProviderSim):
         task = self.store.get(generation_id, ctx.now)
         if task is None or task.key != ctx.key:
             return self.error_reply("not_found", ctx)
-        return Reply(status=200, body=self.poll_json(task, ctx.now))
+        return Reply(status=200, body=self.poll_json(*self.view(task, ctx.now)))
 
-    def _params(self, body: Mapping[str, Any]) -> GenParams | Rejection:
+    def _params(self, body: Mapping[str, Any], ctx: Ctx) -> GenParams | Rejection:
         model = body.get("model")
         schema = AIML_MODELS.get(model) if isinstance(model, str) else None
         if schema is None or not isinstance(model, str):
             return _bad("model", "one of " + ", ".join(AIML_MODELS), model)
+        refused = self.gate_model(model, ctx)
+        if refused is not None:
+            return refused
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             return _bad("prompt", "string", prompt)

@@ -28,7 +28,13 @@ from seedance_async.simulator._params import (
     resolve_params,
 )
 
-__all__ = ["parse_ark_body", "parse_suffix"]
+__all__ = [
+    "model_not_open",
+    "parse_ark_body",
+    "parse_suffix",
+    "unknown_model",
+    "unsupported_on_2x",
+]
 
 _ROLES = frozenset({"first_frame", "last_frame", "reference_image"})
 _SUFFIX = re.compile(r"--([a-z]+)\s+(\S+)")
@@ -67,6 +73,51 @@ def invalid(param: str, why: str) -> Rejection:
         message=f"The parameter `{param}` specified in the request is not valid: {why}.",
         param=param,
     )
+
+
+def unknown_model(model: str) -> Rejection:
+    """Ark's 404 for a model or endpoint id that does not exist (or is not served)."""
+    return Rejection(
+        status=404,
+        code="InvalidEndpointOrModel.NotFound",
+        message=f"The model or endpoint {model} does not exist or you do not have access to it.",
+        param="model",
+    )
+
+
+def model_not_open(model: str, account: str) -> Rejection:
+    """Ark's 404 ``ModelNotOpen``: the model exists but the account has not activated it."""
+    return Rejection(
+        status=404,
+        code="ModelNotOpen",
+        message=(
+            f"Your account {account} has not activated the model {model}. "
+            "Please activate the model service in the Ark Console."
+        ),
+        param="model",
+    )
+
+
+# Body fields Seedance 2.x does not take (Ark's create-task page for 2.0: no frames, no
+# camera_fixed, service_tier "not configurable", draft only from 2.5 on; its July 2026
+# revision also lists seed as unsupported).
+_NOT_ON_2X = ("frames", "camera_fixed", "service_tier", "seed")
+
+
+def unsupported_on_2x(body: Mapping[str, Any], model: str) -> Rejection | None:
+    """Ark's 400 ``InvalidParameter`` for a parameter a Seedance 2.x model does not take."""
+    name = model.strip().lower()
+    for prefix in ("doubao-", "dreamina-"):
+        name = name.removeprefix(prefix)
+    if not name.startswith("seedance-2"):
+        return None
+    refused = list(_NOT_ON_2X)
+    if not name.startswith("seedance-2-5"):
+        refused.append("draft")
+    for field in refused:
+        if body.get(field) is not None:
+            return invalid(field, f"`{field}` is not supported by model {model}")
+    return None
 
 
 def parse_suffix(text: str) -> dict[str, Any]:
@@ -198,12 +249,7 @@ def parse_ark_body(body: Any, rng: random.Random) -> GenParams | Rejection:
         return invalid("content", "expected a non-empty array")
     info = model_info(model)
     if info is None:
-        return Rejection(
-            status=404,
-            code="InvalidEndpointOrModel.NotFound",
-            message=f"The model or endpoint {model} does not exist or you do not have access to it.",
-            param="model",
-        )
+        return unknown_model(model)
     parsed = _content(content, info)
     if isinstance(parsed, Rejection):
         return parsed

@@ -14,6 +14,10 @@ Like S3 and TOS, the CDN honours a single-range ``Range: bytes=...`` header (206
 stale ``If-Range``, get the whole file), so a client can resume a cut download. Downloads
 can fail the way object stores do (:class:`CdnFaults`): 503 ``ServiceUnavailable``, or a
 body cut short in one of four ways (:data:`TruncateMode`).
+
+A provider configured with relative result links (``Quirks.relative_result_urls``) serves
+the same files from its own host under ``/files/<provider>/<task id>/<name>``; those
+requests go through :meth:`Cdn.serve` too, so they are logged, faulted and ranged alike.
 """
 
 from __future__ import annotations
@@ -199,12 +203,19 @@ class Cdn:
     def _sign(self, path: str, expires: int) -> str:
         return hmac.new(self.secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
-    def mint(self, provider: str, spec: MediaSpec, name: str) -> str:
-        """A fresh signed URL for ``video.mp4`` or ``last_frame.png`` of a task."""
+    def mint(self, provider: str, spec: MediaSpec, name: str, *, relative: bool = False) -> str:
+        """A fresh signed URL for ``video.mp4`` or ``last_frame.png`` of a task.
+
+        Args:
+            relative: a relative reference (``/files/...``) for the provider's own host
+                instead of an absolute URL on the CDN.
+        """
         self._media[(provider, spec.task_id)] = spec
-        path = f"/tos/{provider}/{quote(spec.task_id, safe='')}/{name}"
+        tail = f"{provider}/{quote(spec.task_id, safe='')}/{name}"
+        path = f"/tos/{tail}"
         expires = int(self.clock() + self.url_ttl)
-        return f"{self.base_url}{path}?expires={expires}&sig={self._sign(path, expires)}"
+        query = f"?expires={expires}&sig={self._sign(path, expires)}"
+        return f"/files/{tail}{query}" if relative else f"{self.base_url}{path}{query}"
 
     def _record(self, request: web.Request, status: int, fault: str = "") -> None:
         self.log.append(
@@ -242,7 +253,7 @@ class Cdn:
         )
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
-        """Answer one file request."""
+        """Answer one file request (a CDN path, or a provider's ``/files/...`` path)."""
         faults = self.faults
         d_unavailable, d_truncated = self._rng.random(), self._rng.random()
         if d_unavailable < faults.unavailable:

@@ -13,6 +13,7 @@ from typing import Any
 from seedance_async.simulator._cdn import CdnFaults
 from seedance_async.simulator._faults import Faults, parse_faults, parse_spec
 from seedance_async.simulator._limits import Limits
+from seedance_async.simulator._quirks import SHAPES, Quirks
 from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
 
 __all__ = ["register", "run"]
@@ -75,6 +76,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="unified: wrap get answers in {code, message, data}",
     )
     parser.add_argument(
+        "--unified-shape",
+        choices=SHAPES,
+        default="default",
+        help="unified: the answer envelope (wrapped: {code, message, data}; new_api: "
+        "new-api's task API)",
+    )
+    parser.add_argument(
         "--write-config", metavar="FILE", help="write a TOML provider config for the library"
     )
     parser.add_argument("--exit-after-ready", action="store_true", help=argparse.SUPPRESS)
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         ports=ports,
         limits=Limits.unlimited() if args.unlimited else None,
         unified_wrapped=args.unified_wrapped,
+        quirks={"unified": Quirks(shape=args.unified_shape)},
         cdn_faults=cdn_faults,
     )
     try:

@@ -13,11 +13,17 @@ Durations are drawn in provider seconds and multiplied by ``time_scale``; so is
 ``execution_expires_after``. Retention is in clock seconds: task records stay queryable for
 7 days and cancelled ones for 24 h (Ark's "Query a video generation task" and "Cancel or
 delete a video generation task" pages).
+
+Because a state is a function of the clock, the past can be replayed too:
+:meth:`SimTask.as_of` shows a task as it was at an earlier instant (what a lagging gateway
+reports).
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
+import math
 import random
 from collections.abc import Iterator
 from typing import Literal
@@ -144,6 +150,33 @@ class SimTask:
         if now >= self.end:
             return 1.0
         return min(0.99, (now - self.start) / self.run) if self.run > 0 else 0.99
+
+    def as_of(self, at: float) -> SimTask:
+        """A copy that shows the task as it was at ``at`` (an instant the store has passed).
+
+        A task that had not started by then is queued (or expired, past its deadline)
+        in the copy, a cancel after ``at`` has not happened yet, and so on, so
+        :meth:`state`, :meth:`updated_at` and :meth:`progress` of the copy at ``at`` are
+        what they were at that instant.
+        """
+        view = copy.copy(self)
+        if self.cancelled_at is not None and self.cancelled_at > at:
+            view.cancelled_at = None
+        if self.start is not None and self.start > at:
+            view.start = view.end = view.outcome = None
+        elif self.start is None and self.end is not None and self.end > at:
+            view.end = view.outcome = None  # expired while queued, but not yet at ``at``
+        return view
+
+    def stuck(self) -> SimTask:
+        """A copy that is running forever: what a gateway that has no word for expired or
+        cancelled tasks reports about them."""
+        view = copy.copy(self)
+        view.cancelled_at = None
+        view.start = self.created if self.start is None else self.start
+        view.end = view.run = math.inf
+        view.outcome = "succeeded"  # never reached: the end is infinitely far
+        return view
 
 
 class _Lane:

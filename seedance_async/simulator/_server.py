@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import attrs
 from aiohttp import web
 
 from seedance_async.simulator._aimlapi import AimlApiSim
@@ -20,6 +21,7 @@ from seedance_async.simulator._ledger import LedgerEntry, RequestRecord, find_du
 from seedance_async.simulator._lifecycle import DurationModel
 from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
 from seedance_async.simulator._provider import ProviderSim
+from seedance_async.simulator._quirks import Quirks
 from seedance_async.simulator._unified import UnifiedSim
 
 __all__ = ["ALL_PROVIDERS", "DEFAULT_KEY", "KEY_ENV", "Simulator", "config_toml"]
@@ -90,12 +92,14 @@ class Simulator:
         host: interface to bind and to put in URLs.
         ports: fixed ports per provider name, plus ``"cdn"``; missing ones are ephemeral.
         url_ttl: seconds a result URL stays valid (Ark: 24 h).
-        unified_wrapped: the ``unified`` provider wraps create and get answers in
-            ``{"code": "success", "message": "", "data": ...}``.
+        unified_wrapped: shorthand for ``Quirks(shape="wrapped")`` on ``unified`` (when its
+            quirks name no other shape).
+        quirks: :class:`Quirks` for all providers or per provider; none by default.
         cdn_faults: :class:`CdnFaults` for result downloads; none by default.
 
     Raises:
-        ValueError: an unknown provider name or a non-positive ``time_scale``.
+        ValueError: an unknown provider name, a non-positive ``time_scale``, or a quirk a
+            provider does not support.
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class Simulator:
         ports: Mapping[str, int] | None = None,
         url_ttl: float = 86_400.0,
         unified_wrapped: bool = False,
+        quirks: Quirks | Mapping[str, Quirks] | None = None,
         cdn_faults: CdnFaults | None = None,
     ) -> None:
         names = tuple(dict.fromkeys(providers))
@@ -131,6 +136,9 @@ class Simulator:
         self._sims: dict[str, ProviderSim] = {}
         for name in names:
             keys = api_key if isinstance(api_key, str) else api_key.get(name, DEFAULT_KEY)
+            quirk = _pick(quirks, name, Quirks())
+            if name == "unified" and unified_wrapped and quirk.shape == "default":
+                quirk = attrs.evolve(quirk, shape="wrapped")
             common: dict[str, Any] = {
                 "keys": [keys] if isinstance(keys, str) else list(keys),
                 "seed": seed,
@@ -140,6 +148,7 @@ class Simulator:
                 "faults": _pick(faults, name, Faults()),
                 "clock": self._clock,
                 "cdn": self._cdn,
+                "quirks": quirk,
             }
             sim: ProviderSim
             if name in FLAVORS:
@@ -149,7 +158,7 @@ class Simulator:
             elif name == "aimlapi":
                 sim = AimlApiSim(**common)
             else:
-                sim = UnifiedSim(wrapped=unified_wrapped, **common)
+                sim = UnifiedSim(**common)
             self._sims[name] = sim
         self._runners: list[web.AppRunner] = []
         self._started = False
@@ -250,6 +259,27 @@ class Simulator:
     def faults(self, provider: str) -> Faults:
         """The faults ``provider`` currently injects."""
         return self._sim(provider).faults
+
+    def set_quirks(self, provider: str | None, quirks: Quirks) -> None:
+        """Replace a provider's quirks (None: every provider's) from the next request on.
+
+        Raises:
+            KeyError: the provider is not simulated.
+            ValueError: a provider does not support one of the quirks (nothing changed).
+        """
+        sims = list(self._sims.values()) if provider is None else [self._sim(provider)]
+        previous = [sim.quirks for sim in sims]
+        try:
+            for sim in sims:
+                sim.quirks = quirks
+        except ValueError:
+            for sim, old in zip(sims, previous, strict=True):
+                sim.quirks = old
+            raise
+
+    def quirks(self, provider: str) -> Quirks:
+        """The quirks ``provider`` currently shows."""
+        return self._sim(provider).quirks
 
     def set_cdn_faults(self, faults: CdnFaults) -> None:
         """Replace the result-download faults from the next download on."""

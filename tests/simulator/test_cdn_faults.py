@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import pytest
 
-from seedance_async.simulator import CdnFaults, ManualClock, Simulator
+from seedance_async.simulator import CdnFaults, ManualClock, Quirks, Simulator, parse_faults
 from seedance_async.simulator._cdn import parse_range
 from seedance_async.simulator._faults import parse_spec
 from seedance_async.simulator._media import mp4_bytes
@@ -257,3 +258,24 @@ def test_cdn_faults_are_validated_and_parse_from_specs() -> None:
     assert parse_spec(CdnFaults, "truncated=0.1,truncate_mode=chunked", CdnFaults()) == CdnFaults(
         truncated=0.1, truncate_mode="chunked"
     )
+    assert parse_faults("account_quota=0.5").account_quota == 0.5
+
+
+# -- relative links -------------------------------------------------------------------------
+
+
+async def test_relative_result_links_resolve_against_the_api_base(
+    clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
+    """The link is a path; resolved against the API base it serves the file, with Range;
+    naively appended to the base it does not exist."""
+    async with make_sim(clock, quirks={"ark": Quirks(relative_result_urls=True)}) as sim:
+        relative, data = await video_url(http, sim, clock)
+        assert relative.startswith("/files/ark/")
+        base = sim.base_url("ark")
+        status, _, body = await fetch(http, urljoin(base, relative))
+        assert (status, body) == (200, data)
+        status, _, body = await fetch(http, urljoin(base, relative), {"Range": "bytes=0-9"})
+        assert (status, body) == (206, data[:10])
+        assert (await fetch(http, base + relative))[0] == 404
+        assert [r.path.startswith("/files/ark/") for r in sim.cdn_requests()] == [True, True]

@@ -13,6 +13,7 @@ from seedance_async.cli import main
         ["--cdn-faults", "truncated=2"],
         ["--cdn-faults", "truncate_mode=sideways"],
         ["--cdn-faults", "nope=1"],
+        ["--faults", "account_quota=7"],
     ],
 )
 def test_bad_fault_specs_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,7 +23,7 @@ def test_bad_fault_specs_exit_2(args: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_new_options_start(capsys: pytest.CaptureFixture[str]) -> None:
-    """CDN fault specs are accepted."""
+    """CDN faults, the unified envelope and the new request faults are accepted."""
     code = main(
         [
             "simulate",
@@ -30,6 +31,10 @@ def test_new_options_start(capsys: pytest.CaptureFixture[str]) -> None:
             "unified",
             "--cdn-faults",
             "unavailable=0.1,truncated=0.1,truncate_mode=unframed",
+            "--unified-shape",
+            "new_api",
+            "--faults",
+            "unknown_status=0.1,account_quota=0.01",
             "--exit-after-ready",
         ]
     )

@@ -173,7 +173,7 @@ async def test_unified_wrapped_variant(clock: ManualClock, http: aiohttp.ClientS
             400,
             "invalid_request",
         ),
-        ({"prompt": "x", "model": "nope"}, 400, "invalid_request"),
+        ({"prompt": "x", "model": "nope"}, 400, "model_not_found"),
     ],
 )
 async def test_unified_validation(
