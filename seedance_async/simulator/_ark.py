@@ -21,6 +21,9 @@ Simulator choices where the documentation is silent:
   expiry); the effective parameters appear once the task is final (as in Ark's examples).
 * ``cancelled`` and ``expired`` objects carry no ``error``.
 * Every GET of a succeeded task signs a fresh ``video_url`` (valid ``url_ttl`` seconds).
+* Callbacks come from Ark itself, also for tasks created through a pass-through gateway
+  (which hands ``callback_url`` on): their body is Ark's task object with Ark's status
+  words, whatever the gateway's own vocabulary and quirks.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from seedance_async.simulator._ark_body import (
     unknown_model,
     unsupported_on_2x,
 )
+from seedance_async.simulator._callbacks import ForgeKind
 from seedance_async.simulator._faults import Faults, quota_reset_text
 from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask, State
@@ -124,9 +128,17 @@ def cgt_id(now: float, rng: random.Random) -> str:
 
 
 def ark_task_json(
-    sim: ProviderSim, task: SimTask, now: float, names: Mapping[State, str]
+    sim: ProviderSim,
+    task: SimTask,
+    now: float,
+    names: Mapping[State, str],
+    *,
+    upstream: bool = False,
 ) -> dict[str, Any]:
-    """Ark's task object (the answer of "Query a video generation task") at ``now``."""
+    """Ark's task object (the answer of "Query a video generation task") at ``now``.
+
+    ``upstream``: as Ark itself sends it (absolute result links), for callbacks.
+    """
     state = task.state(now)
     p = task.params
     obj: dict[str, Any] = {
@@ -153,7 +165,7 @@ def ark_task_json(
     if p.priority is not None:
         obj["priority"] = p.priority
     if state == "succeeded":
-        video, frame = sim.result_urls(task)
+        video, frame = sim.result_urls(task, upstream=upstream)
         obj["content"] = (
             {"video_url": video} if frame is None else {"video_url": video, "last_frame_url": frame}
         )
@@ -174,6 +186,7 @@ class ArkSim(ProviderSim):
         "OutputVideoSensitiveContentDetected.PolicyViolation",
         "The request failed because the output video may be related to copyright restrictions.",
     )
+    posts_callbacks = True
     quirk_support = frozenset({"inactive_models", "reject_unsupported_params"})
 
     def __init__(self, *, flavor: ArkFlavor, **kwargs: Any) -> None:
@@ -253,6 +266,28 @@ class ArkSim(ProviderSim):
     def render_task(self, task: SimTask, now: float) -> dict[str, Any]:
         """The task object this provider sends (gptproto overrides it)."""
         return ark_task_json(self, task, now, self.flavor.status_names)
+
+    def callback_body(self, task: SimTask, at: float) -> dict[str, Any]:
+        """Ark's task object at ``at``: Ark posts callbacks itself, gateway or not."""
+        return ark_task_json(self, task, at, ARK_STATUS, upstream=True)
+
+    def forged_callback(
+        self, task: SimTask, kind: ForgeKind, now: float, rng: random.Random
+    ) -> dict[str, Any]:
+        """Ark's task object claiming success: for an id never created (``forged_task``)
+        or for ``task`` with its video on a foreign host (``forged_url``)."""
+        obj = ark_task_json(self, task.claimed("succeeded", now), now, ARK_STATUS)
+        if kind == "forged_task":
+            fake = cgt_id(now, rng)
+            while fake in self.store:
+                fake = cgt_id(now, rng)
+            obj["id"] = fake
+            # Looks like one of our links, but nothing was signed for this id: a 403.
+            url = f"{self.cdn.base_url}/tos/{self.name}/{fake}/video.mp4?expires={int(now) + 86_400}&sig={rng.getrandbits(128):032x}"
+        else:
+            url = f"https://results.forged.invalid/{task.id}/video.mp4"
+        obj["content"] = {"video_url": url}
+        return obj
 
     # -- handlers -------------------------------------------------------------------------
 

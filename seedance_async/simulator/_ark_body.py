@@ -295,6 +295,7 @@ def parse_ark_body(body: Any, rng: random.Random) -> GenParams | Rejection:
         service_tier=values["service_tier"],
         execution_expires_after=values["execution_expires_after"],
         priority=values["priority"],
+        callback_url=values["callback_url"],
     )
 
 

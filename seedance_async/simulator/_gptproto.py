@@ -19,7 +19,8 @@ Differences from Ark that the simulator reproduces:
 Simulator choices where the docs are silent: an unknown task id answers 404 code
 ``task_not_found``; queue-full and in-flight limits answer 429 ``rate_limit_exceeded`` like
 any other rate limit; Ark's own refusals (unknown model, ``ModelNotOpen``,
-``AccountQuotaExceeded``) are relayed with Ark's code in the OpenAI-style envelope.
+``AccountQuotaExceeded``) are relayed with Ark's code in the OpenAI-style envelope;
+callbacks (undocumented) are off unless enabled, and then come from Ark.
 """
 
 from __future__ import annotations

@@ -149,6 +149,7 @@ class GenParams:
         seed: the seed used (a random one when the request said -1 or nothing).
         return_last_frame / generate_audio / camera_fixed / watermark: flags.
         service_tier / execution_expires_after / priority: Ark scheduling fields.
+        callback_url: where Ark posts status changes (None: nowhere).
     """
 
     model: str
@@ -169,6 +170,7 @@ class GenParams:
     service_tier: str = "default"
     execution_expires_after: int = 172_800
     priority: int | None = None
+    callback_url: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -202,6 +204,7 @@ def resolve_params(
     service_tier: str | None = None,
     execution_expires_after: int | None = None,
     priority: int | None = None,
+    callback_url: str | None = None,
 ) -> GenParams:
     """Fill provider defaults into already-validated options (Ark's create-task defaults)."""
     resolution = resolution or info.default_resolution
@@ -238,4 +241,5 @@ def resolve_params(
         service_tier=service_tier or "default",
         execution_expires_after=execution_expires_after or 172_800,
         priority=priority,
+        callback_url=callback_url,
     )

@@ -8,7 +8,8 @@ Each request runs through one pipeline (:meth:`ProviderSim._handle`)::
 
 Besides the API routes every provider app serves its result files under ``/files/...`` (for
 relative result links, see ``Quirks.relative_result_urls``) and the admin routes
-``/_sim/ledger``, ``/_sim/stats``, ``/_sim/requests`` and ``/_sim/tasks``.
+``/_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``, ``/_sim/tasks`` and
+``/_sim/callbacks``.
 
 Protocol modules (``_ark``, ``_aimlapi``, ``_unified``, ``_gptproto``) subclass
 :class:`ProviderSim`, declare their routes and render their own bodies; nothing here knows
@@ -29,6 +30,7 @@ from typing import Any, Literal
 import attrs
 from aiohttp import web
 
+from seedance_async.simulator._callbacks import Callbacks, Dispatcher, ForgeKind
 from seedance_async.simulator._cdn import Cdn, MediaSpec
 from seedance_async.simulator._faults import Faults, roll
 from seedance_async.simulator._http import abort_connection, send_truncated
@@ -102,13 +104,16 @@ class ProviderSim:
     """One simulated provider: an aiohttp app and the state behind it.
 
     Subclasses set ``name``/``api_prefix``, implement :meth:`routes`, :meth:`error_reply` and
-    :meth:`new_task_id`, and may override :meth:`authenticate`. ``quirk_support`` and
-    ``shapes`` name the :class:`Quirks` they implement beyond the universal ones.
+    :meth:`new_task_id`, and may override :meth:`authenticate`. Those that post callbacks
+    set ``posts_callbacks`` and implement :meth:`callback_body` and :meth:`forged_callback`;
+    ``quirk_support`` and ``shapes`` name the :class:`Quirks` they implement beyond the
+    universal ones.
     """
 
     name = "provider"
     api_prefix = ""
     default_failure = ("InternalError", "The generation failed.")
+    posts_callbacks = False
     quirk_support: frozenset[str] = frozenset()
     shapes: frozenset[str] = frozenset()
 
@@ -124,6 +129,8 @@ class ProviderSim:
         clock: Callable[[], float],
         cdn: Cdn,
         quirks: Quirks | None = None,
+        callbacks: Callbacks | None = None,
+        on_callback_pending: Callable[[], None] = lambda: None,
     ) -> None:
         self._keys = frozenset(key_fingerprint(k) for k in keys)
         self.time_scale = time_scale
@@ -140,6 +147,16 @@ class ProviderSim:
         # sequence, and every seeded run recorded with it, stays as it was.
         self.more_fault_rng = random.Random(f"{seed}:{self.name}:faults-2")
         self.task_rng = random.Random(f"{seed}:{self.name}:tasks")
+        self.dispatcher = Dispatcher(
+            provider=self.name,
+            renderer=self,
+            clock=clock,
+            time_scale=time_scale,
+            seed=seed,
+            config=Callbacks(enabled=False),
+            on_pending=on_callback_pending,
+        )
+        self.callbacks = callbacks or Callbacks(enabled=False)
         self.store = TaskStore(limits.max_running)
         self.window = SlidingWindow(limits.rpm, limits.window)
         self.counters: collections.Counter[str] = collections.Counter()
@@ -158,6 +175,7 @@ class ProviderSim:
         self.app.router.add_get("/_sim/stats", self._admin_stats)
         self.app.router.add_get("/_sim/requests", self._admin_requests)
         self.app.router.add_get("/_sim/tasks", self._admin_tasks)
+        self.app.router.add_get("/_sim/callbacks", self._admin_callbacks)
         self.app.router.add_get("/files/{provider}/{task_id}/{name}", self._serve_file)
 
     # -- configuration ---------------------------------------------------------------------
@@ -171,6 +189,17 @@ class ProviderSim:
     def quirks(self, quirks: Quirks) -> None:
         check_quirks(self.name, quirks, self.quirk_support, self.shapes)
         self._quirks = quirks
+
+    @property
+    def callbacks(self) -> Callbacks:
+        """How this provider posts to ``callback_url`` (:class:`Callbacks`)."""
+        return self.dispatcher.config
+
+    @callbacks.setter
+    def callbacks(self, config: Callbacks) -> None:
+        if config.enabled and not self.posts_callbacks:
+            raise ValueError(f"provider {self.name!r} documents no Ark-style callbacks")
+        self.dispatcher.config = config
 
     # -- hooks for protocol modules --------------------------------------------------------
 
@@ -206,6 +235,31 @@ class ProviderSim:
     def injected_rate_limit(self, ctx: Ctx) -> Reply:
         """The answer of an injected 429 (Ark lets ``Faults.rate_limit_code`` pick its code)."""
         return self.error_reply("rate_limit", ctx)
+
+    def callback_body(self, task: SimTask, at: float) -> dict[str, Any]:
+        """The GET answer for ``task`` at ``at``, which is what a callback carries."""
+        raise NotImplementedError
+
+    def forged_callback(
+        self, task: SimTask, kind: ForgeKind, now: float, rng: random.Random
+    ) -> dict[str, Any]:
+        """A callback body claiming success that this provider never sent."""
+        raise NotImplementedError
+
+    def status_word(self, body: Mapping[str, Any]) -> str:
+        """The (first) status word in an answer body, "" when there is none."""
+        for holder, key in _status_slots(body):
+            return str(holder[key])
+        return ""
+
+    def task_id(self, body: Mapping[str, Any]) -> str | None:
+        """The task id an answer body names (``id`` or ``task_id``, maybe under ``data``)."""
+        for node in (body, body.get("data")):
+            if isinstance(node, Mapping):
+                for key in ("id", "task_id"):
+                    if isinstance(node.get(key), str):
+                        return str(node[key])
+        return None
 
     # -- shared helpers for handlers --------------------------------------------------------
 
@@ -290,13 +344,20 @@ class ProviderSim:
         self._ledger.append(row)
         self._rows[task_id] = row
         self.counters["tasks.created"] += 1
+        if params.callback_url is not None:
+            self.dispatcher.track(task, params.callback_url)
         return task
 
-    def result_urls(self, task: SimTask) -> tuple[str, str | None]:
-        """Freshly signed (video URL, last-frame URL or None) of a succeeded task."""
+    def result_urls(self, task: SimTask, *, upstream: bool = False) -> tuple[str, str | None]:
+        """Freshly signed (video URL, last-frame URL or None) of a succeeded task.
+
+        Args:
+            upstream: links as Ark itself gives them (absolute, whatever this surface's
+                quirks), for callbacks.
+        """
         p = task.params
         spec = MediaSpec(task_id=task.id, width=p.width, height=p.height, seconds=p.seconds)
-        relative = self.quirks.relative_result_urls
+        relative = self.quirks.relative_result_urls and not upstream
         video = self.cdn.mint(self.name, spec, "video.mp4", relative=relative)
         frame = (
             self.cdn.mint(self.name, spec, "last_frame.png", relative=relative)
@@ -310,6 +371,19 @@ class ProviderSim:
         if isinstance(body, MutableMapping):
             for holder, key in list(_status_slots(body)):
                 holder[key] = change(str(holder[key]))
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def pump_callbacks(self, now: float) -> None:
+        """Queue and start the callbacks due by ``now``."""
+        if self.dispatcher.busy:
+            self.store.advance(now)
+            self.dispatcher.pump(now)
+
+    async def flush_callbacks(self) -> None:
+        """Deliver every callback due at the clock's time and wait for the answers."""
+        self.store.advance(self.clock())
+        await self.dispatcher.flush()
 
     # -- books ----------------------------------------------------------------------------
 
@@ -528,6 +602,9 @@ class ProviderSim:
 
     async def _admin_tasks(self, request: web.Request) -> web.Response:
         return web.json_response(self.task_times())
+
+    async def _admin_callbacks(self, request: web.Request) -> web.Response:
+        return web.json_response([r.to_json() for r in self.dispatcher.records])
 
     async def _serve_file(self, request: web.Request) -> web.StreamResponse:
         # Result files behind relative links: the CDN's checks, faults, ranges and log.

@@ -72,7 +72,8 @@ class Quirks:
         status_words: renames status words on the wire, e.g. ``{"completed": "succeeded"}``
             for an AI/ML API that answers ``succeeded`` (its SDK also expects ``waiting``,
             ``active`` and ``processing``). Applies to every answer that carries a status
-            word. Given as a mapping; stored as sorted pairs.
+            word; not to callbacks, which come from Ark itself. Given as a mapping; stored
+            as sorted pairs.
         shape: the envelope of a gateway's answers. Unified gateway: ``wrapped`` puts both
             answers in ``{"code": "success", "message": "", "data": ...}``; ``new_api``
             answers like the new-api software's task API: the create answer is
@@ -89,13 +90,13 @@ class Quirks:
         relative_result_urls: result links in answers are relative references
             (``/files/<provider>/<task id>/video.mp4?expires=...&sig=...``) served by the
             provider's own host; a client must resolve them against the API base URL, not
-            use them as given.
+            use them as given. Callbacks (from Ark itself) keep absolute links.
         fastapi_errors: AI/ML API only: body validation failures answer 422 with a
             FastAPI-style ``{"detail": [{"loc": ["body", <field>], "msg", "type"}]}``
             instead of the documented ``{"message", "statusCode", ...}`` body.
         status_lag: provider seconds (scaled by ``time_scale``) the surface lags behind the
             real task: gateways that poll upstream on a timer (new-api every 15 s) report
-            the state of that long ago. The ledger is not delayed.
+            the state of that long ago. Callbacks and the ledger are not delayed.
         hide_expiry: tasks that end ``expired`` or ``cancelled`` keep reporting the running
             word forever, as new-api-style gateways do when upstream says a word they do
             not map; only a client-side deadline ends the wait.

@@ -1,7 +1,14 @@
-"""The :class:`Simulator`: every simulated provider and the CDN, each on its own loopback port."""
+"""The :class:`Simulator`: every simulated provider and the CDN, each on its own loopback port.
+
+The simulator also owns one ``aiohttp.ClientSession`` (created by :meth:`Simulator.start`,
+closed by :meth:`Simulator.close`) through which providers post callbacks, and a background
+loop that pumps callbacks while any are pending (see ``_callbacks``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -9,11 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import aiohttp
 import attrs
 from aiohttp import web
 
 from seedance_async.simulator._aimlapi import AimlApiSim
 from seedance_async.simulator._ark import FLAVORS, ArkSim
+from seedance_async.simulator._callbacks import CallbackDelivery, Callbacks
 from seedance_async.simulator._cdn import Cdn, CdnFaults, CdnRequest
 from seedance_async.simulator._faults import Faults
 from seedance_async.simulator._gptproto import GptProtoSim
@@ -24,12 +33,35 @@ from seedance_async.simulator._provider import ProviderSim
 from seedance_async.simulator._quirks import Quirks
 from seedance_async.simulator._unified import UnifiedSim
 
-__all__ = ["ALL_PROVIDERS", "DEFAULT_KEY", "KEY_ENV", "Simulator", "config_toml"]
+__all__ = [
+    "ALL_PROVIDERS",
+    "CALLBACK_TICK",
+    "DEFAULT_CALLBACKS",
+    "DEFAULT_KEY",
+    "KEY_ENV",
+    "Simulator",
+    "config_toml",
+]
 
 ALL_PROVIDERS = ("ark", "chainhub", "gateway000", "aimlapi", "unified", "gptproto")
 """Every provider the simulator speaks, in start order."""
 DEFAULT_KEY = "sk-simulator"
 KEY_ENV = "SEEDANCE_SIM_KEY"
+
+DEFAULT_CALLBACKS: Mapping[str, Callbacks] = {
+    # Ark posts callbacks, also for tasks created through the gateways that hand it
+    # callback_url; GPTProto does not document them, the others document none at all.
+    "ark": Callbacks(),
+    "chainhub": Callbacks(),
+    "gateway000": Callbacks(),
+    "gptproto": Callbacks(enabled=False),
+    "aimlapi": Callbacks(enabled=False),
+    "unified": Callbacks(enabled=False),
+}
+"""Callback configuration used for a provider when the simulator is not given any."""
+_CALLBACK_PROVIDERS = frozenset({"ark", "chainhub", "gateway000", "gptproto"})
+CALLBACK_TICK = 0.02
+"""Wall seconds between two pumps of the callback loop while callbacks are pending."""
 
 # Client-side adapter and options for each simulated provider (seedance_async.providers).
 _ADAPTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
@@ -95,11 +127,15 @@ class Simulator:
         unified_wrapped: shorthand for ``Quirks(shape="wrapped")`` on ``unified`` (when its
             quirks name no other shape).
         quirks: :class:`Quirks` for all providers or per provider; none by default.
+        callbacks: :class:`Callbacks` per provider, or one for every provider that can post
+            callbacks (Ark, its pass-through gateways and GPTProto; the others keep theirs
+            off); defaults to :data:`DEFAULT_CALLBACKS` (on for Ark and its pass-through
+            gateways).
         cdn_faults: :class:`CdnFaults` for result downloads; none by default.
 
     Raises:
-        ValueError: an unknown provider name, a non-positive ``time_scale``, or a quirk a
-            provider does not support.
+        ValueError: an unknown provider name, a non-positive ``time_scale``, a quirk a
+            provider does not support, or callbacks enabled where none are documented.
     """
 
     def __init__(
@@ -118,6 +154,7 @@ class Simulator:
         url_ttl: float = 86_400.0,
         unified_wrapped: bool = False,
         quirks: Quirks | Mapping[str, Quirks] | None = None,
+        callbacks: Callbacks | Mapping[str, Callbacks] | None = None,
         cdn_faults: CdnFaults | None = None,
     ) -> None:
         names = tuple(dict.fromkeys(providers))
@@ -134,6 +171,9 @@ class Simulator:
             clock=self._clock, secret=secret, url_ttl=url_ttl, faults=cdn_faults, seed=seed
         )
         self._sims: dict[str, ProviderSim] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._pending: asyncio.Event | None = None
         for name in names:
             keys = api_key if isinstance(api_key, str) else api_key.get(name, DEFAULT_KEY)
             quirk = _pick(quirks, name, Quirks())
@@ -149,6 +189,12 @@ class Simulator:
                 "clock": self._clock,
                 "cdn": self._cdn,
                 "quirks": quirk,
+                "callbacks": (
+                    DEFAULT_CALLBACKS[name]
+                    if isinstance(callbacks, Callbacks) and name not in _CALLBACK_PROVIDERS
+                    else _pick(callbacks, name, DEFAULT_CALLBACKS[name])
+                ),
+                "on_callback_pending": self._wake_pump,
             }
             sim: ProviderSim
             if name in FLAVORS:
@@ -179,10 +225,35 @@ class Simulator:
             for name, sim in self._sims.items():
                 sim.bind_loop()
                 sim.root_url = await self._serve(sim.app, self._ports.get(name, 0))
+            # No environment proxies or credentials: callbacks go straight to loopback.
+            self._session = aiohttp.ClientSession(trust_env=False)
+            for sim in self._sims.values():
+                sim.dispatcher.bind(self._session)
+            self._pending = asyncio.Event()
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump_loop())
         except BaseException:
             await self.close()
             raise
         return self
+
+    def _wake_pump(self) -> None:
+        if self._pending is not None:
+            self._pending.set()
+
+    async def _pump_loop(self) -> None:
+        # Callbacks need a pulse: task states change with the clock, not with requests. The
+        # loop pumps every CALLBACK_TICK while any notice is pending and sleeps otherwise.
+        assert self._pending is not None
+        while True:
+            busy = False
+            for sim in self._sims.values():
+                sim.pump_callbacks(self._clock())
+                busy = busy or sim.dispatcher.busy
+            if busy:
+                await asyncio.sleep(CALLBACK_TICK)
+            else:
+                self._pending.clear()
+                await self._pending.wait()
 
     async def _serve(self, app: web.Application, port: int) -> str:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -195,9 +266,21 @@ class Simulator:
         return f"http://{host}:{bound}"
 
     async def close(self) -> None:
-        """Stop every server; paused (``slow``) answers are cut short."""
+        """Stop every server; paused (``slow``) answers are cut short, callbacks in flight
+        are abandoned."""
         for sim in self._sims.values():
             sim.begin_close()
+        pump, self._pump_task = self._pump_task, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        for sim in self._sims.values():
+            await sim.dispatcher.close()
+            sim.dispatcher.bind(None)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
         runners, self._runners = self._runners, []
         for runner in reversed(runners):
             await runner.cleanup()
@@ -280,6 +363,40 @@ class Simulator:
     def quirks(self, provider: str) -> Quirks:
         """The quirks ``provider`` currently shows."""
         return self._sim(provider).quirks
+
+    def set_callbacks(self, provider: str | None, callbacks: Callbacks) -> None:
+        """Replace how ``provider`` posts callbacks (None: every provider that can) from the
+        next pump on: tasks created before keep being announced under the new statuses,
+        faults and retry rules, or no longer at all when ``enabled`` is False.
+
+        Raises:
+            KeyError: the provider is not simulated.
+            ValueError: callbacks enabled on a provider that documents none.
+        """
+        if provider is None:
+            for sim in self._sims.values():
+                if sim.posts_callbacks:
+                    sim.callbacks = callbacks
+        else:
+            self._sim(provider).callbacks = callbacks
+
+    def callbacks(self, provider: str) -> Callbacks:
+        """How ``provider`` currently posts callbacks."""
+        return self._sim(provider).callbacks
+
+    def callback_deliveries(self, provider: str | None = None) -> list[CallbackDelivery]:
+        """Every callback delivery attempt (and dropped or refused notice) so far, for one
+        provider or all, in the order they finished (per provider)."""
+        sims = [self._sim(provider)] if provider is not None else list(self._sims.values())
+        return [record for sim in sims for record in sim.dispatcher.records]
+
+    async def flush_callbacks(self) -> None:
+        """Deliver every callback due at the clock's current time (status changes so far,
+        and re-sends and delayed notices whose time has come) and wait for the receivers'
+        answers, including re-sends that fall due meanwhile. With a manual clock, move it
+        and flush instead of sleeping."""
+        for sim in self._sims.values():
+            await sim.flush_callbacks()
 
     def set_cdn_faults(self, faults: CdnFaults) -> None:
         """Replace the result-download faults from the next download on."""
