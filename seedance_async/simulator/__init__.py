@@ -1,13 +1,22 @@
 """Simulated Seedance providers: real ``aiohttp.web`` servers on loopback.
 
-Each provider speaks its documented wire protocol (../shared/providers.md): ``ark``
+Each provider speaks its documented wire protocol (the providers' public API pages): ``ark``
 (Volcengine Ark / BytePlus), ``chainhub`` and ``gateway000`` (Ark pass-through gateways),
 ``aimlapi`` (AI/ML API), ``unified`` (``/v2/videos/generations`` gateways) and ``gptproto``.
 Tasks go queued → running → succeeded/failed on a clock you can inject, results are tiny
 but valid MP4/PNG files behind signed, expiring URLs on a separate CDN port, and faults
 (429s, 5xx, resets, answers dropped after a paid create, slow or broken answers, failed
-tasks) fire with seeded, reproducible probabilities. Every created task lands in a billing
-ledger, so a test can prove that a client never paid twice.
+tasks, quota and moderation refusals, unknown status words) fire with seeded, reproducible
+probabilities. Every created task lands in a billing ledger, so a test can prove that a
+client never paid twice.
+
+Three more knobs: :class:`Quirks` (fixed traits of a deployment: served models, inactive
+models, other status words or envelopes, relative result links, lagging statuses),
+:class:`CdnFaults` (503s and truncated downloads; ``Range`` is always honoured) and
+:class:`Callbacks` (Ark's ``callback_url`` notices, posted to loopback receivers only, with
+drop/duplicate/delay/reorder/forgery faults; every attempt is in
+:meth:`Simulator.callback_deliveries` and ``GET /_sim/callbacks``; on a manual clock, move
+it and ``await sim.flush_callbacks()``).
 
 Quick start::
 
@@ -36,15 +45,22 @@ As a pytest fixture (pytest-asyncio)::
     async def test_runs(sim: Simulator, clock: ManualClock) -> None:
         ...                                # submit, then clock.advance(40) and poll
 
-Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``
-and ``/_sim/tasks`` (task timelines) (no auth) for out-of-process checks; the CDN answers
-``/_sim/requests``.
+Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``,
+``/_sim/tasks`` (task timelines) and ``/_sim/callbacks`` (no auth) for out-of-process
+checks; the CDN answers ``/_sim/requests``.
 From a shell: ``seedance-async simulate --write-config sim.toml``.
 """
 
 from __future__ import annotations
 
-from seedance_async.simulator._cdn import CdnRequest
+from seedance_async.simulator._callbacks import (
+    CallbackDelivery,
+    CallbackFault,
+    CallbackOutcome,
+    Callbacks,
+    is_loopback,
+)
+from seedance_async.simulator._cdn import CdnFaults, CdnRequest, TruncateMode
 from seedance_async.simulator._clock import ManualClock
 from seedance_async.simulator._faults import Faults, parse_faults
 from seedance_async.simulator._ledger import (
@@ -56,22 +72,39 @@ from seedance_async.simulator._ledger import (
 )
 from seedance_async.simulator._lifecycle import DurationModel
 from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
-from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
+from seedance_async.simulator._quirks import Quirks, Shape
+from seedance_async.simulator._server import (
+    ALL_PROVIDERS,
+    DEFAULT_CALLBACKS,
+    DEFAULT_KEY,
+    KEY_ENV,
+    Simulator,
+)
 
 __all__ = [
     "ALL_PROVIDERS",
+    "DEFAULT_CALLBACKS",
     "DEFAULT_KEY",
     "DEFAULT_LIMITS",
     "KEY_ENV",
+    "CallbackDelivery",
+    "CallbackFault",
+    "CallbackOutcome",
+    "Callbacks",
+    "CdnFaults",
     "CdnRequest",
     "DurationModel",
     "Faults",
     "LedgerEntry",
     "Limits",
     "ManualClock",
+    "Quirks",
     "RequestRecord",
+    "Shape",
     "Simulator",
+    "TruncateMode",
     "find_duplicates",
+    "is_loopback",
     "key_fingerprint",
     "max_in_window",
     "parse_faults",

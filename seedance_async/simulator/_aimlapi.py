@@ -1,4 +1,4 @@
-"""AI/ML API's flat video endpoints (../shared/providers.md §4).
+"""AI/ML API's flat video endpoints (its ``aimlapi/api-docs`` OpenAPI files and error pages).
 
 * ``POST /v2/generate/video/bytedance/generation`` (and the universal ``/v2/video/generations``)
   with a flat body → 200 with the poll schema, status ``queued``.
@@ -7,13 +7,19 @@
   "error": {"name", "message"}|null, "meta": {"usage": {"credits_used"}}}``.
 * Errors ``{"message", "path", "requestId", "statusCode": "<status>", "timestamp"}``.
   No cancel and no list endpoint.
+* ``Quirks(fastapi_errors=True)``: body validation failures answer 422 ``{"detail": [{"loc",
+  "msg", "type"}]}``, the FastAPI shape some of its endpoints use instead.
+* ``Quirks(status_words={"completed": "succeeded"})`` for a deployment that says
+  ``succeeded``; its SDK also waits through ``waiting``, ``active`` and ``processing``.
 
-Simulator choices [?]: body fields a model's schema does not list (say ``aspect_ratio`` on
+Simulator choices where the docs are silent: body fields a model's schema does not list (say ``aspect_ratio`` on
 1.0 pro) are ignored, like zod's default ``strip``; 400 answers add ``errors``
 ``[{"path", "message", "expected", "received"}]`` for the "Expected/Received" details the
 docs mention; an unknown ``generation_id`` answers 404 "Generation not found"; a missing one
 400 "Query validation error!"; ``credits_used`` equals Ark's token formula; failed, expired
-tasks show ``status: "error"``.
+tasks show ``status: "error"``; ``Faults.account_quota`` answers the documented 403 "out of
+credits" (AI/ML API has no monthly-quota code); input moderation answers 400 with a
+moderation message.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ _PRO15_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptiv
 
 @attrs.frozen(kw_only=True)
 class _Schema:
-    """The fields one AI/ML model id accepts (§4.2 table)."""
+    """The fields one AI/ML model id accepts (its per-model OpenAPI schema)."""
 
     image_required: bool = False
     image: bool = True
@@ -96,6 +102,9 @@ def _bad(path: str, expected: str, received: Any) -> Rejection:
     )
 
 
+_CREDITS = "You've run out of credits. Please top up your balance to continue."
+
+
 class AimlApiSim(ProviderSim):
     """AI/ML API."""
 
@@ -104,6 +113,7 @@ class AimlApiSim(ProviderSim):
         "ContentModerationError",
         "The generated video was blocked by the content moderation system.",
     )
+    quirk_support = frozenset({"fastapi_errors"})
 
     def routes(self) -> list[tuple[str, str, Op, Handler]]:
         """Create and poll on both the legacy and the universal path."""
@@ -113,12 +123,30 @@ class AimlApiSim(ProviderSim):
         return found
 
     def new_task_id(self, now: float) -> str:
-        """A UUID-like id (§4.2), drawn from the seeded RNG."""
+        """A UUID-like id, drawn from the seeded RNG."""
         return str(uuid.UUID(int=self.task_rng.getrandbits(128), version=4))
 
+    def unknown_model(self, model: str, ctx: Ctx) -> Rejection:
+        """The body validation error its schema's model enum gives."""
+        served = self.quirks.models
+        names = [m for m in AIML_MODELS if served is None or m in served]
+        return _bad("model", "one of " + ", ".join(names), model)
+
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
-        """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (§4.4)."""
+        """``{"message", "path", "requestId", "statusCode", "timestamp"}`` (its error pages)."""
         extra: dict[str, Any] = {}
+        if (
+            rejection is not None
+            and rejection.code == "Body validation error!"
+            and self.quirks.fastapi_errors
+        ):
+            expected, _, received = rejection.message.partition("|")
+            detail = {
+                "loc": ["body", rejection.param],
+                "msg": f"Expected {expected}, received {received}",
+                "type": "missing" if received == "undefined" else "value_error",
+            }
+            return Reply(status=422, body={"detail": [detail]})
         if rejection is not None and rejection.code == "Body validation error!":
             expected, _, received = rejection.message.partition("|")
             status, message = 400, "Body validation error!"
@@ -138,9 +166,11 @@ class AimlApiSim(ProviderSim):
                 "rate_limit": (429, "Too Many Requests"),
                 "queue_full": (429, "Too Many Requests"),
                 "inflight": (429, "Too Many Requests"),
-                "credits": (
-                    403,
-                    "You've run out of credits. Please top up your balance to continue.",
+                "credits": (403, _CREDITS),
+                "account_quota": (403, _CREDITS),
+                "input_moderation": (
+                    400,
+                    "Your prompt was flagged by the content moderation system.",
                 ),
                 "not_found": (404, "Generation not found"),
             }.get(kind, (self.faults.server_error_status, "Internal server error"))
@@ -159,7 +189,7 @@ class AimlApiSim(ProviderSim):
         return Reply(status=status, body=body)
 
     def poll_json(self, task: SimTask, now: float) -> dict[str, Any]:
-        """The poll schema at ``now`` (§4.3)."""
+        """The poll schema at ``now``."""
         state = task.state(now)
         video = error = None
         if state == "succeeded":
@@ -183,7 +213,7 @@ class AimlApiSim(ProviderSim):
         body, ok = await read_json(request)
         if not ok or not isinstance(body, Mapping):
             return self.error_reply("invalid", ctx, _bad("body", "object", body))
-        params = self._params(body)
+        params = self._params(body, ctx)
         if isinstance(params, Rejection):
             return self.error_reply("invalid", ctx, params)
         task = self.create_task(ctx, body, params)
@@ -203,13 +233,16 @@ class AimlApiSim(ProviderSim):
         task = self.store.get(generation_id, ctx.now)
         if task is None or task.key != ctx.key:
             return self.error_reply("not_found", ctx)
-        return Reply(status=200, body=self.poll_json(task, ctx.now))
+        return Reply(status=200, body=self.poll_json(*self.view(task, ctx.now)))
 
-    def _params(self, body: Mapping[str, Any]) -> GenParams | Rejection:
+    def _params(self, body: Mapping[str, Any], ctx: Ctx) -> GenParams | Rejection:
         model = body.get("model")
         schema = AIML_MODELS.get(model) if isinstance(model, str) else None
         if schema is None or not isinstance(model, str):
             return _bad("model", "one of " + ", ".join(AIML_MODELS), model)
+        refused = self.gate_model(model, ctx)
+        if refused is not None:
+            return refused
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             return _bad("prompt", "string", prompt)
@@ -237,7 +270,7 @@ class AimlApiSim(ProviderSim):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             return _bad("seed", "number", seed)
         flags: dict[str, bool | None] = {}
-        # Both camera spellings are read: the docs changed between them (§4.2).
+        # Both camera spellings are read: the docs changed between them.
         for name in ("watermark", "camerafixed", "camera_fixed", "generate_audio"):
             value = body.get(name)
             if value is not None and not isinstance(value, bool):

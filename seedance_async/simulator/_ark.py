@@ -1,27 +1,34 @@
-"""Ark's task API (../shared/providers.md §2) and the gateways that pass it through (§3).
+"""Ark's task API (Volcengine Ark / BytePlus ModelArk "video generation task" pages) and the
+gateways that pass it through.
 
 One class serves three flavours that differ only in paths and vocabulary:
 
 * ``ark``: base ``/api/v3``, tasks at ``/api/v3/contents/generations/tasks``; create answers
   ``{"id"}``; list and delete exist.
-* ``chainhub``: tasks at ``/volc/v1/contents/generations/tasks`` (§3.2); create answers
-  ``{"id", "status": "submitted"}``; otherwise Ark (list and delete included, a guess).
-* ``gateway000``: tasks at ``/v1/video/generations`` (§3.1); create answers
-  ``{"id", "status": "submitted"}``; gets say ``submitted``/``processing``/``succeeded``/
-  ``failed`` (expired and cancelled show as ``failed``, a guess); no list or delete.
+* ``chainhub``: tasks at ``/volc/v1/contents/generations/tasks`` (ChainHub's Seedance API
+  page); create answers ``{"id", "status": "submitted"}``; otherwise Ark (list and delete
+  included, a guess).
+* ``gateway000``: tasks at ``/v1/video/generations`` (a reseller's "Seedance Lite reference
+  image" page); create answers ``{"id", "status": "submitted"}``; gets say
+  ``submitted``/``processing``/``succeeded``/``failed`` (expired and cancelled show as
+  ``failed``, a guess); no list or delete.
 
-Simulator choices where §2 marks things unknown [?]:
+Simulator choices where the documentation is silent:
 
 * DELETE of a running or cancelled task: HTTP 400 ``InvalidParameter.TaskStatus``.
 * Unknown task id: HTTP 404 ``ResourceNotFound`` (type ``NotFound``).
 * Queued and running task objects are sparse (id, model, status, times, service tier,
-  expiry); the effective parameters appear once the task is final (§2.3 examples).
+  expiry); the effective parameters appear once the task is final (as in Ark's examples).
 * ``cancelled`` and ``expired`` objects carry no ``error``.
 * Every GET of a succeeded task signs a fresh ``video_url`` (valid ``url_ttl`` seconds).
+* Callbacks come from Ark itself, also for tasks created through a pass-through gateway
+  (which hands ``callback_url`` on): their body is Ark's task object with Ark's status
+  words, whatever the gateway's own vocabulary and quirks.
 """
 
 from __future__ import annotations
 
+import random
 import string
 import time
 from collections.abc import Mapping
@@ -30,7 +37,15 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from seedance_async.simulator._ark_body import invalid, parse_ark_body
+from seedance_async.simulator._ark_body import (
+    invalid,
+    model_not_open,
+    parse_ark_body,
+    unknown_model,
+    unsupported_on_2x,
+)
+from seedance_async.simulator._callbacks import ForgeKind
+from seedance_async.simulator._faults import Faults, quota_reset_text
 from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask, State
 from seedance_async.simulator._params import FPS, Rejection
@@ -43,7 +58,7 @@ from seedance_async.simulator._provider import (
     Reply,
 )
 
-__all__ = ["ARK_STATUS", "ArkFlavor", "ArkSim", "ark_task_json"]
+__all__ = ["ARK_STATUS", "ArkFlavor", "ArkSim", "ark_task_json", "cgt_id"]
 
 ARK_STATUS: Mapping[State, str] = {
     s: s for s in ("queued", "running", "succeeded", "failed", "cancelled", "expired")
@@ -106,10 +121,24 @@ _TYPES = {
 }
 
 
+def cgt_id(now: float, rng: random.Random) -> str:
+    """An Ark task id, ``cgt-<YYYYMMDDHHMMSS>-<5 chars>`` in UTC."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+    return f"cgt-{stamp}-{''.join(rng.choice(_ID_CHARS) for _ in range(5))}"
+
+
 def ark_task_json(
-    sim: ProviderSim, task: SimTask, now: float, names: Mapping[State, str]
+    sim: ProviderSim,
+    task: SimTask,
+    now: float,
+    names: Mapping[State, str],
+    *,
+    upstream: bool = False,
 ) -> dict[str, Any]:
-    """The task object of §2.3 at ``now``."""
+    """Ark's task object (the answer of "Query a video generation task") at ``now``.
+
+    ``upstream``: as Ark itself sends it (absolute result links), for callbacks.
+    """
     state = task.state(now)
     p = task.params
     obj: dict[str, Any] = {
@@ -127,7 +156,7 @@ def ark_task_json(
     obj["resolution"] = p.resolution
     obj["ratio"] = p.ratio
     if p.frames is not None:
-        obj["frames"] = p.frames  # only one of duration/frames is returned (§2.3)
+        obj["frames"] = p.frames  # Ark returns only one of duration/frames
     else:
         obj["duration"] = p.duration
     obj["framespersecond"] = FPS
@@ -136,7 +165,7 @@ def ark_task_json(
     if p.priority is not None:
         obj["priority"] = p.priority
     if state == "succeeded":
-        video, frame = sim.result_urls(task)
+        video, frame = sim.result_urls(task, upstream=upstream)
         obj["content"] = (
             {"video_url": video} if frame is None else {"video_url": video, "last_frame_url": frame}
         )
@@ -157,6 +186,8 @@ class ArkSim(ProviderSim):
         "OutputVideoSensitiveContentDetected.PolicyViolation",
         "The request failed because the output video may be related to copyright restrictions.",
     )
+    posts_callbacks = True
+    quirk_support = frozenset({"inactive_models", "reject_unsupported_params"})
 
     def __init__(self, *, flavor: ArkFlavor, **kwargs: Any) -> None:
         self.flavor = flavor
@@ -180,22 +211,24 @@ class ArkSim(ProviderSim):
         return found
 
     def new_task_id(self, now: float) -> str:
-        """``cgt-<YYYYMMDDHHMMSS>-<5 chars>`` (§2.2), in UTC."""
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
-        tail = "".join(self.task_rng.choice(_ID_CHARS) for _ in range(5))
-        return f"cgt-{stamp}-{tail}"
+        """``cgt-<YYYYMMDDHHMMSS>-<5 chars>``, in UTC."""
+        return cgt_id(now, self.task_rng)
 
     def extra_headers(self, ctx: Ctx) -> Mapping[str, str]:
-        """``X-Request-Id`` on every answer, and the echoed ``X-Client-Request-Id`` (§2.8)."""
+        """``X-Request-Id`` on every answer, and the echoed ``X-Client-Request-Id`` (both are
+        read by Ark's official SDK)."""
         if ctx.client_request_id:
             return {"X-Request-Id": ctx.request_id, "X-Client-Request-Id": ctx.client_request_id}
         return {"X-Request-Id": ctx.request_id}
 
     def error_reply(self, kind: ErrorKind, ctx: Ctx, rejection: Rejection | None = None) -> Reply:
-        """Ark's envelope ``{"error": {code, message, param, type}}`` (§2.8)."""
+        """Ark's envelope ``{"error": {code, message, param, type}}``."""
         status, code, message, param = _ark_error(
-            kind, rejection, self.limits.max_queued, self.faults.server_error_status
+            kind, rejection, self.limits.max_queued, self.faults, ctx.now
         )
+        return self._ark_reply(ctx, status, code, message, param)
+
+    def _ark_reply(self, ctx: Ctx, status: int, code: str, message: str, param: str) -> Reply:
         body = {
             "error": {
                 "code": code,
@@ -208,9 +241,53 @@ class ArkSim(ProviderSim):
         }
         return Reply(status=status, body=body)
 
+    def injected_rate_limit(self, ctx: Ctx) -> Reply:
+        """A 429 with ``Faults.rate_limit_code`` (Ark's RPM code by default)."""
+        code = self.faults.rate_limit_code
+        if code is None:
+            return self.error_reply("rate_limit", ctx)
+        message = _RATE_MESSAGES.get(
+            code, f"The request failed because of a rate or quota limit ({code})."
+        )
+        if code == "QuotaExceeded":
+            message = _FREE_QUOTA_MESSAGE
+        return self._ark_reply(ctx, 429, code, message, "")
+
+    def unknown_model(self, model: str, ctx: Ctx) -> Rejection:
+        """Ark's 404 ``InvalidEndpointOrModel.NotFound`` (gateways relay it)."""
+        return unknown_model(model)
+
+    def model_not_open(self, model: str, ctx: Ctx) -> Rejection:
+        """Ark's 404 ``ModelNotOpen`` (gateways relay it)."""
+        # A stable, made-up account number per key, in Ark's ten-digit style.
+        account = str(2_100_000_000 + int(ctx.key[:8] or "0", 16) % 100_000_000)
+        return model_not_open(model, account)
+
     def render_task(self, task: SimTask, now: float) -> dict[str, Any]:
         """The task object this provider sends (gptproto overrides it)."""
         return ark_task_json(self, task, now, self.flavor.status_names)
+
+    def callback_body(self, task: SimTask, at: float) -> dict[str, Any]:
+        """Ark's task object at ``at``: Ark posts callbacks itself, gateway or not."""
+        return ark_task_json(self, task, at, ARK_STATUS, upstream=True)
+
+    def forged_callback(
+        self, task: SimTask, kind: ForgeKind, now: float, rng: random.Random
+    ) -> dict[str, Any]:
+        """Ark's task object claiming success: for an id never created (``forged_task``)
+        or for ``task`` with its video on a foreign host (``forged_url``)."""
+        obj = ark_task_json(self, task.claimed("succeeded", now), now, ARK_STATUS)
+        if kind == "forged_task":
+            fake = cgt_id(now, rng)
+            while fake in self.store:
+                fake = cgt_id(now, rng)
+            obj["id"] = fake
+            # Looks like one of our links, but nothing was signed for this id: a 403.
+            url = f"{self.cdn.base_url}/tos/{self.name}/{fake}/video.mp4?expires={int(now) + 86_400}&sig={rng.getrandbits(128):032x}"
+        else:
+            url = f"https://results.forged.invalid/{task.id}/video.mp4"
+        obj["content"] = {"video_url": url}
+        return obj
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -221,6 +298,13 @@ class ArkSim(ProviderSim):
             return self.error_reply(
                 "invalid", ctx, invalid("body", "the request body is not valid JSON")
             )
+        model = body.get("model") if isinstance(body, Mapping) else None
+        if isinstance(model, str) and model:
+            refused = self.gate_model(model, ctx)
+            if refused is None and self.quirks.reject_unsupported_params:
+                refused = unsupported_on_2x(body, model)
+            if refused is not None:
+                return self.error_reply("invalid", ctx, refused)
         params = parse_ark_body(body, self.task_rng)
         if isinstance(params, Rejection):
             return self.error_reply("invalid", ctx, params)
@@ -237,10 +321,10 @@ class ArkSim(ProviderSim):
         task = self._owned(request.match_info["task_id"], ctx)
         if task is None:
             return self.error_reply("not_found", ctx)
-        return Reply(status=200, body=self.render_task(task, ctx.now))
+        return Reply(status=200, body=self.render_task(*self.view(task, ctx.now)))
 
     async def list(self, request: web.Request, ctx: Ctx) -> Reply:
-        """``GET {tasks}?page_num&page_size&filter.*`` (§2.4), newest first."""
+        """``GET {tasks}?page_num&page_size&filter.*``, newest first."""
         query = request.query
         page: dict[str, int] = {}
         for name, default in (("page_num", 1), ("page_size", 10)):
@@ -260,20 +344,22 @@ class ArkSim(ProviderSim):
         model = query.get("filter.model")
         tier = query.get("filter.service_tier")
         ids = frozenset(query.getall("filter.task_ids", []))
+        views = [self.view(task, ctx.now) for task in self.store.newest_first(ctx.key, ctx.now)]
         matches = [
-            task
-            for task in self.store.newest_first(ctx.key, ctx.now)
+            (task, at)
+            for task, at in views
             if (not ids or task.id in ids)
             and (model is None or task.params.model == model)
             and (tier is None or task.params.service_tier == tier)
-            and (status is None or names[task.state(ctx.now)] == status)
+            and (status is None or names[task.state(at)] == status)
         ]
         first = (page["page_num"] - 1) * page["page_size"]
-        items = [self.render_task(t, ctx.now) for t in matches[first : first + page["page_size"]]]
+        items = [self.render_task(*m) for m in matches[first : first + page["page_size"]]]
         return Reply(status=200, body={"total": len(matches), "items": items})
 
     async def delete(self, request: web.Request, ctx: Ctx) -> Reply:
-        """``DELETE {tasks}/{id}`` with the §2.5 rules."""
+        """``DELETE {tasks}/{id}``: a queued task is cancelled, a finished one deleted, a
+        running or cancelled one refused (Ark's "Cancel or delete" page)."""
         task = self._owned(request.match_info["task_id"], ctx)
         if task is None:
             return self.error_reply("not_found", ctx)
@@ -303,10 +389,25 @@ class ArkSim(ProviderSim):
         return task if task is not None and task.key == ctx.key else None
 
 
+_RATE_MESSAGES: Mapping[str, str] = {
+    "RateLimitExceeded.EndpointRPMExceeded": "The request failed because you have exceeded the RPM limit of the endpoint. Please try again later.",
+    "ModelAccountRpmRateLimitExceeded": "The request failed because you have exceeded the RPM limit of the model for your account. Please try again later.",
+    "APIAccountRpmRateLimitExceeded": "The request failed because you have exceeded the RPM limit of your API key. Please try again later.",
+    "AccountRateLimitExceeded": "The request failed because you have exceeded the rate limit of your account. Please try again later.",
+    "InflightBatchsizeExceeded": "The request failed because the number of in-flight tasks has exceeded the limit. Please try again later.",
+    "RequestBurstTooFast": "The request failed because the request rate increased too fast. Please slow down and try again later.",
+    "ServerOverloaded": "The service is currently overloaded. Please try again later.",
+    "SetLimitExceeded": "The request failed because your account has reached the spending limit you set. The service is paused until you raise it.",
+}
+# Injected QuotaExceeded is the other meaning of that code (the queue cap has its own
+# message): the free quota is used up, which no retry fixes.
+_FREE_QUOTA_MESSAGE = "The request failed because the free quota of the model has been used up. Please enable paid inference in the Ark Console."
+
+
 def _ark_error(
-    kind: ErrorKind, rejection: Rejection | None, max_queued: int | None, server_status: int
+    kind: ErrorKind, rejection: Rejection | None, max_queued: int | None, faults: Faults, now: float
 ) -> tuple[int, str, str, str]:
-    """(status, code, message, param) of an Ark error (§2.8 table)."""
+    """(status, code, message, param) of an Ark error (its error-code table)."""
     if rejection is not None:
         return rejection.status, rejection.code, rejection.message, rejection.param or ""
     if kind == "auth":
@@ -347,8 +448,22 @@ def _ark_error(
         )
     if kind == "not_found":
         return 404, "ResourceNotFound", "The specified task is not found.", "id"
+    if kind == "account_quota":
+        return (
+            429,
+            "AccountQuotaExceeded",
+            f"You have exceeded the monthly usage quota. It will reset at {quota_reset_text(faults, now)}.",
+            "",
+        )
+    if kind == "input_moderation":
+        return (
+            400,
+            "InputTextSensitiveContentDetected",
+            "The request failed because the input text may contain sensitive information.",
+            "content",
+        )
     return (
-        server_status,
+        faults.server_error_status,
         "InternalServiceError",
         "The service encountered an unexpected internal error.",
         "",

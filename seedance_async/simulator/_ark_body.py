@@ -1,12 +1,14 @@
 """Ark's create-task body: validation as Ark answers it, and the effective parameters.
 
-Rules from ../shared/providers.md §2.2 (fields, ranges), §7 (scenarios per model, frames,
-ratios) and §2.8 (error envelope). Like Ark, unknown keys are silently ignored and JSON
-``null`` means "not given" (the official SDK sends every unset field as null, §2.2).
+Rules from Ark's "Create a video generation task" page (fields, ranges), its model pages
+(scenarios per model, frames, ratios) and its error-code page (error envelope). Like Ark,
+unknown keys are silently ignored and JSON ``null`` means "not given" (the official Python
+SDK sends every unset field as null).
 
-Text-command suffixes (``--rs 720p --dur 5``, §2.11) are read leniently: a body field wins
-over its suffix, and a suffix value that does not parse is ignored (precedence and
-strictness are unknown upstream, so this is a simulator choice).
+Text-command suffixes (``--rs 720p --dur 5``, the older way to set parameters in the
+prompt) are read leniently: a body field wins over its suffix, and a suffix value that does
+not parse is ignored (precedence and strictness are undocumented, so this is a simulator
+choice).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from seedance_async.simulator._params import (
     resolve_params,
 )
 
-__all__ = ["parse_ark_body", "parse_suffix"]
+__all__ = [
+    "model_not_open",
+    "parse_ark_body",
+    "parse_suffix",
+    "unknown_model",
+    "unsupported_on_2x",
+]
 
 _ROLES = frozenset({"first_frame", "last_frame", "reference_image"})
 _SUFFIX = re.compile(r"--([a-z]+)\s+(\S+)")
@@ -65,6 +73,51 @@ def invalid(param: str, why: str) -> Rejection:
         message=f"The parameter `{param}` specified in the request is not valid: {why}.",
         param=param,
     )
+
+
+def unknown_model(model: str) -> Rejection:
+    """Ark's 404 for a model or endpoint id that does not exist (or is not served)."""
+    return Rejection(
+        status=404,
+        code="InvalidEndpointOrModel.NotFound",
+        message=f"The model or endpoint {model} does not exist or you do not have access to it.",
+        param="model",
+    )
+
+
+def model_not_open(model: str, account: str) -> Rejection:
+    """Ark's 404 ``ModelNotOpen``: the model exists but the account has not activated it."""
+    return Rejection(
+        status=404,
+        code="ModelNotOpen",
+        message=(
+            f"Your account {account} has not activated the model {model}. "
+            "Please activate the model service in the Ark Console."
+        ),
+        param="model",
+    )
+
+
+# Body fields Seedance 2.x does not take (Ark's create-task page for 2.0: no frames, no
+# camera_fixed, service_tier "not configurable", draft only from 2.5 on; its July 2026
+# revision also lists seed as unsupported).
+_NOT_ON_2X = ("frames", "camera_fixed", "service_tier", "seed")
+
+
+def unsupported_on_2x(body: Mapping[str, Any], model: str) -> Rejection | None:
+    """Ark's 400 ``InvalidParameter`` for a parameter a Seedance 2.x model does not take."""
+    name = model.strip().lower()
+    for prefix in ("doubao-", "dreamina-"):
+        name = name.removeprefix(prefix)
+    if not name.startswith("seedance-2"):
+        return None
+    refused = list(_NOT_ON_2X)
+    if not name.startswith("seedance-2-5"):
+        refused.append("draft")
+    for field in refused:
+        if body.get(field) is not None:
+            return invalid(field, f"`{field}` is not supported by model {model}")
+    return None
 
 
 def parse_suffix(text: str) -> dict[str, Any]:
@@ -148,7 +201,7 @@ def _content(content: list[Any], info: ModelInfo) -> tuple[str, list[str]] | Rej
         else:
             return invalid("content.type", f"unsupported content type {kind!r} for this model")
     if len(roles) == 1 and roles[0] is None:
-        roles = ["first_frame"]  # a single image may omit its role (seed 004)
+        roles = ["first_frame"]  # a single image may omit its role (Ark's model docs)
     if any(r is None for r in roles):
         return invalid("content.role", "every image needs a role when several are given")
     return " ".join(texts), [r for r in roles if r is not None]
@@ -196,12 +249,7 @@ def parse_ark_body(body: Any, rng: random.Random) -> GenParams | Rejection:
         return invalid("content", "expected a non-empty array")
     info = model_info(model)
     if info is None:
-        return Rejection(
-            status=404,
-            code="InvalidEndpointOrModel.NotFound",
-            message=f"The model or endpoint {model} does not exist or you do not have access to it.",
-            param="model",
-        )
+        return unknown_model(model)
     parsed = _content(content, info)
     if isinstance(parsed, Rejection):
         return parsed
@@ -247,6 +295,7 @@ def parse_ark_body(body: Any, rng: random.Random) -> GenParams | Rejection:
         service_tier=values["service_tier"],
         execution_expires_after=values["execution_expires_after"],
         priority=values["priority"],
+        callback_url=values["callback_url"],
     )
 
 

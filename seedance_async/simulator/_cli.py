@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seedance_async.simulator._faults import Faults, parse_faults
+from seedance_async.simulator._cdn import CdnFaults
+from seedance_async.simulator._faults import Faults, parse_faults, parse_spec
 from seedance_async.simulator._limits import Limits
+from seedance_async.simulator._quirks import SHAPES, Quirks
 from seedance_async.simulator._server import ALL_PROVIDERS, DEFAULT_KEY, KEY_ENV, Simulator
 
 __all__ = ["register", "run"]
@@ -47,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SPEC",
         help='faults for every provider, e.g. "rate_limit=0.2,retry_after=1,drop_after_create=0.01"',
     )
+    parser.add_argument(
+        "--cdn-faults",
+        default="",
+        metavar="SPEC",
+        help='result-download faults, e.g. "unavailable=0.1,truncated=0.05,truncate_mode=chunked"',
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--time-scale",
@@ -68,6 +76,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="unified: wrap get answers in {code, message, data}",
     )
     parser.add_argument(
+        "--unified-shape",
+        choices=SHAPES,
+        default="default",
+        help="unified: the answer envelope (wrapped: {code, message, data}; new_api: "
+        "new-api's task API)",
+    )
+    parser.add_argument(
         "--write-config", metavar="FILE", help="write a TOML provider config for the library"
     )
     parser.add_argument("--exit-after-ready", action="store_true", help=argparse.SUPPRESS)
@@ -80,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         faults = parse_faults(args.faults) if args.faults else Faults()
     except ValueError as exc:
         print(f"seedance-async simulate: --faults: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cdn_faults = parse_spec(CdnFaults, args.cdn_faults, CdnFaults())
+    except ValueError as exc:
+        print(f"seedance-async simulate: --cdn-faults: {exc}", file=sys.stderr)
         return 2
     if args.time_scale <= 0:
         print("seedance-async simulate: --time-scale must be > 0", file=sys.stderr)
@@ -99,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         ports=ports,
         limits=Limits.unlimited() if args.unlimited else None,
         unified_wrapped=args.unified_wrapped,
+        quirks={"unified": Quirks(shape=args.unified_shape)},
+        cdn_faults=cdn_faults,
     )
     try:
         asyncio.run(_serve(sim, args))

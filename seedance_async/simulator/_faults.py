@@ -2,24 +2,35 @@
 
 Every API request rolls the same fixed set of dice from the provider's own seeded
 ``random.Random``, whatever the probabilities are, so a run is exactly reproducible for a
-seed and changing one probability does not shift the draws of the others. When several
-faults come up on one request only the most severe fires, in this order::
+seed and changing one probability does not shift the draws of the others. The faults added
+later (``account_quota``, ``input_moderation``, ``unknown_status``) roll a second fixed set
+from a second generator, so the first set, and with it every run recorded before they
+existed, stays the same. When several faults come up on one request only the most severe
+fires, in this order::
 
-    reset > rate_limit > server_error > (the request is handled) > drop_after_create >
-    malformed_json > truncated
+    reset > rate_limit > account_quota > server_error > (the request is handled) >
+    drop_after_create > malformed_json > truncated
 
-``slow`` and ``latency`` only delay and combine with anything.
+``input_moderation`` refuses a create inside the handler (after its body was validated) and
+``unknown_status`` rewrites a task answer's status word; ``slow`` and ``latency`` only delay
+and combine with anything.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-__all__ = ["FaultPlan", "Faults", "parse_faults", "roll"]
+__all__ = ["FaultPlan", "Faults", "parse_faults", "parse_spec", "quota_reset_text", "roll"]
+
+if TYPE_CHECKING:
+    from attrs import AttrsInstance
+
+_C = TypeVar("_C", bound="AttrsInstance")
 
 
 def _probability(_: Any, attribute: attrs.Attribute[float], value: float) -> None:
@@ -47,7 +58,7 @@ class Faults:
             is created, the client sees a disconnect.
         drop_after_create: creates only: the task is created and billed, then the
             connection is closed without an answer (the case that double-bills naive
-            clients, ../shared/providers.md pitfall 1).
+            clients: no provider offers an idempotency key for creates).
         slow: delay the answer by ``slow_seconds`` (wall time) after the request was
             processed, to trigger client read timeouts; a create is already made.
         slow_seconds: the delay for ``slow``.
@@ -61,6 +72,30 @@ class Faults:
             typical one (Ark ``OutputVideoSensitiveContentDetected.PolicyViolation``).
         failure_message: the message of such failures; None uses a typical one.
         latency: seconds (wall time) added before every API answer.
+        rate_limit_code: the code injected 429s carry on Ark and its pass-through
+            gateways; None is ``RateLimitExceeded.EndpointRPMExceeded``. Ark overloads 429
+            with codes that need different handling: ``SetLimitExceeded`` (a spend cap the
+            user set: waiting does not help), ``QuotaExceeded`` (free quota used up, or too
+            many queued tasks), ``ServerOverloaded``, ``RequestBurstTooFast``,
+            ``InflightBatchsizeExceeded``, ``ModelAccountRpmRateLimitExceeded``... Known
+            codes get Ark's wording; other codes a generic message.
+        account_quota: answer Ark's 429 ``AccountQuotaExceeded``, a monthly usage quota
+            whose message names the date it resets ("It will reset at 2026-02-01
+            00:00:00 +0800 CST."): unlike ``rate_limit`` it will not clear for days, so a
+            client must not retry it on a short backoff. Nothing is created. Providers
+            without that code answer their own "out of quota" refusal (AI/ML API: 403 out
+            of credits; GPTProto and the unified gateway relay Ark's code).
+        account_quota_reset: Unix time the quota message says it resets; None is the
+            start of the next calendar month in UTC+8 (Beijing time) after the request.
+        input_moderation: creates only: refuse a valid body as input moderation does, with
+            the provider's synchronous refusal (Ark 400
+            ``InputTextSensitiveContentDetected``; GPTProto 400 ``content_policy_violation``,
+            which its docs list as a 503 whose "actual status code is 400"). Nothing is
+            created or billed.
+        unknown_status: a task answer (get, list) reports ``unknown_status_word`` instead
+            of the task's status, a word outside the provider's vocabulary; a client must
+            treat it as "not finished yet" and keep polling.
+        unknown_status_word: the word ``unknown_status`` sends.
     """
 
     rate_limit: float = attrs.field(default=0.0, validator=_probability)
@@ -78,11 +113,32 @@ class Faults:
     failure_code: str | None = None
     failure_message: str | None = None
     latency: float = attrs.field(default=0.0, validator=_non_negative)
+    rate_limit_code: str | None = None
+    account_quota: float = attrs.field(default=0.0, validator=_probability)
+    account_quota_reset: float | None = attrs.field(default=None, validator=_non_negative)
+    input_moderation: float = attrs.field(default=0.0, validator=_probability)
+    unknown_status: float = attrs.field(default=0.0, validator=_probability)
+    unknown_status_word: str = "unknown"
 
     @server_error_status.validator
     def _check_status(self, attribute: attrs.Attribute[int], value: int) -> None:
         if not 500 <= value <= 599:
             raise ValueError(f"server_error_status must be a 5xx status, got {value}")
+
+
+_BEIJING = timezone(timedelta(hours=8))
+
+
+def quota_reset_text(faults: Faults, now: float) -> str:
+    """When an ``account_quota`` fault says the quota resets, as Ark writes it
+    (``2026-02-01 00:00:00 +0800 CST``)."""
+    if faults.account_quota_reset is not None:
+        when = datetime.fromtimestamp(faults.account_quota_reset, UTC).astimezone(_BEIJING)
+    else:
+        local = datetime.fromtimestamp(now, UTC).astimezone(_BEIJING)
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        when = datetime(year, month, 1, tzinfo=_BEIJING)
+    return when.strftime("%Y-%m-%d %H:%M:%S +0800 CST")
 
 
 @attrs.frozen(kw_only=True)
@@ -100,16 +156,23 @@ class FaultPlan:
     truncated: bool = False
     slow: bool = False
     task_failure: bool = False
+    account_quota: bool = False
+    input_moderation: bool = False
+    unknown_status: bool = False
 
 
 NO_FAULTS = FaultPlan()
 
 
-def roll(faults: Faults, rng: random.Random) -> FaultPlan:
+def roll(faults: Faults, rng: random.Random, more: random.Random | None = None) -> FaultPlan:
     """Roll the dice for one request.
 
-    Always draws the same number of values from ``rng`` (see the module docstring).
+    Always draws the same number of values from ``rng`` and from ``more`` (see the module
+    docstring); without ``more`` the later faults never fire.
     """
+    d_quota = d_moderation = d_unknown = 1.0
+    if more is not None:
+        d_quota, d_moderation, d_unknown = more.random(), more.random(), more.random()
     r = rng.random
     d_reset, d_rate, d_5xx, d_drop, d_bad, d_trunc, d_slow, d_fail = (
         r(),
@@ -130,6 +193,9 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
         or faults.truncated
         or faults.slow
         or faults.task_failure
+        or faults.account_quota
+        or faults.input_moderation
+        or faults.unknown_status
     ):
         return NO_FAULTS
     slow = d_slow < faults.slow
@@ -137,6 +203,8 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
         return FaultPlan(reset=True)
     if d_rate < faults.rate_limit:
         return FaultPlan(rate_limit=True, slow=slow)
+    if d_quota < faults.account_quota:
+        return FaultPlan(account_quota=True, slow=slow)
     if d_5xx < faults.server_error:
         return FaultPlan(server_error=True, slow=slow)
     return FaultPlan(
@@ -145,6 +213,8 @@ def roll(faults: Faults, rng: random.Random) -> FaultPlan:
         truncated=d_trunc < faults.truncated,
         slow=slow,
         task_failure=d_fail < faults.task_failure,
+        input_moderation=d_moderation < faults.input_moderation,
+        unknown_status=d_unknown < faults.unknown_status,
     )
 
 
@@ -152,8 +222,8 @@ _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOL_WORDS |= {"0": False, "false": False, "no": False, "off": False}
 
 
-def _convert(name: str, raw: str) -> Any:
-    field = attrs.fields_dict(Faults)[name]
+def _convert(cls: type, name: str, raw: str) -> Any:
+    field = attrs.fields_dict(cls)[name]
     kind = str(field.type)
     text = raw.strip()
     if "None" in kind and text.lower() in ("none", "null", ""):
@@ -179,8 +249,21 @@ def parse_faults(spec: str, base: Faults | None = None) -> Faults:
     Raises:
         ValueError: an unknown name, a value of the wrong type, or an invalid probability.
     """
+    return parse_spec(Faults, spec, base or Faults())
+
+
+def parse_spec(cls: type[_C], spec: str, base: _C) -> _C:
+    """Read comma-separated ``name=value`` pairs into a copy of ``base``, an attrs instance.
+
+    Fields typed ``bool``, ``int``, ``float``, ``str`` and their ``| None`` forms are
+    understood; anything else is passed on as text (a ``Literal`` field's validator then
+    checks it).
+
+    Raises:
+        ValueError: an unknown name, a value of the wrong type, or one a validator refuses.
+    """
     values: dict[str, Any] = {}
-    known: Mapping[str, Any] = attrs.fields_dict(Faults)
+    known: Mapping[str, Any] = attrs.fields_dict(cls)
     for part in spec.split(","):
         if not part.strip():
             continue
@@ -190,5 +273,6 @@ def parse_faults(spec: str, base: Faults | None = None) -> Faults:
             raise ValueError(f"fault {part.strip()!r} must look like name=value")
         if name not in known:
             raise ValueError(f"unknown fault {name!r} (known: {', '.join(sorted(known))})")
-        values[name] = _convert(name, raw)
-    return attrs.evolve(base or Faults(), **values)
+        values[name] = _convert(cls, name, raw)
+    # attrs.evolve, spelled out: mypy's attrs plugin cannot follow evolve() on a type variable.
+    return cls(**{**attrs.asdict(base, recurse=False), **values})

@@ -2,7 +2,7 @@
 
 A task that was created is billed, even when the client never saw the answer
 (``drop_after_create``): that is exactly what a real provider does and what a client must
-never double (../shared/providers.md pitfall 1). Keys are stored only as short SHA-256
+never double (no provider offers an idempotency key). Keys are stored only as short SHA-256
 fingerprints.
 """
 

@@ -10,13 +10,21 @@ before "now" is replayed before a state is read, a task that has not started yet
 (or expired, once its ``execution_expires_after`` deadline passed while it waited).
 
 Durations are drawn in provider seconds and multiplied by ``time_scale``; so is
-``execution_expires_after``. Retention (7 days, cancelled records 24 h, ../shared/providers.md
-§2.5, §2.6) is in clock seconds.
+``execution_expires_after``. Retention is in clock seconds: task records stay queryable for
+7 days and cancelled ones for 24 h (Ark's "Query a video generation task" and "Cancel or
+delete a video generation task" pages).
+
+Because a state is a function of the clock, the past can be replayed too:
+:meth:`SimTask.as_of` shows a task as it was at an earlier instant (what a lagging gateway
+reports, and what a status-change callback carries) and :meth:`SimTask.transitions` lists
+every status change up to now (what callbacks announce).
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
+import math
 import random
 from collections.abc import Iterator
 from typing import Literal
@@ -25,9 +33,11 @@ import attrs
 
 from seedance_async.simulator._params import GenParams
 
-__all__ = ["DurationModel", "SimTask", "State", "TaskStore"]
+__all__ = ["FINAL_STATES", "STATES", "DurationModel", "SimTask", "State", "TaskStore"]
 
 State = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
+STATES: tuple[State, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
+FINAL_STATES: frozenset[State] = frozenset({"succeeded", "failed", "cancelled", "expired"})
 
 RETENTION = 7 * 86_400.0
 CANCELLED_RETENTION = 86_400.0
@@ -48,7 +58,7 @@ class DurationModel:
     """How long tasks wait and run, in provider seconds (before ``time_scale``).
 
     Both are drawn uniformly from ``(low, high)`` with the provider's seeded RNG. The
-    defaults follow the documented ~40-60 s for a 5 s clip (../shared/providers.md §4.3) with
+    defaults follow the ~40-60 s for a 5 s clip that AI/ML API's Seedance page quotes, with
     a few seconds of queueing.
 
     Attributes:
@@ -143,6 +153,70 @@ class SimTask:
         if now >= self.end:
             return 1.0
         return min(0.99, (now - self.start) / self.run) if self.run > 0 else 0.99
+
+    def as_of(self, at: float) -> SimTask:
+        """A copy that shows the task as it was at ``at`` (an instant the store has passed).
+
+        A task that had not started by then is queued (or expired, past its deadline)
+        in the copy, a cancel after ``at`` has not happened yet, and so on, so
+        :meth:`state`, :meth:`updated_at` and :meth:`progress` of the copy at ``at`` are
+        what they were at that instant.
+        """
+        view = copy.copy(self)
+        if self.cancelled_at is not None and self.cancelled_at > at:
+            view.cancelled_at = None
+        if self.start is not None and self.start > at:
+            view.start = view.end = view.outcome = None
+        elif self.start is None and self.end is not None and self.end > at:
+            view.end = view.outcome = None  # expired while queued, but not yet at ``at``
+        return view
+
+    def in_state(self, state: State, at: float) -> SimTask:
+        """:meth:`as_of` at ``at``, showing ``state`` even when the next status began at
+        the same instant (a task without queue time is queued and running at once)."""
+        view = self.as_of(at)
+        if state == "queued":
+            view.start = view.end = view.outcome = view.cancelled_at = None
+        elif state == "running" and view.end is not None and view.end <= at:
+            view.end = math.inf  # a zero-length run: show it running, not yet finished
+        return view
+
+    def stuck(self) -> SimTask:
+        """A copy that is running forever: what a gateway that has no word for expired or
+        cancelled tasks reports about them."""
+        view = copy.copy(self)
+        view.cancelled_at = None
+        view.start = self.created if self.start is None else self.start
+        view.end = view.run = math.inf
+        view.outcome = "succeeded"  # never reached: the end is infinitely far
+        return view
+
+    def claimed(self, outcome: State, at: float) -> SimTask:
+        """A copy that claims to have ended ``outcome`` at ``at``, whatever really happened
+        (the body of a forged callback)."""
+        view = copy.copy(self)
+        view.cancelled_at = None
+        view.start = min(self.created if self.start is None else self.start, at)
+        view.end = at
+        view.outcome = outcome
+        view.failure = None
+        return view
+
+    def transitions(self, now: float) -> list[tuple[State, float]]:
+        """Every status the task has had up to ``now``, with the time it began, in order
+        (valid once the store was advanced to ``now``)."""
+        found: list[tuple[State, float]] = [("queued", self.created)]
+        if self.cancelled_at is not None:
+            if self.cancelled_at <= now:
+                found.append(("cancelled", self.cancelled_at))
+            return found
+        if self.start is not None and self.start <= now:
+            found.append(("running", self.start))
+        if self.end is not None and self.outcome is not None and self.end <= now:
+            found.append((self.outcome, self.end))
+        elif self.start is None and now >= self.deadline:
+            found.append(("expired", self.deadline))
+        return found
 
 
 class _Lane:

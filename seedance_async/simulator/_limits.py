@@ -1,6 +1,6 @@
 """Per-key limits as providers enforce them, and the sliding window that counts requests.
 
-Ark's documented budgets (../shared/providers.md §2.9): per account and model, 600 task
+Ark's documented budgets (its "Model list" rate-limit tables): per account and model, 600 task
 creations per minute and 10 running tasks for the pro family (300 and 5 for lite), and at
 most 120 *queued* tasks per account ("QuotaExceeded"). The simulator applies limits per API
 key (one key = one account here) and not per model, which is the stricter reading.
@@ -30,7 +30,7 @@ class Limits:
         window: length of the rate window in clock seconds; not scaled by ``time_scale``,
             because the clients that must respect it run in real time.
         count_polls: when True, get/list/delete requests count towards ``rpm`` too (whether
-            they do on Ark is unknown, providers.md pitfall 10).
+            they do on Ark is undocumented).
         max_running: tasks running at once; more wait in ``queued`` until a slot frees
             (they are not rejected).
         max_queued: queued tasks; a create beyond it is refused (Ark 429 ``QuotaExceeded``).
@@ -61,12 +61,12 @@ class Limits:
 
 
 DEFAULT_LIMITS: Mapping[str, Limits] = {
-    # Ark and its pass-through gateways enforce Ark's budgets upstream (§2.9, §3).
+    # Ark and its pass-through gateways enforce Ark's budgets upstream.
     "ark": Limits.ark(),
     "chainhub": Limits.ark(),
     "gateway000": Limits.ark(),
     "gptproto": Limits.ark(),
-    # AI/ML API and the unified gateways publish no numbers (§4.4, §5).
+    # AI/ML API and the unified gateways publish no numbers.
     "aimlapi": Limits(),
     "unified": Limits(),
 }

@@ -1,6 +1,6 @@
 """Tiny but valid result files: an MP4 per task and a PNG last frame.
 
-Real results are signed links to TOS objects (../shared/providers.md §2.3, §2.6): an MP4 video
+Real results are signed links to TOS objects (Ark's "Query a video generation task"): an MP4 video
 and, with ``return_last_frame``, a PNG "same size as the video, no watermark". The simulator
 serves files that every parser accepts and that differ per task, without encoding video:
 

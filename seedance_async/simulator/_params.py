@@ -1,8 +1,8 @@
 """What the simulated models can do, and the effective parameters of one generation.
 
-The simulator keeps its own copy of the model facts (../shared/providers.md §7 and seed 004)
-instead of importing the client's tables: a simulator that shares the client's mistakes
-could not catch them.
+The simulator keeps its own copy of the model facts (the Seedance model pages of Volcengine
+Ark and BytePlus ModelArk: scenarios, ranges and pixel sizes per model) instead of importing
+the client's tables: a simulator that shares the client's mistakes could not catch them.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ RESOLUTIONS = frozenset({"480p", "720p", "1080p"})
 ARK_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"})
 _RATIO_ORDER = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 
-# Pixel sizes WxH in the order of _RATIO_ORDER (§7). 9:21 and keep_ratio (gateways only)
-# reuse 9:16 and 16:9.
+# Pixel sizes WxH in the order of _RATIO_ORDER (Ark's model pages). 9:21 and keep_ratio
+# (gateways only) reuse 9:16 and 16:9.
 _DIMS_1_0: Mapping[str, tuple[tuple[int, int], ...]] = {
     "480p": ((864, 480), (736, 544), (640, 640), (544, 736), (480, 864), (960, 416)),
     "720p": ((1248, 704), (1120, 832), (960, 960), (832, 1120), (704, 1248), (1504, 640)),
@@ -46,7 +46,7 @@ _DIMS_1_5: Mapping[str, tuple[tuple[int, int], ...]] = {
 
 @attrs.frozen(kw_only=True)
 class ModelInfo:
-    """The scenarios and ranges of one model family (§7)."""
+    """The scenarios and ranges of one model family (Ark's model capability table)."""
 
     family: str
     text_to_video: bool = True
@@ -149,6 +149,7 @@ class GenParams:
         seed: the seed used (a random one when the request said -1 or nothing).
         return_last_frame / generate_audio / camera_fixed / watermark: flags.
         service_tier / execution_expires_after / priority: Ark scheduling fields.
+        callback_url: where Ark posts status changes (None: nowhere).
     """
 
     model: str
@@ -169,6 +170,7 @@ class GenParams:
     service_tier: str = "default"
     execution_expires_after: int = 172_800
     priority: int | None = None
+    callback_url: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -179,7 +181,7 @@ class GenParams:
 
     @property
     def tokens(self) -> int:
-        """Ark's billing estimate: width x height x fps x seconds / 1024 (§2.9)."""
+        """Ark's billing estimate: width x height x fps x seconds / 1024 tokens."""
         return int(self.width * self.height * FPS * self.seconds / 1024)
 
 
@@ -202,17 +204,18 @@ def resolve_params(
     service_tier: str | None = None,
     execution_expires_after: int | None = None,
     priority: int | None = None,
+    callback_url: str | None = None,
 ) -> GenParams:
-    """Fill provider defaults into already-validated options (§2.2, §7)."""
+    """Fill provider defaults into already-validated options (Ark's create-task defaults)."""
     resolution = resolution or info.default_resolution
     if ratio is None:
-        # Defaults (§7): T2V 16:9 (1.5 pro adaptive), first frame adaptive, references 16:9.
+        # Defaults: T2V 16:9 (1.5 pro adaptive), first frame adaptive, references 16:9.
         ratio = "16:9" if scenario in ("text", "reference_images") else "adaptive"
         if scenario == "text" and info.seedance_1_5:
             ratio = "adaptive"
     effective_ratio = "16:9" if ratio in ("adaptive", "keep_ratio") else ratio
     if frames is None and (duration is None or duration == -1):
-        # -1 lets 1.5 pro pick a length (§2.2); the simulator picks one from its RNG.
+        # -1 lets 1.5 pro pick a length; the simulator picks one from its RNG.
         duration = rng.randint(4, 12) if duration == -1 else 5
     width, height = dimensions(info, resolution, effective_ratio)
     if seed is None or seed == -1:
@@ -238,4 +241,5 @@ def resolve_params(
         service_tier=service_tier or "default",
         execution_expires_after=execution_expires_after or 172_800,
         priority=priority,
+        callback_url=callback_url,
     )

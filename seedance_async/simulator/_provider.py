@@ -2,8 +2,14 @@
 
 Each request runs through one pipeline (:meth:`ProviderSim._handle`)::
 
-    roll fault dice → latency → reset? → auth → injected 429 / 5xx? → advance lifecycle →
-    rate window → protocol handler → drop_after_create? → slow? → malformed / truncated? → answer
+    roll fault dice → latency → reset? → auth → injected 429 / quota 429 / 5xx? → advance
+    lifecycle → rate window → protocol handler → status words (quirks, unknown_status) →
+    drop_after_create? → slow? → malformed / truncated? → answer
+
+Besides the API routes every provider app serves its result files under ``/files/...`` (for
+relative result links, see ``Quirks.relative_result_urls``) and the admin routes
+``/_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``, ``/_sim/tasks`` and
+``/_sim/callbacks``.
 
 Protocol modules (``_ark``, ``_aimlapi``, ``_unified``, ``_gptproto``) subclass
 :class:`ProviderSim`, declare their routes and render their own bodies; nothing here knows
@@ -17,13 +23,14 @@ import collections
 import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from email.utils import formatdate
 from typing import Any, Literal
 
 import attrs
 from aiohttp import web
 
+from seedance_async.simulator._callbacks import Callbacks, Dispatcher, ForgeKind
 from seedance_async.simulator._cdn import Cdn, MediaSpec
 from seedance_async.simulator._faults import Faults, roll
 from seedance_async.simulator._http import abort_connection, send_truncated
@@ -37,6 +44,7 @@ from seedance_async.simulator._ledger import (
 from seedance_async.simulator._lifecycle import DurationModel, SimTask, TaskStore
 from seedance_async.simulator._limits import Limits, SlidingWindow
 from seedance_async.simulator._params import GenParams, Rejection
+from seedance_async.simulator._quirks import Quirks, check_quirks
 
 __all__ = ["Ctx", "ErrorKind", "Handler", "Op", "ProviderSim", "Reply"]
 
@@ -51,6 +59,8 @@ ErrorKind = Literal[
     "not_found",  # 404 unknown task
     "invalid",  # 4xx from a Rejection
     "not_allowed",  # cancel/delete in a state that does not permit it
+    "account_quota",  # 429 (Ark AccountQuotaExceeded): a monthly quota, resets in days
+    "input_moderation",  # 400: the input was refused by moderation
 ]
 
 
@@ -75,6 +85,7 @@ class Ctx:
     path: str
     client_request_id: str = ""
     fail_task: bool = False
+    moderate_input: bool = False
 
 
 Handler = Callable[[web.Request, Ctx], Awaitable[Reply]]
@@ -93,12 +104,18 @@ class ProviderSim:
     """One simulated provider: an aiohttp app and the state behind it.
 
     Subclasses set ``name``/``api_prefix``, implement :meth:`routes`, :meth:`error_reply` and
-    :meth:`new_task_id`, and may override :meth:`authenticate`.
+    :meth:`new_task_id`, and may override :meth:`authenticate`. Those that post callbacks
+    set ``posts_callbacks`` and implement :meth:`callback_body` and :meth:`forged_callback`;
+    ``quirk_support`` and ``shapes`` name the :class:`Quirks` they implement beyond the
+    universal ones.
     """
 
     name = "provider"
     api_prefix = ""
     default_failure = ("InternalError", "The generation failed.")
+    posts_callbacks = False
+    quirk_support: frozenset[str] = frozenset()
+    shapes: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -111,17 +128,35 @@ class ProviderSim:
         faults: Faults,
         clock: Callable[[], float],
         cdn: Cdn,
+        quirks: Quirks | None = None,
+        callbacks: Callbacks | None = None,
+        on_callback_pending: Callable[[], None] = lambda: None,
     ) -> None:
         self._keys = frozenset(key_fingerprint(k) for k in keys)
         self.time_scale = time_scale
         self.durations = durations
         self.limits = limits
         self.faults = faults
+        self._quirks = Quirks()
+        self.quirks = quirks or Quirks()
         self.clock = clock
         self.cdn = cdn
         self.root_url = ""
         self.fault_rng = random.Random(f"{seed}:{self.name}:faults")
+        # The faults added later roll from their own generator so that the first one's
+        # sequence, and every seeded run recorded with it, stays as it was.
+        self.more_fault_rng = random.Random(f"{seed}:{self.name}:faults-2")
         self.task_rng = random.Random(f"{seed}:{self.name}:tasks")
+        self.dispatcher = Dispatcher(
+            provider=self.name,
+            renderer=self,
+            clock=clock,
+            time_scale=time_scale,
+            seed=seed,
+            config=Callbacks(enabled=False),
+            on_pending=on_callback_pending,
+        )
+        self.callbacks = callbacks or Callbacks(enabled=False)
         self.store = TaskStore(limits.max_running)
         self.window = SlidingWindow(limits.rpm, limits.window)
         self.counters: collections.Counter[str] = collections.Counter()
@@ -132,13 +167,39 @@ class ProviderSim:
         self._seq = 0
         self._rid = 0
         self._closing: asyncio.Event | None = None
-        self.app = web.Application(client_max_size=80 * 1024 * 1024)  # Ark: body <= 64 MB (§7)
+        # Ark takes request bodies up to 64 MB; a little more is read so that it can refuse.
+        self.app = web.Application(client_max_size=80 * 1024 * 1024)
         for method, path, op, handler in self.routes():
             self.app.router.add_route(method, path, self._wrap(op, handler))
         self.app.router.add_get("/_sim/ledger", self._admin_ledger)
         self.app.router.add_get("/_sim/stats", self._admin_stats)
         self.app.router.add_get("/_sim/requests", self._admin_requests)
         self.app.router.add_get("/_sim/tasks", self._admin_tasks)
+        self.app.router.add_get("/_sim/callbacks", self._admin_callbacks)
+        self.app.router.add_get("/files/{provider}/{task_id}/{name}", self._serve_file)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def quirks(self) -> Quirks:
+        """This deployment's :class:`Quirks`."""
+        return self._quirks
+
+    @quirks.setter
+    def quirks(self, quirks: Quirks) -> None:
+        check_quirks(self.name, quirks, self.quirk_support, self.shapes)
+        self._quirks = quirks
+
+    @property
+    def callbacks(self) -> Callbacks:
+        """How this provider posts to ``callback_url`` (:class:`Callbacks`)."""
+        return self.dispatcher.config
+
+    @callbacks.setter
+    def callbacks(self, config: Callbacks) -> None:
+        if config.enabled and not self.posts_callbacks:
+            raise ValueError(f"provider {self.name!r} documents no Ark-style callbacks")
+        self.dispatcher.config = config
 
     # -- hooks for protocol modules --------------------------------------------------------
 
@@ -163,6 +224,43 @@ class ProviderSim:
         """Headers added to every API answer (Ark: ``X-Request-Id``)."""
         return {}
 
+    def unknown_model(self, model: str, ctx: Ctx) -> Rejection:
+        """The refusal of a model this surface does not serve."""
+        raise NotImplementedError
+
+    def model_not_open(self, model: str, ctx: Ctx) -> Rejection:
+        """The refusal of a model the account has not activated (Ark family only)."""
+        raise NotImplementedError
+
+    def injected_rate_limit(self, ctx: Ctx) -> Reply:
+        """The answer of an injected 429 (Ark lets ``Faults.rate_limit_code`` pick its code)."""
+        return self.error_reply("rate_limit", ctx)
+
+    def callback_body(self, task: SimTask, at: float) -> dict[str, Any]:
+        """The GET answer for ``task`` at ``at``, which is what a callback carries."""
+        raise NotImplementedError
+
+    def forged_callback(
+        self, task: SimTask, kind: ForgeKind, now: float, rng: random.Random
+    ) -> dict[str, Any]:
+        """A callback body claiming success that this provider never sent."""
+        raise NotImplementedError
+
+    def status_word(self, body: Mapping[str, Any]) -> str:
+        """The (first) status word in an answer body, "" when there is none."""
+        for holder, key in _status_slots(body):
+            return str(holder[key])
+        return ""
+
+    def task_id(self, body: Mapping[str, Any]) -> str | None:
+        """The task id an answer body names (``id`` or ``task_id``, maybe under ``data``)."""
+        for node in (body, body.get("data")):
+            if isinstance(node, Mapping):
+                for key in ("id", "task_id"):
+                    if isinstance(node.get(key), str):
+                        return str(node[key])
+        return None
+
     # -- shared helpers for handlers --------------------------------------------------------
 
     @property
@@ -170,12 +268,42 @@ class ProviderSim:
         """The URL a client uses as this provider's base."""
         return self.root_url + self.api_prefix
 
+    def gate_model(self, model: str, ctx: Ctx) -> Rejection | None:
+        """Refuse a model this surface does not serve or this account has not activated."""
+        quirks = self.quirks
+        if quirks.models is not None and model not in quirks.models:
+            self.counters["refused.model"] += 1
+            return self.unknown_model(model, ctx)
+        if model in quirks.inactive_models:
+            self.counters["refused.model_not_open"] += 1
+            return self.model_not_open(model, ctx)
+        return None
+
+    def view(self, task: SimTask, now: float) -> tuple[SimTask, float]:
+        """(the task as this surface shows it, the instant it shows) for an answer at ``now``.
+
+        Applies ``Quirks.status_lag`` (the surface reports an earlier state) and
+        ``Quirks.hide_expiry`` (expired and cancelled tasks look like they still run).
+        """
+        quirks = self.quirks
+        at = now
+        if quirks.status_lag:
+            at = max(task.created, now - quirks.status_lag * self.time_scale)
+            task = task.as_of(at)
+        if quirks.hide_expiry and task.state(at) in ("expired", "cancelled"):
+            task = task.stuck()
+        return task, at
+
     def create_task(self, ctx: Ctx, body: Any, params: GenParams) -> SimTask | Reply:
         """Create (and bill) a task after checking the key's limits.
 
         Returns:
-            The new task, or the provider's refusal when a limit is reached.
+            The new task, or the provider's refusal when a limit is reached or input
+            moderation (an injected fault) refuses it.
         """
+        if ctx.moderate_input:
+            self.counters["fault.input_moderation"] += 1
+            return self.error_reply("input_moderation", ctx)
         limits = self.limits
         queued, running = self.store.counts(ctx.key, ctx.now)
         if limits.max_queued is not None and queued >= limits.max_queued:
@@ -216,15 +344,46 @@ class ProviderSim:
         self._ledger.append(row)
         self._rows[task_id] = row
         self.counters["tasks.created"] += 1
+        if params.callback_url is not None:
+            self.dispatcher.track(task, params.callback_url)
         return task
 
-    def result_urls(self, task: SimTask) -> tuple[str, str | None]:
-        """Freshly signed (video URL, last-frame URL or None) of a succeeded task."""
+    def result_urls(self, task: SimTask, *, upstream: bool = False) -> tuple[str, str | None]:
+        """Freshly signed (video URL, last-frame URL or None) of a succeeded task.
+
+        Args:
+            upstream: links as Ark itself gives them (absolute, whatever this surface's
+                quirks), for callbacks.
+        """
         p = task.params
         spec = MediaSpec(task_id=task.id, width=p.width, height=p.height, seconds=p.seconds)
-        video = self.cdn.mint(self.name, spec, "video.mp4")
-        frame = self.cdn.mint(self.name, spec, "last_frame.png") if p.return_last_frame else None
+        relative = self.quirks.relative_result_urls and not upstream
+        video = self.cdn.mint(self.name, spec, "video.mp4", relative=relative)
+        frame = (
+            self.cdn.mint(self.name, spec, "last_frame.png", relative=relative)
+            if p.return_last_frame
+            else None
+        )
         return video, frame
+
+    def rewrite_statuses(self, body: Any, change: Callable[[str], str]) -> None:
+        """Apply ``change`` to every status word of an answer body, in place."""
+        if isinstance(body, MutableMapping):
+            for holder, key in list(_status_slots(body)):
+                holder[key] = change(str(holder[key]))
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def pump_callbacks(self, now: float) -> None:
+        """Queue and start the callbacks due by ``now``."""
+        if self.dispatcher.busy:
+            self.store.advance(now)
+            self.dispatcher.pump(now)
+
+    async def flush_callbacks(self) -> None:
+        """Deliver every callback due at the clock's time and wait for the answers."""
+        self.store.advance(self.clock())
+        await self.dispatcher.flush()
 
     # -- books ----------------------------------------------------------------------------
 
@@ -268,7 +427,7 @@ class ProviderSim:
         counters["requests"] += 1
         counters[f"op.{op}"] += 1
         faults = self.faults
-        plan = roll(faults, self.fault_rng)
+        plan = roll(faults, self.fault_rng, self.more_fault_rng)
         presented = self.authenticate(request.headers.get("Authorization", ""))
         fingerprint = key_fingerprint(presented) if presented else ""
         if faults.latency:
@@ -284,6 +443,7 @@ class ProviderSim:
             path=request.path,
             client_request_id=request.headers.get("X-Client-Request-Id", ""),
             fail_task=plan.task_failure,
+            moderate_input=plan.input_moderation,
         )
         from_handler = False
         fault = ""
@@ -293,7 +453,11 @@ class ProviderSim:
         elif plan.rate_limit:
             counters["fault.rate_limit"] += 1
             fault = "rate_limit"
-            reply = self._with_retry_after(self.error_reply("rate_limit", ctx), faults, now)
+            reply = self._with_retry_after(self.injected_rate_limit(ctx), faults, now)
+        elif plan.account_quota:
+            counters["fault.account_quota"] += 1
+            fault = "account_quota"
+            reply = self.error_reply("account_quota", ctx)
         elif plan.server_error:
             counters["fault.server_error"] += 1
             fault = "server_error"
@@ -311,6 +475,13 @@ class ProviderSim:
                     counters["handler.crash"] += 1
                     reply = self.error_reply("server_error", ctx)
                 from_handler = True
+                if reply.status == 200:
+                    self.rewrite_statuses(reply.body, self.quirks.word)
+                    if plan.unknown_status and op in ("get", "list"):
+                        counters["fault.unknown_status"] += 1
+                        fault = "unknown_status"
+                        word = faults.unknown_status_word
+                        self.rewrite_statuses(reply.body, lambda _: word)
         row = None if reply.created is None else self._rows.get(reply.created.id)
         if row is not None and plan.drop_after_create:
             counters["fault.drop_after_create"] += 1
@@ -431,3 +602,23 @@ class ProviderSim:
 
     async def _admin_tasks(self, request: web.Request) -> web.Response:
         return web.json_response(self.task_times())
+
+    async def _admin_callbacks(self, request: web.Request) -> web.Response:
+        return web.json_response([r.to_json() for r in self.dispatcher.records])
+
+    async def _serve_file(self, request: web.Request) -> web.StreamResponse:
+        # Result files behind relative links: the CDN's checks, faults, ranges and log.
+        return await self.cdn.serve(request)
+
+
+def _status_slots(body: Mapping[str, Any]) -> Iterator[tuple[MutableMapping[str, Any], str]]:
+    """(holder, key) of each status word in an answer: the body's own ``status``, each list
+    item's, and a wrapper's ``data.status`` (not deeper: a new-api answer keeps the upstream
+    task, with Ark's own word, in ``data.data``)."""
+    nodes: list[Any] = [body, body.get("data")]
+    items = body.get("items")
+    if isinstance(items, list):
+        nodes += items
+    for node in nodes:
+        if isinstance(node, MutableMapping) and isinstance(node.get("status"), str):
+            yield node, "status"

@@ -1,7 +1,14 @@
-"""The :class:`Simulator`: every simulated provider and the CDN, each on its own loopback port."""
+"""The :class:`Simulator`: every simulated provider and the CDN, each on its own loopback port.
+
+The simulator also owns one ``aiohttp.ClientSession`` (created by :meth:`Simulator.start`,
+closed by :meth:`Simulator.close`) through which providers post callbacks, and a background
+loop that pumps callbacks while any are pending (see ``_callbacks``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -9,25 +16,52 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import aiohttp
+import attrs
 from aiohttp import web
 
 from seedance_async.simulator._aimlapi import AimlApiSim
 from seedance_async.simulator._ark import FLAVORS, ArkSim
-from seedance_async.simulator._cdn import Cdn, CdnRequest
+from seedance_async.simulator._callbacks import CallbackDelivery, Callbacks
+from seedance_async.simulator._cdn import Cdn, CdnFaults, CdnRequest
 from seedance_async.simulator._faults import Faults
 from seedance_async.simulator._gptproto import GptProtoSim
 from seedance_async.simulator._ledger import LedgerEntry, RequestRecord, find_duplicates
 from seedance_async.simulator._lifecycle import DurationModel
 from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
 from seedance_async.simulator._provider import ProviderSim
+from seedance_async.simulator._quirks import Quirks
 from seedance_async.simulator._unified import UnifiedSim
 
-__all__ = ["ALL_PROVIDERS", "DEFAULT_KEY", "KEY_ENV", "Simulator", "config_toml"]
+__all__ = [
+    "ALL_PROVIDERS",
+    "CALLBACK_TICK",
+    "DEFAULT_CALLBACKS",
+    "DEFAULT_KEY",
+    "KEY_ENV",
+    "Simulator",
+    "config_toml",
+]
 
 ALL_PROVIDERS = ("ark", "chainhub", "gateway000", "aimlapi", "unified", "gptproto")
 """Every provider the simulator speaks, in start order."""
 DEFAULT_KEY = "sk-simulator"
 KEY_ENV = "SEEDANCE_SIM_KEY"
+
+DEFAULT_CALLBACKS: Mapping[str, Callbacks] = {
+    # Ark posts callbacks, also for tasks created through the gateways that hand it
+    # callback_url; GPTProto does not document them, the others document none at all.
+    "ark": Callbacks(),
+    "chainhub": Callbacks(),
+    "gateway000": Callbacks(),
+    "gptproto": Callbacks(enabled=False),
+    "aimlapi": Callbacks(enabled=False),
+    "unified": Callbacks(enabled=False),
+}
+"""Callback configuration used for a provider when the simulator is not given any."""
+_CALLBACK_PROVIDERS = frozenset({"ark", "chainhub", "gateway000", "gptproto"})
+CALLBACK_TICK = 0.02
+"""Wall seconds between two pumps of the callback loop while callbacks are pending."""
 
 # Client-side adapter and options for each simulated provider (seedance_async.providers).
 _ADAPTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
@@ -89,12 +123,19 @@ class Simulator:
             one (e.g. :class:`ManualClock`) to step lifecycles without sleeping.
         host: interface to bind and to put in URLs.
         ports: fixed ports per provider name, plus ``"cdn"``; missing ones are ephemeral.
-        url_ttl: seconds a result URL stays valid (Ark: 24 h, ../shared/providers.md §2.6).
-        unified_wrapped: the ``unified`` provider wraps create and get answers in
-            ``{"code": "success", "message": "", "data": ...}``.
+        url_ttl: seconds a result URL stays valid (Ark: 24 h).
+        unified_wrapped: shorthand for ``Quirks(shape="wrapped")`` on ``unified`` (when its
+            quirks name no other shape).
+        quirks: :class:`Quirks` for all providers or per provider; none by default.
+        callbacks: :class:`Callbacks` per provider, or one for every provider that can post
+            callbacks (Ark, its pass-through gateways and GPTProto; the others keep theirs
+            off); defaults to :data:`DEFAULT_CALLBACKS` (on for Ark and its pass-through
+            gateways).
+        cdn_faults: :class:`CdnFaults` for result downloads; none by default.
 
     Raises:
-        ValueError: an unknown provider name or a non-positive ``time_scale``.
+        ValueError: an unknown provider name, a non-positive ``time_scale``, a quirk a
+            provider does not support, or callbacks enabled where none are documented.
     """
 
     def __init__(
@@ -112,6 +153,9 @@ class Simulator:
         ports: Mapping[str, int] | None = None,
         url_ttl: float = 86_400.0,
         unified_wrapped: bool = False,
+        quirks: Quirks | Mapping[str, Quirks] | None = None,
+        callbacks: Callbacks | Mapping[str, Callbacks] | None = None,
+        cdn_faults: CdnFaults | None = None,
     ) -> None:
         names = tuple(dict.fromkeys(providers))
         unknown = [n for n in names if n not in ALL_PROVIDERS]
@@ -123,10 +167,18 @@ class Simulator:
         self._ports = dict(ports or {})
         self._clock = clock or time.time
         secret = hashlib.sha256(f"seedance-sim-cdn:{seed}".encode()).digest()
-        self._cdn = Cdn(clock=self._clock, secret=secret, url_ttl=url_ttl)
+        self._cdn = Cdn(
+            clock=self._clock, secret=secret, url_ttl=url_ttl, faults=cdn_faults, seed=seed
+        )
         self._sims: dict[str, ProviderSim] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._pending: asyncio.Event | None = None
         for name in names:
             keys = api_key if isinstance(api_key, str) else api_key.get(name, DEFAULT_KEY)
+            quirk = _pick(quirks, name, Quirks())
+            if name == "unified" and unified_wrapped and quirk.shape == "default":
+                quirk = attrs.evolve(quirk, shape="wrapped")
             common: dict[str, Any] = {
                 "keys": [keys] if isinstance(keys, str) else list(keys),
                 "seed": seed,
@@ -136,6 +188,13 @@ class Simulator:
                 "faults": _pick(faults, name, Faults()),
                 "clock": self._clock,
                 "cdn": self._cdn,
+                "quirks": quirk,
+                "callbacks": (
+                    DEFAULT_CALLBACKS[name]
+                    if isinstance(callbacks, Callbacks) and name not in _CALLBACK_PROVIDERS
+                    else _pick(callbacks, name, DEFAULT_CALLBACKS[name])
+                ),
+                "on_callback_pending": self._wake_pump,
             }
             sim: ProviderSim
             if name in FLAVORS:
@@ -145,7 +204,7 @@ class Simulator:
             elif name == "aimlapi":
                 sim = AimlApiSim(**common)
             else:
-                sim = UnifiedSim(wrapped=unified_wrapped, **common)
+                sim = UnifiedSim(**common)
             self._sims[name] = sim
         self._runners: list[web.AppRunner] = []
         self._started = False
@@ -166,10 +225,35 @@ class Simulator:
             for name, sim in self._sims.items():
                 sim.bind_loop()
                 sim.root_url = await self._serve(sim.app, self._ports.get(name, 0))
+            # No environment proxies or credentials: callbacks go straight to loopback.
+            self._session = aiohttp.ClientSession(trust_env=False)
+            for sim in self._sims.values():
+                sim.dispatcher.bind(self._session)
+            self._pending = asyncio.Event()
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump_loop())
         except BaseException:
             await self.close()
             raise
         return self
+
+    def _wake_pump(self) -> None:
+        if self._pending is not None:
+            self._pending.set()
+
+    async def _pump_loop(self) -> None:
+        # Callbacks need a pulse: task states change with the clock, not with requests. The
+        # loop pumps every CALLBACK_TICK while any notice is pending and sleeps otherwise.
+        assert self._pending is not None
+        while True:
+            busy = False
+            for sim in self._sims.values():
+                sim.pump_callbacks(self._clock())
+                busy = busy or sim.dispatcher.busy
+            if busy:
+                await asyncio.sleep(CALLBACK_TICK)
+            else:
+                self._pending.clear()
+                await self._pending.wait()
 
     async def _serve(self, app: web.Application, port: int) -> str:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -182,9 +266,21 @@ class Simulator:
         return f"http://{host}:{bound}"
 
     async def close(self) -> None:
-        """Stop every server; paused (``slow``) answers are cut short."""
+        """Stop every server; paused (``slow``) answers are cut short, callbacks in flight
+        are abandoned."""
         for sim in self._sims.values():
             sim.begin_close()
+        pump, self._pump_task = self._pump_task, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        for sim in self._sims.values():
+            await sim.dispatcher.close()
+            sim.dispatcher.bind(None)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
         runners, self._runners = self._runners, []
         for runner in reversed(runners):
             await runner.cleanup()
@@ -246,6 +342,70 @@ class Simulator:
     def faults(self, provider: str) -> Faults:
         """The faults ``provider`` currently injects."""
         return self._sim(provider).faults
+
+    def set_quirks(self, provider: str | None, quirks: Quirks) -> None:
+        """Replace a provider's quirks (None: every provider's) from the next request on.
+
+        Raises:
+            KeyError: the provider is not simulated.
+            ValueError: a provider does not support one of the quirks (nothing changed).
+        """
+        sims = list(self._sims.values()) if provider is None else [self._sim(provider)]
+        previous = [sim.quirks for sim in sims]
+        try:
+            for sim in sims:
+                sim.quirks = quirks
+        except ValueError:
+            for sim, old in zip(sims, previous, strict=True):
+                sim.quirks = old
+            raise
+
+    def quirks(self, provider: str) -> Quirks:
+        """The quirks ``provider`` currently shows."""
+        return self._sim(provider).quirks
+
+    def set_callbacks(self, provider: str | None, callbacks: Callbacks) -> None:
+        """Replace how ``provider`` posts callbacks (None: every provider that can) from the
+        next pump on: tasks created before keep being announced under the new statuses,
+        faults and retry rules, or no longer at all when ``enabled`` is False.
+
+        Raises:
+            KeyError: the provider is not simulated.
+            ValueError: callbacks enabled on a provider that documents none.
+        """
+        if provider is None:
+            for sim in self._sims.values():
+                if sim.posts_callbacks:
+                    sim.callbacks = callbacks
+        else:
+            self._sim(provider).callbacks = callbacks
+
+    def callbacks(self, provider: str) -> Callbacks:
+        """How ``provider`` currently posts callbacks."""
+        return self._sim(provider).callbacks
+
+    def callback_deliveries(self, provider: str | None = None) -> list[CallbackDelivery]:
+        """Every callback delivery attempt (and dropped or refused notice) so far, for one
+        provider or all, in the order they finished (per provider)."""
+        sims = [self._sim(provider)] if provider is not None else list(self._sims.values())
+        return [record for sim in sims for record in sim.dispatcher.records]
+
+    async def flush_callbacks(self) -> None:
+        """Deliver every callback due at the clock's current time (status changes so far,
+        and re-sends and delayed notices whose time has come) and wait for the receivers'
+        answers, including re-sends that fall due meanwhile. With a manual clock, move it
+        and flush instead of sleeping."""
+        for sim in self._sims.values():
+            await sim.flush_callbacks()
+
+    def set_cdn_faults(self, faults: CdnFaults) -> None:
+        """Replace the result-download faults from the next download on."""
+        self._cdn.faults = faults
+
+    @property
+    def cdn_faults(self) -> CdnFaults:
+        """The result-download faults in force."""
+        return self._cdn.faults
 
     # -- books ----------------------------------------------------------------------------
 

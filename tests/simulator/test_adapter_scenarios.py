@@ -33,7 +33,8 @@ SCENARIOS = {
         ratio=Ratio.R16_9,
     ),
 }
-# What the wire formats cannot carry (providers.md §4.2 and §5): refused before any request.
+# What the wire formats cannot carry (AI/ML API's flat body, the unified gateway's images
+# list): refused before any request.
 CANNOT = {("aimlapi", "reference_images"), ("unified", "reference_images")}
 ADAPTER_OF = {"chainhub": "ark", "gateway000": "ark"}
 

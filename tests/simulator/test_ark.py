@@ -1,4 +1,4 @@
-"""The Ark protocol and its pass-through gateways (providers.md §2, §3)."""
+"""The Ark protocol and its pass-through gateways."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def test_round_trip_create_get_list_delete(
     assert base.endswith("/api/v3")
     status, body, headers = await call(http, "POST", base + ARK_TASKS, json=ark_body())
     assert status == 200
-    assert set(body) == {"id"}  # Ark answers only the id (§2.2)
+    assert set(body) == {"id"}  # Ark answers only the id
     assert CGT_ID.match(body["id"])
     assert headers["X-Request-Id"]
     task_id = body["id"]
@@ -65,7 +65,7 @@ async def test_round_trip_create_get_list_delete(
     status, task = await get(http, sim, task_id)
     assert status == 200
     assert task["status"] == "succeeded"
-    assert task["resolution"] == "1080p"  # 1.0 pro default (§7)
+    assert task["resolution"] == "1080p"  # 1.0 pro default
     assert task["ratio"] == "16:9"
     assert task["duration"] == 5
     assert "frames" not in task
@@ -232,7 +232,7 @@ async def test_validation_errors(
 async def test_unknown_and_null_keys_are_ignored(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
-    """Like Ark, misspelled keys are silently ignored and JSON null means "not given" (§2.2)."""
+    """Like Ark, misspelled keys are silently ignored and JSON null means "not given"."""
     body = ark_body(fps=24, camerafixed=True, resolution=None, seed=None, frames=None)
     status, answer, _ = await call(http, "POST", sim.base_url("ark") + ARK_TASKS, json=body)
     assert status == 200, answer
@@ -288,7 +288,7 @@ async def test_unknown_task_is_404(sim: Simulator, http: aiohttp.ClientSession) 
 async def test_keys_see_only_their_own_tasks(
     clock: ManualClock, http: aiohttp.ClientSession
 ) -> None:
-    """List and get show only the caller's tasks (§2.4)."""
+    """List and get show only the caller's tasks."""
     async with make_sim(clock, api_key={"ark": [KEY, "sk-other"]}) as sim:
         mine = await create(http, sim)
         other = {"Authorization": "Bearer sk-other"}
@@ -330,7 +330,7 @@ async def test_list_pages_filters_and_order(
 
 
 async def test_delete_rules(clock: ManualClock, http: aiohttp.ClientSession) -> None:
-    """Queued → cancelled; running or cancelled → refused; finished → record deleted (§2.5)."""
+    """Queued → cancelled; running or cancelled → refused; finished → record deleted."""
     async with make_sim(clock, faults=Faults(task_failure=0.0)) as sim:
         url = sim.base_url("ark") + ARK_TASKS
         queued = await create(http, sim)
@@ -353,7 +353,7 @@ async def test_delete_rules(clock: ManualClock, http: aiohttp.ClientSession) -> 
 async def test_cancelled_records_vanish_after_a_day(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """Cancelled tasks disappear after 24 h, all others after 7 days (§2.5, §2.6)."""
+    """Cancelled tasks disappear after 24 h, all others after 7 days."""
     url = sim.base_url("ark") + ARK_TASKS
     cancelled = await create(http, sim)
     kept = await create(http, sim)
@@ -382,7 +382,7 @@ async def test_failed_task_reports_error(clock: ManualClock, http: aiohttp.Clien
 async def test_chainhub_speaks_ark_under_its_own_path(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """ChainHub answers ``{"id", "status": "submitted"}`` and Ark task objects (§3.2)."""
+    """ChainHub answers ``{"id", "status": "submitted"}`` and Ark task objects."""
     base = sim.base_url("chainhub")
     url = base + "/volc/v1/contents/generations/tasks"
     status, body, _ = await call(http, "POST", url, json=ark_body())
@@ -399,7 +399,7 @@ async def test_chainhub_speaks_ark_under_its_own_path(
 async def test_gateway000_vocabulary(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """The seed-000 gateway says submitted / processing / succeeded and has no list (§3.1)."""
+    """The seed-000 gateway says submitted / processing / succeeded and has no list."""
     url = sim.base_url("gateway000") + "/v1/video/generations"
     status, body, _ = await call(http, "POST", url, json=ark_body())
     assert (status, body["status"]) == (200, "submitted")
@@ -414,7 +414,7 @@ async def test_gateway000_vocabulary(
 
 
 async def test_client_request_id_is_echoed(sim: Simulator, http: aiohttp.ClientSession) -> None:
-    """The SDK's ``X-Client-Request-Id`` comes back next to the server's ``X-Request-Id`` (§2.8)."""
+    """The SDK's ``X-Client-Request-Id`` comes back next to the server's ``X-Request-Id``."""
     headers = {**AUTH, "X-Client-Request-Id": "20260101000000abcdefghijklmnopqrst"}
     _, _, answer = await call(
         http, "POST", sim.base_url("ark") + ARK_TASKS, json=ark_body(), headers=headers

@@ -81,7 +81,7 @@ async def test_video_is_a_valid_mp4(
 async def test_last_frame_is_a_valid_png_of_the_video_size(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """The last frame is a CRC-valid PNG with the video's pixel size (§2.2)."""
+    """The last frame is a CRC-valid PNG with the video's pixel size."""
     task = await finished_task(
         http, sim, clock, return_last_frame=True, resolution="480p", ratio="9:16"
     )

@@ -1,4 +1,4 @@
-"""AI/ML API, the unified gateways and GPTProto on the wire (providers.md §4, §5, §6)."""
+"""AI/ML API, the unified gateways and GPTProto on the wire."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ async def test_aimlapi_body_validation(
 async def test_aimlapi_accepts_both_camera_spellings(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
-    """``camerafixed`` and ``camera_fixed`` are both read (§4.2 drift)."""
+    """``camerafixed`` and ``camera_fixed`` are both read (the docs changed spelling)."""
     url = sim.base_url("aimlapi") + AIML
     for key in ("camerafixed", "camera_fixed"):
         body = {"model": "bytedance/seedance-1-0-lite-t2v", "prompt": "x", key: True}
@@ -173,7 +173,7 @@ async def test_unified_wrapped_variant(clock: ManualClock, http: aiohttp.ClientS
             400,
             "invalid_request",
         ),
-        ({"prompt": "x", "model": "nope"}, 400, "invalid_request"),
+        ({"prompt": "x", "model": "nope"}, 400, "model_not_found"),
     ],
 )
 async def test_unified_validation(
@@ -210,7 +210,7 @@ async def test_unified_auth_and_failure(clock: ManualClock, http: aiohttp.Client
 async def test_gptproto_round_trip_with_string_numbers(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock, authorization: str
 ) -> None:
-    """Bearer or bare key; GET answers carry seed, created_at, updated_at as strings (§6.1)."""
+    """Bearer or bare key; GET answers carry seed, created_at, updated_at as strings."""
     headers = {"Authorization": authorization}
     base = sim.base_url("gptproto")
     assert base.endswith("/api/v3")

@@ -113,7 +113,7 @@ async def test_deadline_passes_while_waiting_for_a_slot(
 async def test_queued_cap_answers_quota_exceeded(
     clock: ManualClock, http: aiohttp.ClientSession
 ) -> None:
-    """Beyond max_queued queued tasks, creates get 429 QuotaExceeded (§2.9) and are not billed."""
+    """Beyond max_queued queued tasks, creates get 429 QuotaExceeded and are not billed."""
     async with make_sim(clock, limits=Limits(max_queued=3)) as sim:
         for n in range(3):
             await create(http, sim, f"t{n}")
