@@ -5,13 +5,15 @@ Nothing here imports anything else from the library.
 
 from __future__ import annotations
 
-from seedance_async.core._clock import Clock, SystemClock
+from seedance_async.core._clock import Clock, SystemClock, local_time
 from seedance_async.core._errors import (
     AuthenticationFailed,
+    BatchMismatch,
     ConfigurationError,
     ContentPolicyViolation,
     DeadlineExceeded,
     DownloadIncomplete,
+    DownloadWriteError,
     GenerationFailed,
     InvalidRequest,
     InvalidTaskSpec,
@@ -26,6 +28,7 @@ from seedance_async.core._errors import (
     RequestNotSent,
     ResultExpired,
     SeedanceError,
+    TaskNotCancellable,
     TaskNotFound,
     TransportError,
     Violation,
@@ -37,11 +40,13 @@ from seedance_async.core._wire import HttpRequest, HttpResponse
 __all__ = [
     "ApiKey",
     "AuthenticationFailed",
+    "BatchMismatch",
     "Clock",
     "ConfigurationError",
     "ContentPolicyViolation",
     "DeadlineExceeded",
     "DownloadIncomplete",
+    "DownloadWriteError",
     "Event",
     "EventKind",
     "GenerationFailed",
@@ -61,7 +66,9 @@ __all__ = [
     "ResultExpired",
     "SeedanceError",
     "SystemClock",
+    "TaskNotCancellable",
     "TaskNotFound",
     "TransportError",
     "Violation",
+    "local_time",
 ]

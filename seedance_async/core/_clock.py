@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock", "Timer", "sleep_until"]
+__all__ = ["Clock", "SystemClock", "Timer", "local_time", "sleep_until"]
 
 
 @runtime_checkable
@@ -93,3 +94,12 @@ class SystemClock:
 async def sleep_until(clock: Clock, when: float) -> None:
     """Sleep until ``clock.now()`` reaches ``when`` (returns at once if it already has)."""
     await clock.sleep(when - clock.now())
+
+
+def local_time(unix: float) -> str:
+    """Unix seconds as ISO 8601 in the local time zone, to the second, for messages.
+
+    ``local_time(0)`` is ``1970-01-01T01:00:00+01:00`` in Paris: people read it, and the
+    offset makes it exact wherever it is read.
+    """
+    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec="seconds")

@@ -17,12 +17,15 @@ Classes say what the caller can do next, not where the failure happened::
     │  │  ├─ PermissionDenied            403: no access, insufficient balance, overdue
     │  │  ├─ ContentPolicyViolation      input moderation
     │  │  ├─ InvalidRequest              the provider refused the parameters
-    │  │  └─ TaskNotFound                404 on a task id
+    │  │  ├─ TaskNotFound                404 on a task id
+    │  │  └─ TaskNotCancellable          the task's state forbids a cancel (running on Ark)
     │  ├─ MalformedResponse              the answer does not fit the documented shape
     │  └─ ResultExpired                  the result URL expired: query the task for a fresh one
     ├─ GenerationFailed                  the task itself ended failed / expired / cancelled
-    ├─ DeadlineExceeded                  the caller's deadline passed first
+    ├─ DeadlineExceeded                  the caller's deadline passed first; carries the task
+    ├─ DownloadWriteError (OSError)      a downloaded file could not be written locally
     └─ JournalError                      the durable journal could not be read or written
+       └─ BatchMismatch                  the journal belongs to another batch
 
 No exception stores headers, request objects or keys, so ``str()`` and ``repr()`` can be
 logged as they are.
@@ -39,10 +42,12 @@ import attrs
 
 __all__ = [
     "AuthenticationFailed",
+    "BatchMismatch",
     "ConfigurationError",
     "ContentPolicyViolation",
     "DeadlineExceeded",
     "DownloadIncomplete",
+    "DownloadWriteError",
     "GenerationFailed",
     "InvalidRequest",
     "InvalidTaskSpec",
@@ -57,6 +62,7 @@ __all__ = [
     "RequestNotSent",
     "ResultExpired",
     "SeedanceError",
+    "TaskNotCancellable",
     "TaskNotFound",
     "TransportError",
     "Violation",
@@ -239,6 +245,14 @@ class TaskNotFound(ProviderRejected):
     """The provider does not know this task id (never created, deleted or aged out)."""
 
 
+class TaskNotCancellable(ProviderRejected):
+    """The provider refuses to cancel the task in its current state.
+
+    Ark cancels only queued tasks: a running one will finish (and bill), and a finished one
+    can only be deleted.
+    """
+
+
 class MalformedResponse(ProviderError):
     """The provider's answer does not have the documented shape.
 
@@ -279,11 +293,76 @@ class GenerationFailed(SeedanceError):
 
 
 class DeadlineExceeded(SeedanceError):
-    """The caller's deadline passed before the task reached a final state."""
+    """The caller's deadline passed before the task reached a final state.
+
+    The remote task is not lost: unless it was cancelled, it keeps running, and its handle
+    is here to wait for, download or cancel it later (``handle.to_dict()`` stores it).
+
+    Attributes:
+        handle: the :class:`~seedance_async.TaskHandle` of the remote task, or None when
+            nothing was submitted.
+        status: the last :class:`~seedance_async.TaskStatus` seen, when any.
+        cancelled: True when the remote task was cancelled because of the deadline.
+    """
+
+    def __init__(
+        self, message: str, *, handle: Any = None, status: Any = None, cancelled: bool = False
+    ) -> None:
+        self.handle = handle
+        self.status = status
+        self.cancelled = cancelled
+        super().__init__(redact_secrets(message))
+
+    @property
+    def task_id(self) -> str | None:
+        """The provider's id of the remote task, when one was created."""
+        task_id = getattr(self.handle, "task_id", None)
+        return task_id if isinstance(task_id, str) else None
+
+    @property
+    def provider(self) -> str | None:
+        """The provider alias that holds the remote task, when one was created."""
+        alias = getattr(self.handle, "provider", None)
+        return alias if isinstance(alias, str) else None
+
+
+class DownloadWriteError(SeedanceError, OSError):
+    """A downloaded file could not be written locally (permissions, a full disk, a path
+    that is not a folder). Nothing is left at the destination.
+
+    It is an :class:`OSError` too, so code that caught the raw disk error keeps working.
+
+    Attributes:
+        path: the destination that could not be written.
+        reason: what the operating system said.
+    """
+
+    def __init__(self, path: str, reason: str, *, errno: int | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write the download to {path}: {reason}")
+        self.errno = errno  # OSError's own field; None when unknown
+        self.filename = path
 
 
 class JournalError(SeedanceError):
     """The durable journal could not be opened, read or written."""
+
+
+class BatchMismatch(JournalError):
+    """The journal records another batch than the one being run.
+
+    Attributes:
+        journal: the journal file.
+        recorded: descriptions of the batches the journal holds.
+        given: description of the batch that was offered.
+    """
+
+    def __init__(self, message: str, *, journal: str, recorded: Sequence[str], given: str) -> None:
+        self.journal = journal
+        self.recorded = tuple(recorded)
+        self.given = given
+        super().__init__(message)
 
 
 def _shorten(text: str | None, limit: int = _SNIPPET_LIMIT) -> str:

@@ -10,16 +10,21 @@ Result URLs are presigned object-storage URLs valid for a limited time (24 h on 
 * a half-written file never appears at the destination: bytes go to a temporary file in the
   same directory, which is fsynced and then renamed over the destination in one step.
 
+The destination's folder is created when missing, and the file gets the permissions of any
+file the user creates (``0666`` less the umask), not the ``0600`` of a private temporary file.
+A destination that cannot be written is a :class:`DownloadWriteError`.
+
 The query string of a presigned URL is a secret; errors and logs show host and path only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, ParamSpec, TypeVar
@@ -33,6 +38,7 @@ from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
+    DownloadWriteError,
     MalformedResponse,
     ProviderError,
     ProviderRejected,
@@ -44,7 +50,7 @@ from seedance_async.core._wire import HttpResponse
 from seedance_async.providers._common import parse_retry_after
 from seedance_async.transport._aiohttp import client_timeout, mapped_errors
 
-__all__ = ["DOWNLOAD_TIMEOUTS", "DownloadResult", "download"]
+__all__ = ["DOWNLOAD_TIMEOUTS", "DownloadResult", "create_temp_beside", "download"]
 
 logger = logging.getLogger("seedance_async.download")
 
@@ -154,14 +160,50 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+def create_temp_beside(dest: Path, suffix: str) -> tuple[int, Path]:
+    """A new, empty ``.<name>.<random><suffix>`` file beside ``dest``, open for writing.
+
+    Unlike :func:`tempfile.mkstemp` (always ``0600``), the file is created with mode
+    ``0666`` so the user's umask decides, as for any file they create: a video or results
+    file renamed from it is readable by whoever the user's other files are readable by.
+
+    Raises:
+        OSError: the folder is missing or not writable.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = dest.parent / f".{dest.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(dest.parent))
+
+
+def _prepare_folder(dest: Path) -> None:
+    # A download folder that does not exist yet is the common case (``Tracker(download_dir=
+    # "videos")``, ``generate(path="out/v.mp4")``), not an error.
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _write_error(dest: Path, exc: OSError) -> DownloadWriteError:
+    reason = exc.strerror or str(exc)
+    culprit = Path(str(exc.filename)) if exc.filename is not None else dest
+    # Name another path only when it is the cause (a parent that is a file), never our
+    # temporary file: the user knows the destination, not ".v.mp4.1a2b3c4d.part".
+    if culprit != dest and not culprit.name.startswith(f".{dest.name}."):
+        reason = f"{reason}: {culprit}"
+    return DownloadWriteError(str(dest), reason, errno=exc.errno)
+
+
 def _create_temp(dest: Path) -> tuple[IO[bytes], Path]:
     # Created in the event loop, not a worker thread: one open() is quick, and a thread whose
     # caller is cancelled meanwhile would hand back a file nobody closes or removes.
     try:
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        fd, name = create_temp_beside(dest, ".part")
     except OSError as exc:
         raise _LocalFileError(exc) from exc
-    return os.fdopen(fd, "wb"), Path(name)
+    return os.fdopen(fd, "wb"), name
 
 
 def _discard(file: IO[bytes], tmp: Path) -> None:
@@ -194,7 +236,8 @@ async def download(
     Args:
         url: the presigned result URL, used exactly as given (no re-encoding, which would
             break the signature).
-        dest: the destination file; its directory must exist. Replaced if it exists.
+        dest: the destination file, replaced if it exists; its folder is created (parents
+            too) when missing.
         session: the session to use; it must carry no default ``Authorization`` or auth.
         timeouts: limits of the exchange (default :data:`DOWNLOAD_TIMEOUTS`).
         expected_size: the size the caller knows the file has, checked in addition to
@@ -213,6 +256,8 @@ async def download(
         RateLimited / ProviderUnavailable / ProviderRejected: other error answers.
         MalformedResponse: the file is larger than ``max_bytes``.
         ConfigurationError: the session carries credentials or the URL is not http(s).
+        DownloadWriteError: the file could not be written locally (permissions, full disk,
+            a path that is not a folder); also an :class:`OSError`.
 
     Nothing is left at ``dest`` (or in its directory) when an error is raised.
     """
@@ -223,14 +268,17 @@ async def download(
     what = f"GET {target.host}{target.path}"
     dest = Path(dest)
     limits = client_timeout(timeouts or DOWNLOAD_TIMEOUTS)
-
     try:
+        # Before the request: a destination that cannot be written must not cost a download.
+        await _disk(_prepare_folder, dest)
         with mapped_errors(provider, what):
             size, content_type = await _fetch(
                 session, target, dest, limits, what, provider, max_bytes, expected_size
             )
     except _LocalFileError as exc:
-        raise exc.error from None  # the disk failed, not the network: the OSError as it was
+        # The disk failed, not the network: a typed error naming the destination, not the
+        # temporary file the OSError names.
+        raise _write_error(dest, exc.error) from exc.error
     logger.debug("downloaded %d bytes from %s to %s", size, what, dest.name)
     return DownloadResult(path=dest, size=size, content_type=content_type)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
+    DownloadWriteError,
     MalformedResponse,
     ProviderRejected,
     ProviderUnavailable,
@@ -261,10 +263,57 @@ async def test_cancellation_mid_body_leaves_nothing(
     assert _leftovers(tmp_path) == []
 
 
-async def test_disk_errors_stay_os_errors(
+async def test_a_missing_folder_is_created(
     storage: tuple[Storage, str], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """A missing destination directory is an OSError, not a network OutcomeUnknown."""
+    """A destination in folders that do not exist yet lands there (parents created)."""
     _, base = storage
-    with pytest.raises(FileNotFoundError):
-        await download(f"{base}/video.mp4", tmp_path / "no-such-dir" / "o.mp4", session=session)
+    dest = tmp_path / "videos" / "2024" / "o.mp4"
+    result = await download(f"{base}/video.mp4", dest, session=session)
+    assert result.path == dest
+    assert dest.read_bytes() == VIDEO
+    assert _leftovers(dest.parent, keep="o.mp4") == []
+
+
+async def test_an_unwritable_destination_is_a_typed_error_naming_it(
+    storage: tuple[Storage, str], session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """A folder that cannot be made: DownloadWriteError (still an OSError), before any GET."""
+    store, base = storage
+    (tmp_path / "taken").write_text("a file, not a folder")
+    dest = tmp_path / "taken" / "o.mp4"
+    with pytest.raises(DownloadWriteError) as caught:
+        await download(f"{base}/video.mp4", dest, session=session)
+    assert isinstance(caught.value, OSError)
+    assert caught.value.path == str(dest)
+    assert caught.value.reason
+    assert str(dest) in str(caught.value)
+    assert store.hits == []  # nothing was fetched for a file that could not be kept
+
+
+async def test_a_failure_while_writing_names_the_destination_not_the_temporary_file(
+    storage: tuple[Storage, str], session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The rename onto a folder fails: the error is about dest, and no .part file remains."""
+    _, base = storage
+    dest = tmp_path / "o.mp4"
+    dest.mkdir()
+    with pytest.raises(DownloadWriteError) as caught:
+        await download(f"{base}/video.mp4", dest, session=session)
+    assert caught.value.path == str(dest)
+    assert ".part" not in str(caught.value)
+    assert _leftovers(tmp_path) == ["o.mp4"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+async def test_the_file_gets_the_users_umask_permissions(
+    storage: tuple[Storage, str], session: aiohttp.ClientSession, tmp_path: Path, umask: int
+) -> None:
+    """Not the 0600 of a private temporary file: 0666 less the umask, as any new file."""
+    _, base = storage
+    old = os.umask(umask)
+    try:
+        result = await download(f"{base}/video.mp4", tmp_path / "o.mp4", session=session)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(result.path.stat().st_mode) == 0o666 & ~umask
