@@ -192,21 +192,24 @@ async def _cancel_one(
 ) -> bool:
     """Cancel one submitted task; True when nothing more will happen to it remotely."""
     provider = client.provider(handle.provider)
-    caps = provider.adapter.capabilities
     try:
         status = await provider.status(handle.task_id, key=entry.key)
-        if status.is_terminal:
-            print(f"{entry.key[:12]}: already {status.state.value}; `run` again collects it")
-            return True
-        if not (caps.can_cancel and status.state in caps.cancel_states):
-            print(
-                f"{entry.key[:12]}: {handle.provider} cannot cancel a {status.state.value} task;"
-                " it will finish (and bill): `run` again collects it"
-            )
-            return False
-        await provider.cancel(handle.task_id)
+        # The cancel reads the status again: a task that ends meanwhile is left alone
+        # (on Ark the same request would delete a finished task's record).
+        outcome = await provider.cancel(handle.task_id, key=entry.key)
     except ProviderError as exc:
         print(f"{entry.key[:12]}: cancel failed: {exc}")
+        return False
+    if outcome.outcome == "already_final":
+        state = outcome.state.value if outcome.state else "finished"
+        print(f"{entry.key[:12]}: already {state}; `run` again collects it")
+        return True
+    if not outcome:
+        state = outcome.state.value if outcome.state else status.state.value
+        print(
+            f"{entry.key[:12]}: {handle.provider} cannot cancel a {state} task;"
+            " it will finish (and bill): `run` again collects it"
+        )
         return False
     await _cancelled(journal, entry.key, entry.task, handle, status, "cancelled remotely")
     print(f"{entry.key[:12]}: cancelled on {handle.provider} ({handle.task_id})")

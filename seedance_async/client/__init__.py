@@ -5,11 +5,14 @@ at-most-once paid submits.
 from __future__ import annotations
 
 from seedance_async.client._alias import ProviderClient, SubmitOutcomeUnknown
+from seedance_async.client._cancel import CancelOutcome, CancelResult
 from seedance_async.client._client import BudgetFactory, Client, TransportFactory
 from seedance_async.client._loading import load_local_images
 
 __all__ = [
     "BudgetFactory",
+    "CancelOutcome",
+    "CancelResult",
     "Client",
     "ProviderClient",
     "SubmitOutcomeUnknown",

@@ -25,10 +25,17 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown, SubmitReconciler
+from seedance_async.client._cancel import CancelOutcome, CancelResult
 from seedance_async.client._paid_submit import PaidSubmitter, task_handle
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock
-from seedance_async.core._errors import InvalidTaskSpec, ProviderError, RateLimited, Violation
+from seedance_async.core._errors import (
+    InvalidTaskSpec,
+    ProviderError,
+    RateLimited,
+    TaskNotCancellable,
+    Violation,
+)
 from seedance_async.core._events import Event, EventHub, EventKind
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.limits._key_limits import BudgetLike
@@ -36,7 +43,7 @@ from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._image_rules import MAX_REQUEST_BYTES
-from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.transport._aiohttp import Transport
 
@@ -181,13 +188,70 @@ class ProviderClient:
             return found
         return {t: await self.status(t) for t in task_ids}
 
-    async def cancel(self, task_id: str) -> bool:
-        """Cancel (or delete) a remote task. Returns False where the provider has no cancel."""
+    async def cancel(self, task_id: str, *, delete: bool = False, key: str = "") -> CancelResult:
+        """Cancel a remote task that has not started; delete a finished one only if asked.
+
+        The task's status is read first, because the provider's cancel request may delete
+        a finished task's record (Ark): a task that has ended is left alone unless
+        ``delete`` is true, and one the provider cannot cancel in its state (a running Ark
+        task) is not sent a request.
+
+        Args:
+            task_id: the remote task.
+            delete: remove a finished task's record (its video URL goes with it).
+            key: tracking key for events.
+
+        Returns:
+            What happened; true in a boolean context when cancelled or deleted.
+
+        Raises:
+            TaskNotFound: the provider does not know the task.
+            ProviderError: the status read or the cancel failed for another reason.
+        """
         request = self.adapter.build_cancel(task_id)
         if request is None:
-            return False
-        await self._send_idempotent(request, lambda r: self.adapter.parse_cancel(r, task_id))
-        return True
+            return CancelResult(
+                provider=self.alias,
+                task_id=task_id,
+                outcome="unsupported",
+                detail=f"{self.alias} has no cancel endpoint",
+            )
+        status = await self.status(task_id, key=key)
+        state = status.state
+        allowed = self.adapter.capabilities.cancel_states
+        if status.is_terminal and not delete:
+            return CancelResult(
+                provider=self.alias,
+                task_id=task_id,
+                outcome="already_final",
+                state=state,
+                detail=f"the task already ended {state.value}; nothing was sent"
+                " (delete=True removes its record)",
+            )
+        if not status.is_terminal and allowed and state not in allowed:
+            return self._not_cancellable(task_id, state)
+        try:
+            await self._send_idempotent(request, lambda r: self.adapter.parse_cancel(r, task_id))
+        except TaskNotCancellable:
+            # The state changed since we read it, or an earlier try whose answer was lost
+            # already cancelled it: the status says which.
+            after = (await self.status(task_id, key=key)).state
+            if after is TaskState.CANCELLED and not status.is_terminal:
+                return CancelResult(
+                    provider=self.alias, task_id=task_id, outcome="cancelled", state=state
+                )
+            return self._not_cancellable(task_id, after)
+        outcome: CancelOutcome = "deleted" if status.is_terminal else "cancelled"
+        return CancelResult(provider=self.alias, task_id=task_id, outcome=outcome, state=state)
+
+    def _not_cancellable(self, task_id: str, state: TaskState) -> CancelResult:
+        return CancelResult(
+            provider=self.alias,
+            task_id=task_id,
+            outcome="not_cancellable",
+            state=state,
+            detail=f"{self.alias} cannot cancel a {state.value} task; it will finish (and bill)",
+        )
 
     # -- submit ----------------------------------------------------------------------------
 

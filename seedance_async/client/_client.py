@@ -20,6 +20,7 @@ import aiohttp
 import anyio
 
 from seedance_async.client._alias import ProviderClient
+from seedance_async.client._cancel import CancelResult
 from seedance_async.client._loading import load_local_images
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock, SystemClock
@@ -232,13 +233,28 @@ class Client:
         """The current status of a task."""
         return await self.provider(handle.provider).status(handle.task_id)
 
-    async def cancel(self, handle: TaskHandle) -> bool:
-        """Cancel a queued task (or delete a finished one) where the provider allows it.
+    async def cancel(self, handle: TaskHandle, *, delete: bool = False) -> CancelResult:
+        """Cancel a task that has not started, where the provider allows it.
+
+        The task's status is read first. A task that has already ended is left alone (on
+        Ark the same request would delete its record, video URL included) unless ``delete``
+        is true. A task the provider cannot cancel in its state (a running Ark task: only
+        queued ones can be) is reported as such, and will finish and bill.
+
+        Args:
+            handle: the task.
+            delete: delete a finished task's record at the provider.
 
         Returns:
-            False when the provider has no cancel endpoint.
+            What happened: ``outcome`` is ``cancelled``, ``deleted``, ``not_cancellable``,
+            ``already_final`` or ``unsupported`` (no cancel endpoint). True in a boolean
+            context when cancelled or deleted.
+
+        Raises:
+            TaskNotFound: the provider does not know the task.
+            ProviderError: the status read or the cancel failed for another reason.
         """
-        return await self.provider(handle.provider).cancel(handle.task_id)
+        return await self.provider(handle.provider).cancel(handle.task_id, delete=delete)
 
     async def wait(
         self,
@@ -255,17 +271,24 @@ class Client:
             schedule: poll timing.
 
         Raises:
-            DeadlineExceeded: the deadline passed first (the task keeps running remotely).
+            DeadlineExceeded: the deadline passed first. The task keeps running remotely;
+                the exception's ``handle`` and ``status`` say which and where it was.
         """
         plan = schedule or PollSchedule()
         start = self.clock.now()
         elapsed_at_submit = max(0.0, self.clock.wall() - handle.created_at)
         delay = plan.first_delay(None) if elapsed_at_submit < plan.first_poll else 0.0
+        status: TaskStatus | None = None
         while True:
             if deadline is not None:
                 remaining = deadline - (self.clock.now() - start)
                 if remaining <= 0:
-                    raise DeadlineExceeded(f"task {handle.task_id} not final within {deadline}s")
+                    raise DeadlineExceeded(
+                        f"task {handle.task_id} on {handle.provider} not final within"
+                        f" {deadline}s; it keeps running",
+                        handle=handle,
+                        status=status,
+                    )
                 delay = min(delay, remaining)
             await self.clock.sleep(delay)
             status = await self.status(handle)

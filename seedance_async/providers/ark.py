@@ -5,7 +5,8 @@ Wire contract: ../shared/providers.md §2 (Ark) and §3 (pass-through gateways).
 * ``POST {base}{tasks_path}`` with ``{"model", "content": [...], <options>}`` → ``{"id"}``
 * ``GET {base}{tasks_path}/{id}`` → the task object
 * ``GET {base}{tasks_path}?page_num&page_size&filter.*`` → ``{"total", "items"}``
-* ``DELETE {base}{tasks_path}/{id}`` → ``{}`` (cancels a queued task, deletes a finished one)
+* ``DELETE {base}{tasks_path}/{id}`` → ``{}`` (cancels a queued task, deletes a finished one;
+  refused for a running or cancelled one)
 
 Gateways are configurations of this adapter: ChainHub is ``tasks_path=
 "/volc/v1/contents/generations/tasks"`` on ``https://api.chainhub.tech``; the seed-000
@@ -24,6 +25,7 @@ from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
     ProviderError,
+    TaskNotCancellable,
     Violation,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
@@ -268,9 +270,34 @@ class ArkAdapter:
         return HttpRequest(method="DELETE", path=self._task_path(task_id))
 
     def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
-        """2xx means cancelled (queued) or deleted (finished)."""
-        if not response.ok:
-            raise self.classify_error(response)
+        """2xx means cancelled (queued) or deleted (finished).
+
+        Raises:
+            TaskNotCancellable: the task's state forbids it (running, or already cancelled).
+                Ark documents the rule, not the answer: a ``...TaskStatus`` error code, an
+                HTTP 409, or a 400 whose message is about the task's status are taken as it.
+            ProviderError: any other error answer.
+        """
+        if response.ok:
+            return
+        error = self.classify_error(response)
+        code = (error.code or "").lower()
+        message = (error.provider_message or "").lower()
+        refused = (
+            "taskstatus" in code
+            or response.status == 409
+            or (response.status == 400 and "status" in message)
+        )
+        if not refused:
+            raise error
+        raise TaskNotCancellable(
+            f"task {task_id} cannot be cancelled in its current state",
+            provider=error.provider,
+            status=error.status,
+            code=error.code,
+            provider_message=error.provider_message,
+            request_id=error.request_id,
+        )
 
     # -- list -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from seedance_async import (
     DeadlineExceeded,
     PollSchedule,
     ResultExpired,
+    TaskNotFound,
     TaskState,
     VideoTask,
 )
@@ -102,14 +103,58 @@ async def test_an_expired_url_without_a_way_to_refresh_raises(
 
 
 async def test_cancel_a_queued_task_and_deadline(client: Client) -> None:
-    """A queued Ark task can be cancelled; wait() gives up at its deadline."""
+    """A queued Ark task can be cancelled; wait() gives up at its deadline, naming the task."""
     handle = await client.submit(VideoTask(model=PRO, prompt="a fish"))
-    with pytest.raises(DeadlineExceeded):
+    with pytest.raises(DeadlineExceeded) as caught:
         await client.wait(handle, deadline=0.01, schedule=FAST)
-    assert await client.cancel(handle) is True
+    assert caught.value.handle == handle
+    assert caught.value.task_id == handle.task_id
+    assert caught.value.provider == "ark"
+    result = await client.cancel(handle)
+    assert result
+    assert result.outcome == "cancelled"
+    assert result.state is TaskState.QUEUED
     assert (await client.status(handle)).state is TaskState.CANCELLED
     aiml = await client.submit(VideoTask(model=PRO, prompt="a fish"), provider="aimlapi")
-    assert await client.cancel(aiml) is False  # AI/ML API has no cancel endpoint
+    unsupported = await client.cancel(aiml)  # AI/ML API has no cancel endpoint
+    assert not unsupported
+    assert unsupported.outcome == "unsupported"
+
+
+async def test_cancel_leaves_a_finished_task_alone_unless_delete(
+    client: Client, clock: ManualClock, sim: Simulator
+) -> None:
+    """On Ark the cancel request deletes a finished task's record: it is sent only when asked."""
+    handle = await client.submit(VideoTask(model=PRO, prompt="a finished fish"))
+    clock.advance(70)
+    result = await client.cancel(handle)
+    assert not result
+    assert result.outcome == "already_final"
+    assert result.state is TaskState.SUCCEEDED
+    assert not [r for r in sim.requests("ark") if r.op == "delete"]
+    status = await client.status(handle)  # the record, and its video URL, are still there
+    assert status.succeeded
+    assert status.video_url
+    deleted = await client.cancel(handle, delete=True)
+    assert deleted
+    assert deleted.outcome == "deleted"
+    with pytest.raises(TaskNotFound):
+        await client.status(handle)
+
+
+async def test_cancel_of_a_running_ark_task_is_a_typed_refusal(
+    client: Client, clock: ManualClock, sim: Simulator
+) -> None:
+    """A running Ark task cannot be cancelled: the answer says so; no request is sent."""
+    handle = await client.submit(VideoTask(model=PRO, prompt="a running fish"))
+    clock.advance(20)  # queued 10 s, then running for 60 s
+    result = await client.cancel(handle)
+    assert not result
+    assert result.outcome == "not_cancellable"
+    assert result.state is TaskState.RUNNING
+    assert "cannot cancel a running task" in result.detail
+    assert not [r for r in sim.requests("ark") if r.op == "delete"]
+    assert (await client.status(handle)).state is TaskState.RUNNING
 
 
 async def test_unknown_alias_and_closed_client_are_configuration_errors(client: Client) -> None:
