@@ -6,12 +6,15 @@ GPTProto, a :class:`Client` for applications, a :class:`Tracker` for thousands o
 tasks with at-most-once paid submits, failover, deadlines and downloads, a durable
 :class:`SqliteJournal`, and an embedded provider simulator (:mod:`seedance_async.simulator`).
 
+One call does it all: ``await seedance_async.generate(task, "out.mp4", provider="ark")``
+(submit, wait, download), or ``seedance_async.sync.generate(...)`` without an event loop.
+
 The root holds what an application writes every day. The rest lives in namespaces:
 :mod:`~seedance_async.spec` (catalog, codec, usage), :mod:`~seedance_async.providers`
 (adapters and the registry), :mod:`~seedance_async.transport`, :mod:`~seedance_async.limits`,
 :mod:`~seedance_async.journal`, :mod:`~seedance_async.client` (per-alias clients, clocks),
-:mod:`~seedance_async.distributed` (Redis), :mod:`~seedance_async.testing` and
-:mod:`~seedance_async.simulator`.
+:mod:`~seedance_async.sync` (blocking calls), :mod:`~seedance_async.distributed` (Redis),
+:mod:`~seedance_async.testing` and :mod:`~seedance_async.simulator`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from seedance_async.client import Client
+from seedance_async import sync as sync
+from seedance_async.client import Client, generate
 from seedance_async.config import (
     BUILTIN_PROVIDERS,
     ProviderConfig,
@@ -34,6 +38,7 @@ from seedance_async.core import (
     ContentPolicyViolation,
     DeadlineExceeded,
     DownloadIncomplete,
+    DownloadWriteError,
     Event,
     EventKind,
     GenerationFailed,
@@ -90,6 +95,7 @@ __all__ = [
     "ContentPolicyViolation",
     "DeadlineExceeded",
     "DownloadIncomplete",
+    "DownloadWriteError",
     "Event",
     "EventKind",
     "FailoverPolicy",
@@ -131,6 +137,7 @@ __all__ = [
     "Violation",
     "__version__",
     "dump_task",
+    "generate",
     "load_provider_config",
     "load_task",
     "validate",

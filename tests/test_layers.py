@@ -33,12 +33,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "journal": _L2,
     "client": _L3,
     "tracker": _L3 | {"client"},
+    # The blocking façade runs the client on a private loop thread; it may use the tracker.
+    "sync": _L3 | {"client", "tracker"},
     "distributed": _L3 | {"client", "tracker"},
     "cli": _L3 | {"client", "tracker", "distributed", "simulator"},
     "testing": _L3 | {"client", "tracker", "simulator"},
     "simulator": set(),  # an island: it must not share the client's mistakes
     "__main__": {"cli"},
-    "__init__": _L3 | {"client", "tracker"},
+    "__init__": _L3 | {"client", "tracker", "sync"},
 }
 
 # Imports inside functions, each with its reason. Anything else must sit at module level.

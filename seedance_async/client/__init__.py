@@ -1,5 +1,5 @@
 """One call per request: the Client façade over per-alias provider clients, with
-at-most-once paid submits.
+at-most-once paid submits, and :func:`generate` (submit, wait, download in one call).
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from seedance_async.client._alias import ProviderClient, SubmitOutcomeUnknown
 from seedance_async.client._cancel import CancelOutcome, CancelResult
 from seedance_async.client._client import BudgetFactory, Client, TransportFactory
+from seedance_async.client._generate import Generation, ProviderChoice, generate, resolve_provider
 from seedance_async.client._loading import load_local_images
 
 __all__ = [
@@ -14,8 +15,12 @@ __all__ = [
     "CancelOutcome",
     "CancelResult",
     "Client",
+    "Generation",
+    "ProviderChoice",
     "ProviderClient",
     "SubmitOutcomeUnknown",
     "TransportFactory",
+    "generate",
     "load_local_images",
+    "resolve_provider",
 ]
