@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
+import anyio
 import attrs
 
 from seedance_async import (
@@ -133,3 +135,23 @@ async def test_retry_after_is_honoured_by_the_next_submit() -> None:
     assert creates[0].status == 429
     assert creates[1].status == 200
     assert creates[1].time - creates[0].time >= retry_after
+
+
+async def test_a_download_folder_that_does_not_exist_yet_gets_the_videos(tmp_path: Path) -> None:
+    """Tracker(download_dir=...) with a missing folder: created, every video lands."""
+    folder = tmp_path / "not" / "yet" / "videos"
+    async with Simulator(("ark",), time_scale=TIME_SCALE, limits=Limits.unlimited()) as sim:
+        async with (
+            Client(configs(sim), env={KEY_ENV: DEFAULT_KEY}) as client,
+            Tracker(
+                client, download_dir=folder, schedule=PollSchedule().scaled(TIME_SCALE)
+            ) as tracker,
+        ):
+            handles = [await tracker.submit(t) for t in demo_tasks(3, seed=5)]
+        results = [await h.result() for h in handles]
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 3
+    for r in results:
+        assert r.reason is None
+        assert r.video_path is not None
+        assert Path(r.video_path).parent == folder
+        assert (await anyio.Path(r.video_path).read_bytes())[4:8] == b"ftyp"
