@@ -15,6 +15,7 @@ journal, and running one spec twice would pay twice for the same video.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Iterator, Mapping
@@ -85,12 +86,14 @@ class Batch:
         lines: valid tasks in file order, one per distinct spec.
         problems: errors and warnings in file order.
         line_count: non-blank lines read.
+        digest: sha256 (hex) of the file's bytes, the batch's identity in a journal.
     """
 
     file: str
     lines: tuple[BatchLine, ...]
     problems: tuple[LineProblem, ...]
     line_count: int
+    digest: str = ""
 
     @property
     def errors(self) -> tuple[LineProblem, ...]:
@@ -229,4 +232,10 @@ def read_batch(
             continue
         first_line[key] = line_no
         lines.append(BatchLine(line_no=line_no, key=key, task=task))
-    return Batch(file=file, lines=tuple(lines), problems=tuple(problems), line_count=count)
+    return Batch(
+        file=file,
+        lines=tuple(lines),
+        problems=tuple(problems),
+        line_count=count,
+        digest=hashlib.sha256(data).hexdigest(),
+    )

@@ -16,6 +16,9 @@ The SQLite journal is the only source of truth; everything else is a view of it.
 * Stale ``.part`` download files and results temporaries left by a killed run are removed at
   start. An exclusive lock file next to the journal keeps two runs off one batch, which
   would otherwise submit the same pending tasks twice.
+* The journal records which batch file(s) it belongs to (a hash of the file). Running
+  another batch with it would run both batches' tasks and write both to ``--out``: that is
+  refused unless the user asks to append.
 * First Ctrl-C (or SIGTERM): no new submit starts (:class:`_GatedJournal` holds every new
   intent back, so the row stays ``pending``), submits already on the wire are seen through
   until their remote id or failure is journaled, then everything stops. Tasks running
@@ -48,6 +51,7 @@ from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
 from seedance_async.core._events import EventHub
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.journal._sqlite import SqliteJournal
+from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import dump_result
 from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
@@ -157,6 +161,8 @@ class RunPlan:
         progress: ``auto``, ``bars`` or ``plain``.
         log_interval: seconds between progress redraws (None: the renderer's default).
         command: the command line, shown in "resume with".
+        batch: the batch file's identity, checked against the journal's (None: not checked).
+        append: add the batch to a journal of another batch instead of refusing.
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -169,6 +175,8 @@ class RunPlan:
     progress: str = "auto"
     log_interval: float | None = None
     command: str = "seedance-async run ..."
+    batch: BatchIdentity | None = None
+    append: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -238,10 +246,13 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
     Raises:
         ConfigurationError: another process holds the journal, a resumed task names an
             alias that is not configured, or a key is missing.
+        BatchMismatch: the journal belongs to another batch and ``plan.append`` is false.
         JournalError: the journal cannot be opened, read or written.
     """
     with JournalLock(plan.journal_path):
         async with SqliteJournal(plan.journal_path) as journal:
+            if plan.batch is not None:
+                await journal.claim_batch(plan.batch, (ln.key for ln in lines), append=plan.append)
             await journal.add_pending_many((ln.key, ln.task, ln.line_no) for ln in lines)
             unfinished = await journal.unfinished()
             pending = await journal.pending()

@@ -32,7 +32,8 @@ from seedance_async.cli._journal_cmds import (
     register_journal_commands,
 )
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig
-from seedance_async.core._errors import ConfigurationError, JournalError
+from seedance_async.core._errors import BatchMismatch, ConfigurationError, JournalError
+from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import create_adapter
 from seedance_async.spec._rules import ProviderChecker
@@ -116,6 +117,8 @@ def _command_line(args: argparse.Namespace) -> str:
     ):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if args.append:
+        words.append("--append")
     return shlex.join(words)
 
 
@@ -174,9 +177,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=args.progress,
         log_interval=args.log_interval,
         command=_command_line(args),
+        batch=BatchIdentity(digest=batch.digest, source=args.tasks, lines=len(batch.lines)),
+        append=args.append,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
+    except BatchMismatch as exc:
+        return fail(
+            "run",
+            f"{exc}.\nRunning both would mix their tasks and results. Start a new batch with"
+            " another --out (or --journal), or add --append to run these tasks in this journal"
+            " too.",
+        )
     except (ConfigurationError, JournalError) as exc:
         return fail("run", str(exc))
     except KeyboardInterrupt:  # before the signal handlers were in place
@@ -233,6 +245,12 @@ def _add_run(sub: _Sub) -> None:
         help="give up on a task this long after its submit (cancelled remotely where possible)",
     )
     p.add_argument("--key-env", metavar="NAME", help="read the API key of every alias from $NAME")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="run these tasks in a journal that belongs to another batch file (refused"
+        " otherwise: both batches' tasks would run and be written to --out)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate only; submit nothing")
     p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
     p.add_argument(

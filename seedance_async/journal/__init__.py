@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
 from seedance_async.journal._sqlite import SqliteJournal
+from seedance_async.journal._sqlite_schema import BatchIdentity
 
-__all__ = ["Journal", "JournalEntry", "NullJournal", "SqliteJournal"]
+__all__ = ["BatchIdentity", "Journal", "JournalEntry", "NullJournal", "SqliteJournal"]

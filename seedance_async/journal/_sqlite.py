@@ -25,19 +25,22 @@ from typing import Any, Protocol, Self, TypeVar
 import anyio
 import anyio.to_thread
 
-from seedance_async.core._errors import JournalError
+from seedance_async.core._clock import local_time
+from seedance_async.core._errors import BatchMismatch, JournalError
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.journal._sqlite_schema import (
     APPLICATION_ID,
     COLUMNS,
     FINAL,
     INTENT_SQL,
+    MIGRATIONS,
     ORDER,
     RESULT_SQL,
     SCHEMA,
     SCHEMA_VERSION,
     SYNC_FULL,
     SYNC_NORMAL,
+    BatchIdentity,
     JournalRecord,
     record_from_row,
 )
@@ -53,7 +56,7 @@ from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["SCHEMA_VERSION", "JournalRecord", "SqliteJournal"]
+__all__ = ["SCHEMA_VERSION", "BatchIdentity", "JournalRecord", "SqliteJournal"]
 
 _T = TypeVar("_T")
 
@@ -139,6 +142,10 @@ class SqliteJournal:
                     f"journal {self.path} has schema version {version}; this seedance-async "
                     f"reads up to {SCHEMA_VERSION}: upgrade seedance-async"
                 )
+            while objects and version in MIGRATIONS:  # an older journal: bring it up to date
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                version = conn.execute("SELECT * FROM pragma_user_version").fetchone()[0]
             if objects and version != SCHEMA_VERSION:
                 raise JournalError(f"journal {self.path} has unknown schema version {version}")
             for statement in () if objects else SCHEMA:
@@ -361,6 +368,75 @@ class SqliteJournal:
 
         # NORMAL: pending rows lost to a power cut are simply re-read from the batch file.
         return await self._run(op, write=True, full=False)
+
+    async def batches(self) -> list[BatchIdentity]:
+        """The batch files this journal was run with, oldest first.
+
+        Raises:
+            JournalError: the journal cannot be read.
+        """
+        query = "SELECT digest, source, lines, added_at FROM batches ORDER BY id"
+        return await self._run(
+            lambda conn: [
+                BatchIdentity(digest=d, source=s, lines=n, added_at=at)
+                for d, s, n, at in conn.execute(query)
+            ]
+        )
+
+    async def claim_batch(
+        self, batch: BatchIdentity, keys: Iterable[str] = (), *, append: bool = False
+    ) -> bool:
+        """Record that ``batch`` runs with this journal, unless the journal is another batch's.
+
+        A journal belongs to the batches recorded in it. One written before batches were
+        recorded belongs to whatever its tasks came from: ``keys`` (the batch's task keys)
+        must then cover every task it got from a batch file.
+
+        Args:
+            batch: the batch file about to be run.
+            keys: its task keys (the spec hashes).
+            append: add the batch to a journal of other batches instead of refusing.
+
+        Returns:
+            True when the batch was new to the journal, False when it was already recorded.
+
+        Raises:
+            BatchMismatch: the journal holds another batch and ``append`` is false.
+            JournalError: the journal cannot be read or written.
+        """
+        wanted = set(keys)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            recorded = [
+                BatchIdentity(digest=d, source=s, lines=n, added_at=at)
+                for d, s, n, at in conn.execute(
+                    "SELECT digest, source, lines, added_at FROM batches ORDER BY id"
+                )
+            ]
+            if any(r.digest == batch.digest for r in recorded):
+                return False
+            others = [f"{r.describe()}, first run {local_time(r.added_at)}" for r in recorded]
+            if not recorded:  # no record: judge by the tasks it holds
+                rows = conn.execute("SELECT key FROM tasks WHERE line_no IS NOT NULL")
+                foreign = sum(1 for (key,) in rows if key not in wanted)
+                if foreign:
+                    others = [f"{foreign} task{'s' * (foreign != 1)} of an earlier batch file"]
+            if others and not append:
+                raise BatchMismatch(
+                    f"journal {self.path} belongs to another batch: {'; '.join(others)};"
+                    f" not to {batch.describe()}",
+                    journal=str(self.path),
+                    recorded=others,
+                    given=batch.describe(),
+                )
+            conn.execute(
+                "INSERT INTO batches(digest, source, lines, added_at) VALUES (?, ?, ?, ?)",
+                (batch.digest, batch.source, batch.lines, self._now()),
+            )
+            self._event(conn, "", "batch", source=batch.source, digest=batch.digest, append=append)
+            return True
+
+        return await self._run(op, write=True, full=True)
 
     async def get(self, key: str) -> JournalRecord | None:
         """Everything known about ``key``, or None.

@@ -16,22 +16,34 @@ from seedance_async.spec._task import VideoTask
 
 __all__ = [
     "APPLICATION_ID",
+    "BATCHES_TABLE",
     "COLUMNS",
     "FINAL",
     "INTENT_SQL",
+    "MIGRATIONS",
     "ORDER",
     "RESULT_SQL",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SYNC_FULL",
     "SYNC_NORMAL",
+    "BatchIdentity",
     "JournalRecord",
     "record_from_row",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
 APPLICATION_ID = 0x53445341  # "SDSA"
+
+# Which batch files a journal belongs to (version 2). A journal reused for another batch
+# would run that batch's tasks and its own together: the CLI refuses unless told to append.
+BATCHES_TABLE = """CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,  -- sha256 of the batch file's bytes
+        source TEXT NOT NULL,         -- the file as it was named
+        lines INTEGER NOT NULL,       -- valid tasks in it
+        added_at REAL NOT NULL)"""
 
 SCHEMA = (
     """CREATE TABLE tasks (
@@ -56,9 +68,16 @@ SCHEMA = (
         id INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL,
         at REAL NOT NULL, detail TEXT)""",
     "CREATE INDEX events_by_key ON events(key, id)",
+    BATCHES_TABLE,
     f"PRAGMA application_id = {APPLICATION_ID}",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+
+# Statements that bring a journal of version N to N + 1, run in the transaction that opens
+# it. Additive only, so nothing a journal holds is rewritten.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (BATCHES_TABLE, "PRAGMA user_version = 2"),
+}
 
 # Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
 # checkpoints, so a power cut (not a process crash: SIGKILL loses nothing committed either
@@ -94,6 +113,29 @@ COLUMNS = (
     "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
     "last_status_json, result_json, updated_at"
 )
+
+
+@attrs.frozen(kw_only=True)
+class BatchIdentity:
+    """Which batch file a journal's tasks came from.
+
+    Attributes:
+        digest: sha256 (hex) of the file's bytes: an edited file is another batch.
+        source: the file as it was named.
+        lines: how many valid tasks it held.
+        added_at: Unix time it was first run with this journal (0 until recorded).
+    """
+
+    digest: str
+    source: str
+    lines: int
+    added_at: float = 0.0
+
+    def describe(self) -> str:
+        """``tasks.jsonl (3 tasks, sha256 1a2b3c4d5e6f)`` for messages."""
+        return (
+            f"{self.source} ({self.lines} task{'s' * (self.lines != 1)}, sha256 {self.digest[:12]})"
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -104,6 +104,34 @@ def test_usage_errors_exit_2_before_any_file_is_written(tmp_path: Path) -> None:
     assert not (tmp_path / "nothing.db").exists()
 
 
+def test_a_journal_of_another_batch_is_refused_unless_append(tmp_path: Path) -> None:
+    """Reusing --out (so its journal) for another file would mix two batches: exit 2 with
+    what to do, nothing sent; --append runs the new tasks in it; a rerun of either is fine."""
+    write_tasks(tmp_path / "a.jsonl", 3)
+    (tmp_path / "b.jsonl").write_text(
+        "".join(json.dumps({"model": PRO, "prompt": f"other batch {n}"}) + "\n" for n in range(2))
+    )
+    with simulator(tmp_path, "--time-scale", "0.001", "--unlimited") as sim:
+        common = ["--provider", "ark", "--out", "r.jsonl", "--config", str(sim.config)]
+        common += ["--poll-scale", "0.001"]
+        first = run_cli("run", "a.jsonl", *common, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        other = run_cli("run", "b.jsonl", *common, cwd=tmp_path)
+        assert other.returncode == 2, other.stdout + other.stderr
+        assert "belongs to another batch: a.jsonl (3 tasks" in other.stderr
+        assert "not to b.jsonl (2 tasks" in other.stderr
+        assert "--append" in other.stderr
+        assert len(sim.ledger("ark")) == 3  # nothing of b was sent
+        assert len(read_jsonl(tmp_path / "r.jsonl")) == 3
+        appended = run_cli("run", "b.jsonl", *common, "--append", cwd=tmp_path)
+        assert appended.returncode == 0, appended.stderr
+        assert len(read_jsonl(tmp_path / "r.jsonl")) == 5
+        again = run_cli("run", "a.jsonl", *common, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert len(sim.ledger("ark")) == 5
+    assert not (tmp_path / "r.journal.db.lock").exists()  # each clean exit removed it
+
+
 def test_ctrl_c_stops_and_the_same_command_resumes(tmp_path: Path) -> None:
     """SIGINT mid-batch exits 130 with a resume hint; running it again finishes every line."""
     keys = write_tasks(tmp_path / "tasks.jsonl", 40)

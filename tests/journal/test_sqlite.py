@@ -15,8 +15,9 @@ from typing import Any
 import anyio
 import pytest
 
-from seedance_async.core._errors import JournalError
+from seedance_async.core._errors import BatchMismatch, JournalError
 from seedance_async.core._secrets import ApiKey
+from seedance_async.journal import BatchIdentity
 from seedance_async.journal._sqlite import SCHEMA_VERSION, SqliteJournal
 from seedance_async.spec import dump_result, task_hash
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
@@ -408,3 +409,52 @@ async def test_misuse_is_a_journal_error(tmp_path: Path) -> None:
             await j.record_status("x", status("x", TaskState.RUNNING))
         assert (await j.events("k"))[-1]["kind"] == "pending"  # the failed records left nothing
     await j.aclose()  # idempotent
+
+
+# -- batch identity ------------------------------------------------------------------------
+
+
+def _batch(name: str, lines: int = 2) -> BatchIdentity:
+    return BatchIdentity(digest=name * 8, source=f"{name}.jsonl", lines=lines)
+
+
+async def test_a_journal_belongs_to_its_batch(tmp_path: Path) -> None:
+    """The first batch is recorded; the same one again is fine; another is refused."""
+    async with SqliteJournal(tmp_path / "j.db", clock=FakeClock(wall_start=1_700_000_000.0)) as j:
+        assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is True
+        await j.add_pending_many([("k0", task(0), 1), ("k1", task(1), 2)])
+        assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is False  # a resume
+        with pytest.raises(BatchMismatch) as refused:
+            await j.claim_batch(_batch("b"), ["k2"])
+        text = str(refused.value)
+        assert "belongs to another batch" in text
+        assert "a.jsonl (2 tasks, sha256 aaaaaaaa" in text
+        assert "first run 2023-11-1" in text  # ISO 8601 local time, not Unix seconds
+        assert "b.jsonl" in text
+        assert isinstance(refused.value, JournalError)
+        assert [b.source for b in await j.batches()] == ["a.jsonl"]  # nothing recorded
+        assert await j.claim_batch(_batch("b"), ["k2"], append=True) is True
+        assert [b.source for b in await j.batches()] == ["a.jsonl", "b.jsonl"]
+        assert await j.claim_batch(_batch("b"), ["k2"]) is False  # appended: now its own
+
+
+async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path: Path) -> None:
+    """A journal from before batch identities opens, keeps its rows, and gains the table;
+    a batch that does not cover its tasks is refused, one that does is recorded."""
+    path = tmp_path / "old.db"
+    async with SqliteJournal(path) as j:
+        await j.add_pending_many([("k0", task(0), 1), ("k1", task(1), 2)])
+        await run_lifecycle(j, "k0", task(0))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("DROP TABLE batches")  # as version 1 wrote it
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    async with SqliteJournal(path) as j:
+        assert [r["key"] for r in await j.results()] == ["k0"]
+        assert [key for key, _ in await j.pending()] == ["k1"]
+        assert await j.batches() == []
+        with pytest.raises(BatchMismatch, match="1 task of an earlier batch file"):
+            await j.claim_batch(_batch("b"), ["k0"])
+        assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is True
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
