@@ -25,7 +25,7 @@ import attrs
 
 from seedance_async.client._reconcile import reconcile_candidates
 from seedance_async.config._provider import ProviderConfig
-from seedance_async.core._clock import Clock
+from seedance_async.core._clock import Clock, local_time
 from seedance_async.core._errors import OutcomeUnknown, ProviderError
 from seedance_async.core._events import EventKind
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
@@ -64,7 +64,8 @@ class SubmitOutcomeUnknown(OutcomeUnknown):
         self.not_found = not_found
         self.candidates = candidates
         self.reason = reason
-        super().__init__(message, provider=provider)
+        # When to look in the provider's console: a time people read, with its offset.
+        super().__init__(f"{message}; sent at {local_time(sent_at)}", provider=provider)
 
 
 class SubmitReconciler:

@@ -12,6 +12,7 @@ import anyio
 import attrs
 
 from seedance_async.client._alias import SubmitOutcomeUnknown
+from seedance_async.core._clock import local_time
 from seedance_async.core._errors import (
     AuthenticationFailed,
     InvalidTaskSpec,
@@ -160,7 +161,7 @@ class SubmitStage(TrackerCore):
         tracked.attempts.append(
             Attempt(provider=alias, task_id=None, outcome="unknown", reason=exc.reason)
         )
-        hint = f"sent at {exc.sent_at:.0f} (Unix)"
+        hint = f"sent at {local_time(exc.sent_at)}"
         if exc.candidates:
             hint += f"; candidates {', '.join(exc.candidates)}"
         await self._finish(tracked, Outcome.UNKNOWN, f"{exc.reason}; {hint}", provider=alias)
@@ -191,7 +192,7 @@ class SubmitStage(TrackerCore):
             await self._finish(
                 tracked,
                 Outcome.UNKNOWN,
-                f"reconciliation failed: {exc}; intent at {intent_at:.0f} (Unix)",
+                f"reconciliation failed: {exc}; intent at {local_time(intent_at)}",
                 provider=alias,
             )
             return

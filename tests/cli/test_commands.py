@@ -69,6 +69,9 @@ def test_failed_tasks_exit_4_and_unknown_ones_exit_5(tmp_path: Path) -> None:
     (row,) = read_jsonl(tmp_path / "l.jsonl")
     assert row["outcome"] == "unknown"
     assert "no list endpoint" in row["reason"]
+    # When to look in the provider's console, as people read time: ISO 8601 with its offset.
+    assert re.search(r"sent at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", row["reason"])
+    assert "Unix" not in row["reason"]
     assert "unknown" in lost.stdout  # the failure is shown as it happens
     # Not a terminal: plain key=value lines, no escape sequences.
     for out in (failed.stdout, lost.stdout):

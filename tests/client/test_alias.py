@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -74,6 +75,7 @@ async def test_a_listing_that_stops_short_of_the_send_time_is_not_proof_of_absen
         await _submit(handler)
     assert not info.value.not_found
     assert "did not reach back" in info.value.reason
+    assert re.search(r"sent at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$", str(info.value))
     assert posts == 1
 
 
