@@ -202,6 +202,8 @@ async def generate(
         key=key or task_hash(task),
     )
     if client is not None:
+        if config is not None or env is not None:
+            raise ConfigurationError("config and env belong to the client when one is given")
         return await _with_journal(call, client, _alias_in(client, provider), journal)
     chosen = resolve_provider(provider, config)
     async with Client([chosen], env=env) as own:
@@ -386,9 +388,12 @@ class _Call:
                 cancelled = result.cancelled
                 detail = "cancelled remotely" if cancelled else result.detail
             if cancelled and journal is not None:
+                # Cancelled, not merely past its deadline: the next call may pay for a new one.
                 await journal.record_result(
                     self.key,
-                    self._result(client, handle, status, Outcome.DEADLINE, f"deadline; {detail}"),
+                    self._result(
+                        client, handle, status, Outcome.CANCELLED, f"deadline passed; {detail}"
+                    ),
                 )
         return DeadlineExceeded(
             f"{where} was still {state} after {self.deadline}s; {detail}",

@@ -221,23 +221,44 @@ async def test_a_deadline_hands_back_the_running_task_and_cancels_nothing(
 
 
 async def test_cancel_on_deadline_cancels_a_queued_task(frozen: Simulator, tmp_path: Path) -> None:
-    """Asked for, the deadline cancels a task that has not started."""
+    """Asked for, the deadline cancels a task that has not started; calling again with the
+    journal then pays for a new one (the cancelled one can give no video)."""
+    configs = _configs(frozen)
+    task = VideoTask(model=PRO, prompt="cancel me")
+    journal = tmp_path / "j.db"
     with pytest.raises(DeadlineExceeded) as caught:
         await generate(
-            VideoTask(model=PRO, prompt="cancel me"),
+            task,
             tmp_path / "v.mp4",
             provider="ark",
-            config=_configs(frozen),
+            config=configs,
             env=ENV,
             deadline=0.05,
             cancel_on_deadline=True,
+            journal=journal,
             schedule=FAST,
         )
     assert caught.value.cancelled
     assert "cancelled remotely" in str(caught.value)
     assert caught.value.handle is not None
-    async with Client(_configs(frozen).values(), env=ENV) as client:
+    async with Client(configs.values(), env=ENV) as client:
         assert (await client.status(caught.value.handle)).state is TaskState.CANCELLED
+        with pytest.raises(ConfigurationError, match="belong to the client"):
+            await generate(task, tmp_path / "v.mp4", client=client, env=ENV)
+    with pytest.raises(DeadlineExceeded) as again:
+        await generate(
+            task,
+            tmp_path / "v.mp4",
+            provider="ark",
+            config=configs,
+            env=ENV,
+            deadline=0.05,
+            journal=journal,
+            schedule=FAST,
+        )
+    assert again.value.handle is not None
+    assert again.value.handle != caught.value.handle  # a new task, not the cancelled one
+    assert _creates(frozen) == 2
 
 
 async def test_cancel_on_deadline_of_a_running_ark_task_says_it_cannot(
