@@ -68,7 +68,7 @@ class Generation:
     Attributes:
         path: the video file.
         size: its size in bytes.
-        handle: the remote task (``handle.to_dict()`` stores it).
+        handle: the remote task (``spec.dump_handle`` stores it).
         status: the task's final status (URLs, usage).
         last_frame_path: the last frame PNG, when it was asked for.
     """

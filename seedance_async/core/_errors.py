@@ -296,7 +296,7 @@ class DeadlineExceeded(SeedanceError):
     """The caller's deadline passed before the task reached a final state.
 
     The remote task is not lost: unless it was cancelled, it keeps running, and its handle
-    is here to wait for, download or cancel it later (``handle.to_dict()`` stores it).
+    is here to wait for, download or cancel it later (``spec.dump_handle`` stores it).
 
     Attributes:
         handle: the :class:`~seedance_async.TaskHandle` of the remote task, or None when
