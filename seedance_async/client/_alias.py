@@ -34,8 +34,8 @@ from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.limits._key_limits import BudgetLike
 from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._handle import TaskHandle
-from seedance_async.spec._image_rules import MAX_REQUEST_BYTES
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.transport._aiohttp import Transport
@@ -202,12 +202,13 @@ class ProviderClient:
             raise InvalidTaskSpec(violations, context=f"provider {self.alias}")
         request = self.adapter.build_submit(task)
         body = request.body_bytes()
-        if body is not None and len(body) > MAX_REQUEST_BYTES:
+        limit = universal_rules().request_max_bytes
+        if body is not None and len(body) > limit:
             raise InvalidTaskSpec(
                 [
                     Violation(
                         field="images",
-                        rule="the whole request must be at most 64 MB",
+                        rule=f"the whole request must be at most {limit / (1024 * 1024):g} MB",
                         value=f"{len(body)} bytes",
                     )
                 ]

@@ -315,22 +315,22 @@ def test_aimlapi_routes_are_todays_table() -> None:
 
 def test_universal_rules_are_todays_constants() -> None:
     """The rules every model shares (prompt, seed, frames, expiry, images, body)."""
-    from seedance_async.client import _ambiguous_submit
-    from seedance_async.spec import _image_rules, _image_sniff, _rules
+    from seedance_async.spec._catalog import universal_rules
 
+    r = universal_rules()
     got = {
-        "prompt_max_words": _rules.MAX_PROMPT_WORDS,
-        "prompt_max_cjk_chars": _rules.MAX_PROMPT_CJK_CHARS,
-        "seed": (_rules.SEED_MIN, _rules.SEED_MAX),
-        "frames": (_rules.FRAMES_MIN, _rules.FRAMES_MAX),
-        "expires": (_rules.EXPIRES_MIN, _rules.EXPIRES_MAX),
-        "expires_default": _ambiguous_submit._DEFAULT_EXPIRY,
-        "max_reference_images": _image_rules.MAX_REFERENCE_IMAGES,
-        "image_max_bytes": _image_sniff.MAX_IMAGE_BYTES,
-        "request_max_bytes": _image_rules.MAX_REQUEST_BYTES,
-        "image_side": (_image_rules.MIN_SIDE_EXCL, _image_rules.MAX_SIDE_EXCL),
-        "image_aspect": (_image_rules.MIN_ASPECT_EXCL, _image_rules.MAX_ASPECT_EXCL),
-        "image_formats": _image_rules.UNIVERSAL_IMAGE_FORMATS,
+        "prompt_max_words": r.prompt_max_words,
+        "prompt_max_cjk_chars": r.prompt_max_cjk_chars,
+        "seed": (r.seed_min, r.seed_max),
+        "frames": (r.frames_min, r.frames_max),
+        "expires": (r.expires_min, r.expires_max),
+        "expires_default": r.expires_default,
+        "max_reference_images": r.max_reference_images,
+        "image_max_bytes": r.image_max_bytes,
+        "request_max_bytes": r.request_max_bytes,
+        "image_side": (r.image_side_min_excl, r.image_side_max_excl),
+        "image_aspect": (r.image_aspect_min_excl, r.image_aspect_max_excl),
+        "image_formats": r.image_formats,
     }
     assert got == {
         "prompt_max_words": 1000,
