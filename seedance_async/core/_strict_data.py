@@ -10,8 +10,6 @@ coercion and every unknown key, and each error names the field by its path
 from __future__ import annotations
 
 import enum
-import functools
-import operator
 import tomllib
 from collections.abc import Callable
 from importlib import resources
@@ -56,19 +54,11 @@ def _strict_bool(value: Any, _: type) -> bool:
     return value
 
 
-def _enum_hook(cls: type[enum.Enum]) -> Callable[[Any, type], enum.Enum]:
+def _strict_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
     allowed = [m.value for m in cls]
-
-    def structure(value: Any, _: type) -> enum.Enum:
-        if not isinstance(value, str) or value not in allowed:
-            raise ValueError(f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
-        return cls(value)
-
-    return structure
-
-
-def _is_enum(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, enum.Enum)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+    return cls(value)
 
 
 def _is_array(cls: Any) -> bool:
@@ -78,11 +68,13 @@ def _is_array(cls: Any) -> bool:
 def strict_converter() -> cattrs.Converter:
     """A converter that refuses coercions, unknown keys and strings where arrays belong."""
     converter = cattrs.preconf.tomllib.make_converter(forbid_extra_keys=True)
-    # Exact types, not subclasses: a StrEnum is a str, and must get the enum hook.
-    for cls, hook in ((int, _strict_int), (float, _strict_float), (str, _strict_str)):
-        converter.register_structure_hook_func(functools.partial(operator.is_, cls), hook)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook(bool, _strict_bool)
-    converter.register_structure_hook_factory(_is_enum, _enum_hook)
+    # Hooks go by the nearest class in the MRO: a StrEnum is a str, so it needs its own.
+    converter.register_structure_hook(enum.Enum, _strict_enum)
+    converter.register_structure_hook(enum.StrEnum, _strict_enum)
 
     def array_hook(cls: Any) -> Callable[[Any, type], Any]:
         # cattrs would iterate the characters of a string given for a list of strings.

@@ -296,7 +296,7 @@ EXPECTED_AIMLAPI_ROUTES = {
 
 def test_aimlapi_routes_are_todays_table() -> None:
     """AI/ML API's per-family ids and schema differences, as the Python table had them."""
-    from seedance_async.providers.aimlapi import _ROUTES
+    from seedance_async.providers.aimlapi import routes
 
     got = {
         family: (
@@ -308,7 +308,7 @@ def test_aimlapi_routes_are_todays_table() -> None:
             r.audio,
             r.camera_field,
         )
-        for family, r in _ROUTES.items()
+        for family, r in routes().items()
     }
     assert got == EXPECTED_AIMLAPI_ROUTES
 
