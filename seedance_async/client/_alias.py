@@ -191,13 +191,17 @@ class ProviderClient:
 
     # -- submit ----------------------------------------------------------------------------
 
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this alias's rules: the models it serves, then its adapter's."""
+        return self.config.model_violations(task.model) or self.adapter.check(task)
+
     def build_submit(self, task: VideoTask) -> HttpRequest:
         """The submit request, checked against the 64 MB body limit.
 
         Raises:
             InvalidTaskSpec: the provider's rules or the body limit are broken.
         """
-        violations = self.adapter.check(task)
+        violations = self.check(task)
         if violations:
             raise InvalidTaskSpec(violations, context=f"provider {self.alias}")
         request = self.adapter.build_submit(task)

@@ -29,7 +29,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from seedance_async.config._catalog import BUILTIN_ADAPTERS, adapter_catalog, alias_defaults_for
 from seedance_async.config._timeouts import Timeouts
-from seedance_async.core._errors import ConfigurationError
+from seedance_async.core._errors import ConfigurationError, Violation
 from seedance_async.core._secrets import ApiKey
 from seedance_async.core._strict_data import strict_converter, structure_strictly
 from seedance_async.spec._catalog import MODELS, model_capabilities, normalise_model_id
@@ -183,6 +183,20 @@ class ProviderConfig:
             return True
         family = normalise_model_id(model)
         return any(normalise_model_id(m) == family for m in self.models)
+
+    def model_violations(self, model: str) -> list[Violation]:
+        """``[]`` when this alias serves ``model``, else the one violation that says so."""
+        if self.serves(model):
+            return []
+        served = ", ".join(self.models or ())
+        return [
+            Violation(
+                field="model",
+                rule=f"provider {self.alias} does not serve this model (it serves {served}; "
+                "set `models` on the alias if it does)",
+                value=model,
+            )
+        ]
 
     def submit_rate(self) -> float:
         """Creates per second the client sends at: ``submit_rpm`` less the headroom."""
