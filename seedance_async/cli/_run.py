@@ -32,11 +32,12 @@ from seedance_async.cli._journal_cmds import (
     register_journal_commands,
 )
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig
-from seedance_async.core._errors import BatchMismatch, ConfigurationError, JournalError
+from seedance_async.core._errors import BatchMismatch, ConfigurationError, JournalError, Violation
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import create_adapter
 from seedance_async.spec._rules import ProviderChecker
+from seedance_async.spec._task import VideoTask
 
 __all__ = ["EXIT_CODES_HELP", "register"]
 
@@ -83,6 +84,17 @@ def _failover(text: str, catalog: Mapping[str, ProviderConfig]) -> tuple[str, ..
     return aliases
 
 
+class _AliasChecker:
+    """An alias's rules as the client applies them: the models it serves, then its adapter."""
+
+    def __init__(self, config: ProviderConfig, adapter: ProviderChecker) -> None:
+        self._config = config
+        self._adapter = adapter
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        return self._config.model_violations(task.model) or self._adapter.check(task)
+
+
 def _adapters(
     aliases: tuple[str, ...], catalog: Mapping[str, ProviderConfig]
 ) -> dict[str, ProviderChecker]:
@@ -91,7 +103,7 @@ def _adapters(
         config = catalog[alias]
         options = dict(config.options)
         options.setdefault("name", alias)  # as the client builds it
-        out[alias] = create_adapter(config.adapter, **options)
+        out[alias] = _AliasChecker(config, create_adapter(config.adapter, **options))
     return out
 
 

@@ -41,8 +41,8 @@ from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.limits._key_limits import BudgetLike
 from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._handle import TaskHandle
-from seedance_async.spec._image_rules import MAX_REQUEST_BYTES
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.transport._aiohttp import Transport
@@ -255,23 +255,28 @@ class ProviderClient:
 
     # -- submit ----------------------------------------------------------------------------
 
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this alias's rules: the models it serves, then its adapter's."""
+        return self.config.model_violations(task.model) or self.adapter.check(task)
+
     def build_submit(self, task: VideoTask) -> HttpRequest:
         """The submit request, checked against the 64 MB body limit.
 
         Raises:
             InvalidTaskSpec: the provider's rules or the body limit are broken.
         """
-        violations = self.adapter.check(task)
+        violations = self.check(task)
         if violations:
             raise InvalidTaskSpec(violations, context=f"provider {self.alias}")
         request = self.adapter.build_submit(task)
         body = request.body_bytes()
-        if body is not None and len(body) > MAX_REQUEST_BYTES:
+        limit = universal_rules().request_max_bytes
+        if body is not None and len(body) > limit:
             raise InvalidTaskSpec(
                 [
                     Violation(
                         field="images",
-                        rule="the whole request must be at most 64 MB",
+                        rule=f"the whole request must be at most {limit / (1024 * 1024):g} MB",
                         value=f"{len(body)} bytes",
                     )
                 ]

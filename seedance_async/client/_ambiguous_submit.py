@@ -29,6 +29,7 @@ from seedance_async.core._clock import Clock, local_time
 from seedance_async.core._errors import OutcomeUnknown, ProviderError
 from seedance_async.core._events import EventKind
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -37,7 +38,6 @@ __all__ = ["SubmitOutcomeUnknown", "SubmitReconciler"]
 _RECONCILE_SKEW = 30.0  # seconds of clock difference tolerated between us and the provider
 _RECONCILE_TRIES = 3
 _RECONCILE_PAGES = 10
-_DEFAULT_EXPIRY = 172_800  # Ark's execution_expires_after default (providers.md §2.2)
 _NONCE_RANGE = 3600
 
 
@@ -120,7 +120,8 @@ class SubmitReconciler:
         ):
             return task
         nonce = int(self._rng() * _NONCE_RANGE)
-        return attrs.evolve(task, execution_expires_after=_DEFAULT_EXPIRY - nonce)
+        default = universal_rules().expires_default  # what the provider applies unsent
+        return attrs.evolve(task, execution_expires_after=default - nonce)
 
     # -- in-flight bookkeeping (reconciliation must see every id that is on its way) ------
 

@@ -10,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Self
 
 import aiohttp
 import anyio
+import attrs
 
 from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
@@ -46,6 +48,8 @@ from seedance_async.transport._download import DownloadResult, download
 
 __all__ = ["BudgetFactory", "Client", "TransportFactory"]
 
+logger = logging.getLogger("seedance_async.client")
+
 TransportFactory = Callable[[ProviderConfig, ProviderAdapter, ApiKey], Transport]
 """Builds the transport of one alias; the default is an :class:`AiohttpTransport`."""
 
@@ -61,6 +65,35 @@ def _default_transport(config: ProviderConfig, adapter: ProviderAdapter, key: Ap
         auth_headers=adapter.auth_headers(key.reveal()),
         timeouts=config.timeouts,
     )
+
+
+def _strictest(members: list[ProviderConfig]) -> ProviderConfig:
+    """The config whose limits one budget shared by ``members`` (one host, one key) obeys.
+
+    Each limit is the strictest any member sets, so no alias's limit is exceeded; the
+    sharing is logged once, without the key.
+    """
+    first = members[0]
+    if len(members) == 1:
+        return first
+    shared = attrs.evolve(
+        first,
+        submit_rpm=min(c.submit_rpm for c in members),
+        poll_rps=min(c.poll_rps for c in members),
+        max_running=min(c.max_running for c in members),
+        rate_headroom=max(c.rate_headroom for c in members),
+    )
+    logger.warning(
+        "provider aliases %s use the same key on %s: they share one budget with the "
+        "strictest limits (%g creates/min, %d running, %g polls/s, headroom %g)",
+        ", ".join(c.alias for c in members),
+        first.base_url.split("/")[2],
+        shared.submit_rpm,
+        shared.max_running,
+        shared.poll_rps,
+        shared.rate_headroom,
+    )
+    return shared
 
 
 def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
@@ -130,25 +163,28 @@ class Client:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        budgets: dict[tuple[str, str], BudgetLike] = {}
         try:
+            keys = {alias: c.resolve_key(self._env) for alias, c in self.configs.items()}
+            # Aliases that share a host and a key share one budget: the provider enforces
+            # its limits per key, whatever we call it.
+            scopes: dict[tuple[str, str], list[ProviderConfig]] = {}
             for alias, config in self.configs.items():
-                key = config.resolve_key(self._env)
+                scope = (config.base_url.split("/")[2], keys[alias].fingerprint)
+                scopes.setdefault(scope, []).append(config)
+            budgets = {
+                scope: self._budget_factory(_strictest(members), "/".join(scope), self.clock)
+                for scope, members in scopes.items()
+            }
+            for alias, config in self.configs.items():
+                key = keys[alias]
                 options = dict(config.options)
                 options.setdefault("name", alias)
                 adapter = create_adapter(config.adapter, **options)
-                # Aliases that share a host and a key share one budget: the provider
-                # enforces its limits per key, whatever we call it.
-                budget_key = (config.base_url.split("/")[2], key.fingerprint)
-                budget = budgets.get(budget_key) or self._budget_factory(
-                    config, "/".join(budget_key), self.clock
-                )
-                budgets[budget_key] = budget
                 self._providers[alias] = ProviderClient(
                     config,
                     adapter=adapter,
                     transport=self._transport_factory(config, adapter, key),
-                    budget=budget,
+                    budget=budgets[(config.base_url.split("/")[2], key.fingerprint)],
                     retry=self._retry,
                     clock=self.clock,
                     events=self.events,
@@ -212,22 +248,33 @@ class Client:
         provider = self.provider(alias)
         if any(i.is_local for i in task.images):
             # Header reads are blocking disk I/O: keep them off the event loop.
-            await anyio.to_thread.run_sync(lambda: validate(task, provider=provider.adapter))
+            await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
             return await load_local_images(task)
         return task  # provider rules are checked when the request is built
 
     async def submit(self, task: VideoTask, *, provider: str | None = None) -> TaskHandle:
-        """Create a remote task on ``provider`` (default: the first alias), at most once.
+        """Create a remote task on ``provider``, at most once.
+
+        The default provider is the first alias that serves the task's model
+        (:meth:`ProviderConfig.serves`).
 
         Raises:
-            InvalidTaskSpec: the spec breaks a provider or file rule (nothing was sent).
+            InvalidTaskSpec: the spec breaks a provider or file rule, or no alias (or not
+                ``provider``) serves its model; nothing was sent.
             SubmitOutcomeUnknown: the task may exist; see its ``sent_at`` and ``candidates``.
             ProviderError: the provider refused the task (nothing was created).
         """
-        alias = provider or self.aliases[0]
+        alias = provider or self._first_serving(task.model)
         loaded = await self.prepare(task, alias)
         handle, _ = await self.provider(alias).submit(loaded, spec_hash=task_hash(task))
         return handle
+
+    def _first_serving(self, model: str) -> str:
+        for alias, config in self.configs.items():
+            if config.serves(model):
+                return alias
+        # No alias serves it: the first one explains why, when the request is built.
+        return self.aliases[0]
 
     async def status(self, handle: TaskHandle) -> TaskStatus:
         """The current status of a task."""

@@ -17,17 +17,22 @@ setups are made of. Configurations are built in code or loaded from TOML::
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+from cattrs.gen import make_dict_structure_fn, override
 
+from seedance_async.config._catalog import BUILTIN_ADAPTERS, adapter_catalog, alias_defaults_for
 from seedance_async.config._timeouts import Timeouts
-from seedance_async.core._errors import ConfigurationError
+from seedance_async.core._errors import ConfigurationError, Violation
 from seedance_async.core._secrets import ApiKey
+from seedance_async.core._strict_data import strict_converter, structure_strictly
+from seedance_async.spec._catalog import MODELS, model_capabilities, normalise_model_id
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -36,6 +41,61 @@ __all__ = [
     "parse_provider_config",
     "resolve_providers",
 ]
+
+
+def _from_adapter_defaults(name: str) -> Any:
+    """An attrs default read from the adapter's ``[alias_defaults]`` (catalog data)."""
+    return attrs.Factory(
+        lambda self: getattr(alias_defaults_for(self.adapter), name), takes_self=True
+    )
+
+
+def _models(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _check_positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(
+            f"provider {instance.alias!r}: {attribute.name} must be a positive number, got {value!r}"
+        )
+
+
+def _check_not_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(
+            f"provider {instance.alias!r}: {attribute.name} must be a number >= 0, got {value!r}"
+        )
+
+
+def _check_running(instance: Any, _: attrs.Attribute[int], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"provider {instance.alias!r}: max_running must be a positive integer, got {value!r}"
+        )
+
+
+def _check_adapter(instance: Any, _: attrs.Attribute[str], value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"provider {instance.alias!r}: adapter must be a non-empty name")
+
+
+def _check_base_url(instance: Any, _: attrs.Attribute[str], value: Any) -> None:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ConfigurationError(
+            f"provider {instance.alias!r}: base_url must be an http(s) URL, got {value!r}"
+        )
+
+
+def _check_models(instance: Any, _: attrs.Attribute[Any], value: tuple[str, ...] | None) -> None:
+    # A misspelt family would silently keep every task of that model away from the alias.
+    unknown = [m for m in value or () if model_capabilities(m) is None]
+    if unknown:
+        known = ", ".join(m.family for m in MODELS)
+        raise ConfigurationError(
+            f"provider {instance.alias!r}: models names no known model family: "
+            f"{', '.join(unknown)} (known: {known}; ids of other models need no entry)"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -50,9 +110,13 @@ class ProviderConfig:
         key_env: environment variable holding the key (read when the client opens).
         api_key: a key given in code; wins over ``key_env``. Never logged or stored.
         options: adapter options (``tasks_path``, ``auth_scheme``...).
-        submit_rpm: paid creates per minute for this key.
-        poll_rps: status/list calls per second for this key.
-        max_running: tasks of this key generating at once (queued ones wait client-side).
+        models: the model families (or ids in any provider's spelling) this alias serves;
+            None means any model. Default: the adapter's catalog list (``[alias_defaults]``
+            of ``catalog/<adapter>.toml``). See :meth:`serves`.
+        submit_rpm: paid creates per minute for this key (default: the adapter's catalog).
+        poll_rps: status/list calls per second for this key (default: the adapter's catalog).
+        max_running: tasks of this key generating at once (queued ones wait client-side;
+            default: the adapter's catalog).
         weight: share of new tasks in weighted failover.
         paid_5xx_safe: the provider documents that a 5xx on submit created nothing, so such
             a submit may be retried; False (never assume it) unless documented.
@@ -70,22 +134,34 @@ class ProviderConfig:
             requests sent exactly at a sliding-window limit arrive one too many per window
             now and then.
         timeouts: per-phase timeouts.
+
+    Raises:
+        ConfigurationError: a value out of its range (the message names the field).
     """
 
     alias: str
-    adapter: str
-    base_url: str
+    adapter: str = attrs.field(validator=_check_adapter)
+    base_url: str = attrs.field(validator=_check_base_url)
     key_env: str | None = None
     api_key: ApiKey | None = attrs.field(default=None, repr=False)
     options: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
-    submit_rpm: float = 300.0
-    poll_rps: float = 10.0
-    max_running: int = 5
-    weight: float = 1.0
+    models: tuple[str, ...] | None = attrs.field(
+        default=_from_adapter_defaults("models"), converter=_models, validator=_check_models
+    )
+    submit_rpm: float = attrs.field(
+        default=_from_adapter_defaults("submit_rpm"), validator=_check_positive
+    )
+    poll_rps: float = attrs.field(
+        default=_from_adapter_defaults("poll_rps"), validator=_check_positive
+    )
+    max_running: int = attrs.field(
+        default=_from_adapter_defaults("max_running"), validator=_check_running
+    )
+    weight: float = attrs.field(default=1.0, validator=_check_positive)
     paid_5xx_safe: bool = False
     resubmit_when_not_listed: bool = True
     correlation_nonce: bool = True
-    reconcile_settle: float = 3.0
+    reconcile_settle: float = attrs.field(default=3.0, validator=_check_not_negative)
     rate_headroom: float = attrs.field(default=0.02)
     timeouts: Timeouts = attrs.field(factory=Timeouts)
 
@@ -95,6 +171,32 @@ class ProviderConfig:
             raise ConfigurationError(
                 f"provider {self.alias!r}: rate_headroom must be within [0, 0.5], got {value!r}"
             )
+
+    def serves(self, model: str) -> bool:
+        """True when this alias offers ``model`` (any provider's spelling of the id).
+
+        A model id that no catalog family matches (an ``ep-…`` endpoint, a newer model) is
+        served by every alias: the provider is the judge, and a new model is never blocked.
+        Pure: no I/O, no key.
+        """
+        if self.models is None or model_capabilities(model) is None:
+            return True
+        family = normalise_model_id(model)
+        return any(normalise_model_id(m) == family for m in self.models)
+
+    def model_violations(self, model: str) -> list[Violation]:
+        """``[]`` when this alias serves ``model``, else the one violation that says so."""
+        if self.serves(model):
+            return []
+        served = ", ".join(self.models or ())
+        return [
+            Violation(
+                field="model",
+                rule=f"provider {self.alias} does not serve this model (it serves {served}; "
+                "set `models` on the alias if it does)",
+                value=model,
+            )
+        ]
 
     def submit_rate(self) -> float:
         """Creates per second the client sends at: ``submit_rpm`` less the headroom."""
@@ -119,143 +221,108 @@ class ProviderConfig:
         raise ConfigurationError(f"provider {self.alias!r}: no API key (set {where})")
 
 
-BUILTIN_PROVIDERS: Mapping[str, ProviderConfig] = {
-    c.alias: c
-    for c in (
-        ProviderConfig(
-            alias="ark",
-            adapter="ark",
-            base_url="https://ark.cn-beijing.volces.com/api/v3",
-            key_env="ARK_API_KEY",
-            submit_rpm=300,
-            max_running=5,
-        ),
-        ProviderConfig(
-            alias="byteplus",
-            adapter="ark",
-            base_url="https://ark.ap-southeast.bytepluses.com/api/v3",
-            key_env="BYTEPLUS_API_KEY",
-            submit_rpm=300,
-            max_running=5,
-        ),
-        ProviderConfig(
-            alias="chainhub",
-            adapter="ark",
-            base_url="https://api.chainhub.tech",
-            key_env="CHAINHUB_API_KEY",
-            # List and cancel are not documented for ChainHub (providers.md §3.2).
-            options={
-                "tasks_path": "/volc/v1/contents/generations/tasks",
-                "can_list": False,
-                "can_cancel": False,
-                "name": "chainhub",
-            },
-        ),
-        ProviderConfig(
-            alias="aimlapi",
-            adapter="aimlapi",
-            base_url="https://api.aimlapi.com",
-            key_env="AIML_API_KEY",
-        ),
-        ProviderConfig(
-            alias="gptproto",
-            adapter="gptproto",
-            base_url="https://gptproto.com/api/v3",
-            key_env="GPTPROTO_API_KEY",
+@functools.cache
+def _converter() -> Any:
+    converter = strict_converter()
+    # A key is never read from a file: api_key is code-only, so a file that names it is
+    # refused like any unknown field.
+    converter.register_structure_hook(
+        ProviderConfig,
+        make_dict_structure_fn(
+            ProviderConfig,
+            converter,
+            _cattrs_forbid_extra_keys=True,
+            api_key=override(omit=True),
         ),
     )
-}
-"""Ready aliases with known hosts. Conservative budgets: Ark lite limits (300/min, 5
-running) apply until you raise them for pro models."""
+    return converter
 
-_FLOAT_KEYS = ("submit_rpm", "poll_rps", "weight", "reconcile_settle")
-_ALLOWED_KEYS = frozenset(
-    {
-        "adapter",
-        "base_url",
-        "key_env",
-        "options",
-        "timeouts",
-        "max_running",
-        "paid_5xx_safe",
-        "resubmit_when_not_listed",
-        "correlation_nonce",
-        "rate_headroom",
-        *_FLOAT_KEYS,
+
+def _merged(base: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, Any]:
+    """``table`` laid over ``base`` key by key; ``options`` and ``timeouts`` one level deeper."""
+    out = dict(base)
+    for key, value in table.items():
+        below = out.get(key)
+        if (
+            key in ("options", "timeouts")
+            and isinstance(below, Mapping)
+            and isinstance(value, Mapping)
+        ):
+            out[key] = {**below, **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _structure_alias(
+    alias: str, table: Mapping[str, Any], *, base: Mapping[str, Any], where: str
+) -> ProviderConfig:
+    path = f"$.providers.{alias}"
+    named = sorted({"alias", "api_key"} & set(table))
+    if named:
+        raise ConfigurationError(
+            f"{where}: extra fields found ({', '.join(named)}) @ {path} "
+            "(the alias is the table's name; keys come from key_env or code)"
+        )
+    raw = _merged(base, table)
+    raw["alias"] = alias
+    if isinstance(raw.get("base_url"), str):
+        raw["base_url"] = raw["base_url"].rstrip("/")
+    return structure_strictly(_converter(), raw, ProviderConfig, where=where, path=path)
+
+
+@functools.cache
+def _builtin_tables() -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Built-in alias tables as written, with the file each comes from."""
+    out: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for adapter in BUILTIN_ADAPTERS:
+        catalog = adapter_catalog(adapter)
+        assert catalog is not None  # shipped with the package
+        for alias, table in catalog.aliases.items():
+            out[alias] = (f"catalog/{adapter}.toml", table)
+    return out
+
+
+@functools.cache
+def _builtins() -> dict[str, ProviderConfig]:
+    return {
+        alias: _structure_alias(alias, table, base={}, where=where)
+        for alias, (where, table) in _builtin_tables().items()
     }
-)
 
 
-def _provider_from_table(alias: str, table: Mapping[str, Any], where: str) -> ProviderConfig:
-    def fail(msg: str) -> ConfigurationError:
-        return ConfigurationError(f"{where}: providers.{alias}: {msg}")
+class _BuiltinProviders(Mapping[str, ProviderConfig]):
+    """The built-in aliases, read from the catalog files on first use."""
 
-    extra = set(table) - _ALLOWED_KEYS
-    if extra:
-        raise fail(f"unknown keys {sorted(extra)} (allowed: {sorted(_ALLOWED_KEYS)})")
-    base = BUILTIN_PROVIDERS.get(alias)
-    adapter = table.get("adapter", base.adapter if base else None)
-    base_url = table.get("base_url", base.base_url if base else None)
-    if not isinstance(adapter, str) or not adapter:
-        raise fail("'adapter' must be a non-empty string")
-    if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
-        raise fail("'base_url' must be an http(s) URL")
-    kwargs: dict[str, Any] = {"alias": alias, "adapter": adapter, "base_url": base_url.rstrip("/")}
-    if base is not None:
-        kwargs |= {
-            "key_env": base.key_env,
-            "options": dict(base.options),
-            "submit_rpm": base.submit_rpm,
-            "max_running": base.max_running,
-            "poll_rps": base.poll_rps,
-        }
-    if "key_env" in table:
-        if not isinstance(table["key_env"], str):
-            raise fail("'key_env' must be a string")
-        kwargs["key_env"] = table["key_env"]
-    if "options" in table:
-        if not isinstance(table["options"], Mapping):
-            raise fail("'options' must be a table")
-        kwargs["options"] = dict(table["options"])
-    for key in _FLOAT_KEYS:
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise fail(f"{key!r} must be a positive number")
-            kwargs[key] = float(value)
-    if "rate_headroom" in table:
-        value = table["rate_headroom"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 0.5:
-            raise fail("'rate_headroom' must be a number from 0 to 0.5")
-        kwargs["rate_headroom"] = float(value)
-    if "max_running" in table:
-        value = table["max_running"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail("'max_running' must be a positive integer")
-        kwargs["max_running"] = value
-    for flag in ("paid_5xx_safe", "resubmit_when_not_listed", "correlation_nonce"):
-        if flag in table:
-            if not isinstance(table[flag], bool):
-                raise fail(f"{flag!r} must be true or false")
-            kwargs[flag] = table[flag]
-    if "timeouts" in table:
-        t = table["timeouts"]
-        if not isinstance(t, Mapping) or set(t) - {"connect", "read", "total"}:
-            raise fail("'timeouts' must be a table with connect, read, total")
-        try:
-            kwargs["timeouts"] = Timeouts(**{k: float(v) for k, v in t.items()})
-        except (TypeError, ValueError) as exc:
-            raise fail(f"bad timeouts: {exc}") from None
-    return ProviderConfig(**kwargs)
+    def __getitem__(self, alias: str) -> ProviderConfig:
+        return _builtins()[alias]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_builtins())
+
+    def __len__(self) -> int:
+        return len(_builtins())
+
+    def __repr__(self) -> str:
+        return repr(_builtins())
+
+
+BUILTIN_PROVIDERS: Mapping[str, ProviderConfig] = _BuiltinProviders()
+"""Ready aliases with known hosts (``ark``, ``byteplus``, ``chainhub``, ``aimlapi``,
+``gptproto``), from ``catalog/<adapter>.toml``. Conservative budgets: Ark lite limits
+(300/min, 5 running) apply until you raise them for pro models."""
 
 
 def load_provider_config(path: str | os.PathLike[str]) -> dict[str, ProviderConfig]:
     """Read provider aliases from a TOML file (``[providers.<alias>]`` tables).
 
-    An alias that matches a built-in one inherits its values; keys given in the file win.
+    An alias that matches a built-in one inherits its values and overrides them key by key
+    (``options`` and ``timeouts`` too); any alias gets its adapter's catalog defaults
+    (models served, budget) for the keys it leaves out. Other top-level tables are ignored.
 
     Raises:
-        ConfigurationError: unreadable file, bad TOML, unknown keys or bad values.
+        ConfigurationError: unreadable file, bad TOML, unknown keys or bad values; the
+            message names the file and the field path (``@ $.providers.ark.max_running``).
     """
     where = str(path)
     try:
@@ -281,11 +348,13 @@ def parse_provider_config(
     providers = data.get("providers")
     if not isinstance(providers, Mapping) or not providers:
         raise ConfigurationError(f"{where}: expected at least one [providers.<alias>] table")
+    builtin = _builtin_tables()
     out: dict[str, ProviderConfig] = {}
     for alias, table in providers.items():
         if not isinstance(table, Mapping):
-            raise ConfigurationError(f"{where}: providers.{alias} must be a table")
-        out[alias] = _provider_from_table(alias, table, where)
+            raise ConfigurationError(f"{where}: expected a table @ $.providers.{alias}")
+        base = builtin[alias][1] if alias in builtin else {}
+        out[alias] = _structure_alias(alias, table, base=base, where=where)
     return out
 
 

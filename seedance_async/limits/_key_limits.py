@@ -1,8 +1,8 @@
 """A budget per provider and key: the limiters of :mod:`._ratelimit` behind one interface.
 
-Defaults come from ../shared/providers.md §2.9 (Volcengine per account and model: Pro family
-600 creates/min and 10 running tasks, Lite 300/min and 5) and pitfall 5 (§8: keep a
-client-side concurrency cap and RPM limiter because a 429 may mean either).
+Default limits per model are data (``catalog/seedance.toml``: Volcengine per account and
+model). A client-side concurrency cap and RPM limiter are both kept because a 429 may mean
+either.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from seedance_async.limits._primitives import (
     TokenBucket,
 )
 from seedance_async.policy._retry import retry_after_seconds
-from seedance_async.spec._catalog import model_capabilities
+from seedance_async.spec._catalog import model_catalog
 
 __all__ = ["Budget", "BudgetLike", "default_budget_for"]
 
@@ -169,9 +169,8 @@ class Budget:
 def default_budget_for(model: str, *, clock: Clock | None = None) -> Budget:
     """A :class:`Budget` with the documented Volcengine limits of ``model``'s family.
 
-    Unknown models (gateway ids, endpoint ids ``ep-…``) get the Lite limits (300/min, 5
-    running), the more conservative documented pair.
+    Unknown models (gateway ids, endpoint ids ``ep-…``) get the catalog's ``unknown_model``
+    limits (the Lite pair, 300/min and 5 running: the more conservative documented one).
     """
-    caps = model_capabilities(model)
-    rpm, running = (300, 5) if caps is None else (caps.submit_rpm, caps.max_running)
-    return Budget(submit_rate=rpm / 60, max_running=running, clock=clock)
+    limits = model_catalog().limits_for(model)
+    return Budget(submit_rate=limits.submit_rpm / 60, max_running=limits.max_running, clock=clock)

@@ -13,9 +13,8 @@ its token or slot back, so nobody behind it is blocked.
 Limiters hold no event loop; they create futures in the loop that calls them, and read time
 only through the injected :class:`~seedance_async.core._clock.Clock`.
 
-Defaults come from ../shared/providers.md §2.9 (Volcengine per account and model: Pro family
-600 creates/min and 10 running tasks, Lite 300/min and 5) and pitfall 5 (§8: keep a client-side
-concurrency cap and RPM limiter because a 429 may mean either).
+The limits themselves are data (``catalog/seedance.toml`` per model, ``catalog/<adapter>.toml``
+per alias). Both a concurrency cap and an RPM limiter are kept because a 429 may mean either.
 """
 
 from __future__ import annotations

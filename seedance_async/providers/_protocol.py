@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from seedance_async.config._catalog import wire_facts
 from seedance_async.core._errors import ProviderError, Violation
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.spec._status import TaskState, TaskStatus
@@ -33,14 +34,17 @@ __all__ = [
     "TaskPage",
 ]
 
-_ARK_RATIOS = frozenset(
-    {Ratio.R16_9, Ratio.R4_3, Ratio.R1_1, Ratio.R3_4, Ratio.R9_16, Ratio.R21_9, Ratio.ADAPTIVE}
-)
+
+def _ark(name: str) -> Any:
+    # Unset facts default to Ark's (catalog/ark.toml): the format most providers pass through.
+    return attrs.Factory(lambda: getattr(wire_facts("ark"), name))
 
 
 @attrs.frozen(kw_only=True)
 class ProviderCapabilities:
     """What a provider's wire format can express, and what its API offers.
+
+    The seed range and ratios default to Ark's (``catalog/ark.toml``).
 
     Attributes:
         reference_images: the reference-image scenario can be expressed.
@@ -62,11 +66,11 @@ class ProviderCapabilities:
     first_last_frame: bool = True
     image_roles_on_wire: bool = True
     inline_images: bool = True
-    seed_min: int = -1
-    seed_max: int = 2**32 - 1
+    seed_min: int = _ark("seed_min")
+    seed_max: int = _ark("seed_max")
     frames: bool = True
     durations: frozenset[int] | None = None
-    ratios: frozenset[Ratio] = _ARK_RATIOS
+    ratios: frozenset[Ratio] = _ark("ratios")
     max_prompt_chars: int | None = None
     models: frozenset[str] | None = None
     fields: frozenset[str] = frozenset(OPTIONAL_FIELDS)

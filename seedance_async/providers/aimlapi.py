@@ -18,11 +18,13 @@ instead of being rejected ("Body validation error!") or silently ignored.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
 
+from seedance_async.config._catalog import adapter_catalog, wire_facts
 from seedance_async.core._errors import (
     ConfigurationError,
     InvalidTaskSpec,
@@ -30,6 +32,7 @@ from seedance_async.core._errors import (
     ProviderError,
     Violation,
 )
+from seedance_async.core._strict_data import strict_converter, structure_strictly
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
     WithoutCancelOrList,
@@ -48,9 +51,16 @@ from seedance_async.spec._catalog import normalise_model_id
 from seedance_async.spec._rules import scenario_of
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import ImageRole, Ratio
+from seedance_async.spec._vocab import OPTIONAL_FIELDS, ImageRole, Ratio
 
-__all__ = ["AIMLAPI_STATUS_MAP", "DEFAULT_SUBMIT_PATH", "UNIVERSAL_PATH", "AimlApiAdapter"]
+__all__ = [
+    "AIMLAPI_STATUS_MAP",
+    "DEFAULT_SUBMIT_PATH",
+    "UNIVERSAL_PATH",
+    "AimlApiAdapter",
+    "Route",
+    "routes",
+]
 
 DEFAULT_SUBMIT_PATH = "/v2/generate/video/bytedance/generation"
 """The vendor path of seed 001 (§4.2); the docs say it still works next to the universal one."""
@@ -58,6 +68,7 @@ UNIVERSAL_PATH = "/v2/video/generations"
 """AI/ML API's universal video path (§4.2), usable for both submit and status."""
 
 CameraField = Literal["auto", "camera_fixed", "camerafixed"]
+SchemaCameraField = Literal["camera_fixed", "camerafixed"]
 
 AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
     "queued": TaskState.QUEUED,
@@ -70,10 +81,6 @@ AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
     "processing": TaskState.RUNNING,
 }
 
-# Every optional field Ark's body has, less those no AI/ML API schema lists (§4.2).
-_FIELDS = ProviderCapabilities().fields - {
-    "return_last_frame", "service_tier", "execution_expires_after", "callback_url"
-}  # fmt: skip
 # Spec field → body key for the plain fields; ratio is renamed (pitfall 6).
 _PLAIN_FIELDS = (
     ("resolution", "resolution"),
@@ -82,45 +89,51 @@ _PLAIN_FIELDS = (
     ("seed", "seed"),
     ("watermark", "watermark"),
 )
-_ARK_RATIOS = frozenset({Ratio.R16_9, Ratio.R4_3, Ratio.R1_1, Ratio.R3_4, Ratio.R9_16, Ratio.R21_9})
 
 
 @attrs.frozen(kw_only=True)
-class _Route:
-    """How one Seedance family is spelled on AI/ML API (providers.md §4.2 table).
+class Route:
+    """How one Seedance family is spelled on AI/ML API (``[routes]`` of catalog/aimlapi.toml).
 
-    Defaults are the 1.0 schemas: no aspect_ratio, duration 5 or 10, ``camerafixed``.
+    Attributes:
+        text_id: the model id for a task without images.
+        image_id: the model id for a task with a first frame (default: ``text_id``).
+        ratios: the schema's aspect_ratio values; empty when it has no aspect_ratio.
+        durations: the schema's durations.
+        last_frame: the schema has ``last_image_url``.
+        audio: the schema has ``generate_audio``.
+        camera_field: how the schema spells ``camera_fixed``.
     """
 
-    text_id: str  # model id for a task without images
+    text_id: str
     image_id: str = attrs.field(default=attrs.Factory(lambda s: s.text_id, takes_self=True))
-    ratios: frozenset[Ratio] = frozenset()  # empty: the schema has no aspect_ratio
-    durations: frozenset[int] = frozenset({5, 10})
-    last_frame: bool = True
-    audio: bool = False
-    camera_field: str = "camerafixed"  # the spelling the current schema uses
+    ratios: frozenset[Ratio]
+    durations: frozenset[int]
+    last_frame: bool
+    audio: bool
+    camera_field: SchemaCameraField
 
 
-_P = "bytedance/seedance-"
-_ROUTES: Mapping[str, _Route] = {
-    "seedance-1-0-lite-t2v": _Route(
-        text_id=_P + "1-0-lite-t2v", ratios=_ARK_RATIOS | {Ratio.R9_21}, last_frame=False
-    ),
-    "seedance-1-0-lite-i2v": _Route(text_id=_P + "1-0-lite-i2v", last_frame=False),
-    "seedance-1-0-pro": _Route(text_id=_P + "1-0-pro-t2v", image_id=_P + "1-0-pro-i2v"),
-    "seedance-1-0-pro-fast": _Route(text_id=_P + "1-0-pro-fast"),
-    "seedance-1-5-pro": _Route(
-        text_id=_P + "1-5-pro",
-        ratios=_ARK_RATIOS | {Ratio.ADAPTIVE},
-        durations=frozenset(range(4, 13)),
-        audio=True,
-        camera_field="camera_fixed",
-    ),
-}
+@functools.cache
+def routes() -> Mapping[str, Route]:
+    """AI/ML API's spelling of each model family, read once from the catalog.
+
+    Raises:
+        ConfigurationError: the shipped file is malformed (a broken install).
+    """
+    catalog = adapter_catalog("aimlapi")
+    assert catalog is not None  # shipped with the package
+    return structure_strictly(
+        strict_converter(),
+        dict(catalog.routes),
+        dict[str, Route],
+        where="catalog/aimlapi.toml",
+        path="$.routes",
+    )
 
 
-def _route_of(model: str) -> _Route | None:
-    return _ROUTES.get(normalise_model_id(model))
+def _route_of(model: str) -> Route | None:
+    return routes().get(normalise_model_id(model))
 
 
 def _loose_text(node: Node | None) -> str | None:
@@ -149,10 +162,11 @@ class AimlApiAdapter(WithoutCancelOrList):
             does not know, ``camerafixed`` on the 1.0 models. The spelling drifted: seed
             001 (and the 1.0 schemas between 2025-11-12 and 2025-12-23) show
             ``camera_fixed`` for 1.0 lite too, so it is an option (§4.2, pitfall 6).
-        seed_min / seed_max: the seed range to allow. AI/ML API publishes none (its schemas
-            say only "integer"); it forwards to BytePlus (its ids are Ark ``cgt-`` ids) and
-            documents ``-1`` as the 1.5 pro default, so the default is Ark's
-            ``[-1, 2^32-1]``. Use ``0`` / ``2147483647`` for the portable range (§7).
+        seed_min / seed_max: the seed range to allow; None takes catalog/aimlapi.toml's.
+            AI/ML API publishes none (its schemas say only "integer"); it forwards to
+            BytePlus (its ids are Ark ``cgt-`` ids) and documents ``-1`` as the 1.5 pro
+            default, so the catalog says Ark's ``[-1, 2^32-1]``. Use ``0`` / ``2147483647``
+            for the range every provider accepts.
 
     Raises:
         ConfigurationError: an option has a value outside its documented set.
@@ -165,9 +179,12 @@ class AimlApiAdapter(WithoutCancelOrList):
         submit_path: str = DEFAULT_SUBMIT_PATH,
         status_path: str | None = None,
         camera_fixed_field: CameraField = "auto",
-        seed_min: int = -1,
-        seed_max: int = 2**32 - 1,
+        seed_min: int | None = None,
+        seed_max: int | None = None,
     ) -> None:
+        wire = wire_facts("aimlapi")
+        seed_min = wire.seed_min if seed_min is None else seed_min
+        seed_max = wire.seed_max if seed_max is None else seed_max
         if camera_fixed_field not in ("auto", "camera_fixed", "camerafixed"):
             raise ConfigurationError(
                 f"camera_fixed_field must be 'auto', 'camera_fixed' or 'camerafixed', "
@@ -187,10 +204,10 @@ class AimlApiAdapter(WithoutCancelOrList):
             seed_max=seed_max,
             # Durations and ratios depend on the model: check() narrows them per model.
             durations=None,
-            ratios=_ARK_RATIOS | {Ratio.R9_21, Ratio.ADAPTIVE},
+            ratios=wire.ratios,
             # "frames" stays in fields: frames=False already refuses it, and leaving it
             # out of both would make check_capabilities report it twice.
-            fields=_FIELDS,
+            fields=frozenset(OPTIONAL_FIELDS) - wire.fields_not_sent,
             can_cancel=False,
             can_list=False,
         )
@@ -247,7 +264,7 @@ class AimlApiAdapter(WithoutCancelOrList):
             return task.model
         return route.image_id if task.images else route.text_id
 
-    def _camera_field(self, route: _Route | None) -> str:
+    def _camera_field(self, route: Route | None) -> str:
         if self.camera_fixed_field != "auto":
             return self.camera_fixed_field
         # Unknown ids are newer models; the newest schema (1.5 pro) uses camera_fixed.

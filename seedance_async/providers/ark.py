@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from seedance_async.config._catalog import wire_facts
 from seedance_async.core._errors import (
     ConfigurationError,
     MalformedResponse,
@@ -137,7 +138,12 @@ class ArkAdapter:
                 raise ConfigurationError(
                     f"status_map maps {raw!r} to {neutral!r}; expected one of {allowed}"
                 ) from None
+        wire = wire_facts("ark")
         self.capabilities = ProviderCapabilities(
+            seed_min=wire.seed_min,
+            seed_max=wire.seed_max,
+            ratios=wire.ratios,
+            durations=wire.durations,
             can_cancel=can_cancel,
             can_list=can_list,
             cancel_states=frozenset({TaskState.QUEUED}) if can_cancel else frozenset(),

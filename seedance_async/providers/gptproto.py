@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import attrs
 
+from seedance_async.config._catalog import wire_facts
 from seedance_async.core._errors import (
     ConfigurationError,
     ContentPolicyViolation,
@@ -37,15 +38,10 @@ from seedance_async.providers.ark import DEFAULT_TASKS_PATH, ArkAdapter, ark_err
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["UNDOCUMENTED_FIELDS", "GptProtoAdapter"]
+__all__ = ["GptProtoAdapter"]
 
 AuthScheme = Literal["bearer", "raw"]
 CameraField = Literal["camera_fixed", "camerafixed"]
-
-UNDOCUMENTED_FIELDS = frozenset(
-    {"return_last_frame", "service_tier", "execution_expires_after", "callback_url"}
-)
-"""Ark body fields that GPTProto's parameter table (seed 004) does not list."""
 
 # The older "{code, message, data}" query page (§6.1).
 _LEGACY_STATUSES = {"pending": "queued", "completed": "succeeded"}
@@ -108,9 +104,18 @@ class GptProtoAdapter(ArkAdapter):
         )
         self.auth_scheme: AuthScheme = auth_scheme
         self.camera_fixed_field: CameraField = camera_fixed_field
+        wire = wire_facts("gptproto")
+        self.capabilities = attrs.evolve(
+            self.capabilities,
+            seed_min=wire.seed_min,
+            seed_max=wire.seed_max,
+            ratios=wire.ratios,
+            durations=wire.durations,
+        )
         if not undocumented_fields:
+            # The Ark fields its parameter table leaves out (catalog/gptproto.toml).
             self.capabilities = attrs.evolve(
-                self.capabilities, fields=self.capabilities.fields - UNDOCUMENTED_FIELDS
+                self.capabilities, fields=self.capabilities.fields - wire.undocumented_fields
             )
 
     def __repr__(self) -> str:

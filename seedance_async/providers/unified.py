@@ -19,10 +19,12 @@ documented, hence the ``reference_images`` option.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
+from seedance_async.config._catalog import wire_facts
 from seedance_async.core._errors import (
+    ConfigurationError,
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
@@ -43,7 +45,7 @@ from seedance_async.providers._protocol import (
 )
 from seedance_async.spec._status import TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import ImageRole, Ratio
+from seedance_async.spec._vocab import ImageRole
 
 __all__ = ["DEFAULT_PATH", "UNIFIED_STATUS_MAP", "UnifiedAdapter"]
 
@@ -80,19 +82,7 @@ _BODY_FIELDS = (
     ("generate_audio", "generate_audio"),
 )
 
-_RATIOS = frozenset(
-    {
-        Ratio.R21_9,
-        Ratio.R16_9,
-        Ratio.R4_3,
-        Ratio.R1_1,
-        Ratio.R3_4,
-        Ratio.R9_16,
-        Ratio.R9_21,
-        Ratio.KEEP_RATIO,
-        Ratio.ADAPTIVE,
-    }
-)
+Documented = Literal["documented"]
 
 
 def _loose_text(node: Node | None) -> str | None:
@@ -123,8 +113,11 @@ class UnifiedAdapter(WithoutCancelOrList):
             format has only a bare ``images`` list and how a gateway maps it to
             first/last/reference roles is undocumented (§5): with this on, reference
             images go out as that bare list and the gateway decides.
-        max_prompt_chars: refuse longer prompts; seed 003 says the gateway silently
-            truncates at 800 characters. None turns the check off.
+        max_prompt_chars: refuse longer prompts. ``"documented"`` uses the limit at which
+            the gateway's documentation says it silently truncates (``catalog/unified.toml``,
+            800 characters); None turns the check off.
+
+    The seed range, durations and ratios are the documented ones (``catalog/unified.toml``).
     """
 
     def __init__(
@@ -133,19 +126,26 @@ class UnifiedAdapter(WithoutCancelOrList):
         name: str = "unified",
         path: str = DEFAULT_PATH,
         reference_images: bool = False,
-        max_prompt_chars: int | None = 800,
+        max_prompt_chars: int | Documented | None = "documented",
     ) -> None:
         self.name = name
         self.path = "/" + path.strip("/")
+        if isinstance(max_prompt_chars, str) and max_prompt_chars != "documented":
+            raise ConfigurationError(
+                f"max_prompt_chars must be a number or 'documented', not {max_prompt_chars!r}"
+            )
+        wire = wire_facts("unified")
         self.capabilities = ProviderCapabilities(
             reference_images=reference_images,
             image_roles_on_wire=False,
-            seed_min=0,
-            seed_max=2147483647,
+            seed_min=wire.seed_min,
+            seed_max=wire.seed_max,
             frames=False,
-            durations=frozenset({5, 10}),
-            ratios=_RATIOS,
-            max_prompt_chars=max_prompt_chars,
+            durations=wire.durations,
+            ratios=wire.ratios,
+            max_prompt_chars=(
+                wire.max_prompt_chars if isinstance(max_prompt_chars, str) else max_prompt_chars
+            ),
             # "frames" is governed by frames=False above; leaving it out here as well
             # would make check_capabilities report it twice.
             fields=frozenset({"frames", *(spec for spec, _ in _BODY_FIELDS)}),

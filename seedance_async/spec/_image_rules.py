@@ -1,7 +1,7 @@
 """The image rules of a Seedance task: sources, roles, bytes, files and the body limit.
 
-Rules come from ../shared/providers.md §7-§8 and seed 004. Images are the one part of a
-task whose checks need its bytes, so they live apart from the field rules in
+The limits come from ``catalog/seedance.toml`` (:func:`universal_rules`); the checks are
+here. Images are the one part of a task whose checks need its bytes, so they live apart from the field rules in
 :mod:`seedance_async.spec._rules`, which calls them:
 
 * :func:`check_images` - sources and roles (no bytes needed);
@@ -21,9 +21,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from seedance_async.core._errors import Violation
-from seedance_async.spec._catalog import ModelCapabilities, model_capabilities
+from seedance_async.spec._catalog import ModelCapabilities, model_capabilities, universal_rules
 from seedance_async.spec._image_sniff import (
-    MAX_IMAGE_BYTES,
     ImageInfo,
     NotAnImage,
     parse_data_url,
@@ -36,19 +35,11 @@ if TYPE_CHECKING:
     from seedance_async.spec._task import VideoTask
 
 __all__ = [
-    "MAX_REFERENCE_IMAGES",
-    "MAX_REQUEST_BYTES",
     "check_images",
     "check_inline_images",
     "check_local_images",
 ]
 
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
-"""Whole request body limit (64 MB)."""
-MAX_REFERENCE_IMAGES = 4
-MIN_SIDE_EXCL, MAX_SIDE_EXCL = 300, 6000
-MIN_ASPECT_EXCL, MAX_ASPECT_EXCL = 0.4, 2.5
-UNIVERSAL_IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "gif", "heic", "heif"})
 # Room for the JSON around the images when estimating the body size.
 _BODY_OVERHEAD = 16 * 1024
 
@@ -90,13 +81,15 @@ def check_images(task: VideoTask) -> Iterator[Violation]:
             rule="a last_frame image needs a first_frame image",
             value=[r.value for r in roles],
         )
-    if refs > MAX_REFERENCE_IMAGES:
-        yield Violation(field="images", rule="1 to 4 reference images", value=refs)
+    most = universal_rules().max_reference_images
+    if refs > most:
+        yield Violation(field="images", rule=f"1 to {most} reference images", value=refs)
 
 
 def _image_info_violations(
     field: str, info: ImageInfo, size: int, formats: Iterable[str]
 ) -> Iterator[Violation]:
+    rules = universal_rules()
     allowed = frozenset(formats)
     if info.format not in allowed:
         yield Violation(
@@ -104,27 +97,48 @@ def _image_info_violations(
             rule=f"image format must be one of {', '.join(sorted(allowed))}",
             value=info.format,
         )
-    if size >= MAX_IMAGE_BYTES:
-        yield Violation(field=field, rule="image must be smaller than 30 MB", value=f"{size} bytes")
+    if size >= rules.image_max_bytes:
+        yield Violation(
+            field=field,
+            rule=f"image must be smaller than {_megabytes(rules.image_max_bytes)}",
+            value=f"{size} bytes",
+        )
     if info.width is None or info.height is None:
         return
     w, h = info.width, info.height
-    if not (MIN_SIDE_EXCL < w < MAX_SIDE_EXCL and MIN_SIDE_EXCL < h < MAX_SIDE_EXCL):
+    low, high = rules.image_side_min_excl, rules.image_side_max_excl
+    if not (low < w < high and low < h < high):
         yield Violation(
             field=field,
-            rule="image width and height must be within (300, 6000) px",
+            rule=f"image width and height must be within ({low}, {high}) px",
             value=f"{w}x{h}",
         )
-    if h and not MIN_ASPECT_EXCL < w / h < MAX_ASPECT_EXCL:
+    low_aspect, high_aspect = rules.image_aspect_min_excl, rules.image_aspect_max_excl
+    if h and not low_aspect < w / h < high_aspect:
         yield Violation(
             field=field,
-            rule="image aspect ratio (width/height) must be within (0.4, 2.5)",
+            rule=f"image aspect ratio (width/height) must be within ({low_aspect:g}, {high_aspect:g})",
             value=f"{w}x{h}",
         )
 
 
 def _formats(caps: ModelCapabilities | None) -> frozenset[str]:
-    return caps.image_formats if caps is not None else UNIVERSAL_IMAGE_FORMATS
+    return caps.image_formats if caps is not None else universal_rules().image_formats
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB"
+
+
+def _body_violation(body: int) -> Violation | None:
+    limit = universal_rules().request_max_bytes
+    if body <= limit:
+        return None
+    return Violation(
+        field="images",
+        rule=f"the whole request must be at most {_megabytes(limit)}",
+        value=f"~{body} bytes",
+    )
 
 
 def _inline_payload(field: str, image: Image) -> tuple[bytes | None, str | None, Violation | None]:
@@ -172,10 +186,9 @@ def check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Iter
                 value=f"declared {declared}, bytes are {info.format}",
             )
         yield from _image_info_violations(field, info, len(raw), _formats(caps))
-    if body > MAX_REQUEST_BYTES:
-        yield Violation(
-            field="images", rule="the whole request must be at most 64 MB", value=f"~{body} bytes"
-        )
+    too_big = _body_violation(body)
+    if too_big is not None:
+        yield too_big
 
 
 def check_local_images(task: VideoTask) -> list[Violation]:
@@ -213,12 +226,7 @@ def check_local_images(task: VideoTask) -> list[Violation]:
             continue
         body += base64_size(size) + 32
         out += _image_info_violations(field, info, size, _formats(caps))
-    if body > MAX_REQUEST_BYTES:
-        out.append(
-            Violation(
-                field="images",
-                rule="the whole request must be at most 64 MB",
-                value=f"~{body} bytes",
-            )
-        )
+    too_big = _body_violation(body)
+    if too_big is not None:
+        out.append(too_big)
     return out

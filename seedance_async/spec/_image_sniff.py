@@ -1,7 +1,8 @@
 """Image facts read from headers only: format, width and height, without decoding pixels.
 
 Providers refuse images by format, size, dimensions and aspect ratio after an upload and a
-round trip; reading a few header bytes lets us refuse them first (../shared/providers.md §7).
+round trip; reading a few header bytes lets us refuse them first (the limits themselves are
+in ``catalog/seedance.toml``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from typing import BinaryIO
 import attrs
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
     "ImageInfo",
     "parse_data_url",
     "sniff_bytes",
     "sniff_file",
 ]
-
-MAX_IMAGE_BYTES = 30 * 1024 * 1024
-"""Per-image limit (strictly less than 30 MB)."""
 
 ReadAt = Callable[[int, int], bytes]
 

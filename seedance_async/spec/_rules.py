@@ -1,6 +1,7 @@
 """Every documented rule of a Seedance task, checked before any request.
 
-Rules come from ../shared/providers.md §7-§8 and seed 004. Three layers:
+The numbers (limits, ranges, per-model abilities) are data in ``catalog/seedance.toml``;
+the rules that are logic are here. Three layers:
 
 * universal rules, for every model (a model id we do not know gets only these, plus an
   :class:`UnknownModelWarning`, so a new model is never blocked);
@@ -22,9 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.core._warn import warn_caller
-from seedance_async.spec._catalog import ModelCapabilities, model_capabilities
+from seedance_async.spec._catalog import ModelCapabilities, model_capabilities, universal_rules
 from seedance_async.spec._image_rules import (
-    MAX_REFERENCE_IMAGES,
     check_images,
     check_inline_images,
     check_local_images,
@@ -43,11 +43,6 @@ __all__ = [
     "validate",
 ]
 
-MAX_PROMPT_WORDS = 1000
-MAX_PROMPT_CJK_CHARS = 500
-SEED_MIN, SEED_MAX = -1, 2**32 - 1
-FRAMES_MIN, FRAMES_MAX = 29, 289
-EXPIRES_MIN, EXPIRES_MAX = 3600, 259200
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
@@ -107,21 +102,22 @@ def collect_violations(task: VideoTask) -> list[Violation]:
 def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
     if not task.model.strip():
         yield Violation(field="model", rule="model id must be a non-empty string", value=task.model)
+    rules = universal_rules()
     prompt = task.prompt
     if not task.images and not prompt.strip():
         yield Violation(field="prompt", rule="text-to-video needs a non-empty prompt", value=prompt)
     words = len(prompt.split())
-    if words > MAX_PROMPT_WORDS:
+    if words > rules.prompt_max_words:
         yield Violation(
             field="prompt",
-            rule=f"prompt must be at most {MAX_PROMPT_WORDS} words",
+            rule=f"prompt must be at most {rules.prompt_max_words} words",
             value=f"{words} words",
         )
     cjk = len(_CJK.findall(prompt))
-    if cjk > MAX_PROMPT_CJK_CHARS:
+    if cjk > rules.prompt_max_cjk_chars:
         yield Violation(
             field="prompt",
-            rule=f"Chinese/Japanese/Korean prompt text must be at most {MAX_PROMPT_CJK_CHARS} characters",
+            rule=f"Chinese/Japanese/Korean prompt text must be at most {rules.prompt_max_cjk_chars} characters",
             value=f"{cjk} characters",
         )
 
@@ -165,7 +161,7 @@ def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator
         # Count reference images only, and leave counts above the universal limit to the
         # universal rule so one mistake is reported once.
         refs = len(task.images_with(ImageRole.REFERENCE_IMAGE))
-        if caps.max_reference_images < refs <= MAX_REFERENCE_IMAGES:
+        if caps.max_reference_images < refs <= universal_rules().max_reference_images:
             yield Violation(
                 field="images",
                 rule=f"model {caps.family} takes 1 to {caps.max_reference_images} reference images",
@@ -186,8 +182,11 @@ def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[V
         )
     if task.frames is not None:
         f = task.frames
-        if not (FRAMES_MIN <= f <= FRAMES_MAX and (f - 25) % 4 == 0):
-            yield Violation(field="frames", rule="frames = 25 + 4n within [29, 289]", value=f)
+        low, high = universal_rules().frames_min, universal_rules().frames_max
+        if not (low <= f <= high and (f - 25) % 4 == 0):
+            yield Violation(
+                field="frames", rule=f"frames = 25 + 4n within [{low}, {high}]", value=f
+            )
         if caps is not None and not caps.frames:
             yield Violation(
                 field="frames", rule=f"model {caps.family} does not support frames", value=f
@@ -235,17 +234,22 @@ def _check_metadata(task: VideoTask) -> Iterator[Violation]:
 
 
 def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
-    if task.seed is not None and not SEED_MIN <= task.seed <= SEED_MAX:
-        yield Violation(field="seed", rule="seed within [-1, 2^32-1]", value=task.seed)
+    rules = universal_rules()
+    if task.seed is not None and not rules.seed_min <= task.seed <= rules.seed_max:
+        yield Violation(
+            field="seed",
+            rule=f"seed within [{rules.seed_min}, {_power_of_two(rules.seed_max)}]",
+            value=task.seed,
+        )
     if task.generate_audio and caps is not None and not caps.audio:
         yield Violation(
             field="generate_audio", rule=f"model {caps.family} cannot generate audio", value=True
         )
     e = task.execution_expires_after
-    if e is not None and not EXPIRES_MIN <= e <= EXPIRES_MAX:
+    if e is not None and not rules.expires_min <= e <= rules.expires_max:
         yield Violation(
             field="execution_expires_after",
-            rule="execution_expires_after within [3600, 259200] seconds",
+            rule=f"execution_expires_after within [{rules.expires_min}, {rules.expires_max}] seconds",
             value=e,
         )
     if task.callback_url is not None and not task.callback_url.startswith(("https://", "http://")):
@@ -254,6 +258,12 @@ def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[
             rule="callback_url must be an http(s) URL",
             value=task.callback_url,
         )
+
+
+def _power_of_two(n: int) -> str:
+    """``2^32-1`` for 4294967295: how the documentation writes such bounds."""
+    bits = (n + 1).bit_length() - 1
+    return f"2^{bits}-1" if n > 1024 and n + 1 == 1 << bits else str(n)
 
 
 def validate(

@@ -127,10 +127,10 @@ class Tracker(SubmitStage, PollStage):
     # -- submitting --------------------------------------------------------------------------
 
     def eligible_providers(self, task: VideoTask) -> tuple[list[str], list[str]]:
-        """(aliases whose adapter accepts the spec, reasons of those that do not)."""
+        """(aliases that serve the model and accept the spec, reasons of those that do not)."""
         ok, reasons = [], []
         for alias in self.policy.providers:
-            violations = self.client.provider(alias).adapter.check(task)
+            violations = self.client.provider(alias).check(task)
             if violations:
                 reasons.append(f"{alias}: " + "; ".join(str(v) for v in violations))
             else:

@@ -9,7 +9,7 @@ import pytest
 
 from seedance_async import load_task
 from seedance_async.spec import task_hash
-from tests.cli._helpers import LITE_I2V, PRO, read_jsonl, run_cli, simulator
+from tests.cli._helpers import LITE_I2V, PRO, PRO_15, read_jsonl, run_cli, simulator
 from tests.imagedata import png, sparse_copy
 
 BIG = 31 * 1024 * 1024  # over the 30 MB image limit
@@ -111,4 +111,19 @@ def test_a_line_no_chosen_provider_can_express_is_invalid(
     assert only_aiml.returncode == 3
     assert f"t.jsonl:1: $.{field}: {rule}" in only_aiml.stderr
     with_ark = run_cli(*args, "aimlapi,ark", cwd=tmp_path)
+    assert with_ark.returncode == 0, with_ark.stderr
+
+
+def test_dry_run_refuses_a_line_no_chosen_alias_serves(tmp_path: Path) -> None:
+    """A unified gateway's catalog entry has no 1.5 pro: the line fits only with ark."""
+    (tmp_path / "p.toml").write_text(
+        "[providers.gw]\nadapter = 'unified'\nbase_url = 'https://gw.example'\nkey_env = 'GW'\n"
+    )
+    line = {"model": PRO_15, "prompt": "a heron at dawn"}
+    (tmp_path / "t.jsonl").write_text(json.dumps(line) + "\n")
+    args = ("run", "t.jsonl", "--config", "p.toml", "--out", "r.jsonl", "--dry-run", "--provider")
+    only_gateway = run_cli(*args, "gw", cwd=tmp_path)
+    assert only_gateway.returncode == 3
+    assert "t.jsonl:1: $.model: gw: provider gw does not serve this model" in only_gateway.stderr
+    with_ark = run_cli(*args, "gw,ark", cwd=tmp_path)
     assert with_ark.returncode == 0, with_ark.stderr

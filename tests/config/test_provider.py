@@ -55,15 +55,30 @@ def test_alias_matching_a_builtin_inherits_its_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[providers.x]\nadapter = 'ark'\n", "base_url"),
-        ("[providers.x]\nadapter = 'ark'\nbase_url = 'ftp://h'\n", "base_url"),
-        ("[providers.ark]\nsubmit_rpm = -1\n", "submit_rpm"),
-        ("[providers.ark]\nmax_running = 1.5\n", "max_running"),
-        ("[providers.ark]\nbogus = 1\n", "unknown keys"),
-        ("[providers.ark]\npaid_5xx_safe = 'yes'\n", "paid_5xx_safe"),
-        ("[providers.ark]\nrate_headroom = 0.6\n", "rate_headroom"),
-        ("[providers.ark]\nrate_headroom = true\n", "rate_headroom"),
-        ("[providers.ark.timeouts]\nconnect = 'x'\n", "timeouts"),
+        ("[providers.x]\nadapter = 'ark'\n", "required field missing @ $.providers.x.base_url"),
+        (
+            "[providers.x]\nadapter = 'ark'\nbase_url = 'ftp://h'\n",
+            "base_url must be an http(s) URL",
+        ),
+        ("[providers.ark]\nsubmit_rpm = -1\n", "submit_rpm must be a positive number"),
+        ("[providers.ark]\nsubmit_rpm = '3'\n", "expected float @ $.providers.ark.submit_rpm"),
+        ("[providers.ark]\nmax_running = 1.5\n", "expected int @ $.providers.ark.max_running"),
+        ("[providers.ark]\nmax_running = 0\n", "max_running must be a positive integer"),
+        ("[providers.ark]\nkey_env = 3\n", "@ $.providers.ark.key_env"),
+        ("[providers.ark]\nbogus = 1\n", "extra fields found (bogus) @ $.providers.ark"),
+        ("[providers.ark]\napi_key = 'sk-1'\n", "extra fields found (api_key) @ $.providers.ark"),
+        (
+            "[providers.ark]\npaid_5xx_safe = 'yes'\n",
+            "expected bool @ $.providers.ark.paid_5xx_safe",
+        ),
+        ("[providers.ark]\nrate_headroom = 0.6\n", "rate_headroom must be within"),
+        ("[providers.ark]\nrate_headroom = true\n", "@ $.providers.ark.rate_headroom"),
+        ("[providers.ark]\nmodels = 'seedance-1-0-pro'\n", "@ $.providers.ark.models"),
+        ("[providers.ark]\nmodels = ['seedance-1-0-prox']\n", "no known model family"),
+        ("[providers.ark]\noptions = 3\n", "expected a table @ $.providers.ark.options"),
+        ("[providers.ark.timeouts]\nconnect = 'x'\n", "@ $.providers.ark.timeouts.connect"),
+        ("[providers.ark.timeouts]\nconnect = -1\n", "Timeouts.connect must be > 0"),
+        ("[providers]\nark = 3\n", "expected a table @ $.providers.ark"),
         ("x = 1\n", "at least one"),
         ("[providers\n", "not valid TOML"),
     ],
@@ -139,3 +154,77 @@ def test_api_key_cannot_be_pickled() -> None:
 
     with pytest.raises(TypeError):
         pickle.dumps(ApiKey("sk-CANARY-3"))
+
+
+def test_a_file_overrides_and_extends_builtin_aliases_key_by_key(tmp_path: Path) -> None:
+    """Options and timeouts merge key by key; a new alias gets its adapter's catalog defaults."""
+    path = tmp_path / "p.toml"
+    path.write_text(
+        "[providers.chainhub.options]\ncan_list = true\n"
+        "[providers.chainhub.timeouts]\nread = 30\n"
+        "[providers.gw]\nadapter = 'unified'\nbase_url = 'https://gw.example/'\nkey_env = 'GW'\n"
+    )
+    configs = load_provider_config(path)
+    chainhub = configs["chainhub"]
+    assert chainhub.options["can_list"] is True
+    assert chainhub.options["tasks_path"] == BUILTIN_PROVIDERS["chainhub"].options["tasks_path"]
+    assert chainhub.timeouts.read == 30.0
+    assert chainhub.timeouts.connect == BUILTIN_PROVIDERS["chainhub"].timeouts.connect
+    gateway = configs["gw"]
+    assert gateway.base_url == "https://gw.example"
+    assert gateway.models == ("seedance-1-0-pro", "seedance-1-0-lite-t2v", "seedance-1-0-lite-i2v")
+    assert (gateway.submit_rpm, gateway.max_running) == (300.0, 5)
+
+
+@pytest.mark.parametrize(
+    ("model", "unified", "ark"),
+    [
+        ("doubao-seedance-1-0-pro-250528", True, True),
+        ("seedance-1-0-pro-250528", True, True),  # BytePlus spelling
+        ("bytedance/seedance-1-0-pro-i2v", True, True),  # AI/ML API spelling
+        ("doubao-seedance-1-0-lite-i2v-250428", True, True),
+        ("doubao-seedance-1-0-pro-fast-251015", False, True),
+        ("doubao-seedance-1-5-pro-251215", False, True),
+        ("ep-20250101-abcdef", True, True),  # unknown ids are never blocked
+    ],
+)
+def test_serves_follows_the_catalog_list_in_any_spelling(
+    model: str, unified: bool, ark: bool
+) -> None:
+    """A code-built alias gets its adapter's catalog list; known families outside it are refused."""
+    gateway = ProviderConfig(alias="gw", adapter="unified", base_url="https://gw.example")
+    assert gateway.serves(model) is unified
+    assert BUILTIN_PROVIDERS["ark"].serves(model) is ark
+    assert (gateway.model_violations(model) == []) is unified
+
+
+def test_models_none_serves_everything_and_plugins_serve_everything() -> None:
+    """`models=None` and adapters without a catalog file put no limit on models."""
+    anything = ProviderConfig(alias="gw", adapter="unified", base_url="https://g", models=None)
+    plugin = ProviderConfig(alias="p", adapter="my-plugin", base_url="https://p")
+    for config in (anything, plugin):
+        assert config.serves("doubao-seedance-1-5-pro-251215")
+    assert plugin.models is None
+    assert (plugin.submit_rpm, plugin.max_running) == (300.0, 5)
+
+
+def test_values_out_of_range_are_refused_in_code_too() -> None:
+    """The checks a file gets apply to configs built in code."""
+    with pytest.raises(ConfigurationError, match="max_running"):
+        ProviderConfig(alias="a", adapter="ark", base_url="https://a", max_running=0)
+    with pytest.raises(ConfigurationError, match="base_url"):
+        ProviderConfig(alias="a", adapter="ark", base_url="a.example")
+    with pytest.raises(ConfigurationError, match="no known model family"):
+        ProviderConfig(alias="a", adapter="ark", base_url="https://a", models=["seedance-9"])
+
+
+def test_readme_override_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's override-and-extend providers.toml and its Python lines work as shown."""
+    text = README.read_text()
+    found = re.search(
+        r"```toml\n(# providers.toml: override and extend.*?)```\n\n```python\n(.*?)```", text, re.S
+    )
+    assert found is not None
+    (tmp_path / "providers.toml").write_text(found.group(1))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(found.group(2), "README.md", "exec"), {})  # noqa: S102 (our own README)

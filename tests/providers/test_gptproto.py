@@ -11,6 +11,7 @@ import attrs
 import pytest
 from hypothesis import given
 
+from seedance_async.config._catalog import wire_facts
 from seedance_async.core._errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -27,7 +28,7 @@ from seedance_async.core._errors import (
 from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.providers.ark import ArkAdapter
-from seedance_async.providers.gptproto import UNDOCUMENTED_FIELDS, GptProtoAdapter
+from seedance_async.providers.gptproto import GptProtoAdapter
 from seedance_async.spec._status import TaskState, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole
@@ -179,6 +180,9 @@ def test_submit_golden(
     assert request.path == "/contents/generations/tasks"
     assert request.paid
     assert request.json == body
+
+
+UNDOCUMENTED_FIELDS = wire_facts("gptproto").undocumented_fields
 
 
 @pytest.mark.parametrize("field", sorted(UNDOCUMENTED_FIELDS))

@@ -18,9 +18,8 @@ from seedance_async import load_task
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.providers import ProviderCapabilities, create_adapter
 from seedance_async.providers._common import check_capabilities
-from seedance_async.spec._catalog import model_capabilities, normalise_model_id
+from seedance_async.spec._catalog import model_capabilities, normalise_model_id, universal_rules
 from seedance_async.spec._image_rules import check_local_images
-from seedance_async.spec._image_sniff import MAX_IMAGE_BYTES
 from seedance_async.spec._rules import UnknownModelWarning, collect_violations, validate
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
@@ -39,6 +38,7 @@ LAST = Image.from_url("https://example.com/last.png", ImageRole.LAST_FRAME)
 REF = Image.from_url("https://example.com/ref.png", ImageRole.REFERENCE_IMAGE)
 PNG = imagedata.png(800, 600)
 MB = 1024 * 1024
+MAX_IMAGE_BYTES = universal_rules().image_max_bytes
 
 
 def data_url(raw: bytes, fmt: str) -> str:
