@@ -16,6 +16,14 @@ from seedance_async.spec._codec import (
     load_task,
     task_hash,
 )
+from seedance_async.spec._cost import (
+    CostEstimate,
+    PriceTable,
+    estimate_cost,
+    estimate_tokens,
+    load_price_table,
+    usage_cost,
+)
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._rules import UnknownModelWarning, validate
 from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
@@ -36,10 +44,12 @@ __all__ = [
     "MODELS",
     "TERMINAL_STATES",
     "Attempt",
+    "CostEstimate",
     "Image",
     "ImageRole",
     "ModelCapabilities",
     "Outcome",
+    "PriceTable",
     "Ratio",
     "RatioName",
     "Resolution",
@@ -58,11 +68,15 @@ __all__ = [
     "dump_result",
     "dump_status",
     "dump_task",
+    "estimate_cost",
+    "estimate_tokens",
     "load_handle",
+    "load_price_table",
     "load_status",
     "load_stored_task",
     "load_task",
     "model_capabilities",
     "task_hash",
+    "usage_cost",
     "validate",
 ]
