@@ -11,15 +11,19 @@ Classes say what the caller can do next, not where the failure happened::
     │  │  ├─ OutcomeUnknown              may have been received: never blind-retry a submit
     │  │  └─ DownloadIncomplete          a result download was cut short: download again
     │  ├─ RateLimited                    429; ``retry_after`` and whether waiting helps
+    │  │  └─ QuotaExhausted              a quota or spend cap is used up: ``resets_at``, never retry
     │  ├─ ProviderUnavailable            5xx, maintenance
     │  ├─ ProviderRejected               4xx the caller must act on
     │  │  ├─ AuthenticationFailed        401: wrong or missing key
     │  │  ├─ PermissionDenied            403: no access, insufficient balance, overdue
     │  │  ├─ ContentPolicyViolation      input moderation
     │  │  ├─ InvalidRequest              the provider refused the parameters
+    │  │  │  ├─ ModelNotServed           this provider does not serve the model: try another
+    │  │  │  └─ UnsupportedParameter     this provider cannot take a parameter: try another
     │  │  ├─ TaskNotFound                404 on a task id
     │  │  └─ TaskNotCancellable          the task's state forbids a cancel (running on Ark)
     │  ├─ MalformedResponse              the answer does not fit the documented shape
+    │  │  └─ UnknownStatus               a status word outside the provider's vocabulary
     │  └─ ResultExpired                  the result URL expired: query the task for a fresh one
     ├─ GenerationFailed                  the task itself ended failed / expired / cancelled
     ├─ DeadlineExceeded                  the caller's deadline passed first; carries the task
@@ -53,11 +57,13 @@ __all__ = [
     "InvalidTaskSpec",
     "JournalError",
     "MalformedResponse",
+    "ModelNotServed",
     "OutcomeUnknown",
     "PermissionDenied",
     "ProviderError",
     "ProviderRejected",
     "ProviderUnavailable",
+    "QuotaExhausted",
     "RateLimited",
     "RequestNotSent",
     "ResultExpired",
@@ -65,6 +71,8 @@ __all__ = [
     "TaskNotCancellable",
     "TaskNotFound",
     "TransportError",
+    "UnknownStatus",
+    "UnsupportedParameter",
     "Violation",
 ]
 
@@ -217,6 +225,26 @@ class RateLimited(ProviderError):
         super().__init__(message, **kwargs)
 
 
+class QuotaExhausted(RateLimited):
+    """A quota, allowance or spend cap is used up: a short wait will not help.
+
+    Ark's monthly ``AccountQuotaExceeded`` ("will reset at <date>"), a user-set spend cap
+    (``SetLimitExceeded``) and a used-up free quota come as 429 like a short rate limit, but
+    retrying them within seconds only burns requests. Nothing was created, so another
+    provider may take the task at once; this one should be left alone until ``resets_at``.
+
+    Attributes:
+        resets_at: when the provider said the quota resets (UTC), or None when it did not
+            say (a spend cap lasts until someone raises it).
+        retryable: always False.
+    """
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kwargs: Any) -> None:
+        self.resets_at = resets_at
+        kwargs["retryable"] = False
+        super().__init__(message, **kwargs)
+
+
 class ProviderUnavailable(ProviderError):
     """The provider answered 5xx or says it is down; the request may be retried later."""
 
@@ -239,6 +267,28 @@ class ContentPolicyViolation(ProviderRejected):
 
 class InvalidRequest(ProviderRejected):
     """The provider refused the parameters (HTTP 400/422 that is not moderation)."""
+
+
+class ModelNotServed(InvalidRequest):
+    """This provider does not serve the model: unknown id, not activated, endpoint closed.
+
+    Refused before anything was created (nothing is billed), and it says nothing about
+    other providers, which may well serve the model: fail over instead of giving up.
+    """
+
+
+class UnsupportedParameter(InvalidRequest):
+    """This provider cannot take a parameter or value that other providers may take.
+
+    Refused before anything was created (nothing is billed); fail over instead of giving up.
+
+    Attributes:
+        param: the parameter the provider named, when it named one.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, **kwargs: Any) -> None:
+        self.param = redact_secrets(param) if param else param
+        super().__init__(message, **kwargs)
 
 
 class TaskNotFound(ProviderRejected):
@@ -265,6 +315,24 @@ class MalformedResponse(ProviderError):
         self.path = path
         self.snippet = _shorten(redact_secrets(snippet))
         super().__init__(f"{message} at {path}", **kwargs)
+
+
+class UnknownStatus(MalformedResponse):
+    """A task answer carries a status word outside the provider's documented vocabulary.
+
+    The word is not guessed at (an unknown word read as "running" would keep a finished
+    task polled forever): the caller decides how often to ask again before giving up.
+
+    Attributes:
+        word: the status word as sent.
+        task_id: the provider's id of the task the answer is about.
+    """
+
+    def __init__(self, word: str, *, task_id: str, path: str = "$.status", **kwargs: Any) -> None:
+        self.word = redact_secrets(word)
+        self.task_id = task_id
+        shown = _shorten(self.word, 60)
+        super().__init__(f"unknown status {shown!r} for task {task_id}", path=path, **kwargs)
 
 
 class ResultExpired(ProviderError):

@@ -13,9 +13,13 @@ from seedance_async.core._errors import (
     InvalidRequest,
     InvalidTaskSpec,
     MalformedResponse,
+    ModelNotServed,
     ProviderError,
+    QuotaExhausted,
     RateLimited,
     SeedanceError,
+    UnknownStatus,
+    UnsupportedParameter,
     Violation,
 )
 from seedance_async.core._wire import HttpResponse
@@ -212,6 +216,49 @@ def test_api_key_never_appears_in_directly_built_errors() -> None:
     for error in errors:
         assert _leaks(error) == [], error
     assert "sk-***" in str(errors[0])
+
+
+@pytest.mark.parametrize("adapter_name", ["ark", "aimlapi", "unified", "gptproto"])
+def test_unknown_status_word_holding_the_key_does_not_leak_it(adapter_name: str) -> None:
+    """An odd status word is carried on the error, but never a key inside it."""
+    body = {"id": "t", "task_id": "t", "status": f"stuck {CANARY}"}
+    with pytest.raises(UnknownStatus) as info:
+        create_adapter(adapter_name).parse_status(HttpResponse.from_json(200, body), "t")
+    assert _leaks(info.value) == []
+    assert info.value.word == "stuck sk-***"
+
+
+def test_new_error_kinds_carry_no_key() -> None:
+    """Quota, unsupported-parameter and model refusals built from echoing answers stay clean."""
+    quota = ArkAdapter().classify_error(
+        HttpResponse.from_json(
+            429, {"error": {"code": "AccountQuotaExceeded", "message": f"{CANARY} will reset"}}
+        )
+    )
+    unsupported = create_adapter("aimlapi").classify_error(
+        HttpResponse.from_json(
+            422, {"detail": [{"loc": ["body", CANARY], "msg": "Extra", "type": "extra_forbidden"}]}
+        )
+    )
+    model = ArkAdapter().classify_error(
+        HttpResponse.from_json(404, {"error": {"code": "ModelNotOpen", "message": CANARY}})
+    )
+    assert isinstance(quota, QuotaExhausted)
+    assert isinstance(unsupported, UnsupportedParameter)
+    assert isinstance(model, ModelNotServed)
+    for error in (quota, unsupported, model):
+        assert _leaks(error) == [], error
+
+
+def test_new_error_kinds_sit_where_callers_look_for_them() -> None:
+    """Existing handlers keep working: each new class is a kind of an existing one."""
+    assert issubclass(QuotaExhausted, RateLimited)
+    assert not QuotaExhausted("q", retryable=True).retryable
+    assert issubclass(ModelNotServed, InvalidRequest)
+    assert issubclass(UnsupportedParameter, InvalidRequest)
+    assert issubclass(UnknownStatus, MalformedResponse)
+    error = UnknownStatus("paused", task_id="cgt-1", provider="ark", status=200)
+    assert str(error) == "[ark] unknown status 'paused' for task cgt-1 at $.status; HTTP 200"
 
 
 def test_malformed_answer_echoing_the_key_does_not_leak_it() -> None:
