@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from seedance_async.core._errors import ConfigurationError
+from seedance_async.providers._common import resolve_result_urls
 from seedance_async.providers._protocol import (
     AdapterFactory,
     ListQuery,
@@ -38,6 +39,7 @@ __all__ = [
     "available_adapters",
     "create_adapter",
     "register_adapter",
+    "resolve_result_urls",
 ]
 
 ENTRY_POINT_GROUP = "seedance_async.providers"

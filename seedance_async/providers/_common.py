@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import attrs
 
 from seedance_async.core._errors import (
     AuthenticationFailed,
@@ -14,19 +17,25 @@ from seedance_async.core._errors import (
     ContentPolicyViolation,
     InvalidRequest,
     InvalidTaskSpec,
+    ModelNotServed,
     PermissionDenied,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     TaskNotFound,
+    UnknownStatus,
+    UnsupportedParameter,
     Violation,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
+from seedance_async.providers._json import Node
 from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
 from seedance_async.spec._catalog import model_capabilities
 from seedance_async.spec._image_sniff import NotAnImage, sniff_bytes
 from seedance_async.spec._rules import scenario_of
+from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import OPTIONAL_FIELDS, encode_data_url
 
@@ -36,13 +45,25 @@ __all__ = [
     "check_capabilities",
     "classify_error",
     "image_url_of",
+    "parse_reset_time",
     "parse_retry_after",
     "request_id_of",
+    "resolve_result_urls",
+    "state_of",
 ]
 
-# Codes that mean "waiting will not help" although they come as 429 (§2.8: spend cap set
-# by the user; free quota used up).
-_NOT_RETRYABLE_RATE_CODES = frozenset({"SetLimitExceeded"})
+# 429 codes that mean "waiting will not help": a user-set spend cap, a monthly account
+# quota ("will reset at <date>"), OpenAI-style gateways' used-up balance. A used-up free
+# quota shares QuotaExceeded with a full queue and is told apart by its message.
+_EXHAUSTED_CODES = ("SetLimitExceeded", "AccountQuotaExceeded", "insufficient_quota")
+_RATE_CODES = (
+    "QuotaExceeded",
+    "InflightBatchsizeExceeded",
+    "ServerOverloaded",
+    "RequestBurstTooFast",
+    "SetLimitExceeded",
+    "AccountQuotaExceeded",
+)
 _POLICY_MARKERS = (
     "SensitiveContentDetected",
     "RiskDetection",
@@ -50,14 +71,44 @@ _POLICY_MARKERS = (
     "content_policy",
     "PolicyViolation",
 )
-_PERMISSION_CODES = (
+# "This provider does not serve the model": Ark's unknown model or endpoint, a model the
+# account has not activated, a closed endpoint; OpenAI-style gateways' model_not_found.
+_MODEL_NOT_SERVED_CODES = (
+    "InvalidEndpointOrModel",
     "ModelNotOpen",
-    "ModelIDAccessDisabled",
+    "InvalidEndpoint.ClosedEndpoint",
+    "model_not_found",
+)
+# "This provider cannot take that parameter or value": OpenAI-style codes, and pydantic's
+# error type for a field the schema does not have (AI/ML API's ``detail`` list).
+_UNSUPPORTED_CODES = (
+    "unsupported_parameter",
+    "unsupported_value",
+    "extra_forbidden",
+    "value_error.extra",
+)
+_PERMISSION_CODES = (
     "AccountOverdue",
     "AccessDenied",
     "OperationDenied",
+    # OpenAI-style and new-api gateways: the balance of this account is used up.
+    "insufficient_quota",
+    "insufficient_user_quota",
 )
 _REQUEST_ID_IN_MESSAGE = re.compile(r"Request id:\s*([A-Za-z0-9_-]+)")
+# "... will reset at 2026-12-01 00:00:00 +08:00" and the like.
+_RESET_AT = re.compile(
+    r"reset(?:s|ting)?\s+(?:at|on)\s+"
+    r"(?P<date>\d{4}[-/]\d{1,2}[-/]\d{1,2})"
+    r"(?:(?:T|\s+)(?P<time>\d{1,2}:\d{2}(?::\d{2})?)(?:\.\d+)?)?"
+    r"(?:\s*(?P<zone>Z|(?:UTC|GMT)?\s*[+-]\d{1,2}(?::?\d{2})?|UTC|GMT))?",
+    re.IGNORECASE,
+)
+_RESET_AT_HTTP_DATE = re.compile(
+    r"reset(?:s|ting)?\s+(?:at|on)\s+(?P<when>[A-Z][a-z]{2},\s+\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}\s+[\d:]+\s+GMT)"
+)
+# Ark's regions (Beijing, Johor) keep UTC+8: a reset time without a zone is read there.
+_ARK_ZONE = timezone(timedelta(hours=8))
 
 
 def parse_retry_after(response: HttpResponse) -> tuple[float | None, datetime | None]:
@@ -106,6 +157,56 @@ def request_id_of(response: HttpResponse, message: str | None) -> str | None:
     return None
 
 
+def _code_is(code: str, families: tuple[str, ...]) -> bool:
+    # Ark codes grow suffixes ("InvalidEndpointOrModel.NotFound"); match the family.
+    return any(code == f or code.startswith(f + ".") for f in families)
+
+
+def parse_reset_time(message: str | None) -> datetime | None:
+    """When a quota resets, from a message such as "... will reset at 2026-12-01 00:00:00".
+
+    A time without a zone is read as UTC+8, the zone of Ark's regions; a date alone means
+    its midnight there.
+
+    Returns:
+        The time in UTC, or None when the message names none that can be read.
+    """
+    if not message:
+        return None
+    found = _RESET_AT.search(message)
+    if found is None:
+        http_date = _RESET_AT_HTTP_DATE.search(message)
+        if http_date is None:
+            return None
+        try:
+            return parsedate_to_datetime(http_date.group("when")).astimezone(UTC)
+        except (TypeError, ValueError, IndexError):
+            return None
+    year, month, day = (int(p) for p in re.split(r"[-/]", found.group("date")))
+    hour, minute, second = ([int(p) for p in (found.group("time") or "0:0").split(":")] + [0])[:3]
+    try:
+        when = datetime(
+            year, month, day, hour, minute, second, tzinfo=_zone_of(found.group("zone"))
+        )
+    except ValueError:
+        return None
+    return when.astimezone(UTC)
+
+
+def _zone_of(text: str | None) -> timezone:
+    if text is None:
+        return _ARK_ZONE
+    text = text.strip().upper().removeprefix("UTC").removeprefix("GMT").strip()
+    if text in ("", "Z"):
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "").strip()
+    hours, minutes = (int(digits[:-2]), int(digits[-2:])) if len(digits) > 2 else (int(digits), 0)
+    if hours > 14 or minutes > 59:
+        return _ARK_ZONE
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
 def classify_error(
     provider: str,
     response: HttpResponse,
@@ -113,11 +214,20 @@ def classify_error(
     code: str | None,
     message: str | None,
     what: str = "request failed",
+    param: str | None = None,
 ) -> ProviderError:
     """The typed error for an error answer, by provider code first and HTTP status second.
 
-    ../shared/providers.md pitfall 4: classify by code (``*SensitiveContentDetected*``,
-    ``RateLimitExceeded*``...) rather than by HTTP status alone.
+    Codes decide where there is one (``*SensitiveContentDetected*``, ``RateLimitExceeded*``,
+    ``InvalidEndpointOrModel.*``...): the same HTTP status means different things.
+
+    Args:
+        provider: the adapter name for the error.
+        response: the answer.
+        code: the provider's error code, when it sent one.
+        message: the provider's error text, when it sent one.
+        what: the start of the error's text.
+        param: the parameter the provider named, when it named one.
     """
     status = response.status
     request_id = request_id_of(response, message)
@@ -136,24 +246,26 @@ def classify_error(
     if (
         status == 429
         or code_text.startswith(("RateLimitExceeded", "rate_limit"))
-        or code_text
-        in (
-            "QuotaExceeded",
-            "SetLimitExceeded",
-            "InflightBatchsizeExceeded",
-            "ServerOverloaded",
-            "RequestBurstTooFast",
-        )
+        or _code_is(code_text, _RATE_CODES)
     ):
         seconds, when = parse_retry_after(response)
-        retryable = (
-            code_text not in _NOT_RETRYABLE_RATE_CODES and "free" not in (message or "").lower()
-        )
+        free_quota = _code_is(code_text, ("QuotaExceeded",)) and "free" in (message or "").lower()
+        if _code_is(code_text, _EXHAUSTED_CODES) or free_quota:
+            return QuotaExhausted(
+                f"{what}: quota used up",
+                resets_at=parse_reset_time(message) or when,
+                retry_after=seconds,
+                retry_at=when,
+                provider=provider,
+                status=status,
+                code=code,
+                provider_message=message,
+                request_id=request_id,
+            )
         return RateLimited(
             f"{what}: rate limited",
             retry_after=seconds,
             retry_at=when,
-            retryable=retryable,
             provider=provider,
             status=status,
             code=code,
@@ -162,19 +274,72 @@ def classify_error(
         )
     if any(m.lower() in code_text.lower() for m in _POLICY_MARKERS):
         return make(ContentPolicyViolation, "refused by content policy")
+    if _code_is(code_text, _MODEL_NOT_SERVED_CODES):
+        return make(ModelNotServed, "this provider does not serve the model")
+    if _code_is(code_text, _UNSUPPORTED_CODES):
+        return UnsupportedParameter(
+            f"{what}: this provider cannot take a parameter",
+            param=param,
+            provider=provider,
+            status=status,
+            code=code,
+            provider_message=message,
+            request_id=request_id,
+        )
     if status == 401:
         return make(AuthenticationFailed, "authentication failed (check the API key)")
     if status == 403 or code_text.startswith(_PERMISSION_CODES):
         return make(PermissionDenied, "permission denied or insufficient balance")
     if status == 404:
-        if code_text.startswith("InvalidEndpointOrModel"):
-            return make(InvalidRequest, "unknown model or endpoint")
         return make(TaskNotFound, "not found")
     if status >= 500 or status == 408:
         return make(ProviderUnavailable, "provider unavailable")
     if status in (400, 409, 413, 422):
         return make(InvalidRequest, "invalid request")
     return make(ProviderRejected, "unexpected HTTP status")
+
+
+def state_of(
+    word: Node, table: Mapping[str, TaskState], *, task_id: str, provider: str
+) -> TaskState:
+    """The neutral state of a provider's status word (case and surrounding spaces ignored).
+
+    Args:
+        word: the status field of the answer.
+        table: the provider's words (lower case) and their neutral states.
+        task_id: the task the answer is about, for the error.
+        provider: the adapter name, for the error.
+
+    Raises:
+        UnknownStatus: the word is not in ``table``; a guess would either end a task that
+            is still going or keep polling one that has ended.
+        MalformedResponse: the field is not a string.
+    """
+    text = word.text()
+    state = table.get(text.strip().lower())
+    if state is None:
+        raise UnknownStatus(
+            text, task_id=task_id, path=word.path, provider=provider, status=word.status
+        )
+    return state
+
+
+def resolve_result_urls(status: TaskStatus, base_url: str) -> TaskStatus:
+    """``status`` with relative result URLs made absolute against the API's base URL.
+
+    Some gateways answer ``"video_url": "/files/abc.mp4"``; a downloader cannot fetch
+    that. Absolute URLs and missing ones are left alone.
+    """
+
+    def absolute(url: str | None) -> str | None:
+        if url and not urlsplit(url).scheme:
+            return urljoin(base_url.rstrip("/") + "/", url)
+        return url
+
+    video_url, last_frame_url = absolute(status.video_url), absolute(status.last_frame_url)
+    if (video_url, last_frame_url) == (status.video_url, status.last_frame_url):
+        return status
+    return attrs.evolve(status, video_url=video_url, last_frame_url=last_frame_url)
 
 
 def _harmless(value: object) -> bool:

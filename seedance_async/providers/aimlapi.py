@@ -27,9 +27,12 @@ import attrs
 from seedance_async.config._catalog import adapter_catalog, wire_facts
 from seedance_async.core._errors import (
     ConfigurationError,
+    InvalidRequest,
     InvalidTaskSpec,
     MalformedResponse,
+    ModelNotServed,
     ProviderError,
+    UnknownStatus,
     Violation,
 )
 from seedance_async.core._strict_data import strict_converter, structure_strictly
@@ -41,7 +44,9 @@ from seedance_async.providers._common import (
     classify_error,
     image_url_of,
     request_id_of,
+    state_of,
 )
+from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
     ProviderCapabilities,
@@ -49,7 +54,7 @@ from seedance_async.providers._protocol import (
 )
 from seedance_async.spec._catalog import normalise_model_id
 from seedance_async.spec._rules import scenario_of
-from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import OPTIONAL_FIELDS, ImageRole, Ratio
 
@@ -79,7 +84,14 @@ AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
     "waiting": TaskState.QUEUED,
     "active": TaskState.RUNNING,
     "processing": TaskState.RUNNING,
+    # Answers relayed from the upstream (BytePlus) task carry its words: "succeeded" has
+    # been seen finishing tasks; "failed" is its pair.
+    "succeeded": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
 }
+
+# pydantic's error types for "the schema has no such field" (v2, v1).
+_EXTRA_FIELD_TYPES = frozenset({"extra_forbidden", "value_error.extra"})
 
 # Spec field → body key for the plain fields; ratio is renamed (pitfall 6).
 _PLAIN_FIELDS = (
@@ -146,6 +158,36 @@ def _loose_text(node: Node | None) -> str | None:
     if isinstance(value, dict):
         return None
     return str(value) or None
+
+
+def _detail_fields(detail: Node) -> tuple[str | None, str | None, str | None, bool]:
+    """(code, message, param, model refused) of a validation ``detail``; never raises.
+
+    ``detail`` is a string, or pydantic's list of ``{"loc", "msg", "type"}``. The code is
+    the error type; "the schema has no such field" (``extra_forbidden``) is kept as the
+    code only when every item says so, since another provider would refuse the rest too.
+    """
+    if not isinstance(detail.value, list):
+        return None, _loose_text(detail), None, False
+    items = [i.value for i in detail.items() if isinstance(i.value, dict)]
+    if not items:
+        return None, _loose_text(detail), None, False
+    lines, types, fields = [], [], []
+    model_refused = False
+    for item in items:
+        loc = item.get("loc")
+        parts = [str(p) for p in loc] if isinstance(loc, list) else []
+        # FastAPI prefixes the request part ("body", "query"); the field is what follows.
+        field = ".".join(parts[1:] if parts[:1] in (["body"], ["query"]) else parts)
+        kind = str(item.get("type") or "") or None
+        lines.append(f"{field}: {item.get('msg')}" if field else str(item.get("msg")))
+        types.append(kind)
+        fields.append(field or None)
+        model_refused |= field == "model" and kind != "missing"
+    extra_only = all(t in _EXTRA_FIELD_TYPES for t in types)
+    code = types[0] if extra_only else next((t for t in types if t not in _EXTRA_FIELD_TYPES), None)
+    param = fields[0] if extra_only else None
+    return code, "; ".join(lines)[:500], param, model_refused
 
 
 class AimlApiAdapter(WithoutCancelOrList):
@@ -316,10 +358,14 @@ class AimlApiAdapter(WithoutCancelOrList):
         task_id = root.opt_text("id") or root.opt_text("generation_id")
         if task_id is None:
             raise MalformedResponse("create answer without id", path="$.id", provider=self.name)
-        has_status = root.get("status") is not None
-        return SubmitAccepted(
-            task_id=task_id, status=self.parse_generation(root) if has_status else None
-        )
+        status = None
+        if root.get("status") is not None:
+            try:
+                status = self.parse_generation(root)
+            except UnknownStatus:
+                # The id is what a create answer is for: the first poll tells the state.
+                status = None
+        return SubmitAccepted(task_id=task_id, status=status)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -337,12 +383,19 @@ class AimlApiAdapter(WithoutCancelOrList):
         return self.parse_generation(self._root_or_raise(response), fallback_id=task_id)
 
     def parse_generation(self, node: Node, *, fallback_id: str = "") -> TaskStatus:
-        """One generation object (create or poll answer) as a neutral status."""
+        """One generation object (create or poll answer) as a neutral status.
+
+        Raises:
+            UnknownStatus: the status word is not in :data:`AIMLAPI_STATUS_MAP`.
+            MalformedResponse: the object lacks an id or a status.
+        """
         node.object()
         task_id = node.opt_text("id") or node.opt_text("generation_id") or fallback_id
         if not task_id:
             raise MalformedResponse("answer without id", path=f"{node.path}.id", provider=self.name)
-        raw_status = node.require("status").text()
+        status_node = node.require("status")
+        raw_status = status_node.text()
+        state = state_of(status_node, AIMLAPI_STATUS_MAP, task_id=task_id, provider=self.name)
         error_code = error_message = None
         err = node.get("error")
         if err is not None:
@@ -352,18 +405,34 @@ class AimlApiAdapter(WithoutCancelOrList):
             else:
                 # Older specs leave the error untyped; keep whatever text it is.
                 error_message = str(err.value)[:500] or None
+        video = node.get("video")
         return TaskStatus(
             provider=self.name,
             task_id=task_id,
-            # Unknown strings are non-terminal (§1).
-            state=AIMLAPI_STATUS_MAP.get(raw_status.lower(), TaskState.RUNNING),
+            state=state,
             provider_status=raw_status,
-            video_url=self._video_url(node.get("video")),
+            video_url=self._video_url(video),
             usage=self._usage(node.get("meta")),
             error_code=error_code,
             error_message=error_message,
+            failure=failure_category(state, error_code, error_message),
+            effective=self._effective(node, video),
             raw=node.value,
         )
+
+    @staticmethod
+    def _effective(node: Node, video: Node | None) -> EffectiveParams | None:
+        # video.duration in the current schema, a top-level duration in the older one.
+        for holder in (video, node):
+            if holder is None or not holder.is_object():
+                continue
+            try:
+                duration = holder.opt_number("duration")
+            except MalformedResponse:
+                continue
+            if duration is not None and duration >= 0:
+                return EffectiveParams(duration=duration)
+        return None
 
     @staticmethod
     def _video_url(video: Node | None) -> str | None:
@@ -383,12 +452,17 @@ class AimlApiAdapter(WithoutCancelOrList):
         if usage is None:
             return None
         usage.object()
-        # credits_used in the current schema, tokens_used in the older pair file (§4.3).
+        # credits_used in the current schema, tokens_used in the older pair file (§4.3);
+        # usd_spent next to credits_used on the 2.x pages.
         credits = usage.opt_number("credits_used")
         tokens = usage.opt_int("tokens_used")
-        if credits is None and tokens is None:
+        try:
+            cost = usage.opt_number("usd_spent")
+        except MalformedResponse:
+            cost = None
+        if credits is None and tokens is None and cost is None:
             return None
-        return Usage(credits=credits, total_tokens=tokens)
+        return Usage(credits=credits, total_tokens=tokens, cost_usd=cost)
 
     # -- cancel and list: not offered (§4.3) ---------------------------------------------
 
@@ -401,13 +475,18 @@ class AimlApiAdapter(WithoutCancelOrList):
         ``statusCode`` only repeats the HTTP status (as a string), so there is no provider
         code and the HTTP status decides: 401 bad key, 403 out of credits, 429 rate or
         concurrency, 5xx (504 "Generation timeout") unavailable. OpenAI-style
-        ``{"error": {...}}`` bodies, which the SDK's transport knows, are read too.
+        ``{"error": {...}}`` bodies, which the SDK's transport knows, are read too, and so
+        are validation answers ``{"detail": [{"loc", "msg", "type"}, ...]}``: their type is
+        the code, a field the schema lacks is
+        :class:`~seedance_async.core._errors.UnsupportedParameter` and a refused ``model``
+        field is :class:`~seedance_async.core._errors.ModelNotServed`.
         """
         try:
             root: Node | None = parse_json(response, self.name)
         except MalformedResponse:
             root = None
-        code = message = request_id = None
+        code = message = request_id = param = None
+        model_refused = False
         if root is not None and root.is_object():
             message = _loose_text(root.get("message"))
             err = root.get("error")
@@ -416,6 +495,10 @@ class AimlApiAdapter(WithoutCancelOrList):
                 message = message or _loose_text(err.get("message"))
             elif err is not None:
                 message = message or _loose_text(err)
+            detail = root.get("detail")
+            if detail is not None:
+                d_code, d_message, param, model_refused = _detail_fields(detail)
+                code, message = code or d_code, message or d_message
             request_id = _loose_text(root.get("requestId")) or _loose_text(root.get("request_id"))
         elif root is None:
             message = response.text().strip()[:200] or None
@@ -425,7 +508,18 @@ class AimlApiAdapter(WithoutCancelOrList):
             response = attrs.evolve(
                 response, headers={**response.headers, "x-request-id": request_id}
             )
-        return classify_error(self.name, response, code=code, message=message)
+        error = classify_error(self.name, response, code=code, message=message, param=param)
+        if model_refused and type(error) is InvalidRequest:
+            # The schema refused the model field itself: this provider does not know the id.
+            return ModelNotServed(
+                "request failed: this provider does not serve the model",
+                provider=self.name,
+                status=response.status,
+                code=code,
+                provider_message=message,
+                request_id=error.request_id,
+            )
+        return error
 
     def _root_or_raise(self, response: HttpResponse) -> Node:
         if not response.ok:

@@ -17,8 +17,8 @@ documented (§3), so ``can_list`` and ``can_cancel`` are options.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from seedance_async.config._catalog import wire_facts
@@ -27,6 +27,7 @@ from seedance_async.core._errors import (
     MalformedResponse,
     ProviderError,
     TaskNotCancellable,
+    UnknownStatus,
     Violation,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
@@ -35,7 +36,9 @@ from seedance_async.providers._common import (
     check_capabilities,
     classify_error,
     image_url_of,
+    state_of,
 )
+from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
     ListQuery,
@@ -43,12 +46,21 @@ from seedance_async.providers._protocol import (
     SubmitAccepted,
     TaskPage,
 )
-from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["ARK_STATUS_MAP", "DEFAULT_TASKS_PATH", "ArkAdapter", "ark_error_fields"]
+__all__ = [
+    "ARK_STATUS_MAP",
+    "DEFAULT_TASKS_PATH",
+    "ArkAdapter",
+    "ark_effective",
+    "ark_error_fields",
+    "ark_usage",
+]
 
 DEFAULT_TASKS_PATH = "/contents/generations/tasks"
+
+T = TypeVar("T")
 
 ARK_STATUS_MAP: Mapping[str, TaskState] = {
     "queued": TaskState.QUEUED,
@@ -103,6 +115,64 @@ def ark_error_fields(root: Node | None, response: HttpResponse) -> tuple[str | N
     return code, message
 
 
+def _soft(read: Callable[[], T]) -> T | None:
+    # Echoed values are extras: one of an odd type must not cost the whole status.
+    try:
+        return read()
+    except MalformedResponse:
+        return None
+
+
+def ark_effective(node: Node) -> EffectiveParams | None:
+    """The values an Ark task object says were used (duration, ratio, seed...), or None.
+
+    Ark fills them in as the task runs: ``duration`` (or ``frames`` when the task asked for
+    frames), ``ratio`` (what ``adaptive`` became), ``resolution``, ``seed`` (the random one
+    when none was sent), ``framespersecond``, ``generate_audio``, ``service_tier``. Numbers
+    may come as strings (GPTProto) and the duration may be fractional.
+    """
+    duration = _soft(lambda: node.opt_number("duration"))
+    effective = EffectiveParams(
+        # -1 means "the model picks": not a length yet.
+        duration=duration if duration is not None and duration >= 0 else None,
+        frames=_soft(lambda: node.opt_int("frames")),
+        ratio=_soft(lambda: node.opt_text("ratio")),
+        resolution=_soft(lambda: node.opt_text("resolution")),
+        seed=_soft(lambda: node.opt_int("seed")),
+        fps=_soft(lambda: node.opt_number("framespersecond")),
+        generate_audio=_soft(lambda: _opt_bool(node, "generate_audio")),
+        service_tier=_soft(lambda: node.opt_text("service_tier")),
+    )
+    return None if effective == EffectiveParams() else effective
+
+
+def _opt_bool(node: Node, key: str) -> bool | None:
+    child = node.get(key)
+    return None if child is None else child.boolean()
+
+
+def ark_usage(node: Node | None) -> Usage | None:
+    """Ark's ``usage`` object: tokens, and ``tool_usage`` counts (``{"web_search": 2}``)."""
+    if node is None:
+        return None
+    node.object()
+    tools: dict[str, int] = {}
+    tool_usage = node.get("tool_usage")
+    if tool_usage is not None and tool_usage.is_object():
+        for name in tool_usage.value:
+            try:
+                count = tool_usage.opt_int(name)
+            except MalformedResponse:
+                continue
+            if count is not None:
+                tools[str(name)] = count
+    return Usage(
+        completion_tokens=node.opt_int("completion_tokens"),
+        total_tokens=node.opt_int("total_tokens"),
+        tool_usage=tools,
+    )
+
+
 class ArkAdapter:
     """Ark's content-generation task API, and pass-through gateways of it.
 
@@ -112,7 +182,8 @@ class ArkAdapter:
         can_list: the list endpoint exists (Ark yes; gateways unknown).
         can_cancel: the DELETE endpoint exists (Ark yes; gateways unknown).
         status_map: extra provider status strings to neutral states, merged over the
-            built-in map (for gateways with their own vocabulary).
+            built-in map (for gateways with their own vocabulary). Words in neither map
+            raise :class:`~seedance_async.core._errors.UnknownStatus`.
 
     Raises:
         ConfigurationError: a ``status_map`` value is not a neutral state name.
@@ -132,7 +203,7 @@ class ArkAdapter:
         self.status_map: dict[str, TaskState] = dict(ARK_STATUS_MAP)
         for raw, neutral in (status_map or {}).items():
             try:
-                self.status_map[raw.lower()] = TaskState(neutral)
+                self.status_map[raw.strip().lower()] = TaskState(neutral)
             except ValueError:
                 allowed = ", ".join(s.value for s in TaskState)
                 raise ConfigurationError(
@@ -195,12 +266,19 @@ class ArkAdapter:
         root = self._root_or_raise(response, "submit")
         task_id = root.object().require("id").text()
         status: TaskStatus | None = None
-        raw_status = root.opt_text("status")
-        if raw_status is not None:
+        status_node = root.get("status")
+        if status_node is not None:
+            raw_status = status_node.text()
+            try:
+                state = self._state(status_node, task_id=task_id)
+            except UnknownStatus:
+                # The id is what a create answer is for; an odd echo must not turn a
+                # created (paid) task into an ambiguous submit. The first poll tells.
+                return SubmitAccepted(task_id=task_id)
             status = TaskStatus(
                 provider=self.name,
                 task_id=task_id,
-                state=self._state(raw_status),
+                state=state,
                 provider_status=raw_status,
                 raw=root.value,
             )
@@ -220,30 +298,28 @@ class ArkAdapter:
         root = self._root_or_raise(response, "status")
         return self.parse_task(root, fallback_id=task_id)
 
-    def _state(self, raw: str) -> TaskState:
-        # Unknown strings are non-terminal (§1): the task exists and is not finished.
-        return self.status_map.get(raw.lower(), TaskState.RUNNING)
+    def _state(self, word: Node, *, task_id: str) -> TaskState:
+        return state_of(word, self.status_map, task_id=task_id, provider=self.name)
 
     def parse_task(self, node: Node, *, fallback_id: str = "") -> TaskStatus:
-        """One Ark task object (from get or list) as a neutral status."""
+        """One Ark task object (from get or list) as a neutral status.
+
+        Raises:
+            UnknownStatus: the status word is not in this adapter's vocabulary.
+            MalformedResponse: the object lacks an id or a status.
+        """
         node.object()
         task_id = node.opt_text("id") or fallback_id
         if not task_id:
             raise MalformedResponse("task without id", path=f"{node.path}.id", provider=self.name)
-        raw_status = node.require("status").text()
+        status_node = node.require("status")
+        raw_status = status_node.text()
+        state = self._state(status_node, task_id=task_id)
         content = node.get("content")
         video_url = last_frame_url = None
         if content is not None and content.is_object():
             video_url = content.opt_text("video_url") or content.opt_text("file_url")
             last_frame_url = content.opt_text("last_frame_url")
-        usage_node = node.get("usage")
-        usage = None
-        if usage_node is not None:
-            usage_node.object()
-            usage = Usage(
-                completion_tokens=usage_node.opt_int("completion_tokens"),
-                total_tokens=usage_node.opt_int("total_tokens"),
-            )
         error_code = error_message = None
         err = node.get("error")
         if err is not None:
@@ -255,13 +331,15 @@ class ArkAdapter:
         return TaskStatus(
             provider=self.name,
             task_id=task_id,
-            state=self._state(raw_status),
+            state=state,
             provider_status=raw_status,
             video_url=video_url,
             last_frame_url=last_frame_url,
-            usage=usage,
+            usage=ark_usage(node.get("usage")),
             error_code=error_code,
             error_message=error_message,
+            failure=failure_category(state, error_code, error_message),
+            effective=ark_effective(node),
             created_at=node.opt_time("created_at"),
             updated_at=node.opt_time("updated_at"),
             raw=node.value,

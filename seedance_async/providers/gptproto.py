@@ -29,9 +29,11 @@ from seedance_async.core._errors import (
     InvalidTaskSpec,
     MalformedResponse,
     ProviderError,
+    UnknownStatus,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import bearer, classify_error, request_id_of
+from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import SubmitAccepted
 from seedance_async.providers.ark import DEFAULT_TASKS_PATH, ArkAdapter, ark_error_fields
@@ -167,7 +169,13 @@ class GptProtoAdapter(ArkAdapter):
                 provider=self.name,
                 status=response.status,
             )
-        status = self._parse_legacy(data, task_id) if data.get("status") is not None else None
+        status = None
+        if data.get("status") is not None:
+            try:
+                status = self._parse_legacy(data, task_id)
+            except UnknownStatus:
+                # The id is what a create answer is for: the first poll tells the state.
+                status = None
         return SubmitAccepted(task_id=task_id, status=status)
 
     # -- status ---------------------------------------------------------------------------
@@ -186,7 +194,10 @@ class GptProtoAdapter(ArkAdapter):
         return self._parse_legacy(data, task_id)
 
     def _parse_legacy(self, data: Node, fallback_id: str) -> TaskStatus:
-        raw_status = data.require("status").text()
+        task_id = data.opt_text("task_id") or data.opt_text("id") or fallback_id
+        status_node = data.require("status")
+        raw_status = status_node.text()
+        state = self._state(status_node, task_id=task_id)
         error_code = error_message = None
         err = data.get("error")
         if err is not None:
@@ -197,12 +208,13 @@ class GptProtoAdapter(ArkAdapter):
                 error_message = str(err.value)[:500] or None
         return TaskStatus(
             provider=self.name,
-            task_id=data.opt_text("task_id") or data.opt_text("id") or fallback_id,
-            state=self._state(raw_status),
+            task_id=task_id,
+            state=state,
             provider_status=raw_status,
             video_url=data.opt_text("video_url"),
             error_code=error_code,
             error_message=error_message,
+            failure=failure_category(state, error_code, error_message),
             raw=data.value,
         )
 

@@ -37,13 +37,16 @@ from seedance_async.providers._common import (
     check_capabilities,
     classify_error,
     image_url_of,
+    state_of,
 )
+from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
 )
-from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.providers.ark import ark_effective, ark_usage
+from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import ImageRole
 
@@ -59,7 +62,8 @@ UNIFIED_STATUS_MAP: Mapping[str, TaskState] = {
     "success": TaskState.SUCCEEDED,
     "failure": TaskState.FAILED,
     # The wrapped variant relays the upstream Ark task, so Ark's words are understood too
-    # (§1); anything else stays non-terminal.
+    # (§1). Anything else raises UnknownStatus, new-api's own "UNKNOWN" included: it means
+    # the gateway lost track, which polling more may or may not mend.
     "running": TaskState.RUNNING,
     "succeeded": TaskState.SUCCEEDED,
     "failed": TaskState.FAILED,
@@ -231,19 +235,30 @@ class UnifiedAdapter(WithoutCancelOrList):
     def parse_status(self, response: HttpResponse, task_id: str) -> TaskStatus:
         """The task object of §5, bare or wrapped, as a neutral status.
 
+        Also reads new-api's task record (``{"code", "data": {"status": "SUCCESS",
+        "result_url", "fail_reason", "data": <upstream answer>}}``).
+
         Raises:
             ProviderError: a subclass for an error answer.
+            UnknownStatus: the status word is not in :data:`UNIFIED_STATUS_MAP`.
             MalformedResponse: the answer does not have the documented shape.
         """
         root = self._root_or_raise(response).object()
         task = self._unwrap(root, response, "status")
-        raw_status = task.require("status").text()
+        task_id = task.opt_text("task_id") or task.opt_text("id") or task_id
+        status_node = task.require("status")
+        raw_status = status_node.text()
+        state = state_of(status_node, UNIFIED_STATUS_MAP, task_id=task_id, provider=self.name)
         upstream = task.get("data")
-        video_url = last_frame_url = error_code = upstream_message = None
-        usage = None
+        # new-api's task record names the result beside the upstream answer.
+        video_url = task.opt_text("result_url")
+        last_frame_url = error_code = upstream_message = None
+        usage = effective = None
         if upstream is not None:
             upstream.object()
-            video_url = upstream.opt_text("output") or _first_text(upstream.get("outputs"))
+            video_url = (
+                video_url or upstream.opt_text("output") or _first_text(upstream.get("outputs"))
+            )
             content = upstream.get("content")
             if content is not None:
                 # The wrapped variant relays the Ark task: content.video_url (§2.3).
@@ -257,24 +272,24 @@ class UnifiedAdapter(WithoutCancelOrList):
                     upstream_message = err.opt_text("message")
                 else:
                     upstream_message = str(err.value)[:500] or None
-            usage_node = upstream.get("usage")
-            if usage_node is not None:
-                usage_node.object()
-                usage = Usage(
-                    completion_tokens=usage_node.opt_int("completion_tokens"),
-                    total_tokens=usage_node.opt_int("total_tokens"),
-                )
+            usage = ark_usage(upstream.get("usage"))
+            effective = ark_effective(upstream)
+        fail_reason = task.opt_text("fail_reason")
+        # The gateway's own words and the upstream's may each be the only hint of why
+        # (moderation often shows only in fail_reason): classify both.
+        reasons = " | ".join(r for r in (fail_reason, upstream_message) if r) or None
         return TaskStatus(
             provider=self.name,
-            task_id=task.opt_text("task_id") or task.opt_text("id") or task_id,
-            # Case-insensitive; unknown strings are non-terminal (§1).
-            state=UNIFIED_STATUS_MAP.get(raw_status.lower(), TaskState.RUNNING),
+            task_id=task_id,
+            state=state,
             provider_status=raw_status,
             video_url=video_url,
             last_frame_url=last_frame_url,
             usage=usage,
             error_code=error_code,
-            error_message=task.opt_text("fail_reason") or upstream_message,
+            error_message=fail_reason or upstream_message,
+            failure=failure_category(state, error_code, reasons),
+            effective=effective,
             created_at=task.opt_time("submit_time"),
             updated_at=task.opt_time("finish_time") or task.opt_time("start_time"),
             progress=self._progress(task.get("progress")),

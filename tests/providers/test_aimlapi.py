@@ -17,15 +17,18 @@ from seedance_async.core._errors import (
     InvalidRequest,
     InvalidTaskSpec,
     MalformedResponse,
+    ModelNotServed,
     PermissionDenied,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    UnknownStatus,
+    UnsupportedParameter,
 )
 from seedance_async.core._wire import HttpResponse
-from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
+from seedance_async.providers import ListQuery, ProviderAdapter, SubmitAccepted, create_adapter
 from seedance_async.providers.aimlapi import UNIVERSAL_PATH, AimlApiAdapter
-from seedance_async.spec._status import TaskState, Usage
+from seedance_async.spec._status import EffectiveParams, FailureCategory, TaskState, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole
 from tests import imagedata
@@ -424,14 +427,16 @@ STATUS_CASES: list[
     ("active", {"id": "g", "status": "active"}, TaskState.RUNNING, None, None, None, None),
     ("processing", {"id": "g", "status": "processing"}, TaskState.RUNNING, None, None, None, None),
     (
-        "unknown-is-running",
-        {"id": "g", "status": "paused"},
-        TaskState.RUNNING,
-        None,
+        # Relayed from the upstream task; it used to read as running forever.
+        "upstream-succeeded",
+        {"id": "g", "status": "succeeded", "video": {"url": CDN}},
+        TaskState.SUCCEEDED,
+        CDN,
         None,
         None,
         None,
     ),
+    ("upstream-failed", {"id": "g", "status": "failed"}, TaskState.FAILED, None, None, None, None),
     (
         "case-insensitive",
         {"id": "g", "status": "Completed"},
@@ -523,6 +528,88 @@ def test_status_golden(
     assert status.usage == usage
     assert (status.error_code, status.error_message) == (code, message)
     assert status.raw == payload
+
+
+@pytest.mark.parametrize("word", ["paused", "cancelled", "done", "pending"])
+def test_unknown_status_word_is_a_typed_error(word: str) -> None:
+    """A word outside AI/ML API's vocabulary raises UnknownStatus with the word and the id."""
+    response = HttpResponse.from_json(200, {"id": "g-1", "status": word})
+    with pytest.raises(UnknownStatus) as info:
+        ADAPTER.parse_status(response, "asked")
+    assert (info.value.word, info.value.task_id, info.value.path) == (word, "g-1", "$.status")
+
+
+def test_unknown_status_in_a_create_answer_keeps_the_id() -> None:
+    """A create answer is accepted by its id even when its status word is odd."""
+    response = HttpResponse.from_json(200, {"id": "g-1", "status": "accepted"})
+    assert ADAPTER.parse_submit(response) == SubmitAccepted(task_id="g-1")
+
+
+# (case id, error object, state, category)
+FAILURE_CASES: list[tuple[str, Any, str, FailureCategory | None]] = [
+    ("timeout", {"name": "GenerationTimeout", "message": "Generation timeout"}, "error", "timeout"),
+    ("moderated", {"name": "GenerationError", "message": "moderated"}, "error", "moderation"),
+    (
+        "nsfw",
+        {"name": "ContentPolicyError", "message": "The prompt was flagged"},
+        "error",
+        "moderation",
+    ),
+    ("internal", {"name": "InternalServerError", "message": "oops"}, "error", "internal"),
+    ("untyped", "boom", "error", "unknown"),
+    ("none", None, "error", "unknown"),
+    ("not failed", None, "completed", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "word", "category"),
+    [c[1:] for c in FAILURE_CASES],
+    ids=[c[0] for c in FAILURE_CASES],
+)
+def test_failure_category(error: Any, word: str, category: FailureCategory | None) -> None:
+    """AI/ML API's error name and message map to a neutral failure category."""
+    body = {"id": "g", "status": word, "error": error}
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, body), "g")
+    assert status.failure == category
+
+
+@pytest.mark.parametrize(
+    ("payload", "effective", "usage"),
+    [
+        (
+            {"video": {"url": CDN, "duration": 8}, "meta": {"usage": {"credits_used": 120000}}},
+            EffectiveParams(duration=8),
+            Usage(credits=120000),
+        ),
+        (  # 2.x pages: usd_spent next to credits_used
+            {
+                "video": {"url": CDN, "duration": 5.04},
+                "meta": {"usage": {"credits_used": 9, "usd_spent": 0.45}},
+            },
+            EffectiveParams(duration=5.04),
+            Usage(credits=9, cost_usd=0.45),
+        ),
+        (  # the older schema: a top-level duration and tokens_used
+            {"duration": 5, "video": {"url": CDN}, "meta": {"usage": {"tokens_used": 108900}}},
+            EffectiveParams(duration=5),
+            Usage(total_tokens=108900),
+        ),
+        (  # an odd cost or duration is dropped, not fatal
+            {"video": {"url": CDN, "duration": "n/a"}, "meta": {"usage": {"usd_spent": "?"}}},
+            None,
+            None,
+        ),
+    ],
+)
+def test_effective_duration_and_cost(
+    payload: dict[str, Any], effective: EffectiveParams | None, usage: Usage | None
+) -> None:
+    """The delivered duration and the reported cost come out as neutral fields."""
+    body = {"id": "g", "status": "completed", **payload}
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, body), "g")
+    assert status.effective == effective
+    assert status.usage == usage
 
 
 def test_status_without_id_uses_the_requested_one() -> None:
@@ -622,6 +709,70 @@ def test_error_golden(status: int, message: str, cls: type[ProviderError]) -> No
     ):
         with pytest.raises(cls):
             parse()
+
+
+def _detail(*items: tuple[list[Any], str, str]) -> HttpResponse:
+    """A validation answer ``{"detail": [{"loc", "msg", "type"}, ...]}``."""
+    return HttpResponse.from_json(
+        422, {"detail": [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in items]}
+    )
+
+
+def test_validation_detail_list_keeps_code_and_message() -> None:
+    """A ``detail`` list gives the error its code (the type) and a message naming the field."""
+    error = ADAPTER.classify_error(
+        _detail((["body", "duration"], "Input should be 5 or 10", "literal_error"))
+    )
+    assert type(error) is InvalidRequest
+    assert error.code == "literal_error"
+    assert error.provider_message == "duration: Input should be 5 or 10"
+
+
+def test_validation_detail_for_an_unknown_field_is_an_unsupported_parameter() -> None:
+    """A field the model's schema does not have is this provider's limit: fail over."""
+    error = ADAPTER.classify_error(
+        _detail((["body", "camera_fixed"], "Extra inputs are not permitted", "extra_forbidden"))
+    )
+    assert isinstance(error, UnsupportedParameter)
+    assert isinstance(error, InvalidRequest)
+    assert (error.code, error.param) == ("extra_forbidden", "camera_fixed")
+
+
+def test_validation_detail_mixing_an_unknown_field_with_a_bad_value_is_invalid() -> None:
+    """A bad value next to an unknown field would be refused anywhere: not a failover."""
+    error = ADAPTER.classify_error(
+        _detail(
+            (["body", "fps"], "Extra inputs are not permitted", "extra_forbidden"),
+            (["body", "duration"], "Input should be 5 or 10", "literal_error"),
+        )
+    )
+    assert type(error) is InvalidRequest
+    assert error.code == "literal_error"
+    assert error.provider_message is not None
+    assert "fps: Extra inputs" in error.provider_message
+
+
+def test_validation_detail_refusing_the_model_is_model_not_served() -> None:
+    """A model id the schema refuses means this provider does not serve it."""
+    error = ADAPTER.classify_error(
+        _detail(
+            (
+                ["body", "model"],
+                "Input should be 'bytedance/seedance-1-0-lite-t2v'",
+                "literal_error",
+            )
+        )
+    )
+    assert isinstance(error, ModelNotServed)
+    assert error.code == "literal_error"
+    missing = ADAPTER.classify_error(_detail((["body", "model"], "Field required", "missing")))
+    assert type(missing) is InvalidRequest
+
+
+def test_validation_detail_as_a_string_is_the_message() -> None:
+    """FastAPI's ``{"detail": "..."}`` is the message."""
+    error = ADAPTER.classify_error(HttpResponse.from_json(404, {"detail": "Not Found"}))
+    assert error.provider_message == "Not Found"
 
 
 def test_rate_limit_reads_retry_after() -> None:

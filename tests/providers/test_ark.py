@@ -22,16 +22,19 @@ from seedance_async.core._errors import (
     InvalidRequest,
     InvalidTaskSpec,
     MalformedResponse,
+    ModelNotServed,
     PermissionDenied,
     ProviderError,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     TaskNotFound,
+    UnknownStatus,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, SubmitAccepted, create_adapter
 from seedance_async.providers.ark import ArkAdapter
-from seedance_async.spec._status import TaskState, TaskStatus, Usage
+from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution, ServiceTier
 from tests import imagedata
@@ -372,6 +375,7 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
             task_id="cgt-20260611150037-abcde",
             state=TaskState.RUNNING,
             provider_status="running",
+            effective=EffectiveParams(service_tier="default"),
             created_at=datetime(2026, 6, 11, 3, 20, 37, tzinfo=UTC),
             updated_at=datetime(2026, 6, 11, 3, 20, 37, tzinfo=UTC),
         ),
@@ -387,6 +391,14 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
             video_url=SUCCEEDED["content"]["video_url"],  # type: ignore[index]
             last_frame_url=SUCCEEDED["content"]["last_frame_url"],  # type: ignore[index]
             usage=Usage(completion_tokens=246840, total_tokens=246840),
+            effective=EffectiveParams(
+                duration=5,
+                ratio="16:9",
+                resolution="1080p",
+                seed=58944,
+                fps=24,
+                generate_audio=True,
+            ),
             created_at=datetime(2025, 12, 12, 3, 34, 35, tzinfo=UTC),
             updated_at=datetime(2025, 12, 12, 3, 35, 59, tzinfo=UTC),
         ),
@@ -401,6 +413,7 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
             provider_status="failed",
             error_code="OutputVideoSensitiveContentDetected.PolicyViolation",
             error_message="The request failed because the output video may be related to copyright restrictions.",
+            failure="moderation",
             created_at=datetime(2025, 12, 12, 3, 34, 35, tzinfo=UTC),
             updated_at=datetime(2025, 12, 12, 3, 35, 59, tzinfo=UTC),
         ),
@@ -415,6 +428,7 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
             provider_status="succeeded",
             video_url="https://example.com/video.mp4",
             usage=Usage(completion_tokens=260100, total_tokens=260100),
+            effective=EffectiveParams(seed=16108),
             created_at=datetime(2025, 12, 25, 11, 53, 53, tzinfo=UTC),
             updated_at=datetime(2025, 12, 25, 11, 55, 15, tzinfo=UTC),
         ),
@@ -437,7 +451,11 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
         "expired",
         {"id": "cgt-1", "status": "expired"},
         TaskStatus(
-            provider="ark", task_id="cgt-1", state=TaskState.EXPIRED, provider_status="expired"
+            provider="ark",
+            task_id="cgt-1",
+            state=TaskState.EXPIRED,
+            provider_status="expired",
+            failure="expired",
         ),
     ),
     (
@@ -459,16 +477,6 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskStatus]] = [
         ),
     ),
     (
-        "unknown status is not terminal",
-        {"id": "cgt-1", "status": "paused_for_review"},
-        TaskStatus(
-            provider="ark",
-            task_id="cgt-1",
-            state=TaskState.RUNNING,
-            provider_status="paused_for_review",
-        ),
-    ),
-    (
         "id missing: the asked id is used",
         {"status": "running"},
         TaskStatus(
@@ -486,6 +494,93 @@ def test_parse_status_golden(body: dict[str, Any], expected: TaskStatus) -> None
     status = ArkAdapter().parse_status(HttpResponse.from_json(200, body), "cgt-asked")
     assert status == expected
     assert status.raw == body
+
+
+def test_seedance_2_answer_gives_effective_values_and_tool_usage() -> None:
+    """The 2.0 GET answer's echoed values and ``usage.tool_usage`` land in neutral fields."""
+    body = {
+        "id": "cgt-20260414114820-abcde",
+        "model": "doubao-seedance-2-0-260128",
+        "status": "succeeded",
+        "error": None,
+        "content": {"video_url": "https://example.com/v.mp4"},
+        "usage": {
+            "completion_tokens": 411300,
+            "total_tokens": 411300,
+            "tool_usage": {"web_search": 1},
+        },
+        "seed": 33608,
+        "resolution": "720p",
+        "ratio": "16:9",
+        "duration": 11,
+        "framespersecond": 24,
+        "generate_audio": True,
+        "service_tier": "default",
+    }
+    status = ArkAdapter().parse_status(HttpResponse.from_json(200, body), "x")
+    assert status.usage == Usage(
+        completion_tokens=411300, total_tokens=411300, tool_usage={"web_search": 1}
+    )
+    assert status.usage.tool_usage == (("web_search", 1),)
+    assert status.effective == EffectiveParams(
+        duration=11,
+        ratio="16:9",
+        resolution="720p",
+        seed=33608,
+        fps=24,
+        generate_audio=True,
+        service_tier="default",
+    )
+    assert status.failure is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"duration": 7.5}, EffectiveParams(duration=7.5)),
+        ({"duration": -1, "ratio": "adaptive"}, EffectiveParams(ratio="adaptive")),
+        ({"frames": 57, "framespersecond": "24"}, EffectiveParams(frames=57, fps=24)),
+        ({"generate_audio": "false"}, EffectiveParams(generate_audio=False)),
+        # An echoed value of an odd type is dropped, not fatal: the state still counts.
+        ({"seed": "random", "resolution": "720p"}, EffectiveParams(resolution="720p")),
+        ({"seed": [1], "generate_audio": 3}, None),
+        ({}, None),
+    ],
+)
+def test_effective_values_are_read_leniently(
+    extra: dict[str, Any], expected: EffectiveParams | None
+) -> None:
+    """Fractional durations, -1, frames and strings parse; odd types are dropped."""
+    body = {"id": "x", "status": "succeeded", **extra}
+    status = ArkAdapter().parse_status(HttpResponse.from_json(200, body), "x")
+    assert status.effective == expected
+
+
+@pytest.mark.parametrize("word", ["paused_for_review", "", "done", "succeeded!"])
+def test_unknown_status_word_is_a_typed_error_with_the_word_and_the_id(word: str) -> None:
+    """A status word outside Ark's vocabulary raises UnknownStatus; it never reads as running."""
+    body = {"id": "cgt-1", "status": word}
+    with pytest.raises(UnknownStatus) as info:
+        ArkAdapter().parse_status(HttpResponse.from_json(200, body), "cgt-asked")
+    error = info.value
+    assert isinstance(error, MalformedResponse)
+    assert (error.word, error.task_id, error.path) == (word, "cgt-1", "$.status")
+    assert (error.provider, error.status) == ("ark", 200)
+
+
+def test_unknown_status_in_a_list_names_the_item() -> None:
+    """In a list answer the error names the item's path and its task id."""
+    body = {"total": 2, "items": [RUNNING, {"id": "cgt-odd", "status": "archived"}]}
+    with pytest.raises(UnknownStatus) as info:
+        ArkAdapter().parse_list(HttpResponse.from_json(200, body))
+    assert (info.value.word, info.value.task_id) == ("archived", "cgt-odd")
+    assert info.value.path == "$.items[1].status"
+
+
+def test_unknown_status_in_a_create_answer_keeps_the_id() -> None:
+    """A created task with an odd status echo is still accepted: the id is what counts."""
+    response = HttpResponse.from_json(200, {"id": "cgt-1", "status": "accepted"})
+    assert ArkAdapter().parse_submit(response) == SubmitAccepted(task_id="cgt-1")
 
 
 @pytest.mark.parametrize(
@@ -652,12 +747,28 @@ ERROR_CASES: list[tuple[str, HttpResponse, type[ProviderError]]] = [
     ("invalid parameter", ark_error(400, "InvalidParameter"), InvalidRequest),
     ("401", ark_error(401, "AuthenticationError"), AuthenticationFailed),
     ("403 overdue", ark_error(403, "AccountOverdueError"), PermissionDenied),
-    ("404 model not open", ark_error(404, "ModelNotOpen"), PermissionDenied),
-    ("404 unknown model", ark_error(404, "InvalidEndpointOrModel.NotFound"), InvalidRequest),
+    ("403 service not open", ark_error(403, "OperationDenied.ServiceNotOpen"), PermissionDenied),
+    # "This provider does not serve the model": refused before creation, fail over.
+    ("404 model not open", ark_error(404, "ModelNotOpen"), ModelNotServed),
+    ("404 unknown model", ark_error(404, "InvalidEndpointOrModel.NotFound"), ModelNotServed),
+    (
+        "404 model id disabled",
+        ark_error(404, "InvalidEndpointOrModel.ModelIDAccessDisabled"),
+        ModelNotServed,
+    ),
+    ("400 closed endpoint", ark_error(400, "InvalidEndpoint.ClosedEndpoint"), ModelNotServed),
+    ("400 empty image url", ark_error(400, "InvalidImageURL.EmptyURL"), InvalidRequest),
     ("404 task", ark_error(404, "NotFound.Task"), TaskNotFound),
     ("429 rpm", ark_error(429, "RateLimitExceeded.EndpointRPMExceeded"), RateLimited),
+    ("429 model rpm", ark_error(429, "ModelAccountRpmRateLimitExceeded"), RateLimited),
     ("429 concurrency", ark_error(429, "InflightBatchsizeExceeded"), RateLimited),
-    ("429 spend cap", ark_error(429, "SetLimitExceeded"), RateLimited),
+    ("429 burst", ark_error(429, "RequestBurstTooFast"), RateLimited),
+    ("429 overloaded", ark_error(429, "ServerOverloaded"), RateLimited),
+    ("429 queue full", ark_error(429, "QuotaExceeded", "Too many queued tasks"), RateLimited),
+    ("429 spend cap", ark_error(429, "SetLimitExceeded"), QuotaExhausted),
+    ("429 monthly quota", ark_error(429, "AccountQuotaExceeded"), QuotaExhausted),
+    ("risk detection", ark_error(400, "InputTextRiskDetection"), ContentPolicyViolation),
+    ("content security", ark_error(400, "ContentSecurityDetectionError"), ContentPolicyViolation),
     (
         "output moderation",
         ark_error(400, "OutputVideoSensitiveContentDetected"),
@@ -796,6 +907,23 @@ def test_spend_cap_is_not_retryable() -> None:
     assert not error.retryable
 
 
+def test_monthly_account_quota_is_exhausted_until_its_reset() -> None:
+    """AccountQuotaExceeded is a quota, not a short rate limit: never retried, with its reset."""
+    error = ArkAdapter().classify_error(
+        ark_error(
+            429,
+            "AccountQuotaExceeded",
+            "You have exceeded the monthly quota of this model, which will reset at "
+            "2026-12-01 00:00:00 +08:00. Request id: 021781161500",
+        )
+    )
+    assert isinstance(error, QuotaExhausted)
+    assert not error.retryable
+    assert error.resets_at == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert error.request_id == "021781161500"
+    assert error.code == "AccountQuotaExceeded"
+
+
 def test_free_quota_exhausted_is_not_retryable() -> None:
     """QuotaExceeded for used-up free quota is not retryable; for a full queue it is."""
     adapter = ArkAdapter()
@@ -803,8 +931,8 @@ def test_free_quota_exhausted_is_not_retryable() -> None:
         ark_error(429, "QuotaExceeded", "Your free quota has been used up")
     )
     queue = adapter.classify_error(ark_error(429, "QuotaExceeded", "Too many queued tasks"))
-    assert isinstance(free, RateLimited)
-    assert isinstance(queue, RateLimited)
+    assert isinstance(free, QuotaExhausted)
+    assert type(queue) is RateLimited
     assert not free.retryable
     assert queue.retryable
 

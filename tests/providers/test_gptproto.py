@@ -24,12 +24,13 @@ from seedance_async.core._errors import (
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
+    UnknownStatus,
 )
 from seedance_async.core._wire import HttpResponse
-from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
+from seedance_async.providers import ListQuery, ProviderAdapter, SubmitAccepted, create_adapter
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.providers.gptproto import GptProtoAdapter
-from seedance_async.spec._status import TaskState, Usage
+from seedance_async.spec._status import EffectiveParams, FailureCategory, TaskState, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole
 from tests.strategies import json_values, video_tasks
@@ -308,7 +309,58 @@ def test_status_doc_example() -> None:
     assert status.usage == Usage(completion_tokens=260100, total_tokens=260100)
     assert status.created_at == datetime.fromtimestamp(1766663633, tz=UTC)
     assert status.updated_at == datetime.fromtimestamp(1766663715, tz=UTC)
+    assert status.effective == EffectiveParams(
+        duration=12, ratio="16:9", resolution="720p", seed=16108, fps=24
+    )
     assert status.raw == DOC_SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "t", "status": "paused"},
+        {"code": 0, "message": "Success", "data": {"task_id": "t", "status": "paused"}},
+    ],
+    ids=["ark-shape", "older-wrapper"],
+)
+def test_unknown_status_word_is_a_typed_error(body: dict[str, Any]) -> None:
+    """In both shapes a word outside the vocabulary raises UnknownStatus with word and id."""
+    with pytest.raises(UnknownStatus) as info:
+        ADAPTER.parse_status(HttpResponse.from_json(200, body), "asked")
+    assert (info.value.word, info.value.task_id) == ("paused", "t")
+
+
+def test_unknown_status_in_an_older_create_answer_keeps_the_id() -> None:
+    """The older wrapper's create answer is accepted by its id whatever its status word."""
+    body = {"code": 0, "message": "Success", "data": {"task_id": "t", "status": "accepted"}}
+    assert ADAPTER.parse_submit(HttpResponse.from_json(200, body)) == SubmitAccepted(task_id="t")
+
+
+@pytest.mark.parametrize(
+    ("body", "category"),
+    [
+        (
+            {
+                "id": "t",
+                "status": "failed",
+                "error": {"code": "OutputVideoSensitiveContentDetected", "message": "m"},
+            },
+            "moderation",
+        ),
+        ({"id": "t", "status": "failed", "error": {"code": "InternalServiceError"}}, "internal"),
+        ({"id": "t", "status": "expired"}, "expired"),
+        (
+            {"code": 0, "data": {"task_id": "t", "status": "failed", "error": "content policy"}},
+            "moderation",
+        ),
+        ({"code": 0, "data": {"task_id": "t", "status": "failed", "error": ""}}, "unknown"),
+        ({"code": 0, "data": {"task_id": "t", "status": "completed"}}, None),
+    ],
+)
+def test_failure_category(body: dict[str, Any], category: FailureCategory | None) -> None:
+    """Ark codes and the older wrapper's error text map to a neutral failure category."""
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, body), "t")
+    assert status.failure == category
 
 
 # (case id, answer, state, video url, error code, error message)
@@ -345,7 +397,6 @@ STATUS_CASES: list[tuple[str, dict[str, Any], TaskState, str | None, str | None,
         "OutputVideoSensitiveContentDetected.PolicyViolation",
         "copyright",
     ),
-    ("ark-unknown", {"id": "t", "status": "paused"}, TaskState.RUNNING, None, None, None),
     (
         "legacy-pending",
         {"code": 0, "message": "Success", "data": {"task_id": "t", "status": "pending"}},

@@ -2,8 +2,8 @@
 
 (a) any valid spec its ``check`` accepts builds a JSON-serialisable body without nulls or
 metadata; (b) any answer (arbitrary JSON or bytes, any HTTP status) makes the parsers raise
-only :class:`SeedanceError` subclasses; (c) status strings an adapter does not know are never
-terminal (../shared/providers.md §1 rule, pitfall 2).
+only :class:`SeedanceError` subclasses; (c) status strings an adapter does not know raise
+:class:`UnknownStatus` carrying the word and the task id, never a guessed state.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from seedance_async.core._errors import SeedanceError
+from seedance_async.core._errors import SeedanceError, UnknownStatus
 from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, available_adapters, create_adapter
 from seedance_async.spec._task import VideoTask
@@ -265,20 +265,27 @@ def _status_bodies(status: str) -> list[Any]:
 
 
 @pytest.mark.parametrize("name", BUILTIN_ADAPTERS)
-@given(word=st.text(min_size=1, max_size=20))
-def test_unknown_status_strings_are_never_terminal(name: str, word: str) -> None:
-    """A status word the adapter does not know never ends a task (§1)."""
+@given(word=st.text(max_size=20))
+def test_unknown_status_words_are_typed_errors(name: str, word: str) -> None:
+    """A status word the adapter does not know raises UnknownStatus with the word and the id.
+
+    It is never read as some state: "running" would poll a finished task forever, a final
+    state would end one that is still going.
+    """
     adapter = adapter_named(name)
     assume(word.strip().lower() not in _known_status_words(name, adapter))
-    parsed = 0
+    unknown: list[UnknownStatus] = []
     for body in _status_bodies(word):
         try:
             status = adapter.parse_status(HttpResponse.from_json(200, body), "task-1")
+        except UnknownStatus as exc:
+            unknown.append(exc)
+            continue
         except SeedanceError:
             continue
-        parsed += 1
-        assert not status.is_terminal, (body, status)
-    assert parsed, f"{name} parsed none of the documented shapes"
+        raise AssertionError(f"{name} read unknown word {word!r} as {status.state}")
+    assert unknown, f"{name} parsed none of the documented shapes"
+    assert {(e.word, e.task_id) for e in unknown} == {(word, "task-1")}
 
 
 @pytest.mark.parametrize("name", BUILTIN_ADAPTERS)

@@ -19,16 +19,20 @@ from seedance_async.core._errors import (
     InvalidRequest,
     InvalidTaskSpec,
     MalformedResponse,
+    ModelNotServed,
+    PermissionDenied,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
     TaskNotFound,
+    UnknownStatus,
+    UnsupportedParameter,
 )
 from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
 from seedance_async.providers.unified import UnifiedAdapter
-from seedance_async.spec._status import TaskState, Usage
+from seedance_async.spec._status import EffectiveParams, FailureCategory, TaskState, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import Image, ImageRole
 from tests import imagedata
@@ -428,15 +432,6 @@ STATUS_CASES: list[
         None,
     ),
     (
-        "unknown-is-running",
-        {"task_id": "t", "status": "PAUSED"},
-        TaskState.RUNNING,
-        None,
-        None,
-        None,
-        None,
-    ),
-    (
         "failure",
         {
             "task_id": "t",
@@ -532,6 +527,106 @@ def test_status_wrapped_variant() -> None:
     assert status.last_frame_url == "https://cdn.example.com/last.png"
     assert status.usage == Usage(completion_tokens=108900, total_tokens=108900)
     assert status.created_at == T0
+
+
+def test_new_api_task_record_gives_the_result_url() -> None:
+    """new-api's task record names the video in ``result_url``; it used to come out empty."""
+    record = {
+        "code": "success",
+        "message": "",
+        "data": {
+            "task_id": "task_abc",
+            "action": "generate",
+            "status": "SUCCESS",
+            "fail_reason": "",
+            "result_url": URL,
+            "submit_time": 1716192124,
+            "finish_time": 1716192124,
+            "progress": "100%",
+        },
+    }
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, record), "task_abc")
+    assert status.state is TaskState.SUCCEEDED
+    assert status.video_url == URL
+    assert status.failure is None
+
+
+def test_upstream_ark_task_gives_effective_values() -> None:
+    """A relayed Ark task's echoed values and tool usage land in the neutral fields."""
+    upstream = {
+        "id": "cgt-x",
+        "status": "succeeded",
+        "content": {"video_url": URL},
+        "usage": {"completion_tokens": 9, "total_tokens": 9, "tool_usage": {"web_search": 0}},
+        "ratio": "9:16",
+        "duration": 6,
+        "seed": 7,
+        "resolution": "720p",
+    }
+    body = {"task_id": "t", "status": "SUCCESS", "data": upstream}
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, body), "t")
+    assert status.effective == EffectiveParams(duration=6, ratio="9:16", seed=7, resolution="720p")
+    assert status.usage == Usage(completion_tokens=9, total_tokens=9, tool_usage={"web_search": 0})
+    bare = ADAPTER.parse_status(HttpResponse.from_json(200, DOC_SUCCESS), "t")
+    assert bare.effective is None
+
+
+# (case id, fail_reason, upstream error, category)
+FAILURE_CASES: list[tuple[str, str, Any, FailureCategory]] = [
+    # The moderation verdict may be in fail_reason words alone: never resubmit those.
+    (
+        "moderation-in-words",
+        "The request failed because the output video may be related to copyright restrictions.",
+        None,
+        "moderation",
+    ),
+    ("moderation-code-in-words", "OutputVideoSensitiveContentDetected", None, "moderation"),
+    ("moderation-chinese", "输出视频可能包含敏感信息", None, "moderation"),
+    (
+        "moderation-upstream-code",
+        "task failed",
+        {"code": "OutputVideoSensitiveContentDetected.PolicyViolation", "message": "m"},
+        "moderation",
+    ),
+    ("timeout", "task timed out", None, "timeout"),
+    ("timeout-chinese", "任务超时", None, "timeout"),
+    ("internal-upstream", "", {"code": "InternalServiceError", "message": "x"}, "internal"),
+    ("internal-words", "upstream internal error", None, "internal"),
+    (
+        "expired",
+        "",
+        {"code": "TaskExpired", "message": "The task expired before it finished."},
+        "expired",
+    ),
+    ("bad-input", "InvalidParameter: the prompt is too long", None, "bad_input"),
+    ("quota", "insufficient balance", None, "quota"),
+    ("nothing-said", "", None, "unknown"),
+    ("unclassified-words", "something went wrong", None, "unknown"),
+]
+
+
+@pytest.mark.parametrize(
+    ("reason", "upstream_error", "category"),
+    [c[1:] for c in FAILURE_CASES],
+    ids=[c[0] for c in FAILURE_CASES],
+)
+def test_failure_category(reason: str, upstream_error: Any, category: FailureCategory) -> None:
+    """A FAILURE answer's fail_reason and upstream error map to a neutral category."""
+    data = None if upstream_error is None else {"status": "failed", "error": upstream_error}
+    body = {"task_id": "t", "status": "FAILURE", "fail_reason": reason, "data": data}
+    status = ADAPTER.parse_status(HttpResponse.from_json(200, body), "t")
+    assert status.state is TaskState.FAILED
+    assert status.failure == category
+
+
+@pytest.mark.parametrize("word", ["PAUSED", "UNKNOWN", "completed", "cancel"])
+def test_unknown_status_word_is_a_typed_error(word: str) -> None:
+    """A word outside the vocabulary (new-api's own UNKNOWN too) raises UnknownStatus."""
+    body = {"code": "success", "message": "", "data": {"task_id": "task_9", "status": word}}
+    with pytest.raises(UnknownStatus) as info:
+        ADAPTER.parse_status(HttpResponse.from_json(200, body), "asked")
+    assert (info.value.word, info.value.task_id) == (word, "task_9")
+    assert info.value.path == "$.data.status"
 
 
 def test_status_wrapped_error_at_200() -> None:
@@ -631,6 +726,56 @@ ERROR_CASES: list[tuple[str, int, Any, type[ProviderError], str | None, str | No
         "upstream error",
     ),
     ("404-task", 404, {"message": "task not found"}, TaskNotFound, None, "task not found"),
+    (
+        "model-not-found",
+        503,
+        {
+            "error": {
+                "message": "no channel for model",
+                "type": "new_api_error",
+                "code": "model_not_found",
+            }
+        },
+        ModelNotServed,
+        "model_not_found",
+        "no channel for model",
+    ),
+    (
+        "unsupported-parameter",
+        400,
+        {
+            "error": {
+                "message": "seed",
+                "type": "invalid_request_error",
+                "code": "unsupported_parameter",
+            }
+        },
+        UnsupportedParameter,
+        "unsupported_parameter",
+        "seed",
+    ),
+    (
+        "upstream-unknown-model",
+        404,
+        {"error": {"code": "InvalidEndpointOrModel.NotFound", "message": "no such model"}},
+        ModelNotServed,
+        "InvalidEndpointOrModel.NotFound",
+        "no such model",
+    ),
+    (
+        "user-quota",
+        403,
+        {
+            "error": {
+                "message": "quota used up",
+                "type": "new_api_error",
+                "code": "insufficient_user_quota",
+            }
+        },
+        PermissionDenied,
+        "insufficient_user_quota",
+        "quota used up",
+    ),
 ]
 
 
