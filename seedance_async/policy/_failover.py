@@ -1,4 +1,13 @@
-"""Failover: which providers a task may go to, in which order, and when to move on."""
+"""Failover: which providers a task may go to, in which order, and when to move on.
+
+Two questions decide whether a task moves to another provider:
+
+* the submit was refused (nothing created, nothing billed): :func:`refusal_fails_over`
+  says whether the refusal is about this provider only;
+* the task was created and then ended failed or expired (billed or not, a resubmission
+  is paid again): :func:`is_retryable_failure` says whether the reason is the provider's
+  own trouble, by the neutral category the adapter gave it.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +16,84 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from seedance_async.spec._status import TaskState, TaskStatus
+from seedance_async.core._errors import (
+    AuthenticationFailed,
+    ModelNotServed,
+    OutcomeUnknown,
+    PermissionDenied,
+    ProviderUnavailable,
+    RateLimited,
+    TransportError,
+    UnsupportedParameter,
+)
+from seedance_async.spec._status import FailureCategory, TaskState, TaskStatus
 
-__all__ = ["CircuitBreaker", "FailoverPolicy", "is_retryable_failure"]
+__all__ = [
+    "RETRYABLE_FAILURES",
+    "CircuitBreaker",
+    "FailoverPolicy",
+    "failure_category_of",
+    "is_retryable_failure",
+    "refusal_fails_over",
+]
 
-# Task-level failure codes that will fail again anywhere (moderation of the output,
-# ../shared/providers.md §2.8 and pitfall 4).
-_PERMANENT_MARKERS = (
-    "SensitiveContentDetected",
-    "RiskDetection",
-    "PolicyViolation",
-    "ContentSecurity",
-    "InvalidParameter",
+RETRYABLE_FAILURES: frozenset[FailureCategory] = frozenset({"internal", "timeout", "expired"})
+"""Failure categories worth a paid resubmission elsewhere: the provider's own trouble.
+
+Moderation and bad input fail again anywhere; a used-up quota is this account's and is
+handled before submitting; an unknown reason is not worth paying twice on a guess.
+"""
+
+# Refusals before creation that say nothing about other providers: a limit or an outage
+# here, a key this provider does not take, a model or parameter it does not serve.
+_FAILOVER_REFUSALS = (
+    RateLimited,  # QuotaExhausted included
+    AuthenticationFailed,
+    PermissionDenied,
+    ProviderUnavailable,
+    TransportError,
+    ModelNotServed,
+    UnsupportedParameter,
 )
 
 
-def is_retryable_failure(status: TaskStatus) -> bool:
-    """True when a task that ended failed/expired may succeed if submitted again.
+def refusal_fails_over(error: BaseException) -> bool:
+    """True when a submit refused with ``error`` may go to the next provider at once.
 
-    Expired tasks ran out of queue time; failures with a moderation or parameter code will
-    fail again; other failures (internal errors, timeouts) are worth one more try.
+    Covers rate limits and used-up quotas, authentication and permission refusals,
+    outages, transport failures that provably sent nothing, and
+    :class:`~seedance_async.core._errors.ModelNotServed` /
+    :class:`~seedance_async.core._errors.UnsupportedParameter`. Content-policy and other
+    parameter refusals would be refused anywhere; an ambiguous outcome
+    (:class:`~seedance_async.core._errors.OutcomeUnknown`) may have created a paid task
+    and never moves.
+    """
+    if isinstance(error, OutcomeUnknown):
+        return False
+    return isinstance(error, _FAILOVER_REFUSALS)
+
+
+def failure_category_of(status: TaskStatus) -> FailureCategory | None:
+    """The failure category of a finished status: the adapter's, else from the state.
+
+    A status from an adapter that does not classify (a third-party one) is ``"expired"``
+    when it expired and ``"unknown"`` when it failed. None for any other state.
     """
     if status.state is TaskState.EXPIRED:
-        return True
+        return status.failure or "expired"
     if status.state is not TaskState.FAILED:
-        return False
-    text = f"{status.error_code or ''} {status.error_message or ''}"
-    return not any(marker.lower() in text.lower() for marker in _PERMANENT_MARKERS)
+        return None
+    return status.failure or "unknown"
+
+
+def is_retryable_failure(status: TaskStatus) -> bool:
+    """True when a task that ended failed/expired may succeed if submitted elsewhere.
+
+    Only the provider's own trouble qualifies (:data:`RETRYABLE_FAILURES`: an internal
+    error, a generation timeout, an expiry in the queue). Moderation, bad input, a quota
+    and reasons nobody classified do not: a resubmission is paid again.
+    """
+    return failure_category_of(status) in RETRYABLE_FAILURES
 
 
 @attrs.frozen(kw_only=True)

@@ -6,10 +6,13 @@ The rules follow from one question: *could the failed attempt have created a pai
 * ``OutcomeUnknown`` (and any other ``TransportError``): retry only if not paid; a paid
   submit must be reconciled (list the provider's tasks) before anything is sent again.
 * ``RateLimited``: retry, paid or not, when ``retryable`` (a 429 is a refusal: nothing was
-  created); give up when it is not (spend cap, free quota used up: waiting will not help).
+  created); give up when it is not. ``QuotaExhausted`` (spend cap, monthly or free quota
+  used up) is never retried: waiting seconds will not help, another provider might.
 * ``ProviderUnavailable`` (5xx, 408): retry only if not paid, unless the provider documents
   that such an answer to a submit created nothing (``paid_5xx_safe``; Ark does not).
 * ``MalformedResponse``: retry only if not paid; a garbled answer may hide a created task.
+  ``UnknownStatus`` is not retried: the answer was whole, and asking again at once gives
+  the same word; the poll schedule asks again later.
 * ``ProviderRejected``, ``InvalidTaskSpec``, ``ConfigurationError``, anything else (bugs,
   cancellation): never; the same request cannot succeed.
 
@@ -30,9 +33,11 @@ from seedance_async.core._errors import (
     MalformedResponse,
     OutcomeUnknown,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     RequestNotSent,
     TransportError,
+    UnknownStatus,
 )
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
@@ -131,10 +136,14 @@ class RetryPolicy:
             case OutcomeUnknown() | TransportError():
                 # Maybe received. For a submit the caller must reconcile (list tasks) first.
                 return not paid
+            case QuotaExhausted():
+                return False  # a quota resets in days, not seconds
             case RateLimited():
                 return error.retryable
             case ProviderUnavailable():
                 return not paid or self.paid_5xx_safe
+            case UnknownStatus():
+                return False  # a whole answer with a word we do not know: ask later
             case MalformedResponse():
                 # A garbled answer to a submit may still have created the task.
                 return not paid
