@@ -24,6 +24,8 @@ import random as _random
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+import attrs
+
 from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown, SubmitReconciler
 from seedance_async.client._cancel import CancelOutcome, CancelResult
 from seedance_async.client._paid_submit import PaidSubmitter, task_handle
@@ -40,7 +42,7 @@ from seedance_async.core._events import Event, EventHub, EventKind
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.limits._key_limits import BudgetLike
 from seedance_async.policy._retry import RetryPolicy
-from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage, resolve_result_urls
 from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskState, TaskStatus
@@ -161,9 +163,11 @@ class ProviderClient:
     async def status(self, task_id: str, *, key: str = "") -> TaskStatus:
         """The current status of one task (GET, retried on transient failures)."""
         request = self.adapter.build_status(task_id)
-        return await self._send_idempotent(
+        status = await self._send_idempotent(
             request, lambda r: self.adapter.parse_status(r, task_id), key=key
         )
+        # Some gateways name the result relative to themselves; downloads need it whole.
+        return resolve_result_urls(status, self.config.base_url)
 
     async def list_tasks(self, query: ListQuery) -> TaskPage:
         """One page of the provider's task list.
@@ -173,7 +177,9 @@ class ProviderClient:
         request = self.adapter.build_list(query)
         if request is None:
             return TaskPage(total=0, items=())
-        return await self._send_idempotent(request, self.adapter.parse_list)
+        page = await self._send_idempotent(request, self.adapter.parse_list)
+        items = tuple(resolve_result_urls(s, self.config.base_url) for s in page.items)
+        return attrs.evolve(page, items=items)
 
     async def statuses(self, task_ids: list[str]) -> dict[str, TaskStatus]:
         """Statuses of several tasks: one list call where the provider batches, else GETs."""

@@ -94,3 +94,30 @@ async def test_not_created_after_every_retry_is_a_refusal_not_an_unknown() -> No
         await _submit(handler, retry=RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.01))
     assert not isinstance(info.value, SubmitOutcomeUnknown)
     assert posts == 2
+
+
+async def test_relative_result_urls_are_made_absolute_against_the_base_url() -> None:
+    """A gateway that names the result relative to itself still gives a downloadable URL."""
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        task = {
+            "id": "cgt-1",
+            "status": "succeeded",
+            "content": {"video_url": "/files/cgt-1.mp4", "last_frame_url": "frames/cgt-1.png"},
+        }
+        if request.path.endswith("/cgt-1"):
+            return HttpResponse.from_json(200, task)
+        other = {"id": "cgt-2", "status": "succeeded", "content": {"video_url": "https://c/v.mp4"}}
+        return HttpResponse.from_json(200, {"total": 2, "items": [task, other]})
+
+    def factory(_: ProviderConfig, __: ProviderAdapter, ___: ApiKey) -> FunctionTransport:
+        return FunctionTransport(handler)
+
+    async with Client([_config()], transport_factory=factory) as client:
+        provider = client.provider("a")
+        one = await provider.status("cgt-1")
+        many = await provider.statuses(["cgt-1", "cgt-2"])
+    assert one.video_url == "https://a.example/files/cgt-1.mp4"
+    assert one.last_frame_url == "https://a.example/api/v3/frames/cgt-1.png"
+    assert many["cgt-1"] == one
+    assert many["cgt-2"].video_url == "https://c/v.mp4"
