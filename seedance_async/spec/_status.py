@@ -109,14 +109,6 @@ class EffectiveParams:
     service_tier: str | None = None
 
 
-def _effective(value: EffectiveParams | Mapping[str, Any] | None) -> EffectiveParams | None:
-    # A mapping is what attrs.asdict (a journal, a results file) gives back; rebuilding it
-    # here keeps a stored status equal to the one that was written.
-    if value is None or isinstance(value, EffectiveParams):
-        return value
-    return EffectiveParams(**value)
-
-
 @attrs.frozen(kw_only=True)
 class TaskStatus:
     """One observation of a remote task, in neutral terms.
@@ -153,7 +145,7 @@ class TaskStatus:
     updated_at: datetime | None = None
     progress: float | None = None
     failure: FailureCategory | None = None
-    effective: EffectiveParams | None = attrs.field(default=None, converter=_effective)
+    effective: EffectiveParams | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False, hash=False)
 
     @property

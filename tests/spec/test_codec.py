@@ -143,7 +143,13 @@ def test_result_lines_name_provider_task_model_and_usage() -> None:
     )
     line = json.loads(json.dumps(dump_result(result)))
     assert (line["provider"], line["task_id"], line["model"]) == ("ark-main", "cgt-1", TASK.model)
-    assert line["usage"] == {"completion_tokens": 10, "total_tokens": 10, "credits": None}
+    assert line["usage"] == {
+        "completion_tokens": 10,
+        "total_tokens": 10,
+        "credits": None,
+        "cost_usd": None,
+        "tool_usage": [],
+    }
     assert line["handle"] == dump_handle(HANDLE)
     assert line["spec_hash"] == task_hash(TASK)
     assert line["metadata"] == {"n": 1}
