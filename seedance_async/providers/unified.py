@@ -207,7 +207,8 @@ class UnifiedAdapter(WithoutCancelOrList):
         return HttpRequest(method="POST", path=self.path, json=self.submit_body(task), paid=True)
 
     def parse_submit(self, response: HttpResponse) -> SubmitAccepted:
-        """``{"task_id"}``, or the same inside ``{"code", "message", "data"}``.
+        """``{"task_id"}``, the same inside ``{"code", "message", "data"}``, or new-api's
+        ``{"code": "success", "message": "", "data": "<task id>"}``.
 
         Raises:
             ProviderError: a subclass for an error answer, including a wrapper whose
@@ -215,6 +216,16 @@ class UnifiedAdapter(WithoutCancelOrList):
             MalformedResponse: no task id in the answer.
         """
         root = self._root_or_raise(response).object()
+        data = root.get("data")
+        if (
+            root.get("task_id") is None
+            and data is not None
+            and isinstance(data.value, str)
+            and _is_ok_code(root.get("code"))
+        ):
+            task_id = data.text().strip()
+            if task_id:
+                return SubmitAccepted(task_id=task_id)
         holder = self._unwrap(root, response, "task_id")
         task_id = holder.opt_text("task_id")
         if task_id is None:

@@ -30,7 +30,7 @@ from seedance_async.core._errors import (
     UnsupportedParameter,
 )
 from seedance_async.core._wire import HttpResponse
-from seedance_async.providers import ListQuery, ProviderAdapter, create_adapter
+from seedance_async.providers import ListQuery, ProviderAdapter, SubmitAccepted, create_adapter
 from seedance_async.providers.unified import UnifiedAdapter
 from seedance_async.spec._status import EffectiveParams, FailureCategory, TaskState, Usage
 from seedance_async.spec._task import VideoTask
@@ -303,6 +303,12 @@ def test_parse_submit(payload: dict[str, Any]) -> None:
     assert accepted.status is None
 
 
+def test_parse_submit_new_api_bare_id() -> None:
+    """new-api answers a submit with the id as a bare string in ``data``."""
+    response = HttpResponse.from_json(200, {"code": "success", "message": "", "data": "task_1"})
+    assert ADAPTER.parse_submit(response) == SubmitAccepted(task_id="task_1")
+
+
 def test_parse_submit_wrapped_error_at_200() -> None:
     """A 200 whose wrapper carries an error code is a rejection, with code and message."""
     response = HttpResponse.from_json(
@@ -322,7 +328,8 @@ def test_parse_submit_wrapped_error_at_200() -> None:
         (b"[]", "$"),
         (b"{}", "$.task_id"),
         (b'{"code": "success", "data": {}}', "$.data.task_id"),
-        (b'{"code": "success", "data": "x"}', "$.data"),
+        (b'{"code": "success", "data": ["x"]}', "$.data"),
+        (b'{"code": "success", "data": " "}', "$.data"),
         (b'{"task_id": ["x"]}', "$.task_id"),
     ],
 )
