@@ -223,9 +223,9 @@ class UnifiedAdapter(WithoutCancelOrList):
             and isinstance(data.value, str)
             and _is_ok_code(root.get("code"))
         ):
-            task_id = data.text().strip()
-            if task_id:
-                return SubmitAccepted(task_id=task_id)
+            bare_id = data.text().strip()
+            if bare_id:
+                return SubmitAccepted(task_id=bare_id)
         holder = self._unwrap(root, response, "task_id")
         task_id = holder.opt_text("task_id")
         if task_id is None:
