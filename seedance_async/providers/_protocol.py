@@ -9,7 +9,10 @@ An adapter never performs I/O and never reads a clock. The client calls it like 
 and the same for status, cancel and list. ``parse_*`` methods raise the typed errors of
 :mod:`seedance_async.core._errors` for error answers (``classify_error``) and
 :class:`~seedance_async.MalformedResponse` for answers that do not fit, never KeyError or
-TypeError.
+TypeError. A status word outside the provider's vocabulary is
+:class:`~seedance_async.core._errors.UnknownStatus` (with the word and the task id), never a
+guessed state; a failed or expired status carries its neutral ``failure`` category, and
+values the provider chose (duration, ratio, seed...) go in ``effective``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,15 @@ from seedance_async.spec._cost import (
 )
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._rules import UnknownModelWarning, validate
-from seedance_async.spec._status import TERMINAL_STATES, TaskState, TaskStatus, Usage
+from seedance_async.spec._status import (
+    FAILURE_CATEGORIES,
+    TERMINAL_STATES,
+    EffectiveParams,
+    FailureCategory,
+    TaskState,
+    TaskStatus,
+    Usage,
+)
 from seedance_async.spec._task import VideoTask
 from seedance_async.spec._vocab import (
     Image,
@@ -41,10 +49,13 @@ from seedance_async.spec._vocab import (
 )
 
 __all__ = [
+    "FAILURE_CATEGORIES",
     "MODELS",
     "TERMINAL_STATES",
     "Attempt",
     "CostEstimate",
+    "EffectiveParams",
+    "FailureCategory",
     "Image",
     "ImageRole",
     "ModelCapabilities",
