@@ -199,8 +199,12 @@ def usage_cost(
 ) -> tuple[float, str] | None:
     """(amount, currency) a finished task cost by the tokens the provider reported.
 
-    None when the provider reported no tokens or the alias/model is unpriced: unknown, not 0.
+    A cost the provider reported itself (AI/ML API's ``usd_spent``) wins over the price table.
+    None when the provider reported neither cost nor tokens, or the alias/model is unpriced:
+    unknown, not 0.
     """
+    if usage is not None and usage.cost_usd is not None:
+        return (usage.cost_usd, "USD")
     if usage is None or usage.completion_tokens is None:
         return None
     table = table or price_table()

@@ -106,6 +106,7 @@ def test_actual_cost_from_reported_tokens() -> None:
     assert amount == pytest.approx(0.6171)
     assert currency == "USD"
     assert usage_cost(task, "byteplus", None) is None
+    assert usage_cost(task, "aimlapi", Usage(cost_usd=0.42)) == (0.42, "USD")
     assert usage_cost(task, "byteplus", Usage(credits=3.0)) is None
 
 
