@@ -1,9 +1,8 @@
 """Finding the task an ambiguous submit may have created (pure matching rules).
 
-A submit that timed out or lost its connection may have created a paid task
-(../shared/providers.md pitfall 1). Where the provider lists tasks (Ark), we look for a task
-created in the submit's time window whose effective parameters match the spec and whose id
-nobody in this process already owns. Exactly one match is adopted; none or several leave
+A submit that timed out or lost its connection may have created a paid task. Where the
+provider lists tasks (Ark), we look for a task created in the submit's time window whose
+effective parameters are compatible with the spec and whose id nobody already owns. Exactly one match is adopted; none or several leave
 the task ``unknown`` with what is needed to check by hand — never a blind resubmit.
 """
 
@@ -16,11 +15,35 @@ from seedance_async.spec._catalog import normalise_model_id
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["matches_spec", "reconcile_candidates"]
+__all__ = ["compatible", "matches_spec", "reconcile_candidates"]
 
-# Fields Ark echoes with their effective values (§2.3); compared only when both the spec
-# and the listed task carry them, since early states are sparse.
+# Fields Ark echoes with their effective values (its get-task reference: "effective
+# values"); compared only when both the spec and the listed task carry them, since early
+# states are sparse.
 _ECHOED = ("resolution", "ratio", "duration", "frames", "service_tier", "execution_expires_after")
+# Requested values that let the provider choose: a finished task echoes what it chose
+# (``adaptive`` -> ``16:9``, duration -1 -> ``7``), so any echoed value is compatible.
+_PROVIDER_CHOOSES: dict[str, frozenset[str]] = {
+    "ratio": frozenset({"adaptive", "keep_ratio"}),
+    "duration": frozenset({"-1"}),
+    "frames": frozenset({"-1"}),
+}
+
+
+def compatible(name: str, wanted: object, echoed: object) -> bool:
+    """Whether a task that echoes ``echoed`` for field ``name`` may be one created from a
+    request that asked for ``wanted``.
+
+    Unset (None) and "provider chooses" requests (``ratio`` ``adaptive``/``keep_ratio``,
+    ``duration`` -1) are compatible with every effective value; anything else must be
+    echoed as it was sent.
+    """
+    if wanted is None or echoed is None:
+        return True
+    wanted_text = str(getattr(wanted, "value", wanted))
+    if wanted_text in _PROVIDER_CHOOSES.get(name, frozenset()):
+        return True
+    return str(echoed) == wanted_text
 
 
 def _raw_prompt(raw: Any) -> str | None:
@@ -48,12 +71,7 @@ def matches_spec(status: TaskStatus, task: VideoTask) -> bool:
         if not same:
             return False
     for name in _ECHOED:
-        wanted = getattr(task, name)
-        echoed = raw.get(name)
-        if wanted is None or echoed is None:
-            continue
-        wanted_value = getattr(wanted, "value", wanted)
-        if str(echoed) != str(wanted_value):
+        if not compatible(name, getattr(task, name), raw.get(name)):
             return False
     if (
         task.seed is not None
