@@ -28,6 +28,7 @@ ROOT = [
     "InvalidRequest",
     "InvalidTaskSpec",
     "JournalError",
+    "LeaseLost",
     "MalformedResponse",
     "Outcome",
     "OutcomeUnknown",

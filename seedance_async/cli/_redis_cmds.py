@@ -81,6 +81,9 @@ def register(subparsers: _Sub) -> None:
     p.add_argument("--lease", type=float, default=15.0, help="seconds before takeover")
     p.add_argument("--submit-burst", type=float, help="creates back to back per key")
     p.add_argument(
+        "--poll-burst", type=float, help="status/list requests back to back per key (default 1)"
+    )
+    p.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
@@ -143,6 +146,7 @@ def _worker(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             lease=args.lease,
             submit_burst=args.submit_burst,
+            poll_burst=args.poll_burst,
             schedule=PollSchedule().scaled(args.time_scale),
             exit_when_done=not args.stay,
             progress_interval=args.progress_interval,

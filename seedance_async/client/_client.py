@@ -103,6 +103,9 @@ def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
         # of the steady rate overshoots the window by the burst (429s we would cause).
         submit_burst=1.0,
         poll_rate=config.poll_rate(),
+        # Polls likewise: a burst of 10 on top of the rate is about rate + 10 per sliding
+        # second, which Ark answers with RequestBurstTooFast.
+        poll_burst=1.0,
         max_running=config.max_running,
         clock=clock,
     )

@@ -27,6 +27,7 @@ from seedance_async.core._errors import (
     RequestNotSent,
 )
 from seedance_async.core._events import EventKind
+from seedance_async.core._fence import check_send_fence
 from seedance_async.core._wire import HttpRequest
 from seedance_async.limits._key_limits import BudgetLike
 from seedance_async.policy._retry import RetryPolicy
@@ -100,10 +101,15 @@ class PaidSubmitter:
         Raises:
             SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
             ProviderError: the provider refused the task or stayed unavailable (nothing created).
+            LeaseLost: a shared journal's fence refused the send (another worker may own
+                the task now); nothing was sent.
         """
         attempt = 0
         while True:
             await self.budget.before_submit()
+            # The last word before the request goes out (no await from here to the
+            # transport): a worker paused since its token may have lost the task.
+            check_send_fence()
             token = self._reconciler.begin_inflight()
             sent_at = self.clock.wall()
             try:

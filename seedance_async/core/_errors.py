@@ -29,7 +29,8 @@ Classes say what the caller can do next, not where the failure happened::
     ├─ DeadlineExceeded                  the caller's deadline passed first; carries the task
     ├─ DownloadWriteError (OSError)      a downloaded file could not be written locally
     └─ JournalError                      the durable journal could not be read or written
-       └─ BatchMismatch                  the journal belongs to another batch
+       ├─ BatchMismatch                  the journal belongs to another batch
+       └─ LeaseLost                      another worker owns the task now: stop, send nothing
 
 No exception stores headers, request objects or keys, so ``str()`` and ``repr()`` can be
 logged as they are.
@@ -56,6 +57,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidTaskSpec",
     "JournalError",
+    "LeaseLost",
     "MalformedResponse",
     "ModelNotServed",
     "OutcomeUnknown",
@@ -431,6 +433,15 @@ class BatchMismatch(JournalError):
         self.recorded = tuple(recorded)
         self.given = given
         super().__init__(message)
+
+
+class LeaseLost(JournalError):
+    """This worker's lease on a shared task ran out and another worker may own it now.
+
+    Raised instead of writing a record, granting a submit token or sending a paid request
+    for a task this worker no longer provably owns; the worker must stop (its successor
+    follows the task from its record).
+    """
 
 
 def _shorten(text: str | None, limit: int = _SNIPPET_LIMIT) -> str:

@@ -26,10 +26,15 @@ When Redis cannot be reached, taking a token waits until it answers: submits and
 and resume by themselves. Rate-limit notes are best-effort (a lost one costs one more 429),
 and releasing a slot just stops renewing it when Redis is away.
 
-Submit marks: a journal that sets :data:`SUBMIT_MARK` before a paid submit has the submit
-token's grant stamp ``sent_at`` on the task's record in the same script. A record in state
-``intent`` without ``sent_at`` therefore provably never left this process (the request is
-sent only after the grant), and a worker taking it over may submit it again.
+Submit marks: a journal that sets :data:`SUBMIT_MARK` before a paid submit makes the
+submit token a fenced grant. The same script checks that the caller still owns the task
+under a live lease (else: no token, :class:`LeaseLost`), takes the token, stamps
+``sent_at`` on the task's record and adds the key to the batch's set of granted unanswered
+submits. A record in state ``intent`` without ``sent_at`` therefore provably never left its
+worker, and never will (its old owner can no longer get a token for it): a worker taking
+it over may submit it again. The grant also tells the caller how long its lease still runs,
+which the send fence (:data:`~seedance_async.core._fence.SEND_FENCE`) checks right before
+the request goes out.
 """
 
 from __future__ import annotations
@@ -37,14 +42,21 @@ from __future__ import annotations
 import contextvars
 import math
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import attrs
 
 from seedance_async.core._clock import Clock, SystemClock
-from seedance_async.core._errors import RateLimited
-from seedance_async.distributed._budget_lua import ADAPT, COOLDOWN, SLOT_RENEW, SLOT_TAKE, TAKE
+from seedance_async.core._errors import JournalError, LeaseLost, RateLimited
+from seedance_async.distributed._budget_lua import (
+    ADAPT,
+    COOLDOWN,
+    SLOT_KEEP,
+    SLOT_RENEW,
+    SLOT_TAKE,
+    TAKE,
+)
 from seedance_async.distributed._conn import RedisLink
 from seedance_async.limits._primitives import RequestKind
 from seedance_async.policy._retry import retry_after_seconds
@@ -55,17 +67,48 @@ if TYPE_CHECKING:
     from seedance_async.client._client import BudgetFactory
     from seedance_async.config._provider import ProviderConfig
 
-__all__ = ["SUBMIT_MARK", "RedisBudget", "SubmitMark", "redis_budget_factory"]
+__all__ = ["SUBMIT_MARK", "LeaseFence", "RedisBudget", "SubmitMark", "redis_budget_factory"]
+
+
+class LeaseFence(Protocol):
+    """The submitting worker's lease, as the budget and the send fence see it."""
+
+    def extend(self, until: float) -> None:
+        """The lease provably runs until ``until`` (the clock's ``now()`` scale)."""
+        ...
+
+    def check_send(self, key: str) -> None:
+        """Raise :class:`LeaseLost` unless the lease still runs (with a margin)."""
+        ...
+
+    def sent(self, key: str, at: str) -> None:
+        """The grant stamped ``sent_at`` = ``at`` on ``key``'s record."""
+        ...
+
+    async def refresh(self) -> None:
+        """Renew the lease (and restore lost records); raise :class:`LeaseLost` if keys were taken."""
+        ...
 
 
 @attrs.frozen
 class SubmitMark:
-    """Which task record the next submit token stamps, and who must own it."""
+    """Which task record the next submit token stamps, who must own it under which lease.
+
+    It is also the :class:`~seedance_async.core._fence.SendFence` of the submit: the
+    request goes out only while the owner's lease provably runs.
+    """
 
     record: str
     owner_hash: str
     key: str
     owner: str
+    alive: str
+    sending: str
+    lease: LeaseFence = attrs.field(eq=False, repr=False)
+
+    def check_send(self) -> None:
+        """Raise :class:`LeaseLost` unless the owner's lease still runs."""
+        self.lease.check_send(self.key)
 
 
 SUBMIT_MARK: contextvars.ContextVar[SubmitMark | None] = contextvars.ContextVar(
@@ -88,7 +131,8 @@ class RedisBudget:
         key_prefix: names this budget's keys, e.g. ``seedance:budget:<host>/<fingerprint>``.
         submit_rate / submit_burst: shared creates per second and back-to-back creates
             (default: a second's worth, at least 1).
-        poll_rate / poll_burst: shared status/list/cancel requests per second and burst.
+        poll_rate / poll_burst: shared status/list/cancel requests per second, and how many
+            may go back to back (default 1: evenly spaced, as a sliding-window limit needs).
         max_running: running-task slots shared by all holders.
         max_cooldown: the cap on one Retry-After wait, in seconds.
         adaptive: shared AIMD for 429s that name no wait.
@@ -109,7 +153,7 @@ class RedisBudget:
         submit_rate: float = 10.0,
         submit_burst: float | None = None,
         poll_rate: float = 10.0,
-        poll_burst: float = 10.0,
+        poll_burst: float = 1.0,
         max_running: int = 10,
         max_cooldown: float = 300.0,
         adaptive: bool = True,
@@ -148,6 +192,7 @@ class RedisBudget:
         self._cooldown_script = redis.register_script(COOLDOWN)
         self._slot_script = redis.register_script(SLOT_TAKE)
         self._renew_script = redis.register_script(SLOT_RENEW)
+        self._keep_script = redis.register_script(SLOT_KEEP)
 
     def __repr__(self) -> str:
         return (
@@ -177,24 +222,42 @@ class RedisBudget:
         mark = SUBMIT_MARK.get() if kind == "submit" else None
         bucket = self._bucket(kind)
         keys = [bucket, f"{self.key_prefix}:cooldown"]
-        keys += [mark.record, mark.owner_hash] if mark else [bucket, bucket]
+        keys += [mark.record, mark.owner_hash, mark.alive, mark.sending] if mark else [bucket] * 4
         args: list[Any] = [self._ceiling[kind], self._burst[kind], _IDLE_TTL_MS]
         args += [mark.key, mark.owner] if mark else ["", ""]
         lock = self._locks.setdefault(kind, anyio.Lock())
+        refreshes = 0
         async with lock:
             while True:
                 local_wait = self._local_until - self._clock.now()
                 if local_wait > 0:
                     await self._clock.sleep(min(local_wait, self._max_wait))
                     continue
+                asked_at = self._clock.now()
                 answer: list[Any] = await self.link.call(
                     lambda: self._take_script(keys=keys, args=args), f"{kind} token"
                 )
-                granted, wait, rate, server_now = answer
+                granted, wait, rate, server_now, lease_ms = answer
                 if rate:
                     self._rate[kind] = float(rate)
-                if granted:
+                if granted == 1:
+                    if mark is not None:
+                        # The lease ran at least this long from when we asked.
+                        mark.lease.extend(asked_at + int(lease_ms) / 1000)
+                        mark.lease.sent(mark.key, str(server_now))
                     break
+                if mark is not None and granted == -1:
+                    raise LeaseLost(
+                        f"{mark.key!r} belongs to another worker now: no submit token for it"
+                    )
+                if mark is not None and granted == -2:
+                    refreshes += 1
+                    if refreshes > 3:
+                        raise JournalError(
+                            f"{mark.key!r}: no live lease or intent record to submit under"
+                        )
+                    await mark.lease.refresh()
+                    continue
                 await self._clock.sleep(min(max(float(wait), 0.001), self._max_wait))
         await self._renew_if_due()
         return float(server_now)
@@ -255,6 +318,26 @@ class RedisBudget:
         slot = self._held.pop()
         await self.link.try_call(
             lambda: self.link.redis.zrem(f"{self.key_prefix}:slots", slot), "slot release"
+        )
+
+    async def keep_running_slot(self, until: float) -> None:
+        """Keep one of this process's slots taken until ``until`` (Unix time), then let it lapse.
+
+        For a task that may still run on the provider though we lost track of it (its
+        submit's outcome is unknown): the slot stays taken for every holder of the budget,
+        even after this process exits, until the task's own expiry. Best-effort when Redis
+        is away (the slot then lapses with its lease).
+
+        Raises:
+            RuntimeError: this process holds no slot.
+        """
+        if not self._held:
+            raise RuntimeError("keep_running_slot() without a held slot")
+        slot = self._held.pop()
+        ms = int(until * 1000)
+        await self.link.try_call(
+            lambda: self._keep_script(keys=[f"{self.key_prefix}:slots"], args=[slot, ms]),
+            "slot keep",
         )
 
     async def renew(self) -> None:
@@ -323,6 +406,7 @@ def redis_budget_factory(
     *,
     prefix: str = "seedance:budget:",
     submit_burst: float | None = None,
+    poll_burst: float | None = None,
     slot_lease: float = 60.0,
     holder: str | None = None,
     created: list[RedisBudget] | None = None,
@@ -338,6 +422,9 @@ def redis_budget_factory(
         submit_burst: creates allowed back to back (default 1: evenly spaced creates, as
             the in-process client sends them; a burst on top of the steady rate overshoots
             a provider's sliding-window limit by the burst).
+        poll_burst: status/list requests allowed back to back (default 1: evenly spaced;
+            a burst of 10 on top of the rate gave about rate + 10 per sliding second, which
+            Ark answers with ``RequestBurstTooFast``).
         slot_lease: seconds before a dead holder's running slots return.
         holder: names this process's slots.
         created: when given, every budget built is appended (to renew them or close them).
@@ -350,6 +437,7 @@ def redis_budget_factory(
             submit_rate=config.submit_rate(),
             submit_burst=1.0 if submit_burst is None else submit_burst,
             poll_rate=config.poll_rate(),
+            poll_burst=1.0 if poll_burst is None else poll_burst,
             max_running=config.max_running,
             slot_lease=slot_lease,
             holder=holder,

@@ -6,19 +6,34 @@ process and host sees one bucket, one gate and one set of slots.
 
 from __future__ import annotations
 
-__all__ = ["ADAPT", "COOLDOWN", "SLOT_RENEW", "SLOT_TAKE", "TAKE"]
+__all__ = ["ADAPT", "COOLDOWN", "SLOT_KEEP", "SLOT_RENEW", "SLOT_TAKE", "TAKE"]
 
 _NOW = """local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: bucket, cooldown, task record, owner hash. ARGV: configured rate, burst, idle TTL ms,
-# task key ('' = no mark), owner. Answer: {granted, wait s, current rate, server time}.
+# KEYS: bucket, cooldown, task record, owner hash, the owner's lease, the batch's set of
+# granted unanswered submits. ARGV: configured rate, burst, idle TTL ms, task key ('' = no
+# mark), owner. Answer: {granted, wait s, current rate, server time, lease ms left}, where
+# granted is 1 (token taken), 0 (wait), -1 (another worker owns the task: no token) or -2
+# (our lease or the record is gone: renew or restore, then ask again; no token).
+# With a mark, the ownership and lease checks, the grant and the sent_at stamp are one
+# atomic step: no token is ever granted for a task its caller does not own under a live lease.
 TAKE = (
     _NOW
     + """
+local stamp = string.format('%.6f', now)
+local lease = 0
+if ARGV[4] ~= '' then
+  local o = redis.call('HGET', KEYS[4], ARGV[4])
+  if o and o ~= ARGV[5] then return {-1, '0', '', stamp, 0} end
+  lease = redis.call('PTTL', KEYS[5])
+  if not o or lease <= 0 or redis.call('HGET', KEYS[3], 'state') ~= 'intent' then
+    return {-2, '0', '', stamp, 0}
+  end
+end
 local closed = redis.call('PTTL', KEYS[2])
-if closed > 0 then return {0, tostring(closed / 1000), '', string.format('%.6f', now)} end
+if closed > 0 then return {0, tostring(closed / 1000), '', stamp, 0} end
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate')
 local rate = tonumber(b[3]) or tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -26,15 +41,15 @@ local tokens = tonumber(b[1]) or burst
 local ts = tonumber(b[2]) or now
 if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate); ts = now end
 if tokens < 0.999999 then
-  return {0, tostring((1 - tokens) / rate), tostring(rate), string.format('%.6f', now)}
+  return {0, tostring((1 - tokens) / rate), tostring(rate), stamp, 0}
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', string.format('%.6f', ts))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[4], ARGV[4]) == ARGV[5]
-    and redis.call('HGET', KEYS[3], 'state') == 'intent' then
-  redis.call('HSET', KEYS[3], 'sent_at', string.format('%.6f', now))
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[3], 'sent_at', stamp)
+  redis.call('SADD', KEYS[6], ARGV[4])
 end
-return {1, '0', tostring(rate), string.format('%.6f', now)}
+return {1, '0', tostring(rate), stamp, lease}
 """
 )
 
@@ -71,8 +86,13 @@ if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) e
 return 1
 """
 
+# The slots key lives at least as long as its longest slot (a kept slot may outlive every
+# holder's lease): its TTL is only ever raised.
 _NOW_MS = """local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function keep_key(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
 """
 
 # KEYS: slots. ARGV: slot id, capacity, lease ms. Answer: {granted, ms until a lease ends}.
@@ -82,7 +102,7 @@ SLOT_TAKE = (
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+  keep_key(KEYS[1], 2 * tonumber(ARGV[3]))
   return {1, 0}
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -96,7 +116,24 @@ SLOT_RENEW = (
     _NOW_MS
     + """
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[1]))
+keep_key(KEYS[1], 2 * tonumber(ARGV[1]))
 return #ARGV - 1
+"""
+)
+
+# KEYS: slots. ARGV: slot id, Unix ms until which it stays taken. The slot of a task that
+# may still run on the provider (its submit's outcome is unknown) is no longer renewed by
+# its holder: it is kept until the task's own expiry, whoever holds it, then lapses.
+SLOT_KEEP = (
+    _NOW_MS
+    + """
+local till = tonumber(ARGV[2])
+if till <= now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[1], till, ARGV[1])
+keep_key(KEYS[1], till - now)
+return 1
 """
 )

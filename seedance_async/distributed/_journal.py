@@ -10,9 +10,11 @@ Redis crash depends on Redis persistence (``appendonly yes`` with ``appendfsync 
 makes the intent as durable as SQLite's FULL sync; ``everysec`` may lose the last second of
 writes, and without persistence a restart loses what no live worker remembers).
 
-Recording an intent also sets :data:`~seedance_async.distributed._budget.SUBMIT_MARK`, so the
-submit token granted next in the same task stamps ``sent_at`` on the record: an intent
-without ``sent_at`` provably never left the worker.
+Recording an intent also sets :data:`~seedance_async.distributed._budget.SUBMIT_MARK` (and
+the send fence, :data:`~seedance_async.core._fence.SEND_FENCE`) in the task that will
+submit: the submit token granted next in that task is checked against ownership and the
+lease and stamps ``sent_at`` on the record, and the request is sent only while the lease
+provably runs. An intent without ``sent_at`` provably never left the worker, and never will.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from seedance_async.core._clock import Clock
+from seedance_async.core._fence import SEND_FENCE
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
 from seedance_async.distributed._queue import BatchMember
 from seedance_async.distributed._record import LeaseLost, RedisRecord, parse_record
@@ -82,6 +85,7 @@ class RedisJournal(BatchMember):
         mark = SUBMIT_MARK.get()
         if mark is not None and mark.key == key:
             SUBMIT_MARK.set(None)
+            SEND_FENCE.set(None)
         if not self._open_intents and self._settled is not None:
             self._settled.set()
 
@@ -110,11 +114,15 @@ class RedisJournal(BatchMember):
             "intent",
             key,
             fields,
-            [k.task(key), k.owner, k.idx, k.meta, k.order, k.owned(self.worker)],
+            [k.task(key), k.owner, k.idx, k.meta, k.order, k.owned(self.worker), k.sending],
             [key, self.worker, provider, attempt, repr(at), *self._spec_args(task, known)],
         )
         self._open_intents.add(key)
-        SUBMIT_MARK.set(SubmitMark(k.task(key), k.owner, key, self.worker))
+        mark = SubmitMark(
+            k.task(key), k.owner, key, self.worker, k.alive(self.worker), k.sending, self
+        )
+        SUBMIT_MARK.set(mark)
+        SEND_FENCE.set(mark)
 
     async def record_submitted(self, key: str, handle: TaskHandle) -> None:
         """Record the remote task created for ``key``.
@@ -131,7 +139,7 @@ class RedisJournal(BatchMember):
             "submitted",
             key,
             fields,
-            [k.task(key), k.owner, k.idx, k.ids],
+            [k.task(key), k.owner, k.idx, k.ids, k.idkey, k.sending],
             [key, self.worker, handle.provider, handle.task_id, handle_json],
         )
         self._clear_mark(key)
@@ -147,7 +155,11 @@ class RedisJournal(BatchMember):
             fields = {}
         k = self.keys
         await self._write(
-            "not_created", key, fields, [k.task(key), k.owner, k.idx], [key, self.worker]
+            "not_created",
+            key,
+            fields,
+            [k.task(key), k.owner, k.idx, k.sending],
+            [key, self.worker],
         )
         self._clear_mark(key)
 
@@ -201,7 +213,10 @@ class RedisJournal(BatchMember):
             "result",
             key,
             fields,
-            [k.task(key), k.owner, k.idx, k.meta, k.owned(self.worker), k.order, k.ids],
+            [
+                *(k.task(key), k.owner, k.idx, k.meta, k.owned(self.worker), k.order, k.ids),
+                *(k.idkey, k.sending),
+            ],
             [
                 *(key, self.worker, result.outcome.value, provider, task_id, handle_json),
                 *(status_json, result_json, *self._spec_args(result.task, known)),

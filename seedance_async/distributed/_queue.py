@@ -11,7 +11,13 @@ a time (:meth:`BatchMember.take_over`), and follows them from their records.
 
 Every write is fenced on ownership: a worker that was declared dead (its lease ran out while
 it was paused or cut off) gets :class:`LeaseLost` instead of overwriting its successor's
-records, and must stop. A worker that lost touch itself waits a whole lease before taking
+records, and must stop. The paid request is fenced too: the submit token is granted only
+to the owner under a live lease (:mod:`seedance_async.distributed._budget`), and right
+before the request is sent the worker checks that its lease still provably runs
+(:meth:`BatchMember.check_send`): the time of the last renewal Redis confirmed, taken when
+the renewal was *sent*, plus the lease, on the local monotonic clock. A worker paused
+between its token and its send therefore sends nothing once its lease may have run out,
+which is the only time another worker can take its keys over. A worker that lost touch itself waits a whole lease before taking
 anything over (:meth:`BatchMember.steady_for`): the others may be reconnecting too.
 
 Each Redis call waits until Redis answers (:class:`RedisLink`): a worker pauses and loses
@@ -32,10 +38,9 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from seedance_async.core._clock import Clock, SystemClock
-from seedance_async.core._errors import JournalError
+from seedance_async.core._errors import JournalError, LeaseLost
 from seedance_async.distributed._conn import RedisLink
 from seedance_async.distributed._record import (
-    LeaseLost,
     RedisRecord,
     default_worker_id,
     parse_record,
@@ -60,6 +65,9 @@ if TYPE_CHECKING:
 __all__ = ["BatchMember"]
 
 _RESTORE_CHUNK = 200
+# Sending is refused this long before the lease provably ends: the fence is checked right
+# before the request is handed to the transport, and a few event-loop steps may pass.
+_SEND_MARGIN = 0.05
 
 
 class BatchMember:
@@ -98,6 +106,8 @@ class BatchMember:
         self._ids_seen = 0
         self._beats = 0
         self.lapsed_at: float | None = None  # wall time a heartbeat found our lease gone
+        self.lease_until = -math.inf  # clock.now() until which our lease provably runs
+        self.taken_from: dict[str, str] = {}  # key -> the worker we took it over from
         self.restores = 0
         self._scripts = {
             name: redis.register_script(text)
@@ -148,6 +158,37 @@ class BatchMember:
 
     # -- leases --------------------------------------------------------------------------------
 
+    def extend(self, until: float) -> None:
+        """Our lease provably runs until ``until`` (``clock.now()``): a grant said so."""
+        self.lease_until = max(self.lease_until, until)
+
+    def check_send(self, key: str) -> None:
+        """Return if a paid request for ``key`` may go out now (our lease provably runs).
+
+        Raises:
+            LeaseLost: the lease may have run out, so another worker may own ``key`` and
+                may send it itself; nothing must be sent.
+        """
+        if self._clock.now() >= self.lease_until - _SEND_MARGIN:
+            raise LeaseLost(
+                f"batch {self.batch}: our lease may have run out before {key!r} was sent "
+                "(paused or cut off); not sending it"
+            )
+
+    def sent(self, key: str, at: str) -> None:
+        """Remember the ``sent_at`` stamp a submit token put on ``key`` (for a restore)."""
+        fields = self._mirror.get(key)
+        if fields is not None and fields.get("state") == "intent":
+            fields["sent_at"] = at
+
+    async def refresh(self) -> None:
+        """Renew the lease now (a grant found it gone, or the record lost with Redis).
+
+        Raises:
+            LeaseLost: keys were taken from us meanwhile.
+        """
+        await self.heartbeat()
+
     async def heartbeat(self, *, info: Mapping[str, str] | None = None) -> None:
         """Renew this worker's lease; restore the batch if Redis lost it.
 
@@ -159,6 +200,7 @@ class BatchMember:
             await self.link.call(
                 lambda: self._redis.hset(k.info(self.worker), mapping=cast("Any", info)), "info"
             )
+        asked_at = self._clock.now()
         had, epoch = await self._script(
             "heartbeat",
             [k.alive(self.worker), k.meta, k.workers, k.info(self.worker)],
@@ -173,6 +215,9 @@ class BatchMember:
             await self.restore()  # Redis lost the batch (or another worker restored it first)
         elif not had:
             await self._check_ownership()
+        # Set from before the call: nobody can take our keys while the lease runs, and the
+        # checks above found none taken before it was renewed.
+        self.extend(asked_at + self.lease)
 
     async def _check_ownership(self) -> None:
         mine = [key for key, f in self._mirror.items() if f.get("state") != "final"]
@@ -211,7 +256,10 @@ class BatchMember:
                     args += [key, fields]
                 answer = await self._script(
                     "restore",
-                    [k.meta, k.order, k.idx, k.owner, k.owned(self.worker), k.ids],
+                    [
+                        *(k.meta, k.order, k.idx, k.owner, k.owned(self.worker)),
+                        *(k.ids, k.idkey, k.sending),
+                    ],
                     args,
                 )
                 epoch, lost = answer[0], lost + list(answer[1:])
@@ -293,8 +341,15 @@ class BatchMember:
                 [dead, self.worker, limit],
             )
             if taken:
+                self.taken_from.update(dict.fromkeys(taken, dead))
                 return await self.records(taken)
         return []
+
+    async def worker_info(self, worker: str) -> dict[str, str]:
+        """What ``worker`` registered about itself (``host``, ``pid``, ``seen_at``), if anything."""
+        name = self.keys.info(worker)
+        out = await self.link.call(lambda: self._redis.hgetall(name), "worker info")
+        return cast("dict[str, str]", out)
 
     async def owned_keys(self) -> set[str]:
         """Unfinished keys Redis says this worker owns."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from seedance_async.core._errors import JournalError
+from seedance_async.core._errors import JournalError, LeaseLost
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.spec._codec import load_handle, load_status, load_stored_task
 from seedance_async.spec._handle import TaskHandle
@@ -19,10 +19,6 @@ from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
 __all__ = ["LeaseLost", "RedisRecord", "default_worker_id", "parse_record"]
-
-
-class LeaseLost(JournalError):
-    """Another worker owns a key this worker was writing: its lease ran out. Stop the worker."""
 
 
 @attrs.frozen(kw_only=True)

@@ -18,6 +18,9 @@ Key layout for batch ``B`` (prefix ``seedance:``; ``{B}`` is a hash tag):
 ``seedance:{B}:workers``       set: workers that may own keys
 ``seedance:{B}:w:<w>``         hash: host, pid, start and last heartbeat of ``w``
 ``seedance:{B}:ids``           list: every remote task id created (``remember()`` feed)
+``seedance:{B}:idkey``         hash: remote task id -> the key that owns it
+``seedance:{B}:sending``       set: keys whose submit token was granted and whose answer
+                               is not journaled yet (``sent_at`` set, no remote id)
 =============================  ==========================================================
 
 A task's ``state`` walks ``pending`` → ``intent`` → ``submitted`` → task states → ``final``,
@@ -101,6 +104,16 @@ class BatchKeys:
         return f"{self.base}:ids"
 
     @property
+    def idkey(self) -> str:
+        """Remote id -> owning key."""
+        return f"{self.base}:idkey"
+
+    @property
+    def sending(self) -> str:
+        """Keys with a granted, unanswered submit."""
+        return f"{self.base}:sending"
+
+    @property
     def workers(self) -> str:
         """Registered workers."""
         return f"{self.base}:workers"
@@ -145,7 +158,8 @@ local function create(rec, meta, order, owner, owned, key, me, spec, hash)
 end
 """
 
-# KEYS rec owner idx meta order owned. ARGV key me provider attempt intent_at spec hash create.
+# KEYS rec owner idx meta order owned sending.
+# ARGV key me provider attempt intent_at spec hash create.
 # The spec is rewritten as SQLite does: the tracker journals the spec as sent (with its
 # correlation nonce), which is what a takeover must reconcile with.
 INTENT = (
@@ -164,12 +178,13 @@ end
 redis.call('HSET', KEYS[1], 'state', 'intent', 'outcome', '', 'provider', ARGV[3],
   'attempt', ARGV[4], 'intent_at', ARGV[5], 'sent_at', '', 'task_id', '', 'handle', '',
   'status', '', 'result', '', 'spec', ARGV[6], 'hash', ARGV[7], 'updated_at', now)
+redis.call('SREM', KEYS[7], ARGV[1])
 index(KEYS[3], KEYS[1], ARGV[1])
 return 'ok'
 """
 )
 
-# KEYS rec owner idx ids. ARGV key me provider task_id handle.
+# KEYS rec owner idx ids idkey sending. ARGV key me provider task_id handle.
 SUBMITTED = (
     _PRELUDE
     + """
@@ -180,17 +195,20 @@ if state == 'pending' or state == 'final' then return 'no-intent' end
 redis.call('HSET', KEYS[1], 'state', 'submitted', 'provider', ARGV[3], 'task_id', ARGV[4],
   'handle', ARGV[5], 'updated_at', now)
 redis.call('RPUSH', KEYS[4], ARGV[4])
+redis.call('HSETNX', KEYS[5], ARGV[4], ARGV[1])
+redis.call('SREM', KEYS[6], ARGV[1])
 index(KEYS[3], KEYS[1], ARGV[1])
 return 'ok'
 """
 )
 
-# KEYS rec owner idx. ARGV key me.
+# KEYS rec owner idx sending. ARGV key me.
 NOT_CREATED = (
     _PRELUDE
     + """
 local bad = fence(KEYS[2], KEYS[1], ARGV[1], ARGV[2])
 if bad then return bad end
+redis.call('SREM', KEYS[4], ARGV[1])
 if redis.call('HGET', KEYS[1], 'state') == 'intent' then
   redis.call('HSET', KEYS[1], 'state', 'pending', 'intent_at', '', 'sent_at', '',
     'task_id', '', 'handle', '', 'updated_at', now)
@@ -217,7 +235,7 @@ return 'ok'
 """
 )
 
-# KEYS rec owner idx meta owned order ids.
+# KEYS rec owner idx meta owned order ids idkey sending.
 # ARGV key me outcome provider task_id handle status result spec hash create.
 RESULT = (
     _PRELUDE
@@ -238,7 +256,9 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'task_id', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'handle', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[7]) end
 if ARGV[5] ~= '' and not had_id then redis.call('RPUSH', KEYS[7], ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('HSETNX', KEYS[8], ARGV[5], ARGV[1]) end
 redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[9], ARGV[1])
 index(KEYS[3], KEYS[1], ARGV[1])
 return 'ok'
 """
@@ -281,7 +301,7 @@ return {had and 1 or 0, redis.call('HGET', KEYS[2], 'epoch') or ''}
 """
 )
 
-# KEYS meta order idx owner owned ids. ARGV base me new_epoch lost_epoch, then pairs of
+# KEYS meta order idx owner owned ids idkey sending. ARGV base me new_epoch lost_epoch, then pairs of
 # key and JSON fields. Writes records that are missing; answers {epoch, keys owned by others}.
 RESTORE = (
     _PRELUDE
@@ -309,7 +329,12 @@ for i = 5, #ARGV, 2 do
     else
       redis.call('SADD', KEYS[5], key)
     end
-    if (f['task_id'] or '') ~= '' then redis.call('RPUSH', KEYS[6], f['task_id']) end
+    if (f['task_id'] or '') ~= '' then
+      redis.call('RPUSH', KEYS[6], f['task_id'])
+      redis.call('HSETNX', KEYS[7], f['task_id'], key)
+    elseif f['state'] == 'intent' and (f['sent_at'] or '') ~= '' then
+      redis.call('SADD', KEYS[8], key)
+    end
     index(KEYS[3], rec, key)
   end
 end

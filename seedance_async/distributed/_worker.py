@@ -10,23 +10,34 @@ other worker using the same keys), a :class:`Tracker` whose journal is this work
   pending keys from the batch queue as tasks finish, and ends when the batch is complete
   (every task final, none queued or owned by anyone) or a stop is requested;
 * the *heartbeat loop* renews the worker's lease and its running slots, feeds every remote
-  id any worker created into ``ProviderClient.remember`` (so reconciliation never adopts
-  another worker's task), takes over the keys of workers whose lease ran out, and adopts
-  keys Redis says we own but we do not follow (a claim whose answer was lost);
+  id any worker created into ``ProviderClient.remember``, takes over the keys of workers
+  whose lease ran out, and adopts keys Redis says we own but we do not follow (a claim
+  whose answer was lost);
 * a *progress loop* prints one line every few seconds.
 
 A key taken over (or claimed) is handled by its record, never by a blind resubmit:
-``pending`` is submitted; ``intent`` without ``sent_at`` provably never left the dead
-worker (see :data:`SUBMIT_MARK`) and is submitted; ``intent`` with ``sent_at`` is reconciled
-by listing (:meth:`ProviderClient.reconcile`): the task found is adopted; when the listing
-proves none was created (and the alias allows resubmitting then, as its own submits do) it
-is submitted; otherwise :meth:`Tracker.resume` ends it ``unknown`` with the candidates.
-Records with a remote id are re-attached by :meth:`Tracker.resume`.
+``pending`` is submitted; ``intent`` without ``sent_at`` provably never left the old owner
+and never will (a submit token is granted only to the owner under a live lease, see
+:data:`SUBMIT_MARK`) and is submitted; ``intent`` with ``sent_at`` is reconciled by listing
+(:meth:`ProviderClient.reconcile`): the task found is adopted; when the listing proves none
+was created (and the alias allows resubmitting then, as its own submits do) it is submitted,
+but only once the old owner's last possible send has had time to be listed: an old owner
+that may still be alive (paused, cut off) sends only while its lease runs, so the new owner
+lists again ``timeouts.total`` + ``reconcile_settle`` after taking the key over; one
+provably gone (same host, process ended) needs no wait. Otherwise the task ends ``unknown``
+with the candidates. Records with a remote id are re-attached by :meth:`Tracker.resume`.
+
+Reconciliation adopts a listed task only when the shared journal proves it is no other
+line's (:meth:`RedisJournal.adoption_check`): no line recorded its id, and no other line's
+granted, unanswered submit could have created it. Every worker records the id a submit
+returned before it acts on it, and a granted submit stays in the journal's ``sending`` set
+until then, so a task listed by another worker is always accounted for.
 
 Stopping (SIGTERM): no new submit starts, submits already on their way are seen through
 until their remote id or refusal is journaled, then the worker ends its lease at once so
 others take its tasks over immediately. A worker that learns its lease ran out and keys
-were taken from it (:class:`LeaseLost`) stops at once; it never writes over its successor.
+were taken from it (:class:`LeaseLost`) stops at once; it never writes over its successor
+and never sends a submit its successor may send.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import attrs
@@ -86,6 +97,7 @@ class WorkerSettings:
         lease: seconds without a heartbeat after which others take over this worker's tasks.
         heartbeat: seconds between heartbeats (default ``lease / 4``).
         submit_burst: creates allowed back to back per key (default 1: evenly spaced).
+        poll_burst: status/list requests allowed back to back per key (default 1).
         schedule: poll timing (``PollSchedule().scaled(...)`` against a fast simulator).
         retry: retry policy for requests.
         exit_when_done: stop once the batch is complete (else keep waiting for work).
@@ -106,6 +118,7 @@ class WorkerSettings:
     heartbeat: float | None = None
     chunk: int = 100
     submit_burst: float | None = None
+    poll_burst: float | None = None
     schedule: PollSchedule = attrs.field(factory=PollSchedule)
     retry: RetryPolicy | None = None
     exit_when_done: bool = True
@@ -196,6 +209,7 @@ class RedisWorker:
             redis,
             prefix=f"{s.prefix}budget:",
             submit_burst=s.submit_burst,
+            poll_burst=s.poll_burst,
             slot_lease=s.lease,
             holder=self.id,
             created=self._budgets,
@@ -216,7 +230,7 @@ class RedisWorker:
                 await self._run_tracker(client, stop)
         except* LeaseLost as group:
             self.report.reason = "lease lost"
-            self._say("lease-lost", error=str(group.exceptions[0]))
+            self._say("lease-lost", error=str(_first_leaf(group)))
         finally:
             with anyio.CancelScope(shield=True):
                 for budget in self._budgets:
@@ -329,6 +343,7 @@ class RedisWorker:
     async def _adopt(self, records: Sequence[RedisRecord], *, taken: bool = False) -> None:
         """Follow claimed keys (``taken``: another worker's, counted in the report)."""
         count = self.report.count if taken else (lambda _: None)
+        taken_at = self.client.clock.now()
         for rec in records:
             if rec.key in self._handled:
                 continue
@@ -340,13 +355,15 @@ class RedisWorker:
                 await self._submit(rec)
             elif rec.state == "intent" and rec.sent_at is None:
                 count("resent")
-                # The submit token was never granted, so the request never left: safe to send.
+                # No submit token was granted, and the old owner can no longer get one (it
+                # is granted only to the owner under a live lease): the request never left.
                 await self.journal.record_not_created(
                     rec.key, rec.provider or "", "taken over before it was sent"
                 )
                 await self._submit(rec)
             elif rec.state == "intent":
-                self._tg.start_soon(self._settle_intent, rec)
+                previous = self.journal.taken_from.get(rec.key)
+                self._tg.start_soon(self._settle_intent, rec, previous, taken_at)
             else:
                 count("reattached")
                 await self._resume(rec)
@@ -364,17 +381,32 @@ class RedisWorker:
             )
             await self.journal.record_result(rec.key, result)
 
-    async def _resume(self, rec: RedisRecord, **changes: Any) -> None:
+    async def _resume(self, rec: RedisRecord, *, may_resend: bool = True, **changes: Any) -> None:
         alias = rec.handle.provider if rec.handle else rec.provider
         if alias not in self.client.configs:
             raise ConfigurationError(
                 f"batch task {rec.key!r} uses provider {alias!r}, which this worker lacks: "
                 "give every worker the same provider config"
             )
-        await self.tracker.resume([attrs.evolve(rec.entry(), **changes)])
+        await self.tracker.resume([attrs.evolve(rec.entry(), **changes)], may_resend=may_resend)
 
-    async def _settle_intent(self, rec: RedisRecord) -> None:
-        """Reconcile a submit a dead worker sent but did not see answered."""
+    async def _owner_is_gone(self, worker: str | None) -> bool:
+        """True when ``worker`` provably runs no more (same host, its process has ended)."""
+        if worker is None or worker == self.id:
+            return True
+        info = await self.journal.worker_info(worker)
+        if info.get("host") != socket.gethostname() or not info.get("pid", "").isdigit():
+            return False
+        try:
+            os.kill(int(info["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    async def _settle_intent(self, rec: RedisRecord, previous: str | None, taken_at: float) -> None:
+        """Reconcile a submit another worker sent but did not see answered."""
         assert rec.sent_at is not None
         alias = rec.provider or ""
         if alias not in self.client.configs:
@@ -389,31 +421,56 @@ class RedisWorker:
             or age > self.settings.resubmit_horizon
         ):
             self.report.count("resumed")
-            await self._resume(rec)  # exactly as resume: reconcile, adopt or end unknown
+            # Exactly as resume: reconcile, adopt or end unknown; never send again.
+            await self._resume(rec, may_resend=False)
             return
-        try:
-            handle, status = await provider.reconcile(
-                rec.task,
-                spec_hash=task_hash(rec.task),
-                sent_at=rec.sent_at,
-                cause="worker died after sending",
-                key=rec.key,
-            )
-        except SubmitOutcomeUnknown as exc:
-            if exc.not_found:
-                # Listing is authoritative for this alias and the dead worker's requests
-                # have long settled: nothing was created, so sending cannot double-bill.
+        # The old owner may have sent right up to the end of its lease (it sends only while
+        # the lease provably runs, and we took the key over after it ended); a request sent
+        # then is listed at the latest a submit timeout (plus listing lag) later.
+        timeouts = provider.config.timeouts
+        window = timeouts.total or (timeouts.connect or 0.0) + (timeouts.read or 120.0)
+        listed_by = taken_at + window + provider.config.reconcile_settle
+        waited = await self._owner_is_gone(previous)
+        while True:
+            try:
+                handle, status = await provider.reconcile(
+                    rec.task,
+                    spec_hash=task_hash(rec.task),
+                    sent_at=rec.sent_at,
+                    cause="worker died after sending",
+                    key=rec.key,
+                )
+            except SubmitOutcomeUnknown as exc:
+                if not exc.not_found:
+                    self.report.count("resumed")
+                    await self._resume(rec, may_resend=False)  # ends it unknown
+                    return
+                wait = listed_by - self.client.clock.now()
+                if not waited and wait > 0:
+                    # Nothing listed yet, but the old owner may be alive (paused, cut off)
+                    # with its request still on the way: look again once it must be listed.
+                    waited = True
+                    self._say("settle-wait", key=rec.key, seconds=f"{wait:.1f}")
+                    await self.client.clock.sleep(wait)
+                    continue
+                # Listing is authoritative for this alias and the old owner's requests
+                # have settled: nothing was created, so sending cannot double-bill.
                 self.report.count("resent")
                 await self.journal.record_not_created(rec.key, alias, exc.reason)
                 await self._submit(rec)
-            else:
+                return
+            except ProviderError:
                 self.report.count("resumed")
-                await self._resume(rec)  # several candidates: resume ends it unknown
+                await self._resume(rec, may_resend=False)
+                return
+            self.report.count("reconciled")
+            await self.journal.record_submitted(rec.key, handle)
+            await self._resume(rec, handle=handle, last_status=status)
             return
-        except ProviderError:
-            self.report.count("resumed")
-            await self._resume(rec)
-            return
-        self.report.count("reconciled")
-        await self.journal.record_submitted(rec.key, handle)
-        await self._resume(rec, handle=handle, last_status=status)
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups: the cause worth logging."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = cast("BaseException", error.exceptions[0])
+    return error

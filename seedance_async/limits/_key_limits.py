@@ -7,6 +7,7 @@ either.
 
 from __future__ import annotations
 
+import heapq
 from typing import Protocol, runtime_checkable
 
 from seedance_async.core._clock import Clock, SystemClock
@@ -22,6 +23,8 @@ from seedance_async.policy._retry import retry_after_seconds
 from seedance_async.spec._catalog import model_catalog
 
 __all__ = ["Budget", "BudgetLike", "default_budget_for"]
+
+_KEPT_RECHECK = 1.0  # seconds between looks while only a kept slot could free room
 
 
 @runtime_checkable
@@ -53,6 +56,14 @@ class BudgetLike(Protocol):
         """Free a running-task slot once a task is final (or its submit definitely failed)."""
         ...
 
+    async def keep_running_slot(self, until: float) -> None:
+        """Hand a held slot back only at ``until`` (Unix time), not now.
+
+        For a task whose submit's outcome is unknown: it may be running on the provider,
+        where it counts against the key's cap until it ends or expires.
+        """
+        ...
+
     async def on_rate_limited(self, error: RateLimited, *, kind: RequestKind = "submit") -> None:
         """Record a rate-limit answer to a request of ``kind``."""
         ...
@@ -74,7 +85,8 @@ class Budget:
         submit_burst: creates allowed back to back (default: a second's worth, at least 1).
         poll_rate: status/cancel/list requests per second. Not documented by Ark; 10/s
             (600/min) by default on the assumption that polls share the create RPM quota.
-        poll_burst: polls allowed back to back.
+        poll_burst: polls allowed back to back (default 1: evenly spaced; providers count
+            requests in a sliding window, and a burst on top of the rate overshoots it).
         max_running: tasks running at once (Ark counts running, not queued, tasks).
         max_cooldown: the cap on one Retry-After wait, in seconds.
         adaptive: apply AIMD to 429s that name no wait.
@@ -87,7 +99,7 @@ class Budget:
         submit_rate: float = 10.0,
         submit_burst: float | None = None,
         poll_rate: float = 10.0,
-        poll_burst: float = 10,
+        poll_burst: float = 1.0,
         max_running: int = 10,
         max_cooldown: float = 300.0,
         adaptive: bool = True,
@@ -99,6 +111,7 @@ class Budget:
         self.poll_bucket = TokenBucket(poll_rate, poll_burst, clock=self._clock)
         self.gate = CooldownGate(clock=self._clock, max_cooldown=max_cooldown)
         self.slots = RunningSlots(max_running)
+        self._kept: list[float] = []  # wall times at which kept slots come back (a heap)
         self._adaptive: dict[RequestKind, AdaptiveRate] | None = (
             {
                 "submit": AdaptiveRate(self.submit_bucket, clock=self._clock),
@@ -131,13 +144,42 @@ class Budget:
         """Wait for the cooldown gate and a poll token."""
         await self._pass(self.poll_bucket)
 
+    def _return_kept(self) -> None:
+        now = self._clock.wall()
+        while self._kept and self._kept[0] <= now:
+            heapq.heappop(self._kept)
+            self.slots.release()
+
     async def acquire_running_slot(self) -> None:
         """Wait for room under ``max_running``."""
-        await self.slots.acquire()
+        while True:
+            self._return_kept()
+            if not self._kept:
+                await self.slots.acquire()
+                return
+            if self.slots.try_acquire():
+                return
+            # A kept slot comes back at a time, not on a release: look again by then.
+            due = self._kept[0] - self._clock.wall()
+            await self._clock.sleep(min(_KEPT_RECHECK, max(0.001, due)))
 
     async def try_acquire_running_slot(self) -> bool:
         """Take a slot if one is free and nobody is queued for one."""
+        self._return_kept()
         return self.slots.try_acquire()
+
+    async def keep_running_slot(self, until: float) -> None:
+        """Keep a held slot taken until ``until`` (Unix time) instead of releasing it now.
+
+        Raises:
+            RuntimeError: no slot is held.
+        """
+        if self.slots.used <= 0:
+            raise RuntimeError("keep_running_slot() without a held slot")
+        if until <= self._clock.wall():
+            self.slots.release()
+        else:
+            heapq.heappush(self._kept, until)
 
     async def release_running_slot(self) -> None:
         """Free a running slot.

@@ -164,9 +164,12 @@ class SubmitStage(TrackerCore):
         hint = f"sent at {local_time(exc.sent_at)}"
         if exc.candidates:
             hint += f"; candidates {', '.join(exc.candidates)}"
+        await self._keep_slot(tracked, exc.sent_at)
         await self._finish(tracked, Outcome.UNKNOWN, f"{exc.reason}; {hint}", provider=alias)
 
-    async def _reconcile_intent(self, tracked: TrackedTask, alias: str, intent_at: float) -> None:
+    async def _reconcile_intent(
+        self, tracked: TrackedTask, alias: str, intent_at: float, may_resend: bool = True
+    ) -> None:
         provider = self.client.provider(alias)
         try:
             handle, found = await provider.reconcile(
@@ -178,7 +181,8 @@ class SubmitStage(TrackerCore):
             )
         except SubmitOutcomeUnknown as exc:
             recent = self.clock.wall() - intent_at <= _RESEND_HORIZON
-            if exc.not_found and provider.config.resubmit_when_not_listed and recent:
+            resend = exc.not_found and provider.config.resubmit_when_not_listed
+            if resend and recent and may_resend:
                 # The list proves the interrupted submit created nothing: send it again, as
                 # ProviderClient.submit does after a lost answer (resubmit_when_not_listed).
                 await self.journal.record_not_created(tracked.key, alias, exc.reason)
@@ -189,6 +193,7 @@ class SubmitStage(TrackerCore):
             await self._unknown(tracked, alias, exc)
             return
         except ProviderError as exc:
+            await self._keep_slot(tracked, intent_at)
             await self._finish(
                 tracked,
                 Outcome.UNKNOWN,

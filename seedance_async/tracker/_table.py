@@ -34,6 +34,10 @@ from seedance_async.tracker._task import TrackedTask
 
 __all__ = ["NO_RAW", "TrackerCore"]
 
+# Ark's execution_expires_after default: a task nobody can follow may run until then.
+_DEFAULT_EXPIRY = 172_800.0
+_EXPIRY_SKEW = 30.0  # seconds of clock difference between us and the provider
+
 NO_RAW: MappingProxyType[str, object] = MappingProxyType({})  # one for every stored status
 
 
@@ -136,6 +140,23 @@ class TrackerCore:
                 await self.client.provider(alias).budget.release_running_slot()
             self._slot_event.set()
             self._slot_event = anyio.Event()
+
+    async def _keep_slot(self, tracked: TrackedTask, sent_at: float) -> None:
+        """Keep the running slot of a task that may still run although we lost it.
+
+        Its submit's outcome is unknown: the task may exist and count against the key's
+        running cap at the provider until it ends or expires, so the slot comes back only
+        at that expiry (``execution_expires_after`` of the spec, Ark's 48 h default when
+        unset), not now.
+        """
+        if tracked.slot_alias is None:
+            return
+        alias, tracked.slot_alias = tracked.slot_alias, None
+        expiry = tracked.task.execution_expires_after or _DEFAULT_EXPIRY
+        with anyio.CancelScope(shield=True):
+            await self.client.provider(alias).budget.keep_running_slot(
+                sent_at + expiry + _EXPIRY_SKEW
+            )
 
     def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
         when = self.clock.now() + max(0.0, delay * self.schedule.jitter_factor(self._rng.random()))

@@ -166,12 +166,16 @@ class Tracker(SubmitStage, PollStage):
 
     # -- resume ------------------------------------------------------------------------------
 
-    async def resume(self, entries: Iterable[JournalEntry]) -> list[TrackedTask]:
+    async def resume(
+        self, entries: Iterable[JournalEntry], *, may_resend: bool = True
+    ) -> list[TrackedTask]:
         """Take over unfinished tasks of an earlier run (from :meth:`SqliteJournal.unfinished`).
 
         A task with a remote id is followed again with the alias that created it. An intent
-        without a remote id is reconciled (list endpoint), never resubmitted; when that
-        cannot settle it the task ends ``unknown`` with the intent time.
+        without a remote id is reconciled (list endpoint), never blindly resubmitted: it is
+        sent again only when the listing proves nothing was created, the intent is recent
+        and ``may_resend``; when reconciliation cannot settle it the task ends ``unknown``
+        with the intent time.
 
         Raises:
             ConfigurationError: an entry names an alias this client does not have.
@@ -198,7 +202,9 @@ class Tracker(SubmitStage, PollStage):
                 await self._attached(tracked, entry.handle, None, journal=False)
             else:
                 assert self._tg is not None
-                self._tg.start_soon(self._reconcile_intent, tracked, alias, entry.intent_at or 0.0)
+                self._tg.start_soon(
+                    self._reconcile_intent, tracked, alias, entry.intent_at or 0.0, may_resend
+                )
             out.append(tracked)
         return out
 

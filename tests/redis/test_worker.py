@@ -10,7 +10,7 @@ import attrs
 from redis.asyncio import Redis
 
 from seedance_async import Client, PollSchedule, ProviderConfig, VideoTask
-from seedance_async.config import parse_provider_config
+from seedance_async.config import Timeouts, parse_provider_config
 from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
 from seedance_async.distributed._budget import redis_budget_factory
 from seedance_async.distributed._journal import RedisJournal
@@ -26,7 +26,15 @@ ENV = {KEY_ENV: DEFAULT_KEY}
 
 def ark(sim: Simulator) -> ProviderConfig:
     config = parse_provider_config(sim.provider_config())["ark"]
-    return attrs.evolve(config, submit_rpm=6000.0, poll_rps=200.0, reconcile_settle=0.1)
+    # A short submit timeout: a taker waits that long past the old lease before it resends
+    # an intent whose old owner may still be alive.
+    return attrs.evolve(
+        config,
+        submit_rpm=6000.0,
+        poll_rps=200.0,
+        reconcile_settle=0.1,
+        timeouts=Timeouts(connect=1.0, read=2.0, total=2.0),
+    )
 
 
 def settings(
