@@ -26,7 +26,11 @@ from typing import TypeVar
 
 import attrs
 
-from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown, SubmitReconciler
+from seedance_async.client._ambiguous_submit import (
+    AdoptionGuard,
+    SubmitOutcomeUnknown,
+    SubmitReconciler,
+)
 from seedance_async.client._cancel import CancelOutcome, CancelResult
 from seedance_async.client._paid_submit import PaidSubmitter, task_handle
 from seedance_async.config._provider import ProviderConfig
@@ -115,6 +119,14 @@ class ProviderClient:
     def remember(self, task_ids: Iterable[str]) -> None:
         """Mark ids as owned (e.g. from a journal) so reconciliation never adopts them."""
         self._reconciler.remember(task_ids)
+
+    def guard_adoptions(self, guard: AdoptionGuard | None) -> None:
+        """Let a journal shared with other processes veto adopting a listed task.
+
+        Reconciliation then adopts a listed task only when ``guard`` proves no other line
+        owns it or may have created it (see :class:`AdoptionGuard`).
+        """
+        self._reconciler.guard = guard
 
     # -- generic request cycle ------------------------------------------------------------
 

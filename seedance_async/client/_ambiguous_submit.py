@@ -18,7 +18,8 @@ a failure is ambiguous; this module only settles it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 import anyio
 import attrs
@@ -33,7 +34,7 @@ from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["SubmitOutcomeUnknown", "SubmitReconciler"]
+__all__ = ["AdoptionGuard", "SubmitOutcomeUnknown", "SubmitReconciler"]
 
 _RECONCILE_SKEW = 30.0  # seconds of clock difference tolerated between us and the provider
 _RECONCILE_TRIES = 3
@@ -66,6 +67,40 @@ class SubmitOutcomeUnknown(OutcomeUnknown):
         self.reason = reason
         # When to look in the provider's console: a time people read, with its offset.
         super().__init__(f"{message}; sent at {local_time(sent_at)}", provider=provider)
+
+
+class AdoptionGuard(Protocol):
+    """What a journal shared with other processes knows about listed tasks (the Redis worker).
+
+    Listing shows every task of the account, other processes' included, and a queued task
+    shows little more than its model and times: this process's own known ids are not enough
+    to tell whose it is.
+    """
+
+    async def __call__(
+        self,
+        key: str,
+        task: VideoTask,
+        candidates: Sequence[TaskStatus],
+        *,
+        sent_at: float,
+        patience: float,
+    ) -> tuple[list[TaskStatus], bool]:
+        """The candidates no other line owns, and whether that is proven.
+
+        Args:
+            key: the line whose submit is being reconciled.
+            task: its spec as sent.
+            candidates: listed tasks that match the spec.
+            sent_at: when its submit was sent.
+            patience: how long to wait for other lines' submits in flight to settle.
+
+        Returns:
+            ``(free, proven)``: ``free`` leaves out every task another line has recorded;
+            ``proven`` is False while another line's submit, sent but not answered, could
+            have created one of ``free`` (then none may be adopted).
+        """
+        ...
 
 
 class SubmitReconciler:
@@ -104,6 +139,7 @@ class SubmitReconciler:
         self._inflight: dict[int, float] = {}
         self._next_token = 0
         self._settled = anyio.Condition()
+        self.guard: AdoptionGuard | None = None
 
     def remember(self, task_ids: Iterable[str]) -> None:
         """Mark ids as owned so reconciliation never adopts them."""
@@ -197,20 +233,32 @@ class SubmitReconciler:
         window = (sent_at - _RECONCILE_SKEW, self.clock.wall() + _RECONCILE_SKEW)
         candidates: list[TaskStatus] = []
         complete = True
+        proven = True
         for attempt in range(_RECONCILE_TRIES):
             candidates, complete = await self._list_candidates(task, window)
+            if self.guard is not None and candidates:
+                # Other processes' tasks are listed too: keep only what no other line owns
+                # (their ids are journaled before their answers are acted on), and adopt
+                # nothing another line's unanswered submit could have created.
+                # Another line's answer arrives within a submit timeout of its send.
+                patience = (self.config.timeouts.total or 120.0) + self.config.reconcile_settle
+                candidates, proven = await self.guard(
+                    key, task, candidates, sent_at=sent_at, patience=patience
+                )
             if candidates:
                 break
             if attempt + 1 < _RECONCILE_TRIES:
                 # A task created a moment ago may not be listed yet.
                 await self.clock.sleep(self.config.reconcile_settle / (_RECONCILE_TRIES - 1))
-        if len(candidates) == 1:
+        if len(candidates) == 1 and proven:
             found = candidates[0]
             self._known_ids.add(found.task_id)
             self._emit(EventKind.RECONCILED, key, f"adopted after {cause}", found.task_id)
             return found
         ids = tuple(c.task_id for c in candidates)
-        if ids:
+        if not proven:
+            reason = "a matching task may belong to another worker's unanswered submit"
+        elif ids:
             reason = "several matching tasks"
         elif complete:
             reason = "no matching task found by listing"

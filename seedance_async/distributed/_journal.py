@@ -19,10 +19,13 @@ provably runs. An intent without ``sent_at`` provably never left the worker, and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from seedance_async.client._reconcile import matches_spec
 from seedance_async.core._clock import Clock
 from seedance_async.core._fence import SEND_FENCE
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
@@ -34,6 +37,7 @@ from seedance_async.spec._codec import (
     dump_status,
     dump_task,
     dumps,
+    load_task,
     task_hash,
 )
 from seedance_async.spec._handle import TaskHandle, TaskResult
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["LeaseLost", "RedisJournal", "RedisRecord", "parse_record"]
+
+_SKEW = 30.0  # seconds of clock difference between Redis, us and the provider
+_RECHECK = 0.25  # seconds between looks at other lines' unanswered submits
 
 
 class RedisJournal(BatchMember):
@@ -225,6 +232,60 @@ class RedisJournal(BatchMember):
         self.finished += 1
         self._clear_mark(key)
 
+    # -- adopting listed tasks -----------------------------------------------------------------
+
+    async def adoption_check(
+        self,
+        key: str,
+        task: VideoTask,
+        candidates: Sequence[TaskStatus],
+        *,
+        sent_at: float,
+        patience: float,
+    ) -> tuple[list[TaskStatus], bool]:
+        """Which listed ``candidates`` no other line of the batch owns, and whether that is proven.
+
+        One atomic snapshot of the batch gives the key owning each candidate id (ids are
+        journaled before a worker acts on a submit's answer) and every other line whose
+        submit token was granted but whose answer is not journaled yet. A candidate another
+        line owns is dropped. While another line's unanswered submit could have created a
+        remaining candidate (its spec matches what the listing shows, and it was sent
+        before the task was created), this waits up to ``patience`` seconds for that line
+        to settle, then answers "not proven": the caller adopts nothing.
+
+        The :class:`~seedance_async.client._ambiguous_submit.AdoptionGuard` of this worker.
+        """
+        deadline = self._clock.now() + patience
+        while True:
+            free, rivals = await self._adoption_snapshot(key, candidates)
+            if not any(_may_have_created(r, c) for r in rivals for c in free):
+                return free, True
+            if self._clock.now() >= deadline:
+                return free, False
+            await self._clock.sleep(_RECHECK)
+
+    async def _adoption_snapshot(
+        self, key: str, candidates: Sequence[TaskStatus]
+    ) -> tuple[list[TaskStatus], list[tuple[VideoTask | None, float]]]:
+        k = self.keys
+        answer: list[Any] = await self._script(
+            "adoption", [k.idkey, k.sending], [k.base, key, *(c.task_id for c in candidates)]
+        )
+        count = int(answer[0])
+        owners, rest = answer[1 : 1 + count], answer[1 + count :]
+        free = [c for c, o in zip(candidates, owners, strict=True) if o in ("", key)]
+        rivals: list[tuple[VideoTask | None, float]] = []
+        for i in range(0, len(rest), 5):
+            _, state, sent, task_id, spec = rest[i : i + 5]
+            if state != "intent" or not sent or task_id:
+                continue
+            try:
+                rival: VideoTask | None = load_task(json.loads(spec))
+            except (TypeError, ValueError):
+                rival = None  # unreadable: it may have created anything
+            rivals.append((rival, float(sent)))
+        return free, rivals
+
     # -- shutting down -----------------------------------------------------------------------
 
     def hold_intents(self) -> None:
@@ -247,3 +308,12 @@ class RedisJournal(BatchMember):
         self._mirror.pop(key, None)
         self.unsent.discard(key)
         self._open_intents.discard(key)
+
+
+def _may_have_created(rival: tuple[VideoTask | None, float], candidate: TaskStatus) -> bool:
+    """Whether a submit of ``rival``'s spec sent at its time could have created ``candidate``."""
+    task, sent_at = rival
+    created = candidate.created_at.timestamp() if candidate.created_at else None
+    if created is not None and created < sent_at - _SKEW:
+        return False
+    return task is None or matches_spec(candidate, task)

@@ -46,6 +46,7 @@ from seedance_async.distributed._record import (
     parse_record,
 )
 from seedance_async.distributed._scripts import (
+    ADOPTION,
     CLAIM,
     HEARTBEAT,
     INTENT,
@@ -121,6 +122,7 @@ class BatchMember:
                 "takeover": TAKEOVER,
                 "heartbeat": HEARTBEAT,
                 "restore": RESTORE,
+                "adoption": ADOPTION,
             }.items()
         }
 

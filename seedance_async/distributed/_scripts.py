@@ -38,6 +38,7 @@ import re
 import attrs
 
 __all__ = [
+    "ADOPTION",
     "CLAIM",
     "ENQUEUE",
     "HEARTBEAT",
@@ -371,6 +372,24 @@ redis.call('HINCRBY', KEYS[1], 'total', added)
 return {added, 0}
 """
 )
+
+# KEYS idkey sending. ARGV base key, then candidate remote ids. One snapshot for adopting a
+# listed task: {n, the key owning each candidate ('' if none)..., then for every other key
+# with a granted unanswered submit: key, state, sent_at, task_id, spec}.
+ADOPTION = """
+local out = {#ARGV - 2}
+for i = 3, #ARGV do
+  table.insert(out, redis.call('HGET', KEYS[1], ARGV[i]) or '')
+end
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if k ~= ARGV[2] then
+    local v = redis.call('HMGET', ARGV[1] .. ':t:' .. k, 'state', 'sent_at', 'task_id', 'spec')
+    table.insert(out, k)
+    for j = 1, 4 do table.insert(out, v[j] or '') end
+  end
+end
+return out
+"""
 
 # KEYS meta pending workers. ARGV base.
 # Answer {total, final, pending, owned by any worker, epoch, restored}.

@@ -227,6 +227,8 @@ class RedisWorker:
             ) as client:
                 client.events.add_callback(self._on_event)
                 self.client = client
+                for alias in client.aliases:
+                    client.provider(alias).guard_adoptions(self.journal.adoption_check)
                 await self._run_tracker(client, stop)
         except* LeaseLost as group:
             self.report.reason = "lease lost"

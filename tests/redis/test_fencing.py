@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Literal
 
 import anyio
+import attrs
 import pytest
 from redis.asyncio import Redis
 
@@ -34,7 +35,9 @@ from seedance_async.limits._primitives import RequestKind
 from seedance_async.providers import ProviderAdapter
 from seedance_async.simulator import Limits, ManualClock, Simulator
 from seedance_async.spec import task_hash
+from seedance_async.spec._handle import TaskHandle
 from seedance_async.transport._aiohttp import Transport
+from tests.redis._procs import field
 from tests.redis.test_worker import ENV, MODEL, ark, billed_prompts, settings
 
 MODEL_15 = "doubao-seedance-1-5-pro-251215"
@@ -235,6 +238,72 @@ async def test_a_taker_waits_out_a_send_already_on_its_way_and_adopts_it(
     (result,) = await redis_results(redis_url, "b1", prefix=prefix)
     assert result["outcome"] == "succeeded"
     assert [result["task_id"]] == created
+
+
+async def test_reconciliation_never_adopts_a_task_another_line_created(
+    redis: Redis, redis_url: str, prefix: str
+) -> None:
+    """Line k1's submit was answered but not journaled yet when a worker reconciles line k2
+    (an intent whose request never arrived). Ark lists the queued task of k1 with only its
+    model, tier and expiry, so it is k2's single candidate: the worker must not adopt it;
+    identity is not provable, and k2 ends ``unknown``."""
+    expiry = 3600  # set by the caller: no correlation nonce tells the two apart
+    mine = VideoTask(model=MODEL, prompt="line one", execution_expires_after=expiry)
+    theirs = VideoTask(model=MODEL, prompt="line two", execution_expires_after=expiry)
+    await enqueue_batch(redis, "b1", [("k1", mine, 1), ("k2", theirs, 2)], prefix=prefix)
+    async with Simulator(("ark",), limits=Limits.unlimited(), time_scale=0.001) as sim:
+        config = attrs.evolve(ark(sim), resubmit_when_not_listed=True)
+        other = RedisJournal(redis, "b1", worker="other", prefix=prefix, lease=60.0)
+        await other.heartbeat()
+        assert [r.key for r in await other.claim(1)] == ["k1"]
+        dead = RedisJournal(redis, "b1", worker="dead", prefix=prefix, lease=0.3)
+        await dead.heartbeat()
+        assert [r.key for r in await dead.claim(1)] == ["k2"]
+        factory = redis_budget_factory(redis, prefix=f"{prefix}budget:")
+        async with Client([config], env=ENV, budget_factory=factory) as client:
+            provider = client.provider("ark")
+
+            async def dead_takes_a_token() -> None:  # k2: token granted, never sent
+                await dead.record_intent("k2", theirs, "ark", 0, time.time())
+                await provider.budget.before_submit()
+
+            async def other_sends() -> None:  # k1: created and answered, not journaled yet
+                await other.record_intent("k1", mine, "ark", 0, time.time())
+                handle, _ = await provider.submit(mine, spec_hash=task_hash(mine), key="k1")
+                answered.append(handle)
+
+            answered: list[TaskHandle] = []
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(dead_takes_a_token)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other_sends)
+            (k1_handle,) = answered
+
+        stop = anyio.Event()
+        lines: list[str] = []
+
+        def watch(line: str) -> None:
+            lines.append(line)
+            if field(line, "finished") >= 1:
+                stop.set()
+
+        worker = RedisWorker(
+            attrs.evolve(settings(redis_url, prefix, config), progress_interval=0.05),
+            env=ENV,
+            output=watch,
+        )
+        with anyio.fail_after(30):
+            report = await worker.run(stop)
+        assert report.taken_over == 1, lines
+        assert billed_prompts(sim) == Counter({"line one": 1})
+    k2 = (await other.records(["k2"]))[0]
+    assert k2.state == "final"
+    assert k2.handle is None  # k1's task was not adopted
+    result = k2.result or {}
+    assert result.get("outcome") == "unknown", result
+    assert "another worker" in str(result.get("reason")), result
+    assert k1_handle.task_id in str(result.get("reason"))  # named as the candidate
+    await other.record_submitted("k1", k1_handle)  # the answer is k1's, as it always was
 
 
 async def test_a_finished_task_echoing_effective_values_is_adopted_not_resent(
