@@ -19,6 +19,7 @@ from seedance_async.client._ambiguous_submit import SubmitReconciler
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock
 from seedance_async.core._errors import (
+    LeaseLost,
     MalformedResponse,
     OutcomeUnknown,
     ProviderError,
@@ -27,7 +28,7 @@ from seedance_async.core._errors import (
     RequestNotSent,
 )
 from seedance_async.core._events import EventKind
-from seedance_async.core._fence import check_send_fence
+from seedance_async.core._fence import send_fence_holds
 from seedance_async.core._wire import HttpRequest
 from seedance_async.limits._key_limits import BudgetLike
 from seedance_async.policy._retry import RetryPolicy
@@ -38,6 +39,8 @@ from seedance_async.spec._task import VideoTask
 from seedance_async.transport._aiohttp import Transport
 
 __all__ = ["PaidSubmitter", "task_handle"]
+
+_STALE_TOKENS = 3  # tokens in a row whose lease ran out before the send: give up
 
 
 def task_handle(
@@ -101,15 +104,21 @@ class PaidSubmitter:
         Raises:
             SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
             ProviderError: the provider refused the task or stayed unavailable (nothing created).
-            LeaseLost: a shared journal's fence refused the send (another worker may own
-                the task now); nothing was sent.
+            LeaseLost: another worker owns the task now (a shared journal's token grant
+                refused), or the lease never lasted from a token to its send; nothing was
+                sent.
         """
-        attempt = 0
+        attempt = stale = 0
         while True:
             await self.budget.before_submit()
             # The last word before the request goes out (no await from here to the
-            # transport): a worker paused since its token may have lost the task.
-            check_send_fence()
+            # transport): a worker paused since its token may have lost the task. Then it
+            # takes a new token, whose grant checks ownership again.
+            if not send_fence_holds():
+                stale += 1
+                if stale > _STALE_TOKENS:
+                    raise LeaseLost(f"{key!r}: no lease that lasts from a token to its send")
+                continue
             token = self._reconciler.begin_inflight()
             sent_at = self.clock.wall()
             try:

@@ -4,7 +4,9 @@ A journal shared by several processes (the Redis worker) sets :data:`SEND_FENCE`
 task that is about to submit; :class:`~seedance_async.client._paid_submit.PaidSubmitter`
 calls it right before it hands the request to the transport, with no await in between, so
 a process that was paused after its submit token was granted (and whose task another
-worker may have taken over meanwhile) sends nothing.
+worker may have taken over meanwhile) sends nothing: it takes a new token instead, whose
+grant checks ownership again (and refuses with :class:`LeaseLost` once the task has
+another owner).
 """
 
 from __future__ import annotations
@@ -12,18 +14,15 @@ from __future__ import annotations
 import contextvars
 from typing import Protocol
 
-__all__ = ["SEND_FENCE", "SendFence", "check_send_fence"]
+__all__ = ["SEND_FENCE", "SendFence", "send_fence_holds"]
 
 
 class SendFence(Protocol):
     """Says whether the submit about to be sent may still go."""
 
-    def check_send(self) -> None:
-        """Return when the request may be sent.
-
-        Raises:
-            LeaseLost: the sender may no longer own the task; send nothing.
-        """
+    def holds(self) -> bool:
+        """True when the sender provably still owns the task (its lease runs); False when
+        that is no longer provable: send nothing, and ask for a new token."""
         ...
 
 
@@ -33,12 +32,7 @@ SEND_FENCE: contextvars.ContextVar[SendFence | None] = contextvars.ContextVar(
 """Set in the task that will submit (by a shared journal when it records the intent)."""
 
 
-def check_send_fence() -> None:
-    """Run the current task's fence, if any (see :class:`SendFence`).
-
-    Raises:
-        LeaseLost: the fence refused.
-    """
+def send_fence_holds() -> bool:
+    """Whether the current task's fence (if any) lets its submit go now."""
     fence = SEND_FENCE.get()
-    if fence is not None:
-        fence.check_send()
+    return fence is None or fence.holds()

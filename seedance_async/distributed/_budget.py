@@ -77,8 +77,8 @@ class LeaseFence(Protocol):
         """The lease provably runs until ``until`` (the clock's ``now()`` scale)."""
         ...
 
-    def check_send(self, key: str) -> None:
-        """Raise :class:`LeaseLost` unless the lease still runs (with a margin)."""
+    def lease_holds(self) -> bool:
+        """True while the lease provably runs (with a margin)."""
         ...
 
     def sent(self, key: str, at: str) -> None:
@@ -106,9 +106,9 @@ class SubmitMark:
     sending: str
     lease: LeaseFence = attrs.field(eq=False, repr=False)
 
-    def check_send(self) -> None:
-        """Raise :class:`LeaseLost` unless the owner's lease still runs."""
-        self.lease.check_send(self.key)
+    def holds(self) -> bool:
+        """True while the owner's lease provably runs: the request may go out."""
+        return self.lease.lease_holds()
 
 
 SUBMIT_MARK: contextvars.ContextVar[SubmitMark | None] = contextvars.ContextVar(

@@ -14,10 +14,11 @@ it was paused or cut off) gets :class:`LeaseLost` instead of overwriting its suc
 records, and must stop. The paid request is fenced too: the submit token is granted only
 to the owner under a live lease (:mod:`seedance_async.distributed._budget`), and right
 before the request is sent the worker checks that its lease still provably runs
-(:meth:`BatchMember.check_send`): the time of the last renewal Redis confirmed, taken when
+(:meth:`BatchMember.lease_holds`): the time of the last renewal Redis confirmed, taken when
 the renewal was *sent*, plus the lease, on the local monotonic clock. A worker paused
 between its token and its send therefore sends nothing once its lease may have run out,
-which is the only time another worker can take its keys over. A worker that lost touch itself waits a whole lease before taking
+which is the only time another worker can take its keys over; it asks for a new token,
+whose grant proves ownership again (or refuses: :class:`LeaseLost`). A worker that lost touch itself waits a whole lease before taking
 anything over (:meth:`BatchMember.steady_for`): the others may be reconnecting too.
 
 Each Redis call waits until Redis answers (:class:`RedisLink`): a worker pauses and loses
@@ -164,18 +165,13 @@ class BatchMember:
         """Our lease provably runs until ``until`` (``clock.now()``): a grant said so."""
         self.lease_until = max(self.lease_until, until)
 
-    def check_send(self, key: str) -> None:
-        """Return if a paid request for ``key`` may go out now (our lease provably runs).
+    def lease_holds(self) -> bool:
+        """True while our lease provably runs (a paid request may go out now).
 
-        Raises:
-            LeaseLost: the lease may have run out, so another worker may own ``key`` and
-                may send it itself; nothing must be sent.
+        False means it may have run out, so another worker may own our keys and send them
+        itself: send nothing before a new token's grant has proven ownership again.
         """
-        if self._clock.now() >= self.lease_until - _SEND_MARGIN:
-            raise LeaseLost(
-                f"batch {self.batch}: our lease may have run out before {key!r} was sent "
-                "(paused or cut off); not sending it"
-            )
+        return self._clock.now() < self.lease_until - _SEND_MARGIN
 
     def sent(self, key: str, at: str) -> None:
         """Remember the ``sent_at`` stamp a submit token put on ``key`` (for a restore)."""

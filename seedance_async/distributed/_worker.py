@@ -4,15 +4,16 @@ Theory of operation
 -------------------
 A worker is a :class:`Client` whose budgets are :class:`RedisBudget` (shared with every
 other worker using the same keys), a :class:`Tracker` whose journal is this worker's
-:class:`RedisJournal`, and three loops:
+:class:`RedisJournal`, and four loops:
 
 * the *claim loop* keeps up to ``concurrency`` unfinished tasks in the tracker, claiming
   pending keys from the batch queue as tasks finish, and ends when the batch is complete
   (every task final, none queued or owned by anyone) or a stop is requested;
-* the *heartbeat loop* renews the worker's lease and its running slots, feeds every remote
-  id any worker created into ``ProviderClient.remember``, takes over the keys of workers
-  whose lease ran out, and adopts keys Redis says we own but we do not follow (a claim
-  whose answer was lost);
+* the *heartbeat loop* renews the worker's lease and its running slots, and nothing else
+  (a renewal held up by slow work would let the lease lapse);
+* the *takeover loop* feeds every remote id any worker created into
+  ``ProviderClient.remember``, takes over the keys of workers whose lease ran out, and
+  adopts keys Redis says we own but we do not follow (a claim whose answer was lost);
 * a *progress loop* prints one line every few seconds.
 
 A key taken over (or claimed) is handled by its record, never by a blind resubmit:
@@ -259,6 +260,7 @@ class RedisWorker:
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     tg.start_soon(self._beat_loop)
+                    tg.start_soon(self._takeover_loop)
                     tg.start_soon(self._progress_loop)
                     self.report.reason = await self._claim_loop(stop)
                     if self.report.reason == "stopped":
@@ -312,11 +314,17 @@ class RedisWorker:
         return self.settings.heartbeat or self.settings.lease / 4
 
     async def _beat_loop(self) -> None:
+        # Only the lease and the slots here: nothing slow may hold up a renewal (a lease
+        # that lapses lets others take our keys, and stops our paid sends).
         while True:
             await anyio.sleep(self._heartbeat_every())
             await self.journal.heartbeat()
             for budget in self._budgets:
                 await budget.renew()
+
+    async def _takeover_loop(self) -> None:
+        while True:
+            await anyio.sleep(self._heartbeat_every())
             await self._remember_new_ids()
             if self._stopping or self.journal.steady_for() < self.settings.lease:
                 continue
