@@ -1,5 +1,4 @@
-"""Issue #14 in the in-process mode: effective values in reconciliation, evenly spaced
-polls, and the running slot of a task whose outcome is unknown."""
+"""Reconciliation recognises a finished task by what the provider may have chosen (issue #14)."""
 
 from __future__ import annotations
 
@@ -7,14 +6,9 @@ from typing import Any
 
 import pytest
 
-from seedance_async.client._client import Client
 from seedance_async.client._reconcile import compatible, matches_spec
-from seedance_async.config._provider import ProviderConfig
-from seedance_async.core._secrets import ApiKey
-from seedance_async.limits._key_limits import Budget
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
-from seedance_async.testing import FakeClock
 
 MODEL_15 = "doubao-seedance-1-5-pro-251215"
 
@@ -52,28 +46,3 @@ def test_provider_chosen_values_are_compatible_with_anything() -> None:
     assert compatible("duration", None, "12")
     assert not compatible("duration", 4, "12")
     assert compatible("seed", 3, None)  # nothing echoed: nothing contradicts
-
-
-async def test_the_clients_default_budget_spaces_polls() -> None:
-    """The in-process budget built for an alias lets no burst of polls on top of the rate."""
-    config = ProviderConfig(
-        alias="a", adapter="ark", base_url="https://a.example/api/v3", api_key=ApiKey("sk-test-a")
-    )
-    async with Client([config]) as client:
-        budget = client.provider("a").budget
-        assert isinstance(budget, Budget)
-        assert budget.poll_bucket.burst == 1.0
-    assert Budget().poll_bucket.burst == 1.0
-
-
-async def test_a_kept_slot_comes_back_at_its_time_not_before() -> None:
-    """A slot kept for a task that may still run stays taken until the given Unix time."""
-    clock = FakeClock()
-    budget = Budget(max_running=1, clock=clock)
-    await budget.acquire_running_slot()
-    await budget.keep_running_slot(clock.wall() + 100)
-    assert not await budget.try_acquire_running_slot()
-    clock.advance(99)
-    assert not await budget.try_acquire_running_slot()
-    clock.advance(1)
-    assert await budget.try_acquire_running_slot()
