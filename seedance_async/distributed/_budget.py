@@ -11,12 +11,18 @@ The state of one (host, key) budget lives in four Redis keys under ``key_prefix`
   their slots (:meth:`RedisBudget.renew`, and in passing on every token taken), so the slots
   of a process that died come back when their lease runs out.
 
-Taking a token is one Lua script: gate, refill and take happen atomically, so no two
-processes can spend the same token, and a token is never granted while the gate is closed.
-When nothing is free the script answers how long until something will be; the caller sleeps
-that long (capped by ``max_wait``, so that a reopened gate or a raised rate is noticed) and
-asks again: there is no busy loop. Within one process the waiters of a bucket queue on a
-FIFO lock, so only the head of the queue asks Redis.
+Taking a token is one Lua script (GCRA with reservations): the gate check and the
+reservation of the next free slot on the 1/rate grid happen atomically, so no two
+processes get the same slot, and none is granted while the gate is closed. The caller
+sleeps until its slot and goes: one round trip per grant, and grants stay on the grid
+however late an event loop wakes (a "wait, sleep, ask again" protocol lost every late
+millisecond: 36 of 49 creates/s for one busy worker). Beyond the reservation horizon the
+script answers how long to wait before asking again.
+Within one process the waiters of a bucket queue on a FIFO lock, so only the head of the
+queue asks Redis, for one round trip per grant (it sleeps until its slot without the
+lock). Slots are reserved at most three intervals ahead. A slot reached more than 20 ms
+late (a stalled loop) is given up, not sent: sent late it would bunch with the slots after
+it.
 
 A 429 with a wait closes the shared gate. One without a wait halves the bucket's shared
 ``rate`` (at most once per ``hold`` seconds) and successes raise it back: AIMD is shared by
@@ -116,6 +122,8 @@ SUBMIT_MARK: contextvars.ContextVar[SubmitMark | None] = contextvars.ContextVar(
 )
 """Set by the Redis journal when it records an intent, in the task that will submit."""
 
+_LATE_SLOT = 0.02  # seconds: a reserved slot reached later than this is given up
+_AHEAD_SLOTS = 3  # how many intervals ahead a slot may be reserved
 _IDLE_TTL_MS = 600_000  # an idle bucket refills to full anyway; only its AIMD rate is lost
 _SLOT_POLL_CAP = 0.25  # another process may free a slot any time: look this often
 
@@ -184,9 +192,9 @@ class RedisBudget:
         self.holder = holder or uuid.uuid4().hex[:12]
         self._held: list[str] = []
         self._seq = 0
-        self._locks: dict[RequestKind, anyio.Lock] = {}
         self._local_until = -math.inf  # a local copy of the gate, for when Redis is away
         self._last_renew = -math.inf
+        self._locks: dict[RequestKind, anyio.Lock] = {}
         self._take_script = redis.register_script(TAKE)
         self._adapt_script = redis.register_script(ADAPT)
         self._cooldown_script = redis.register_script(COOLDOWN)
@@ -225,42 +233,57 @@ class RedisBudget:
         keys += [mark.record, mark.owner_hash, mark.alive, mark.sending] if mark else [bucket] * 4
         args: list[Any] = [self._ceiling[kind], self._burst[kind], _IDLE_TTL_MS]
         args += [mark.key, mark.owner] if mark else ["", ""]
-        lock = self._locks.setdefault(kind, anyio.Lock())
+        # Reserve only a few slots ahead: a submit's slot stamps sent_at on its record, and
+        # a worker that dies with slots reserved but unsent leaves intents to reconcile.
+        args.append(min(self._max_wait, _AHEAD_SLOTS / self._rate[kind]))
         refreshes = 0
-        async with lock:
-            while True:
-                local_wait = self._local_until - self._clock.now()
-                if local_wait > 0:
-                    await self._clock.sleep(min(local_wait, self._max_wait))
-                    continue
-                asked_at = self._clock.now()
-                answer: list[Any] = await self.link.call(
-                    lambda: self._take_script(keys=keys, args=args), f"{kind} token"
-                )
-                granted, wait, rate, server_now, lease_ms = answer
-                if rate:
-                    self._rate[kind] = float(rate)
-                if granted == 1:
-                    if mark is not None:
-                        # The lease ran at least this long from when we asked.
-                        mark.lease.extend(asked_at + int(lease_ms) / 1000)
-                        mark.lease.sent(mark.key, str(server_now))
-                    break
-                if mark is not None and granted == -1:
-                    raise LeaseLost(
-                        f"{mark.key!r} belongs to another worker now: no submit token for it"
+        lock = self._locks.setdefault(kind, anyio.Lock())
+        while True:
+            # Only the head of this process's queue asks Redis (no herd of askers), and
+            # holds the lock for one round trip per grant: its slot is reserved, and it
+            # sleeps until then without the lock.
+            async with lock:
+                while True:
+                    local_wait = self._local_until - self._clock.now()
+                    if local_wait > 0:
+                        await self._clock.sleep(min(local_wait, self._max_wait))
+                        continue
+                    asked_at = self._clock.now()
+                    answer: list[Any] = await self.link.call(
+                        lambda: self._take_script(keys=keys, args=args), f"{kind} token"
                     )
-                if mark is not None and granted == -2:
-                    refreshes += 1
-                    if refreshes > 3:
-                        raise JournalError(
-                            f"{mark.key!r}: no live lease or intent record to submit under"
+                    granted, wait, rate, server_at, lease_ms = answer
+                    if rate:
+                        self._rate[kind] = float(rate)
+                    if granted == 1:
+                        if mark is not None:
+                            # The lease ran at least this long from when we asked.
+                            mark.lease.extend(asked_at + int(lease_ms) / 1000)
+                            mark.lease.sent(mark.key, str(server_at))
+                        break
+                    if mark is not None and granted == -1:
+                        raise LeaseLost(
+                            f"{mark.key!r} belongs to another worker now: no submit token for it"
                         )
-                    await mark.lease.refresh()
-                    continue
-                await self._clock.sleep(min(max(float(wait), 0.001), self._max_wait))
+                    if mark is not None and granted == -2:
+                        refreshes += 1
+                        if refreshes > 3:
+                            raise JournalError(
+                                f"{mark.key!r}: no live lease or intent record to submit under"
+                            )
+                        await mark.lease.refresh()
+                        continue
+                    await self._clock.sleep(min(max(float(wait), 0.001), self._max_wait))
+            # The slot, on our clock, is no earlier than when we asked plus the delay.
+            slot = asked_at + float(wait)
+            await self._clock.sleep(slot - self._clock.now())
+            # A slot we reach much later than its time (a stalled loop) is given up: sent
+            # late it would bunch with the slots after it and overshoot a sliding window.
+            # So is one a 429 closed the gate over while we slept.
+            if self._clock.now() - slot <= _LATE_SLOT and self._local_until <= self._clock.now():
+                break
         await self._renew_if_due()
-        return float(server_now)
+        return float(server_at)
 
     async def before_submit(self) -> None:
         """Wait until the shared gate is open and a shared submit token is taken."""

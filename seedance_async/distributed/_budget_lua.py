@@ -14,9 +14,11 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
 # KEYS: bucket, cooldown, task record, owner hash, the owner's lease, the batch's set of
 # granted unanswered submits. ARGV: configured rate, burst, idle TTL ms, task key ('' = no
-# mark), owner. Answer: {granted, wait s, current rate, server time, lease ms left}, where
-# granted is 1 (token taken), 0 (wait), -1 (another worker owns the task: no token) or -2
-# (our lease or the record is gone: renew or restore, then ask again; no token).
+# mark), owner, how far ahead a slot may be reserved (s). Answer: {granted, wait s, current
+# rate, server time, lease ms left}, where granted is 1 (a slot reserved: go after "wait"
+# seconds, at the server time given), 0 (nothing reserved: ask again after "wait"), -1
+# (another worker owns the task: no token) or -2 (our lease or the record is gone: renew
+# or restore, then ask again; no token).
 # With a mark, the ownership and lease checks, the grant and the sent_at stamp are one
 # atomic step: no token is ever granted for a task its caller does not own under a live lease.
 TAKE = (
@@ -34,46 +36,44 @@ if ARGV[4] ~= '' then
 end
 local closed = redis.call('PTTL', KEYS[2])
 if closed > 0 then return {0, tostring(closed / 1000), '', stamp, 0} end
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate')
-local rate = tonumber(b[3]) or tonumber(ARGV[1])
+-- GCRA with reservations: 'tat' is when the next request is due on the 1/rate grid. A
+-- caller gets the first free slot (up to ARGV[6] seconds ahead) and sleeps until it, so
+-- one round trip makes one grant and grants stay on the grid however late callers ask;
+-- asking, being told to wait, sleeping and asking again lost every late millisecond.
+local b = redis.call('HMGET', KEYS[1], 'tat', 'rate')
+local rate = tonumber(b[2]) or tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate); ts = now end
-if tokens < 0.999999 then
-  return {0, tostring((1 - tokens) / rate), tostring(rate), stamp, 0}
+local tat = tonumber(b[1]) or now
+local slot = math.max(now, tat - (burst - 1) / rate)
+if slot - now > tonumber(ARGV[6]) then
+  return {0, tostring(slot - now - tonumber(ARGV[6])), tostring(rate), stamp, 0}
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', string.format('%.6f', ts))
+redis.call('HSET', KEYS[1], 'tat', string.format('%.6f', math.max(tat, now) + 1 / rate))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[3], 'sent_at', stamp)
   redis.call('SADD', KEYS[6], ARGV[4])
 end
-return {1, '0', tostring(rate), stamp, lease}
+return {1, tostring(slot - now), tostring(rate), string.format('%.6f', slot), lease}
 """
 )
 
 # KEYS: bucket. ARGV: configured rate, burst, idle TTL ms, 'down'|'up', factor, floor, hold s,
-# increase. Refills at the old rate up to now, then changes the rate. Answer: the new rate.
+# increase. Changes the rate of slots not yet reserved. Answer: the new rate.
 ADAPT = (
     _NOW
     + """
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate', 'last_down')
+local b = redis.call('HMGET', KEYS[1], 'rate', 'last_down')
 local configured = tonumber(ARGV[1])
-local rate = tonumber(b[3]) or configured
-local burst = tonumber(ARGV[2])
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate); ts = now end
+local rate = tonumber(b[1]) or configured
 if ARGV[4] == 'down' then
-  if now - (tonumber(b[4]) or 0) < tonumber(ARGV[7]) then return tostring(rate) end
+  if now - (tonumber(b[2]) or 0) < tonumber(ARGV[7]) then return tostring(rate) end
   rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
   redis.call('HSET', KEYS[1], 'last_down', string.format('%.6f', now))
 else
   rate = math.min(configured, rate + tonumber(ARGV[8]))
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', string.format('%.6f', ts),
-  'rate', tostring(rate))
+redis.call('HSET', KEYS[1], 'rate', tostring(rate))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return tostring(rate)
 """
