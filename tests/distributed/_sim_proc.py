@@ -1,6 +1,6 @@
 """The simulator as its own process for the Redis tests: Ark only, no server-side limits.
 
-``python -m tests.redis._sim_proc CONFIG_FILE TIME_SCALE`` writes a provider config whose
+``python -m tests.distributed._sim_proc CONFIG_FILE TIME_SCALE`` writes a provider config whose
 ``submit_rpm`` / ``poll_rps`` / ``max_running`` are the budgets the workers share, prints
 ``ready <root url>`` and serves until SIGTERM. The simulator's own limits are off, so its
 request log shows what the clients sent rather than what it let through.

@@ -17,7 +17,7 @@ from seedance_async.distributed._journal import RedisJournal
 from seedance_async.distributed._worker import RedisWorker, WorkerSettings
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator
 from seedance_async.spec import task_hash
-from tests.redis._procs import field
+from tests.distributed._procs import field
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 SCALE = 0.001

@@ -26,9 +26,9 @@ from seedance_async.distributed._batch import (
     redis_summary,
 )
 from seedance_async.simulator import max_in_window
-from tests.redis._procs import Proc, SimProcess, field, worker_args
-from tests.redis._sim_proc import SUBMIT_RPS
-from tests.redis.conftest import RedisServer
+from tests.distributed._procs import Proc, SimProcess, field, worker_args
+from tests.distributed._sim_proc import SUBMIT_RPS
+from tests.distributed.conftest import RedisServer
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 BURST = 5

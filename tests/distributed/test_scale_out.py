@@ -9,8 +9,8 @@ from pathlib import Path
 from seedance_async import VideoTask
 from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
 from seedance_async.simulator import max_in_window
-from tests.redis._procs import Proc, SimProcess, field, worker_args
-from tests.redis._sim_proc import SUBMIT_RPS
+from tests.distributed._procs import Proc, SimProcess, field, worker_args
+from tests.distributed._sim_proc import SUBMIT_RPS
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 BURST = 5  # --submit-burst in worker_args

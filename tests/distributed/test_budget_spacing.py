@@ -19,7 +19,7 @@ from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._journal import RedisJournal
 from seedance_async.distributed._worker import RedisWorker
 from seedance_async.simulator import Limits, Simulator, max_in_window
-from tests.redis.test_worker import ENV, MODEL, ark, settings
+from tests.distributed.test_worker import ENV, MODEL, ark, settings
 
 
 async def test_shared_polls_never_burst_above_the_rate(redis: Redis, prefix: str) -> None:

@@ -15,7 +15,7 @@ from seedance_async.core._clock import SystemClock
 from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._conn import connect
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator, max_in_window
-from tests.redis.conftest import RedisServer
+from tests.distributed.conftest import RedisServer
 
 MODEL = "doubao-seedance-1-0-pro-250528"
 

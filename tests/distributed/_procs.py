@@ -95,10 +95,12 @@ class Proc:
 
 
 class SimProcess(Proc):
-    """``tests.redis._sim_proc``: the simulator in its own process."""
+    """``tests.distributed._sim_proc``: the simulator in its own process."""
 
     def __init__(self, config: Path) -> None:
-        super().__init__(["-m", "tests.redis._sim_proc", str(config), str(TIME_SCALE)], name="sim")
+        super().__init__(
+            ["-m", "tests.distributed._sim_proc", str(config), str(TIME_SCALE)], name="sim"
+        )
         self.root = self.wait_for(lambda line: line.startswith("ready "), 30).split()[1]
         self.config = config
 

@@ -37,8 +37,8 @@ from seedance_async.simulator import Limits, ManualClock, Simulator
 from seedance_async.spec import task_hash
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.transport._aiohttp import Transport
-from tests.redis._procs import field
-from tests.redis.test_worker import ENV, MODEL, ark, billed_prompts, settings
+from tests.distributed._procs import field
+from tests.distributed.test_worker import ENV, MODEL, ark, billed_prompts, settings
 
 MODEL_15 = "doubao-seedance-1-5-pro-251215"
 
