@@ -399,7 +399,7 @@ async def test_chainhub_speaks_ark_under_its_own_path(
 async def test_gateway000_vocabulary(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """The seed-000 gateway says submitted / processing / succeeded and has no list."""
+    """gateway000 says submitted / processing / succeeded and has no list."""
     url = sim.base_url("gateway000") + "/v1/video/generations"
     status, body, _ = await call(http, "POST", url, json=ark_body())
     assert (status, body["status"]) == (200, "submitted")
