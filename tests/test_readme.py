@@ -40,7 +40,8 @@ _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[\w+-]*)\s*$")
 _TIMEOUT = 120.0
 # An example that exits 0 while reporting a task that did not succeed is not a working one.
 _FAILURE_WORDS = re.compile(
-    r"\b(failed|error|unknown|rejected|expired|deadline|cancelled|traceback)\b", re.IGNORECASE
+    r"\b(failed|error|unknown|rejected|expired|deadline|cancelled|traceback|not done)\b",
+    re.IGNORECASE,
 )
 # Keys the README's examples read from the environment; the simulator accepts each.
 _ARK_KEY = "sk-readme-ark"
