@@ -38,6 +38,24 @@ from tests import imagedata
 README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[\w+-]*)\s*$")
 _TIMEOUT = 120.0
+# Loaded by every example's interpreter (a sitecustomize module on PYTHONPATH): a name lookup
+# of any host but loopback fails, so an example aimed at a real provider fails here instead
+# of reaching it. Examples aimed at the simulator use IP literals and never notice.
+_LOOPBACK_ONLY = """
+import socket
+
+_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else host
+    if name not in (None, "localhost", "::1") and not str(name).startswith("127."):
+        raise OSError(f"README example tried to reach {name!r}: only loopback is allowed")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_only
+"""
 # An example that exits 0 while reporting a task that did not succeed is not a working one.
 _FAILURE_WORDS = re.compile(
     r"\b(failed|error|unknown|rejected|expired|deadline|cancelled|traceback|not done)\b",
@@ -154,9 +172,11 @@ def _workdir(sim: Simulator, where: Path) -> Path:
     return where
 
 
-def _environment(sim: Simulator) -> dict[str, str]:
+def _environment(sim: Simulator, guard: Path) -> dict[str, str]:
+    (guard / "sitecustomize.py").write_text(_LOOPBACK_ONLY, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     env |= {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), env.get("PYTHONPATH")])),
         KEY_ENV: DEFAULT_KEY,
         "ARK_API_KEY": _ARK_KEY,
         "ARK_BASE_URL": sim.base_url("ark"),
@@ -183,7 +203,7 @@ def runs(
     simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[int, subprocess.CompletedProcess[str]]:
     """Every Python block run at once, each in its own folder: line → finished process."""
-    env = _environment(simulator)
+    env = _environment(simulator, tmp_path_factory.mktemp("guard"))
     started: dict[int, tuple[subprocess.Popen[str], list[str]]] = {}
     for block in PYTHON_BLOCKS:
         folder = _workdir(simulator, tmp_path_factory.mktemp(f"readme_{block.line}"))
