@@ -8,7 +8,9 @@ the failover example names), an image ``corgi.png``, and keys and base URLs in e
 variables. No block is skipped: a block that is not meant to run is not tagged ``python``.
 
 A ```text block right after a Python block (nothing but blank lines between) is that
-block's expected standard output, compared exactly. A program without one must not print
+block's expected standard output, compared exactly. A ```toml block whose first line names a
+file (``# providers.toml: ...``) is that file, written into the folder of the next Python
+block, which is how the README shows a file and then the code that reads it. A program without one must not print
 words of failure ("failed", "unknown", ...): an example that exits 0 while its task failed
 is not a working example. Programs run with ``-W error`` and must write nothing to stderr.
 
@@ -37,6 +39,7 @@ from tests import imagedata
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[\w+-]*)\s*$")
+_FILE_COMMENT = re.compile(r"^# (?P<name>[\w.-]+\.toml):")
 _TIMEOUT = 120.0
 # Loaded by every example's interpreter (a sitecustomize module on PYTHONPATH): a name lookup
 # of any host but loopback fails, so an example aimed at a real provider fails here instead
@@ -63,6 +66,8 @@ _FAILURE_WORDS = re.compile(
 )
 # Keys the README's examples read from the environment; the simulator accepts each.
 _ARK_KEY = "sk-readme-ark"
+_ARK_MAIN_KEY = "sk-readme-ark-main"
+_ARK_BACKUP_KEY = "sk-readme-ark-backup"
 _UNIFIED_KEY = "sk-readme-unified"
 
 
@@ -74,6 +79,7 @@ class Block:
     text: str
     line: int  # 1-based line of the opening fence
     expected_output: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) the README shows just before
 
     @property
     def is_test_module(self) -> bool:
@@ -86,6 +92,7 @@ def readme_blocks(text: str) -> list[Block]:
     lines = text.splitlines()
     n = 0
     gap_since_last: list[str] = []
+    shown_files: list[tuple[str, str]] = []
     while n < len(lines):
         opening = _FENCE.match(lines[n])
         if opening is None:
@@ -111,6 +118,12 @@ def readme_blocks(text: str) -> list[Block]:
             and blocks[-1].expected_output is None
         ):
             blocks[-1] = attrs.evolve(blocks[-1], expected_output=block.text)
+        named = _FILE_COMMENT.match(block.text)
+        if block.language == "toml" and named:
+            shown_files.append((named["name"], block.text))
+        elif block.language == "python":
+            block = attrs.evolve(block, files=tuple(shown_files))
+            shown_files = []
         blocks.append(block)
         gap_since_last = []
     return blocks
@@ -140,6 +153,19 @@ def test_the_block_parser_pairs_programs_with_their_output() -> None:
     assert blocks[0].expected_output is None
 
 
+def test_a_named_toml_block_is_the_file_the_next_python_block_reads() -> None:
+    """``# providers.toml: ...`` on a toml block's first line hands it to the next program."""
+    text = (
+        "```toml\n# providers.toml: mine\n[providers.a]\n```\n"
+        "```python\nopen('providers.toml')\n```\n```python\npass\n```\n"
+        "```toml\n[providers.b]\n```\n```python\npass\n```\n"
+    )
+    programs = [b for b in readme_blocks(text) if b.language == "python"]
+    assert programs[0].files == (("providers.toml", "# providers.toml: mine\n[providers.a]\n"),)
+    assert programs[1].files == ()
+    assert programs[2].files == ()
+
+
 @pytest.mark.parametrize(
     "block",
     [b for b in BLOCKS if b.language == "toml" and "[providers." in b.text],
@@ -154,7 +180,10 @@ def test_provider_config_examples_load(block: Block) -> None:
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
     """Every simulated provider, served from a thread of its own for the whole module."""
-    keys = {"ark": (DEFAULT_KEY, _ARK_KEY), "unified": (DEFAULT_KEY, _UNIFIED_KEY)}
+    keys = {
+        "ark": (DEFAULT_KEY, _ARK_KEY, _ARK_MAIN_KEY, _ARK_BACKUP_KEY),
+        "unified": (DEFAULT_KEY, _UNIFIED_KEY),
+    }
     with (
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(Simulator(api_key=keys, seed=3, time_scale=0.01)) as sim,
@@ -162,13 +191,16 @@ def simulator() -> Iterator[Simulator]:
         yield sim
 
 
-def _workdir(sim: Simulator, where: Path) -> Path:
+def _workdir(sim: Simulator, where: Path, block: Block) -> Path:
     """A folder with what a reader of the README has: a provider config and an image."""
     config = sim.provider_config()
-    for alias in ("ark-main", "ark-backup"):  # two keys of one Ark account, in real life
-        config["providers"][alias] = dict(config["providers"]["ark"])
+    # Two more keys of the same Ark account, as the failover example has them.
+    for alias, key_env in (("ark-main", "ARK_MAIN_API_KEY"), ("ark-backup", "ARK_BACKUP_API_KEY")):
+        config["providers"][alias] = dict(config["providers"]["ark"], key_env=key_env)
     (where / "providers.toml").write_text(config_toml(config), encoding="utf-8")
     (where / "corgi.png").write_bytes(imagedata.png(640, 480))
+    for name, text in block.files:
+        (where / name).write_text(text, encoding="utf-8")
     return where
 
 
@@ -179,6 +211,8 @@ def _environment(sim: Simulator, guard: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), env.get("PYTHONPATH")])),
         KEY_ENV: DEFAULT_KEY,
         "ARK_API_KEY": _ARK_KEY,
+        "ARK_MAIN_API_KEY": _ARK_MAIN_KEY,
+        "ARK_BACKUP_API_KEY": _ARK_BACKUP_KEY,
         "ARK_BASE_URL": sim.base_url("ark"),
         "UNIFIED_API_KEY": _UNIFIED_KEY,
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -206,7 +240,7 @@ def runs(
     env = _environment(simulator, tmp_path_factory.mktemp("guard"))
     started: dict[int, tuple[subprocess.Popen[str], list[str]]] = {}
     for block in PYTHON_BLOCKS:
-        folder = _workdir(simulator, tmp_path_factory.mktemp(f"readme_{block.line}"))
+        folder = _workdir(simulator, tmp_path_factory.mktemp(f"readme_{block.line}"), block)
         command = _command(block, folder)
         process = subprocess.Popen(  # noqa: S603 - our interpreter, the README's code
             command,
