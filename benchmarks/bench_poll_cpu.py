@@ -2,7 +2,7 @@
 
 Method. The simulator (own process) holds ``n_tasks`` tasks that stay ``running`` for good,
 created beforehand with plain POSTs (not measured), so every poll is the same small GET.
-The provider is the seed-000 Ark gateway flavour, which has no list endpoint: the library
+The provider is the simulator's ``gateway000`` Ark gateway, which has no list endpoint: the library
 then sends exactly one GET per task poll, like the floor, so both sides send the same
 requests. Each side runs ``concurrency`` requests at a time, flat out, through one aiohttp
 session; after a warm-up, client CPU (``time.process_time``, all threads) is read over a

@@ -1,7 +1,7 @@
 """Hypothesis strategies: valid Seedance task specs per model and scenario, and any JSON.
 
 ``video_tasks()`` only builds specs that respect every universal and per-model rule of
-../shared/providers.md §7 (the same rules :mod:`seedance_async.spec._rules` enforces), so a
+docs/providers.md §7 (the same rules :mod:`seedance_async.spec._rules` enforces), so a
 spec it draws must construct without error. Narrow it with ``model=`` / ``scenario=`` /
 ``sources=``.
 """

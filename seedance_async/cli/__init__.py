@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 __all__ = ["main"]
 
@@ -18,12 +19,20 @@ _SUBCOMMAND_MODULES = (
 )
 
 
+def _version() -> str:
+    try:
+        return version("seedance-async")
+    except PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0.0.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="seedance-async",
         description="Drive Seedance video generation across providers; simulate providers offline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in _SUBCOMMAND_MODULES:
         module = importlib.import_module(module_name)

@@ -14,6 +14,7 @@ import argparse
 import json
 import random
 import sys
+import textwrap
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -284,10 +285,22 @@ async def run_demo(
     print(
         f"videos: {videos}/   results: {out_dir / 'results.jsonl'}   batch: {out_dir / 'tasks.jsonl'}"
     )
+    # The demo batch must not be what a user first sends to a real provider: every line is
+    # a paid generation and its image URLs are placeholders no provider can fetch.
+    advice = (
+        "Before you run a batch against a real provider, write your own tasks file:"
+        f" {out_dir / 'tasks.jsonl'} holds {len(tasks)} tasks, each a paid generation there,"
+        f" and its images are placeholders ({_IMG.split('{')[0]}...) that no provider can"
+        " fetch. Put your own prompts and image URLs or paths in it, one task per line, only"
+        " as many as you mean to pay for. Then:"
+    )
     print(
-        "\nRun the same batch against a real provider (a key in the environment, never on the command line):\n"
-        f"  export ARK_API_KEY=...\n  seedance-async run {out_dir / 'tasks.jsonl'} --provider ark"
-        f" --out results.jsonl --download videos/\n"
+        "\n"
+        + textwrap.fill(advice, width=92, break_on_hyphens=False, break_long_words=False)
+        + "\n"
+        "  export ARK_API_KEY=...   # the key in the environment, never on the command line\n"
+        "  seedance-async run my-tasks.jsonl --provider ark --dry-run   # checks, sends nothing\n"
+        "  seedance-async run my-tasks.jsonl --provider ark --out results.jsonl --download videos/\n"
     )
     unfinished = sum(1 for r in results if r.outcome not in set(Outcome))
     return 0 if not duplicates and not unfinished and len(results) == len(tasks) else 1

@@ -305,7 +305,7 @@ class ProviderClient:
         """The task with a per-submit nonce the provider echoes, where that is possible.
 
         Ark lists queued tasks with hardly anything but their model, times and
-        ``execution_expires_after`` (providers.md §2.3), so two lost submits of one model in
+        ``execution_expires_after`` (docs/providers.md §2.3), so two lost submits of one model in
         the same second are indistinguishable. When the caller left the expiry unset we send
         the 48 h default minus a random 0-3599 s, which the list echoes: reconciliation can
         then tell our task from the others. The effect on the task is an expiry up to one

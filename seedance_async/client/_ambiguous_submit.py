@@ -205,7 +205,8 @@ class SubmitReconciler:
         except SubmitOutcomeUnknown as unknown:
             if unknown.not_found and self.config.resubmit_when_not_listed:
                 # The list endpoint is authoritative for this key: no matching task exists,
-                # so sending again cannot double-bill (reconcile first, then resubmit: §8.1).
+                # so sending again cannot double-bill (reconcile first, then resubmit:
+                # docs/providers.md §8.1).
                 self._emit(
                     EventKind.RETRIED,
                     key,

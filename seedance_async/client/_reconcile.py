@@ -1,8 +1,9 @@
 """Finding the task an ambiguous submit may have created (pure matching rules).
 
-A submit that timed out or lost its connection may have created a paid task. Where the
-provider lists tasks (Ark), we look for a task created in the submit's time window whose
-effective parameters are compatible with the spec and whose id nobody already owns. Exactly one match is adopted; none or several leave
+A submit that timed out or lost its connection may have created a paid task
+(docs/providers.md §8.1). Where the provider lists tasks (Ark), we look for a task
+created in the submit's time window whose effective parameters match the spec and whose id
+nobody in this process already owns. Exactly one match is adopted; none or several leave
 the task ``unknown`` with what is needed to check by hand — never a blind resubmit.
 """
 
@@ -17,9 +18,8 @@ from seedance_async.spec._task import VideoTask
 
 __all__ = ["compatible", "matches_spec", "reconcile_candidates"]
 
-# Fields Ark echoes with their effective values (its get-task reference: "effective
-# values"); compared only when both the spec and the listed task carry them, since early
-# states are sparse.
+# Fields Ark echoes with their effective values (docs/providers.md §2.3); compared only
+# when both the spec and the listed task carry them, since early states are sparse.
 _ECHOED = ("resolution", "ratio", "duration", "frames", "service_tier", "execution_expires_after")
 # Requested values that let the provider choose: a finished task echoes what it chose
 # (``adaptive`` -> ``16:9``, duration -1 -> ``7``), so any echoed value is compatible.

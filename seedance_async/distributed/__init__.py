@@ -1,6 +1,6 @@
 """Many workers on many hosts sharing one Redis: budgets, journal, work queue, worker.
 
-Needs the ``redis`` extra (``pip install 'seedance-async[redis]'``) to connect.
+Needs the ``redis`` extra (``pip install -e '.[redis]'`` in a checkout) to connect.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Redis plumbing for the distributed mode: a lazy import, the connection, and outages.
 
-redis-py is an optional extra (``pip install 'seedance-async[redis]'``). Nothing here imports
-it before a connection is made, so ``import seedance_async`` works without it.
+redis-py is an optional extra (``pip install -e '.[redis]'`` in a checkout). Nothing here
+imports it before a connection is made, so ``import seedance_async`` works without it.
 
 Outage policy: a Redis call that fails because the server cannot be reached (refused,
 reset, timed out, still loading its data) is retried until it answers. The caller simply
@@ -48,7 +48,7 @@ def connect(url: str, *, name: str | None = None) -> Redis:
         from redis.backoff import NoBackoff
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
-            "the distributed mode needs redis-py: pip install 'seedance-async[redis]'"
+            "the distributed mode needs redis-py: pip install 'redis>=5' (the redis extra)"
         ) from exc
     client: Redis = Redis.from_url(
         url,

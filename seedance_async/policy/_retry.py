@@ -19,8 +19,8 @@ The rules follow from one question: *could the failed attempt have created a pai
 Delays use capped exponential backoff with full jitter (AWS architecture blog, "Exponential
 Backoff And Jitter"): ``random() * min(max_delay, base_delay * 2**attempt)``. A provider's
 ``Retry-After`` replaces the backoff, capped at ``max_retry_after``. The official Ark SDK retries
-the create POST on any transport error and ignores Retry-After (../shared/providers.md §2.10);
-pitfall 1 (§8) is why this policy does neither.
+the create POST on any transport error and ignores Retry-After (docs/providers.md §2.10);
+§8.1 there is why this policy does neither.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every access goes through :class:`Node`, which tracks the JSON path, so a missing or
 mistyped field becomes a :class:`MalformedResponse` naming ``$.data.status`` instead of a
 KeyError. Readers are lenient where providers are known to drift (numbers sent as strings,
-../shared/providers.md pitfall 6) and strict elsewhere.
+docs/providers.md §8.6) and strict elsewhere.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """AI/ML API (``https://api.aimlapi.com``): Seedance behind a flat JSON body.
 
-Wire contract: ../shared/providers.md §4 (statuses §1, capability matrix §7, pitfalls 6-7);
-seed 001.
+Wire contract: docs/providers.md §4 (statuses §1, models §7, hazards §8.6-§8.7; the §
+numbers below are its sections), from AI/ML API's "Seedance 1.0 lite (Image-to-Video)"
+page and the OpenAPI schemas of its ByteDance video models.
 
 * ``POST {base}{submit_path}`` with ``{"model", "prompt", "image_url", ...}`` → the poll
   object (``{"id", "status", ...}``) or, on older endpoints, ``{"generation_id"}``
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 DEFAULT_SUBMIT_PATH = "/v2/generate/video/bytedance/generation"
-"""The vendor path of seed 001 (§4.2); the docs say it still works next to the universal one."""
+"""The vendor path of AI/ML API's Seedance pages (§4.2); still works next to the universal one."""
 UNIVERSAL_PATH = "/v2/video/generations"
 """AI/ML API's universal video path (§4.2), usable for both submit and status."""
 
@@ -80,7 +81,7 @@ AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
     "generating": TaskState.RUNNING,
     "completed": TaskState.SUCCEEDED,
     "error": TaskState.FAILED,
-    # The SDK's poller also treats these as pending (§1, AIML-SDK _polling.py).
+    # The aimlapi-sdk-python poller also treats these as pending (§1).
     "waiting": TaskState.QUEUED,
     "active": TaskState.RUNNING,
     "processing": TaskState.RUNNING,
@@ -93,7 +94,7 @@ AIMLAPI_STATUS_MAP: Mapping[str, TaskState] = {
 # pydantic's error types for "the schema has no such field" (v2, v1).
 _EXTRA_FIELD_TYPES = frozenset({"extra_forbidden", "value_error.extra"})
 
-# Spec field → body key for the plain fields; ratio is renamed (pitfall 6).
+# Spec field → body key for the plain fields; ratio is renamed (§8.6).
 _PLAIN_FIELDS = (
     ("resolution", "resolution"),
     ("duration", "duration"),
@@ -195,15 +196,16 @@ class AimlApiAdapter(WithoutCancelOrList):
 
     Args:
         name: the name reported in statuses and errors.
-        submit_path: path of the create call below the base URL; the seed-001 vendor path
-            by default, :data:`UNIVERSAL_PATH` is the documented alternative (§4.2).
+        submit_path: path of the create call below the base URL; the vendor path of the
+            Seedance pages by default, :data:`UNIVERSAL_PATH` is the documented alternative (§4.2).
         status_path: path of the poll call; None means the same path as ``submit_path``
             (both documented pairs use one path for POST and GET, §4.3).
         camera_fixed_field: the body key for ``camera_fixed``. ``"auto"`` follows the
             current AI/ML API schemas: ``camera_fixed`` on 1.5 pro and ids this adapter
-            does not know, ``camerafixed`` on the 1.0 models. The spelling drifted: seed
-            001 (and the 1.0 schemas between 2025-11-12 and 2025-12-23) show
-            ``camera_fixed`` for 1.0 lite too, so it is an option (§4.2, pitfall 6).
+            does not know, ``camerafixed`` on the 1.0 models. The spelling drifted: the
+            lite image-to-video page (and the 1.0 schemas between 2025-11-12 and
+            2025-12-23) show ``camera_fixed`` for 1.0 lite too, so it is an option (§4.2,
+            §8.6).
         seed_min / seed_max: the seed range to allow; None takes catalog/aimlapi.toml's.
             AI/ML API publishes none (its schemas say only "integer"); it forwards to
             BytePlus (its ids are Ark ``cgt-`` ids) and documents ``-1`` as the 1.5 pro
@@ -313,7 +315,7 @@ class AimlApiAdapter(WithoutCancelOrList):
         return "camera_fixed" if route is None else route.camera_field
 
     def submit_body(self, task: VideoTask) -> dict[str, Any]:
-        """The flat create body of §4.2; unset fields are omitted, false/0 kept (pitfall 7)."""
+        """The flat create body of §4.2; unset fields are omitted, false/0 kept (§8.7)."""
         route = _route_of(task.model)
         body: dict[str, Any] = {"model": self.wire_model(task), "prompt": task.prompt}
         for n, image in enumerate(task.images):
@@ -439,7 +441,7 @@ class AimlApiAdapter(WithoutCancelOrList):
         if video is None:
             return None
         if isinstance(video.value, list):
-            # Not in the current schema; the SDK takes the first url it finds (§4.4).
+            # Not in the current schema; aimlapi-sdk-python takes the first url it finds.
             items = video.items()
             return items[0].object().opt_text("url") if items else None
         return video.object().opt_text("url")
@@ -452,7 +454,7 @@ class AimlApiAdapter(WithoutCancelOrList):
         if usage is None:
             return None
         usage.object()
-        # credits_used in the current schema, tokens_used in the older pair file (§4.3);
+        # credits_used in the current schema, tokens_used in the older one (§4.3);
         # usd_spent next to credits_used on the 2.x pages.
         credits = usage.opt_number("credits_used")
         tokens = usage.opt_int("tokens_used")

@@ -1,6 +1,7 @@
 """Volcengine Ark / BytePlus ModelArk, and gateways that pass Ark's body through.
 
-Wire contract: ../shared/providers.md §2 (Ark) and §3 (pass-through gateways).
+Wire contract: docs/providers.md §2 (Ark) and §3 (pass-through gateways); the § numbers
+below are its sections.
 
 * ``POST {base}{tasks_path}`` with ``{"model", "content": [...], <options>}`` → ``{"id"}``
 * ``GET {base}{tasks_path}/{id}`` → the task object
@@ -9,10 +10,11 @@ Wire contract: ../shared/providers.md §2 (Ark) and §3 (pass-through gateways).
   refused for a running or cancelled one)
 
 Gateways are configurations of this adapter: ChainHub is ``tasks_path=
-"/volc/v1/contents/generations/tasks"`` on ``https://api.chainhub.tech``; the seed-000
-gateway is ``tasks_path="/v1/video/generations"``. Their ``submitted``/``processing``
-statuses are understood everywhere. Whether those gateways offer list and cancel is not
-documented (§3), so ``can_list`` and ``can_cancel`` are options.
+"/volc/v1/contents/generations/tasks"`` on ``https://api.chainhub.tech``; the
+``/v1/video/generations`` gateway is ``tasks_path="/v1/video/generations"``. Its
+``submitted``/``processing`` statuses are understood everywhere. Whether those gateways
+offer list and cancel is not documented (§3), so ``can_list`` and ``can_cancel`` are
+options.
 """
 
 from __future__ import annotations
@@ -69,13 +71,13 @@ ARK_STATUS_MAP: Mapping[str, TaskState] = {
     "failed": TaskState.FAILED,
     "cancelled": TaskState.CANCELLED,
     "expired": TaskState.EXPIRED,
-    # Seed-000 gateway vocabulary (§3.1).
+    # The /v1/video/generations gateway's vocabulary (§3.1).
     "submitted": TaskState.QUEUED,
     "processing": TaskState.RUNNING,
 }
 
 # Spec field → Ark body field; unset (None) fields are omitted, explicit false/0 kept
-# (§2.2 and pitfall 7).
+# (§2.2 and §8.7).
 _BODY_FIELDS = (
     "callback_url",
     "return_last_frame",

@@ -1,7 +1,8 @@
 """GPTProto (``https://gptproto.com/api/v3``), "official format": Ark's body passed through.
 
-Wire contract: ../shared/providers.md §6.1 (Ark body and task object §2.2-§2.3, statuses §1,
-pitfalls 6 and 10); seed 004.
+Wire contract: docs/providers.md §6.1 (Ark body and task object §2.2-§2.3, statuses §1,
+hazards §8.6 and §8.10; the § numbers below are its sections), from GPTProto's Seedance
+pages ("Seedance-1-0-Lite-I2v-250428 - Image To Video" and the other official-format ones).
 
 * ``POST {base}/contents/generations/tasks`` with the Ark body → ``{"id"}``
 * ``GET {base}/contents/generations/tasks/{id}`` → the Ark task object, with numbers sent as
@@ -48,8 +49,9 @@ CameraField = Literal["camera_fixed", "camerafixed"]
 # The older "{code, message, data}" query page (§6.1).
 _LEGACY_STATUSES = {"pending": "queued", "completed": "succeeded"}
 _OK_CODES = frozenset({"0", "200", "success"})
-# Seed 004: "503 Content policy violation (actual status code is 400)" — the class must
-# follow the words, not the status, or a moderated request would be retried as a 5xx.
+# GPTProto's error table: "503 Content policy violation (actual status code is 400)" —
+# the class must follow the words, not the status, or a moderated request would be
+# retried as a 5xx.
 _POLICY_TEXT = re.compile(r"content[\s_-]*policy|policy[\s_-]*violation", re.IGNORECASE)
 
 
@@ -67,10 +69,10 @@ class GptProtoAdapter(ArkAdapter):
             authentication page says; ``"raw"`` sends ``Authorization: <key>`` as every
             curl example does. Which one the server takes is unknown (§6.1).
         camera_fixed_field: the body key for ``camera_fixed``. Ark's own key
-            ``camera_fixed`` by default; seed 004's table says ``camerafixed``, which is
-            the prompt flag's name and a key Ark silently ignores (§2.2, §6.1 [?]).
+            ``camera_fixed`` by default; GPTProto's table says ``camerafixed``, which is
+            the prompt flag's name and a key Ark silently ignores (§2.2, §6.1, §9).
         undocumented_fields: also send ``return_last_frame``, ``service_tier``,
-            ``execution_expires_after`` and ``callback_url``. Seed 004 does not list them,
+            ``execution_expires_after`` and ``callback_url``. GPTProto does not list them,
             and a pass-through that drops a field does so silently (a dropped ``flex``
             tier costs full price), so by default :meth:`check` refuses them.
 
@@ -243,7 +245,7 @@ class GptProtoAdapter(ArkAdapter):
     # -- errors ---------------------------------------------------------------------------
 
     def classify_error(self, response: HttpResponse) -> ProviderError:
-        """The typed error of a GPTProto error answer (§6.1, seed 004 error table).
+        """The typed error of a GPTProto error answer (§6.1, GPTProto's error table).
 
         Reads OpenAI-style ``{"error": {"message", "type", "code"}}`` (``invalid_api_key``,
         ``rate_limit_exceeded``) and Ark's envelope. A content-policy refusal is a

@@ -1,7 +1,8 @@
-""" "Unified interface" gateways: ``POST /v2/videos/generations`` (seed 003).
+""" "Unified interface" gateways: ``POST /v2/videos/generations``.
 
-Wire contract: ../shared/providers.md §5 (statuses §1, capability matrix §7, pitfalls 6-7,
-10). Several resellers share the format (YutoAI, t8star, comfly...).
+Wire contract: docs/providers.md §5 (statuses §1, models §7, hazards §8.6-§8.7 and §8.10;
+the § numbers below are its sections), from YutoAI's "Seedance Image-to-Video" page in the
+Unified Interface Format. Several resellers share the format (YutoAI, t8star, comfly...).
 
 * ``POST {base}{path}`` with ``{"prompt", "model", "images": [url, ...], ...}`` →
   ``{"task_id"}``
@@ -74,14 +75,14 @@ UNIFIED_STATUS_MAP: Mapping[str, TaskState] = {
 # Wrapper codes that mean "this is the answer, not an error" (§5: "code": "success").
 _OK_CODES = frozenset({"success", "ok", "0", "200"})
 
-# Spec field → body key, in the order of the seed-003 parameter table.
+# Spec field → body key, in the order of the unified page's parameter table (§5).
 _BODY_FIELDS = (
     ("duration", "duration"),
     ("resolution", "resolution"),
     ("ratio", "ratio"),
     ("watermark", "watermark"),
     ("seed", "seed"),
-    ("camera_fixed", "camerafixed"),  # no underscore on this surface (§5, pitfall 6)
+    ("camera_fixed", "camerafixed"),  # no underscore on this surface (§5, §8.6)
     ("return_last_frame", "return_last_frame"),
     ("generate_audio", "generate_audio"),
 )
@@ -108,7 +109,7 @@ def _first_text(node: Node | None) -> str | None:
 
 
 class UnifiedAdapter(WithoutCancelOrList):
-    """The ``/v2/videos/generations`` "unified interface" format of seed 003.
+    """The ``/v2/videos/generations`` "unified interface" format (§5).
 
     Args:
         name: the name reported in statuses and errors.
@@ -166,7 +167,7 @@ class UnifiedAdapter(WithoutCancelOrList):
         """Violations of what the unified format can express (§5, §7)."""
         out = check_capabilities(self.name, self.capabilities, task)
         if not task.prompt.strip():
-            # Seed 003 marks prompt as required, image-to-video included.
+            # The unified page marks prompt as required, image-to-video included.
             out.append(
                 Violation(field="prompt", rule=f"provider {self.name} requires a prompt", value="")
             )
@@ -179,7 +180,7 @@ class UnifiedAdapter(WithoutCancelOrList):
     # -- submit ---------------------------------------------------------------------------
 
     def submit_body(self, task: VideoTask) -> dict[str, Any]:
-        """The seed-003 body; unset fields are omitted, false/0 kept (pitfall 7)."""
+        """The §5 body; unset fields are omitted, false/0 kept (§8.7)."""
         body: dict[str, Any] = {"prompt": task.prompt, "model": task.model}
         if task.images:
             # No roles on the wire: the order says first frame, then last frame, so the

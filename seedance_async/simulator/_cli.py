@@ -60,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--time-scale",
         type=float,
         default=0.01,
-        help="provider seconds → real seconds (default 0.01: a 60 s generation takes 0.6 s)",
+        help=(
+            "real seconds per simulated provider second: bigger is slower and closer to real"
+            " time, 1 is real time (default 0.01: a 60 s generation takes 0.6 s)"
+        ),
     )
     parser.add_argument(
         "--key", default=DEFAULT_KEY, help=f"the API key to accept (default {DEFAULT_KEY})"

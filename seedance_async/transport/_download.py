@@ -1,7 +1,7 @@
 """Downloading a finished video (or last frame) from its presigned URL, atomically.
 
 Result URLs are presigned object-storage URLs valid for a limited time (24 h on Ark,
-../shared/providers.md §2.6, pitfall 3). Three rules follow:
+docs/providers.md §2.6 and §8.3). Three rules follow:
 
 * no API key goes with the request: the signature in the query is the credential, and the
   storage host is not the API host;

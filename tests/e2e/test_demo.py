@@ -29,4 +29,8 @@ async def test_demo_runs_and_writes_results_and_videos(
     assert any((tmp_path / "videos").glob("*.mp4"))
     out = capsys.readouterr().out
     assert "billed twice: 0" in out
-    assert "seedance-async run" in out  # how to run the batch for real
+    # How to run a batch for real: a file of your own, checked first; never the demo's
+    # batch, whose every line would be paid for and whose images are placeholders.
+    assert "seedance-async run my-tasks.jsonl --provider ark --dry-run" in out
+    assert "placeholders (https://example.com/demo/...)" in out
+    assert f"run {tmp_path / 'tasks.jsonl'}" not in out

@@ -470,7 +470,7 @@ async def test_budget_running_slots() -> None:
     ],
 )
 def test_default_budget_for_model_families(model: str, rpm: int, running: int) -> None:
-    """Defaults follow providers.md §2.9; unknown ids get the conservative Lite limits."""
+    """Defaults follow docs/providers.md §2.9; unknown ids get the conservative Lite limits."""
     budget = default_budget_for(model, clock=FakeClock())
     assert budget.submit_bucket.rate * 60 == pytest.approx(rpm)
     assert budget.slots.capacity == running

@@ -1,4 +1,8 @@
-"""Golden tests for the AI/ML API adapter (../shared/providers.md §4, seed 001)."""
+"""Golden tests for the AI/ML API adapter (docs/providers.md §4).
+
+The § numbers below are sections of docs/providers.md; "the page" is AI/ML API's "Seedance
+1.0 lite (Image-to-Video)".
+"""
 
 from __future__ import annotations
 
@@ -59,8 +63,8 @@ def last(url: str = LAST) -> Image:
 # (case id, VideoTask keyword arguments, expected JSON body) — h11 SIMPLE_CASES style.
 SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
-        # Seed 001's model, with the AIML-DOCS code sample of that page.
-        "seed001-lite-i2v-doc-sample",
+        # The page's model, with the code sample of that page.
+        "lite-i2v-doc-sample",
         {
             "model": "bytedance/seedance-1-0-lite-i2v",
             "prompt": "Mona Lisa puts on glasses with her hands.",
@@ -206,7 +210,7 @@ def test_unknown_model_passes_through() -> None:
         (LITE_I2V, "auto", "camerafixed"),
         (PRO, "auto", "camerafixed"),
         (PRO_15, "auto", "camera_fixed"),
-        (LITE_I2V, "camera_fixed", "camera_fixed"),  # what seed 001 shows
+        (LITE_I2V, "camera_fixed", "camera_fixed"),  # what the page shows
         (PRO_15, "camerafixed", "camerafixed"),
     ],
 )
@@ -390,7 +394,7 @@ STATUS_CASES: list[
     tuple[str, dict[str, Any], TaskState, str | None, Usage | None, str | None, str | None]
 ] = [
     (
-        "doc-completed",  # providers.md §4.3 example
+        "doc-completed",  # the §4.3 example
         {
             "id": "60ac7c34-3224-4b14-8e7d-0aa0db708325",
             "status": "completed",
@@ -405,7 +409,7 @@ STATUS_CASES: list[
         None,
     ),
     (
-        "doc-sample-completed-bare",  # AIML-DOCS pro t2v sample output
+        "doc-sample-completed-bare",  # the pro t2v page's sample output
         {"id": "cgt-20250718224736-699sq", "status": "completed", "video": {"url": CDN}},
         TaskState.SUCCEEDED,
         CDN,

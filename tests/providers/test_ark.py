@@ -1,7 +1,9 @@
 """Ark adapter golden tables (h11 SIMPLE_CASES style): spec -> request, answer -> status.
 
-Wire facts: ../shared/providers.md §2 (Ark), §3.1 (seed-000 gateway), §3.2 (ChainHub) and
-the seeds 000 and 002 (request bodies copied verbatim below).
+Wire facts: docs/providers.md §2 (Ark), §3.1 (the ``/v1/video/generations`` gateway), §3.2
+(ChainHub); the § numbers below are its sections. The two gateway request bodies are the
+examples of their pages, copied verbatim: "Seedance Lite Reference Image Video Generation"
+(the ``/v1/video/generations`` gateway) and ChainHub's "Seedance-Lite Reference Image".
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ REF_URLS = [
     for n in (1, 2, 3)
 ]
 
-# Seed 000: POST /v1/video/generations (request example, verbatim).
+# The /v1/video/generations gateway page: POST /v1/video/generations (request example, verbatim).
 SEED_000_BODY: dict[str, Any] = json.loads(
     """{
     "model": "doubao-seedance-1-0-lite-i2v-250428",
@@ -80,7 +82,7 @@ SEED_000_BODY: dict[str, Any] = json.loads(
   }"""
 )
 
-# Seed 002: POST /volc/v1/contents/generations/tasks (OpenAPI example, as JSON).
+# ChainHub's page: POST /volc/v1/contents/generations/tasks (OpenAPI example, as JSON).
 SEED_002_BODY: dict[str, Any] = {
     "model": "doubao-seedance-1-0-lite-i2v-250428",
     "content": [
@@ -106,13 +108,13 @@ def ref_task(prompt: str) -> VideoTask:
 
 SUBMIT_CASES: list[tuple[str, dict[str, Any], VideoTask, dict[str, Any]]] = [
     (
-        "seed 000 gateway",
+        "v1-video-generations gateway",
         {"tasks_path": "/v1/video/generations"},
         ref_task(SEED_000_BODY["content"][0]["text"]),
         {"method": "POST", "path": "/v1/video/generations", "json": SEED_000_BODY},
     ),
     (
-        "seed 002 chainhub",
+        "chainhub",
         {"tasks_path": "/volc/v1/contents/generations/tasks"},
         ref_task(SEED_002_BODY["content"][0]["text"]),
         {"method": "POST", "path": "/volc/v1/contents/generations/tasks", "json": SEED_002_BODY},

@@ -1,4 +1,8 @@
-"""Golden tests for the GPTProto adapter (../shared/providers.md §6.1, seed 004)."""
+"""Golden tests for the GPTProto adapter (docs/providers.md §6.1).
+
+The § numbers below are sections of docs/providers.md; the parameter and error tables are
+those of GPTProto's "Seedance-1-0-Lite-I2v-250428 - Image To Video" page.
+"""
 
 from __future__ import annotations
 
@@ -52,10 +56,10 @@ def _image(url: str, role: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}, "role": role}
 
 
-# (case id, VideoTask kwargs, adapter options, expected body) — seed 004's parameter table.
+# (case id, VideoTask kwargs, adapter options, expected body) — GPTProto's parameter table.
 SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     (
-        "seed004-first-frame",
+        "doc-first-frame",
         {"model": LITE_I2V, "prompt": "a cat stretches", "images": [Image.from_url(FIRST)]},
         {},
         {
@@ -64,7 +68,7 @@ SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] =
         },
     ),
     (
-        "seed004-first-last-frame",
+        "doc-first-last-frame",
         {
             "model": LITE_I2V,
             "prompt": "p",
@@ -77,7 +81,7 @@ SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] =
         },
     ),
     (
-        "seed004-reference-images",
+        "doc-reference-images",
         {
             "model": LITE_I2V,
             "prompt": "[Image1] meets [Image2]",
@@ -101,7 +105,7 @@ SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] =
         },
     ),
     (
-        "seed004-advanced-fields",
+        "doc-advanced-fields",
         {
             "model": PRO,
             "prompt": "p",
@@ -188,7 +192,7 @@ UNDOCUMENTED_FIELDS = wire_facts("gptproto").undocumented_fields
 
 @pytest.mark.parametrize("field", sorted(UNDOCUMENTED_FIELDS))
 def test_undocumented_fields_refused(field: str) -> None:
-    """Fields seed 004 does not list are refused by default, naming the field."""
+    """Fields GPTProto's table does not list are refused by default, naming the field."""
     value: Any = {
         "return_last_frame": True,
         "service_tier": "flex",
@@ -206,7 +210,7 @@ def test_undocumented_fields_refused(field: str) -> None:
 
 @given(video_tasks(sources=("url", "data", "data_url")))
 def test_any_spec_is_sent_or_refused(task: VideoTask) -> None:
-    """Every valid spec builds an Ark body, unless it uses a field seed 004 does not list."""
+    """Every valid spec builds an Ark body, unless it uses a field GPTProto does not list."""
     violations = ADAPTER.check(task)
     assert {v.field for v in violations} <= UNDOCUMENTED_FIELDS
     if violations:
@@ -524,7 +528,7 @@ def _openai(message: str, type_: str, code: str | None = None) -> dict[str, Any]
     return {"error": err}
 
 
-# (case id, HTTP status, body, class, code) — seed 004 error table, §6.1 envelopes.
+# (case id, HTTP status, body, class, code) — GPTProto's error table, §6.1 envelopes.
 ERROR_CASES: list[tuple[str, int, Any, type[ProviderError], str | None]] = [
     (
         "401-invalid-key",

@@ -4,6 +4,8 @@
 metadata; (b) any answer (arbitrary JSON or bytes, any HTTP status) makes the parsers raise
 only :class:`SeedanceError` subclasses; (c) status strings an adapter does not know raise
 :class:`UnknownStatus` carrying the word and the task id, never a guessed state.
+
+The § numbers below are sections of docs/providers.md.
 """
 
 from __future__ import annotations

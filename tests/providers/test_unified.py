@@ -1,4 +1,8 @@
-"""Golden tests for the "unified interface" adapter (../shared/providers.md §5, seed 003)."""
+"""Golden tests for the "unified interface" adapter (docs/providers.md §5).
+
+Bodies and answers are the examples of YutoAI's "Seedance Image-to-Video" page (Unified
+Interface Format); the § numbers below are sections of docs/providers.md.
+"""
 
 from __future__ import annotations
 
@@ -57,11 +61,11 @@ SEED_003_BODY = {
 
 
 def test_seed_003_example() -> None:
-    """Seed 003's example body, with the one change our model table forces.
+    """The unified page's example body, with the one change our model table forces.
 
-    The seed pairs the text-to-video model lite-t2v with an image, which the capability
+    The page pairs the text-to-video model lite-t2v with an image, which the capability
     table refuses (§7: lite-t2v has no image scenario), so the spec uses lite-i2v, the model
-    of the page's own title ("Image-to-Video"); everything else is byte-for-byte the seed.
+    of the page's own title ("Image-to-Video"); everything else is byte-for-byte the page's.
     """
     with pytest.raises(InvalidTaskSpec) as info:
         VideoTask(model=LITE_T2V, prompt="dance", images=[Image.from_url(DEMO)])
@@ -183,7 +187,7 @@ SUBMIT_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] =
 def test_submit_golden(
     kwargs: dict[str, Any], options: dict[str, Any], body: dict[str, Any]
 ) -> None:
-    """A spec becomes exactly the seed-003 body, POSTed as a paid request."""
+    """A spec becomes exactly the §5 body, POSTed as a paid request."""
     request = UnifiedAdapter(**options).build_submit(VideoTask(**kwargs))
     assert request.path == "/v2/videos/generations"
     assert request.paid
@@ -254,7 +258,7 @@ def test_capabilities() -> None:
 
 @given(video_tasks(sources=("url", "data", "data_url")))
 def test_any_spec_is_sent_or_refused(task: VideoTask) -> None:
-    """Every valid spec builds a body within seed 003's limits or is refused as a whole.
+    """Every valid spec builds a body within the §5 limits or is refused as a whole.
 
     The spec is also tried without the fields this format cannot carry: then only a missing
     prompt or the image scenarios it cannot express may stop it.
@@ -291,7 +295,7 @@ def test_any_spec_is_sent_or_refused(task: VideoTask) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        {"task_id": "cgt-20250831141439-sqmgf"},  # seed 003
+        {"task_id": "cgt-20250831141439-sqmgf"},  # the unified page's example
         {"code": "success", "message": "", "data": {"task_id": "cgt-20250831141439-sqmgf"}},
         {"code": 0, "data": {"task_id": "cgt-20250831141439-sqmgf"}},
     ],

@@ -399,7 +399,7 @@ async def test_chainhub_speaks_ark_under_its_own_path(
 async def test_gateway000_vocabulary(
     sim: Simulator, http: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    """The seed-000 gateway says submitted / processing / succeeded and has no list."""
+    """gateway000 says submitted / processing / succeeded and has no list."""
     url = sim.base_url("gateway000") + "/v1/video/generations"
     status, body, _ = await call(http, "POST", url, json=ark_body())
     assert (status, body["status"]) == (200, "submitted")
@@ -426,7 +426,7 @@ async def test_client_request_id_is_echoed(sim: Simulator, http: aiohttp.ClientS
 async def test_gateway000_reports_expiry_as_failed(
     clock: ManualClock, http: aiohttp.ClientSession
 ) -> None:
-    """Without an ``expired`` word the seed-000 gateway says ``failed`` with a TaskExpired error."""
+    """Without an ``expired`` word gateway000 says ``failed`` with a TaskExpired error."""
     async with make_sim(clock, durations=DurationModel.fixed(0, 5000)) as sim:
         url = sim.base_url("gateway000") + "/v1/video/generations"
         _, body, _ = await call(http, "POST", url, json=ark_body(execution_expires_after=3600))

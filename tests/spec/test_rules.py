@@ -1,6 +1,7 @@
 """Every validation rule: one spec that breaks exactly that rule, and the boundaries that pass.
 
-Rules: ../shared/providers.md §7 (capability matrix, common rules) and §8 pitfalls 8-9.
+Rules: docs/providers.md §7 (models, common rules) and §8.8-§8.9; the § numbers below are
+its sections.
 """
 
 from __future__ import annotations
