@@ -180,7 +180,7 @@ def ark_task_json(
 
 
 class ArkSim(ProviderSim):
-    """Ark, ChainHub or the seed-000 gateway, chosen by ``flavor``."""
+    """Ark, ChainHub or the `/v1/video/generations` gateway, chosen by ``flavor``."""
 
     default_failure = (
         "OutputVideoSensitiveContentDetected.PolicyViolation",

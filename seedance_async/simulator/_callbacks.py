@@ -103,7 +103,7 @@ class Callbacks:
 
     Attributes:
         enabled: post callbacks at all. On by default for Ark and the pass-through gateways
-            (ChainHub, the seed-000 gateway), which hand ``callback_url`` to Ark; off for
+            (ChainHub, the `/v1/video/generations` gateway), which hand ``callback_url`` to Ark; off for
             GPTProto (undocumented) and refused for AI/ML API and the unified gateway,
             which document no Ark-style callback.
         notify: the statuses that trigger a notice (neutral names; the body uses the
