@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS_DOC = ROOT / "docs" / "providers.md"
+
+
 def _documented_files() -> list[Path]:
     files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     for folder in ("seedance_async", "tests", "benchmarks"):

@@ -14,15 +14,14 @@ import attrs
 from seedance_async.client._alias import SubmitOutcomeUnknown
 from seedance_async.core._clock import local_time
 from seedance_async.core._errors import (
-    AuthenticationFailed,
     InvalidTaskSpec,
-    PermissionDenied,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
     TransportError,
 )
 from seedance_async.core._events import EventKind
+from seedance_async.policy._failover import refusal_fails_over
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Attempt, Outcome
 from seedance_async.tracker._table import TrackerCore
@@ -30,14 +29,6 @@ from seedance_async.tracker._task import TrackedTask
 
 __all__ = ["SubmitStage"]
 
-# Refusals that say nothing about other providers: try the next one.
-_FAILOVER_ERRORS = (
-    RateLimited,
-    AuthenticationFailed,
-    PermissionDenied,
-    ProviderUnavailable,
-    TransportError,
-)
 # A resumed intent older than this is never resent, even when listing finds no task: a list
 # may not reach that far back (RedisWorker's resubmit_horizon has the same default).
 _RESEND_HORIZON = 60.0
@@ -121,19 +112,19 @@ class SubmitStage(TrackerCore):
         except SubmitOutcomeUnknown as exc:
             await self._unknown(tracked, alias, exc)
             return True
-        except (*_FAILOVER_ERRORS, InvalidTaskSpec) as exc:
+        except (ProviderError, InvalidTaskSpec) as exc:
             # Refused or never sent: nothing was created, so the journal may forget the intent.
             await self._not_created(tracked, alias, exc)
+            if not isinstance(exc, InvalidTaskSpec) and not refusal_fails_over(exc):
+                # Would be refused anywhere (content policy, a bad parameter): stop here.
+                await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
+                return True
             if isinstance(
                 exc, ProviderUnavailable | TransportError
             ) and self._breaker.record_failure(alias, self.clock.now()):
                 self._emit(EventKind.FAILED_OVER, tracked, alias, f"circuit opened for {alias}")
             self._emit(EventKind.FAILED_OVER, tracked, alias, f"{type(exc).__name__}: moving on")
             return False
-        except ProviderError as exc:
-            await self._not_created(tracked, alias, exc)
-            await self._finish(tracked, Outcome.REJECTED, str(exc), provider=alias)
-            return True
         self._breaker.record_success(alias)
         await self._attached(tracked, handle, first)
         return True

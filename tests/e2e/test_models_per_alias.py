@@ -22,6 +22,7 @@ from seedance_async.simulator import (
     DurationModel,
     Limits,
     ManualClock,
+    Quirks,
     Simulator,
 )
 
@@ -88,3 +89,27 @@ async def test_models_configured_on_an_alias_widen_what_it_serves(sim: Simulator
     async with Client(configs.values(), env={KEY_ENV: DEFAULT_KEY}) as client:
         handle = await client.submit(VideoTask(model=PRO_1_5, prompt="an egret"))
     assert handle.provider == "unified"
+
+
+async def test_an_alias_that_has_not_activated_the_model_hands_the_task_on() -> None:
+    """Ark answers ModelNotOpen (nothing created): the tracker tries the next alias at once."""
+    async with Simulator(
+        ("ark", "chainhub"),
+        clock=ManualClock(),
+        time_scale=1.0,
+        durations=DurationModel.fixed(queue=0, run=0),
+        limits=Limits.unlimited(),
+        quirks={"ark": Quirks(inactive_models=frozenset({PRO_1_0}))},
+    ) as sim:
+        configs = _configs(sim)
+        async with Client(configs.values(), env={KEY_ENV: DEFAULT_KEY}) as client:
+            policy = FailoverPolicy(providers=("ark", "chainhub"))
+            schedule = PollSchedule(first_poll=0.001, min_interval=0.001, max_interval=0.002)
+            async with Tracker(client, providers=policy, schedule=schedule) as tracker:
+                await tracker.submit(VideoTask(model=PRO_1_0, prompt="an egret"))
+                results = [r async for r in tracker.as_completed()]
+        assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
+        assert [(a.provider, a.outcome) for a in results[0].attempts][-1][0] == "chainhub"
+        assert results[0].attempts[0].provider == "ark"
+        assert len(sim.ledger("ark")) == 0
+        assert len(sim.ledger("chainhub")) == 1
