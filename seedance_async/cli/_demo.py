@@ -183,9 +183,11 @@ def summary_rows(results: list[TaskResult], stats: _Stats, sim: Simulator) -> li
 
 
 _LEGEND = (
-    "sent: tasks the provider accepted; ok / not ok: how the tasks that ended there ended;"
-    " retries and 429s seen; moved on: tasks failed over to another provider; adopted: lost"
-    " submit answers found again by listing; billed: tasks the simulator's ledger charged"
+    "sent: creates this client saw the provider accept. billed: creates the simulator's"
+    " ledger charged, counted by the provider; it is higher than sent when a submit's answer"
+    " was lost on the way back (those tasks are found again by listing: adopted). ok / not"
+    " ok: how the tasks that ended there ended; retries and 429s seen; moved on: tasks failed"
+    " over to another provider. 'billed twice' below must be 0."
 )
 
 

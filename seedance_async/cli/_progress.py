@@ -41,6 +41,8 @@ _FINAL_KINDS = frozenset(
     }
 )
 _UNASSIGNED = ""  # provider of a task not sent anywhere yet (or rejected by all)
+_ACTIVE = (_WAITING, _QUEUED, _RUNNING)
+_UNKNOWN = "unknown"
 
 
 def rich_available() -> bool:
@@ -94,6 +96,7 @@ class ProgressReporter:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.rate_limited: Counter[str] = Counter()
         self.started = time.monotonic()
+        self.finished_now = 0  # tasks that ended during this run (not preloaded ones)
         self._version = 0
         self._drawn = -1
         self._drawn_at = 0.0
@@ -145,6 +148,8 @@ class ProgressReporter:
         elif kind is EventKind.FAILED_OVER:
             self._move(key, _UNASSIGNED, _WAITING)
         elif kind in _FINAL_KINDS:
+            if old is None or old[1] in _ACTIVE:
+                self.finished_now += 1
             self._move(key, event.provider, kind.value)
             if kind is not EventKind.SUCCEEDED:
                 where = f" on {event.provider}" if event.provider else ""
@@ -175,37 +180,58 @@ class ProgressReporter:
 
     @staticmethod
     def split(tally: Mapping[str, int]) -> dict[str, int]:
-        """Group a tally into ``waiting, queued, running, done, failed, finished``."""
-        active = (_WAITING, _QUEUED, _RUNNING)
-        finished = sum(n for s, n in tally.items() if s not in active)
+        """Group a tally into ``waiting, queued, running, done, failed, unknown, finished``.
+
+        ``failed`` counts tasks that ended without a video for a known reason; ``unknown``
+        the ones whose submit may or may not have created a task (never blind-retried, see
+        the README's "At most once"): they are not failures until someone looks.
+        """
+        finished = sum(n for s, n in tally.items() if s not in _ACTIVE)
         done = tally.get(_SUCCEEDED, 0)
+        unknown = tally.get(_UNKNOWN, 0)
         return {
             _WAITING: tally.get(_WAITING, 0),
             _QUEUED: tally.get(_QUEUED, 0),
             _RUNNING: tally.get(_RUNNING, 0),
             "done": done,
-            "failed": finished - done,
+            "failed": finished - done - unknown,
+            _UNKNOWN: unknown,
             "finished": finished,
         }
 
+    def timing(self) -> tuple[float, float | None, float | None]:
+        """(elapsed seconds, tasks finished per minute, seconds left) of this run.
+
+        Throughput counts only tasks that ended during this run, so a resumed batch does
+        not look faster than it is; both are None until one has.
+        """
+        elapsed = time.monotonic() - self.started
+        if not self.finished_now or elapsed <= 0:
+            return elapsed, None, None
+        per_second = self.finished_now / elapsed
+        left = self.total - self.split(self.tally())["finished"]
+        return elapsed, per_second * 60, left / per_second
+
     def line(self) -> str:
-        """The plain one-line summary."""
-        everything = self.tally()
-        parts = self.split(everything)
-        unknown = everything.get("unknown", 0)
+        """The plain one-line summary: elapsed, counts, throughput and ETA, then per alias."""
+        parts = self.split(self.tally())
+        elapsed, per_minute, left = self.timing()
         head = (
-            f"[{time.monotonic() - self.started:7.1f}s] finished={parts['finished']}/{self.total}"
-            f" succeeded={parts['done']} failed={parts['failed'] - unknown}"
-            f" unknown={unknown} running={parts[_RUNNING]}"
+            f"[{_clock(elapsed)}] finished={parts['finished']}/{self.total}"
+            f" succeeded={parts['done']} failed={parts['failed']}"
+            f" unknown={parts[_UNKNOWN]} running={parts[_RUNNING]}"
             f" queued={parts[_QUEUED]} waiting={parts[_WAITING]}"
             f" rate_limited={sum(self.rate_limited.values())}"
+            f" per_min={'-' if per_minute is None else f'{per_minute:.1f}'}"
+            f" eta={'-' if left is None else _clock(left)}"
         )
         per = []
         for alias in self.providers:
             p = self.split(self.tally(alias))
             per.append(
                 f"{alias}: queued={p[_QUEUED]} running={p[_RUNNING]} done={p['done']}"
-                f" failed={p['failed']} rate_limited={self.rate_limited[alias]}"
+                f" failed={p['failed']} unknown={p[_UNKNOWN]}"
+                f" rate_limited={self.rate_limited[alias]}"
             )
         return " | ".join([head, *per])
 
@@ -234,6 +260,14 @@ class ProgressReporter:
         self._renderer.stop()
 
 
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss``): what a person reads at a glance."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class _PlainRenderer:
     """Plain lines, flushed at once so that a reader of a pipe sees them as they come."""
 
@@ -259,14 +293,22 @@ class _RichRenderer:
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Column
 
         self._console = Console(file=stream)
+        # A row longer than the terminal wraps, and a wrapped live display redraws over
+        # itself: every column is one line, the bar shrinks first, the stats are cut last.
+        self.width = self._console.width
         self._progress = Progress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
+            TextColumn("{task.description}", table_column=Column(width=10, no_wrap=True)),
+            BarColumn(bar_width=None if self.width >= 120 else 12),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
+            TextColumn(
+                "{task.fields[stats]}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
             console=self._console,
+            expand=True,
             auto_refresh=False,  # we redraw on our own timer, from the event loop thread
         )
         self._rows: dict[str, Any] = {}
@@ -286,13 +328,15 @@ class _RichRenderer:
         self._progress.refresh()
 
     def _update(self, reporter: ProgressReporter) -> None:
-        everything = reporter.tally()
-        p = reporter.split(everything)
+        p = reporter.split(reporter.tally())
+        elapsed, per_minute, left = reporter.timing()
+        pace = "" if per_minute is None else f" {per_minute:.0f}/min eta {_clock(left or 0)}"
+        unknown = f" [yellow]{p[_UNKNOWN]}?[/]" if p[_UNKNOWN] else ""
+        # Most wanted first: a narrow terminal cuts the end of the line.
         stats = (
-            f"[green]{p['done']} ok[/] [red]{p['failed']} failed[/]"
-            f" ({everything.get('unknown', 0)} unknown) · {p[_RUNNING]} running"
-            f" · {p[_QUEUED]} queued · {p[_WAITING]} waiting"
-            f" · {sum(reporter.rate_limited.values())}x429"
+            f"[green]{p['done']} ok[/] [red]{p['failed']} failed[/]{unknown}"
+            f" {_clock(elapsed)}{pace} {p[_RUNNING]} run {p[_QUEUED]} q {p[_WAITING]} wait"
+            f" {sum(reporter.rate_limited.values())}x429"
         )
         self._progress.update(
             self._rows["*"], total=max(reporter.total, 1), completed=p["finished"], stats=stats
@@ -300,9 +344,10 @@ class _RichRenderer:
         for alias in reporter.providers:
             q = reporter.split(reporter.tally(alias))
             assigned = q[_QUEUED] + q[_RUNNING] + q["finished"]
+            unknown = f" [yellow]{q[_UNKNOWN]}?[/]" if q[_UNKNOWN] else ""
             stats = (
-                f"{q[_QUEUED]} queued · {q[_RUNNING]} running · [green]{q['done']} done[/]"
-                f" · [red]{q['failed']} failed[/] · {reporter.rate_limited[alias]}x429"
+                f"[green]{q['done']} ok[/] [red]{q['failed']} failed[/]{unknown}"
+                f" {q[_RUNNING]} run {q[_QUEUED]} q {reporter.rate_limited[alias]}x429"
             )
             self._progress.update(
                 self._row(alias), total=max(assigned, 1), completed=q["finished"], stats=stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import anyio
@@ -20,7 +21,7 @@ from seedance_async.cli._batch_run import (
     _GatedJournal,
 )
 from seedance_async.cli._journal_cmds import format_summary
-from seedance_async.cli._progress import ProgressReporter
+from seedance_async.cli._progress import ProgressReporter, rich_available
 from seedance_async.cli._results_file import ResultsFile, sweep_partial_downloads
 from seedance_async.providers import create_adapter
 from seedance_async.spec import task_hash
@@ -113,9 +114,51 @@ def test_plain_progress_counts_per_provider_without_escape_codes() -> None:
     assert "\x1b" not in text
     last = text.splitlines()[-1]
     assert "finished=2/4 succeeded=1 failed=0 unknown=1 running=0 queued=1 waiting=1" in last
-    assert "ark: queued=0 running=0 done=1 failed=1 rate_limited=0" in last
-    assert "chainhub: queued=1 running=0 done=0 failed=0 rate_limited=1" in last
+    assert "ark: queued=0 running=0 done=1 failed=0 unknown=1 rate_limited=0" in last
+    assert "chainhub: queued=1 running=0 done=0 failed=0 unknown=0 rate_limited=1" in last
+    assert " per_min=" in last
+    assert " eta=" in last
     assert "unknown   c on ark: lost answer" in text
+
+
+def test_throughput_and_eta_count_only_tasks_that_ended_in_this_run() -> None:
+    """A resumed batch's earlier results do not inflate the rate; the ETA follows the rate."""
+    reporter = ProgressReporter(total=10, quiet=True)
+    for key in "abcd":
+        reporter.preload(key, "ark", "succeeded")
+    assert reporter.timing()[1:] == (None, None)
+    reporter.on_event(_event(EventKind.SUBMITTED, "e"))
+    reporter.on_event(_event(EventKind.SUCCEEDED, "e"))
+    reporter.on_event(_event(EventKind.SUCCEEDED, "e"))  # a repeated notice is not a second end
+    assert reporter.finished_now == 1
+    elapsed, per_minute, left = reporter.timing()
+    assert per_minute == pytest.approx(60 / elapsed)
+    assert left == pytest.approx(5 * elapsed)  # 5 of 10 left at one task per `elapsed`
+
+
+@pytest.mark.skipif(not rich_available(), reason="the bars need the cli extra (rich)")
+def test_bars_fit_an_80_column_terminal() -> None:
+    """Every row is one line of at most 80 columns: a wrapped row breaks the live display."""
+    out = io.StringIO()
+    providers = ["ark-main-account", "chainhub", "gateway000", "unified"]
+    with ProgressReporter(total=2000, providers=providers, mode="bars", stream=out) as reporter:
+        for n in range(300):
+            alias = providers[n % 4]
+            reporter.on_event(_event(EventKind.SUBMITTED, f"k{n}", alias))
+            if n % 3:
+                reporter.on_event(_event(EventKind.SUCCEEDED, f"k{n}", alias))
+        reporter.refresh(final=True)
+    visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    rows = [line for line in visible.splitlines() if line.strip()]
+    assert rows
+    assert max(len(line) for line in rows) <= 80
+    # A wrapped row continues on a line of its own that starts with blanks.
+    assert all(not line.startswith(" ") for line in rows), rows[:6]
+    # What matters survives the squeeze: the count done of total, and the outcomes.
+    final = rows[-5:]
+    assert "/2000" in final[0]
+    assert "200 ok 0 failed" in final[0]
+    assert all("50/75" in row for row in final[1:])
 
 
 def test_failover_sends_a_task_back_to_waiting() -> None:
