@@ -16,7 +16,7 @@ tasks tracked and polled). Per task: (tracked - base) / N is what a user pays fo
 the tracker including its spec; (tracked - inputs) / N is the tracker's own share.
 
 The scheduler's own cost is also timed alone: one reschedule plus one pop of
-:class:`PollScheduler` (the heap) with N entries.
+:class:`PollHeap` (the heap) with N entries.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from seedance_async.core import HttpRequest, HttpResponse
 from seedance_async.journal import JournalEntry
 from seedance_async.spec import task_hash
 from seedance_async.testing import FakeClock
-from seedance_async.tracker._heap import PollScheduler
+from seedance_async.tracker._heap import PollHeap
 
 __all__ = ["child", "peak_rss_kb", "run"]
 
@@ -141,17 +141,17 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _scheduler_us(tracker: Tracker, cycles: int) -> float:
+def _heap_us(tracker: Tracker, cycles: int) -> float:
     """Microseconds for one reschedule + one pop with every tracked task in the heap."""
     tasks = list(tracker.tasks.values())
-    scheduler = PollScheduler(FakeClock())
+    heap = PollHeap(FakeClock())
     for i, tracked in enumerate(tasks):
-        scheduler.schedule(tracked, float(i))
+        heap.schedule(tracked, float(i))
     now = float(len(tasks))
     start = time.perf_counter()
     for k in range(cycles):
-        for tracked in scheduler.pop_due(k):
-            scheduler.schedule(tracked, now + k)
+        for tracked in heap.pop_due(k):
+            heap.schedule(tracked, now + k)
     return (time.perf_counter() - start) / cycles * 1e6
 
 
@@ -174,7 +174,7 @@ async def _case(case: str, n: int, polls_per_task: int) -> dict[str, Any]:
                     out["poll_us"] = (cpu_now() - cpu) / handler.polls * 1e6
                     out["polls"] = handler.polls
                     out["polls_per_s"] = handler.polls / (time.perf_counter() - wall)
-                    out["heap_us"] = _scheduler_us(tracker, cycles=min(200_000, 4 * n))
+                    out["heap_us"] = _heap_us(tracker, cycles=min(200_000, 4 * n))
                 scope.cancel()
         out["maxrss_kb"] = peak_rss_kb()
         out["alive"] = len(entries)  # keep the inputs alive until RSS is read

@@ -15,10 +15,10 @@ import anyio
 from seedance_async.core._clock import Clock
 from seedance_async.tracker._task import TrackedTask
 
-__all__ = ["PollScheduler"]
+__all__ = ["PollHeap"]
 
 
-class PollScheduler:
+class PollHeap:
     """Min-heap of (due time, task); :meth:`run` hands due tasks to ``dispatch`` in batches."""
 
     def __init__(self, clock: Clock, *, lookahead: float = 0.0) -> None:

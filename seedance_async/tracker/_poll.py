@@ -1,38 +1,119 @@
 """The poll stage: following remote tasks until they end, deadlines, cancels, downloads.
 
-The scheduler hands due tasks, grouped by provider, to poll workers; a provider with a list
-endpoint answers a whole group in one call. A task that failed for a retryable reason goes
-back to the submit stage for another provider; succeeded tasks go to the download workers.
+The poll heap hands due tasks, grouped by provider, to poll workers; a provider with a list
+endpoint answers a whole group in one call. What an answer leads to is decided by
+:func:`~seedance_async.tracker._transitions.decide`; :meth:`PollStage._carry_out` does it. A
+task that failed for a retryable reason goes back to the submit stage (``resubmit``) for
+another provider; succeeded tasks go to the download workers when a folder is set.
 """
 
 from __future__ import annotations
 
-import sys
+import random
+from collections.abc import Callable
+from pathlib import Path
 
 import anyio
-import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from seedance_async.core._errors import (
-    InvalidTaskSpec,
-    ProviderError,
-    TaskNotFound,
-)
+from seedance_async.client._client import Client
+from seedance_async.core._errors import InvalidTaskSpec, ProviderError, TaskNotFound
 from seedance_async.core._events import EventKind
-from seedance_async.policy._failover import is_retryable_failure
-from seedance_async.spec._handle import Attempt, Outcome, TaskHandle
+from seedance_async.policy._poll_schedule import EtaEstimator, PollSchedule
+from seedance_async.spec._handle import Outcome, TaskHandle
 from seedance_async.spec._status import TaskState, TaskStatus
-from seedance_async.tracker._table import NO_RAW, TrackerCore
+from seedance_async.tracker._heap import PollHeap
+from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._transitions import (
+    Action,
+    EndAttempt,
+    Finish,
+    KeepPolling,
+    Rules,
+    Succeed,
+    decide,
+)
 
 __all__ = ["PollStage"]
 
 _NOT_FOUND_LIMIT = 3
 
 
-class PollStage(TrackerCore):
-    """Poll, deadline, cancel and download logic (mixed into :class:`~seedance_async.Tracker`)."""
+class PollStage:
+    """Follows remote tasks to their end.
 
-    async def _attached(
+    Args:
+        table: the task table (every state change goes through it).
+        client: the open client.
+        schedule: poll timing.
+        rules: what decisions depend on (download folder set, extra attempts allowed).
+        download_dir: where succeeded tasks' files go, when set.
+        batch_size: most task ids in one list-based status call.
+        rng: draws poll jitter (shared with the tracker's failover draws, for ``seed``).
+        resubmit: hands a task back to the submit stage after a retryable remote failure.
+    """
+
+    def __init__(
+        self,
+        table: TaskTable,
+        client: Client,
+        *,
+        schedule: PollSchedule,
+        rules: Rules,
+        download_dir: Path | None,
+        batch_size: int,
+        rng: random.Random,
+        resubmit: Callable[[TrackedTask], None],
+    ) -> None:
+        self._table = table
+        self._client = client
+        self._clock = client.clock
+        self._schedule = schedule
+        self._rules = rules
+        self._download_dir = download_dir
+        self._batch_size = batch_size
+        self._rng = rng
+        self._resubmit = resubmit
+        self._eta = EtaEstimator(early_quantile=schedule.early_quantile)
+        self._heap = PollHeap(self._clock, lookahead=schedule.min_interval / 2)
+        self._poll_send: MemoryObjectSendStream[list[TrackedTask]] | None = None
+        self._download_send: MemoryObjectSendStream[TrackedTask] | None = None
+
+    # -- queues ------------------------------------------------------------------------------
+
+    def open(
+        self, poll_workers: int
+    ) -> tuple[
+        MemoryObjectReceiveStream[list[TrackedTask]], MemoryObjectReceiveStream[TrackedTask]
+    ]:
+        """Fresh poll and download queues; the workers read the returned ends."""
+        self._poll_send, poll_recv = anyio.create_memory_object_stream[list[TrackedTask]](
+            max_buffer_size=poll_workers
+        )
+        self._download_send, download_recv = anyio.create_memory_object_stream[TrackedTask](
+            max_buffer_size=float("inf")
+        )
+        return poll_recv, download_recv
+
+    def close(self) -> None:
+        """Close both queues (the workers end once they are drained)."""
+        for stream in (self._poll_send, self._download_send):
+            if stream is not None:
+                stream.close()
+
+    async def run_heap(self) -> None:
+        """Forever: hand due polls and deadlines to the poll workers."""
+        await self._heap.run(self._dispatch_due)
+
+    def watch_deadline(self, tracked: TrackedTask) -> None:
+        """Put a new task's deadline on the heap (it ends there unless it ends before)."""
+        if tracked.deadline_at is not None:
+            self._heap.schedule(tracked, tracked.deadline_at)
+
+    # -- following a remote task -------------------------------------------------------------
+
+    async def attached(
         self,
         tracked: TrackedTask,
         handle: TaskHandle,
@@ -41,30 +122,29 @@ class PollStage(TrackerCore):
         journal: bool = True,
     ) -> None:
         """Start following a remote task (fresh submit, adopted by reconciliation, or resumed)."""
-        alias = handle.provider
-        tracked.handle = handle
-        tracked.attempts.append(
-            Attempt(provider=alias, task_id=handle.task_id, outcome="submitted")
-        )
-        elapsed = max(0.0, self.clock.wall() - handle.created_at)
-        tracked.submitted_mono = self.clock.now() - elapsed
-        tracked.submitted_wall = handle.created_at
-        if journal:
-            await self.journal.record_submitted(tracked.key, handle)
-        self._emit(EventKind.SUBMITTED, tracked, alias)
+        elapsed = await self._table.attach(tracked, handle, journal=journal)
         if tracked.cancel_requested:
             await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
             return
         # A first answer that is already terminal (an adopted task that ended while its
         # submit answer was lost) hands the task on; polling it as well would download twice.
-        if first is not None and not await self._apply_status(tracked, first):
+        if first is not None and not await self._apply(tracked, first):
             return
-        delay = self.schedule.first_delay(self._eta.early(alias, tracked.task.model)) - elapsed
+        alias = handle.provider
+        delay = self._schedule.first_delay(self._eta.early(alias, tracked.task.model)) - elapsed
         self._schedule_poll(tracked, max(0.0, delay))
 
+    def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
+        jitter = self._schedule.jitter_factor(self._rng.random())
+        when = self._clock.now() + max(0.0, delay * jitter)
+        if tracked.deadline_at is not None:
+            when = min(when, tracked.deadline_at)
+        self._heap.schedule(tracked, when)
+
     async def _dispatch_due(self, due: list[TrackedTask]) -> None:
+        assert self._poll_send is not None
         groups: dict[str, list[TrackedTask]] = {}
-        now = self.clock.now()
+        now = self._clock.now()
         for tracked in due:
             if tracked.deadline_at is not None and now >= tracked.deadline_at:
                 groups.setdefault("", []).append(tracked)
@@ -72,11 +152,11 @@ class PollStage(TrackerCore):
                 groups.setdefault(tracked.handle.provider, []).append(tracked)
             elif tracked.deadline_at is not None:
                 # A deadline taken early with a poll group: keep it for its own time.
-                self._scheduler.schedule(tracked, tracked.deadline_at)
+                self._heap.schedule(tracked, tracked.deadline_at)
         for alias, members in groups.items():
             step = (
                 1
-                if not alias or not self.client.provider(alias).adapter.capabilities.can_list
+                if not alias or not self._client.provider(alias).adapter.capabilities.can_list
                 else self._batch_size
             )
             for i in range(0, len(members), step):
@@ -88,18 +168,19 @@ class PollStage(TrackerCore):
                 except anyio.WouldBlock:
                     await self._poll_send.send(group)
 
-    async def _poll_group(self, group: list[TrackedTask]) -> None:
+    async def poll_group(self, group: list[TrackedTask]) -> None:
+        """Ask one provider about a group of tasks (or end them when their deadline passed)."""
         live = [t for t in group if not t.done]
         if not live:
             return
         if live[0].handle is None or (
-            live[0].deadline_at is not None and self.clock.now() >= live[0].deadline_at
+            live[0].deadline_at is not None and self._clock.now() >= live[0].deadline_at
         ):
             for tracked in live:
                 await self._deadline(tracked)
             return
         alias = live[0].handle.provider
-        provider = self.client.provider(alias)
+        provider = self._client.provider(alias)
         ids = [t.handle.task_id for t in live if t.handle is not None]
         try:
             found = (
@@ -128,72 +209,69 @@ class PollStage(TrackerCore):
             status = found.get(tracked.handle.task_id)
             if status is not None and not tracked.done:
                 tracked.poll_errors = 0
-                await self._apply_status(tracked, status)
+                await self._apply(tracked, status)
 
     def _poll_failed(self, tracked: TrackedTask) -> None:
         # Transient poll errors never end a task: back off and keep following it.
         tracked.poll_errors += 1
         delay = min(
-            self.schedule.max_interval,
-            self.schedule.min_interval * 2.0 ** min(tracked.poll_errors, 10),
+            self._schedule.max_interval,
+            self._schedule.min_interval * 2.0 ** min(tracked.poll_errors, 10),
         )
         self._schedule_poll(tracked, delay)
 
     async def _not_found(self, tracked: TrackedTask) -> None:
         tracked.poll_errors += 1
         if tracked.poll_errors >= _NOT_FOUND_LIMIT:
-            await self._finish(tracked, Outcome.FAILED, "the provider no longer knows this task")
+            await self._table.finish(
+                tracked, Outcome.FAILED, "the provider no longer knows this task"
+            )
         else:
             self._poll_failed(tracked)
 
-    async def _apply_status(self, tracked: TrackedTask, status: TaskStatus) -> bool:
+    # -- the executor ------------------------------------------------------------------------
+
+    async def _apply(self, tracked: TrackedTask, status: TaskStatus) -> bool:
         """Take one answer about ``tracked``; True while it stays in the poll stage."""
-        current = tracked.status
-        previous = current.state if current else None
-        if status.is_terminal:
-            tracked.status = status
-        elif current is None or status != current:
-            # Raw answers stay out of tracked memory and the strings every status repeats
-            # are shared (100,000 tasks may be tracked). A routine poll that changes nothing
-            # (equality ignores ``raw``) keeps the stored status and allocates no copy.
-            task_id = status.task_id
-            if tracked.handle is not None and tracked.handle.task_id == task_id:
-                task_id = tracked.handle.task_id
-            tracked.status = attrs.evolve(
-                status,
-                raw=NO_RAW,
-                task_id=task_id,
-                provider_status=sys.intern(status.provider_status),
-            )
+        action = decide(tracked, status, self._rules)
+        await self._table.observe(tracked, status)
+        return await self._carry_out(tracked, status, action)
+
+    async def _carry_out(self, tracked: TrackedTask, status: TaskStatus, action: Action) -> bool:
+        """Do what :func:`decide` said; True while the task stays in the poll stage."""
         assert tracked.handle is not None
         alias = tracked.handle.provider
-        if status.state is not previous:
-            await self.journal.record_status(tracked.key, status)
-            if status.state is TaskState.RUNNING:
-                self._emit(EventKind.RUNNING, tracked, alias)
-        if not status.is_terminal:
-            now = self.clock.now()
+        if isinstance(action, KeepPolling):
+            if action.now_running:
+                self._table.emit(EventKind.RUNNING, tracked, alias)
+            now = self._clock.now()
             tracked.running_seen_at = now
             elapsed = now - (tracked.submitted_mono or now)
             model = tracked.task.model
-            delay = self.schedule.next_delay(
+            delay = self._schedule.next_delay(
                 elapsed, self._eta.eta(alias, model), self._eta.early(alias, model)
             )
             self._schedule_poll(tracked, delay)
             return True
-        self._scheduler.unschedule(tracked)
-        if status.state is TaskState.SUCCEEDED:
+        self._heap.unschedule(tracked)
+        if isinstance(action, Succeed):
             self._observe_duration(tracked, status, alias)
-            if self.download_dir is not None:
+            if action.download:
+                assert self._download_send is not None
                 self._download_send.send_nowait(tracked)
             else:
-                await self._finish(tracked, Outcome.SUCCEEDED, None, provider=alias)
-        elif status.state is TaskState.CANCELLED:
-            await self._finish(
-                tracked, Outcome.CANCELLED, "cancelled at the provider", provider=alias
-            )
-        else:
-            await self._remote_failure(tracked, status, alias)
+                await self._table.finish(tracked, Outcome.SUCCEEDED, None, provider=alias)
+        elif isinstance(action, Finish):
+            await self._table.finish(tracked, action.outcome, action.reason, provider=alias)
+        elif isinstance(action, EndAttempt):
+            self._table.end_attempt(tracked, action.outcome, action.reason)
+            if action.fail_over:
+                await self._table.detach(
+                    tracked, status, f"{action.reason}; resubmitting elsewhere"
+                )
+                self._resubmit(tracked)
+            else:
+                await self._table.finish(tracked, action.outcome, action.reason, provider=alias)
         return False
 
     def _observe_duration(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
@@ -217,34 +295,14 @@ class PollStage(TrackerCore):
                 return
         if tracked.submitted_mono is not None and not tracked.resumed:
             self._eta.observe(
-                alias, model, self.clock.now() - tracked.submitted_mono, at_least=seen
+                alias, model, self._clock.now() - tracked.submitted_mono, at_least=seen
             )
-
-    async def _remote_failure(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
-        outcome = Outcome.EXPIRED if status.state is TaskState.EXPIRED else Outcome.FAILED
-        reason = f"{status.error_code or status.state.value}: {status.error_message or ''}".strip(
-            ": "
-        )
-        tracked.attempts[-1] = attrs.evolve(
-            tracked.attempts[-1], outcome=outcome.value, reason=reason
-        )
-        extra_used = sum(1 for a in tracked.attempts if a.outcome in ("failed", "expired")) - 1
-        others = [a for a in tracked.order if a not in {x.provider for x in tracked.attempts}]
-        if is_retryable_failure(status) and extra_used < self.policy.max_extra_attempts and others:
-            await self._release_slot(tracked)
-            self._scheduler.unschedule(tracked)
-            self._emit(EventKind.FAILED_OVER, tracked, alias, f"{reason}; resubmitting elsewhere")
-            tracked.handle = None
-            tracked.status = status
-            self._submit_send.send_nowait(tracked)
-            return
-        await self._finish(tracked, outcome, reason, provider=alias)
 
     # -- deadlines and cancellation ----------------------------------------------------------
 
     async def _deadline(self, tracked: TrackedTask) -> None:
         if tracked.handle is None:
-            await self._finish(
+            await self._table.finish(
                 tracked, Outcome.DEADLINE, "deadline passed before the task could be submitted"
             )
             return
@@ -252,59 +310,61 @@ class PollStage(TrackerCore):
 
     async def _cancel_submitted(self, tracked: TrackedTask, outcome: Outcome, why: str) -> None:
         assert tracked.handle is not None
-        provider = self.client.provider(tracked.handle.provider)
+        provider = self._client.provider(tracked.handle.provider)
         caps = provider.adapter.capabilities
         state = tracked.status.state if tracked.status else TaskState.QUEUED
         if caps.can_cancel and state in caps.cancel_states:
             try:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(30):
                     await provider.cancel(tracked.handle.task_id)
-                await self._finish(
+                await self._table.finish(
                     tracked, outcome, f"{why}; cancelled remotely (was {state.value})"
                 )
                 return
             except ProviderError as exc:
                 why = f"{why}; remote cancel failed ({type(exc).__name__})"
-        await self._finish(
+        await self._table.finish(
             tracked,
             outcome,
             f"{why}; detached, the task may still run and bill (was {state.value})",
         )
 
-    async def _cancel(self, tracked: TrackedTask) -> None:
+    async def cancel(self, tracked: TrackedTask) -> None:
+        """Stop ``tracked`` only: cancel it remotely where the provider allows, else detach."""
         if tracked.done:
             return
         tracked.cancel_requested = True
         if tracked.handle is None:
             # Not sent yet (or being sent: the submit worker sees the flag after the answer).
             if tracked.slot_alias is None:
-                await self._finish(tracked, Outcome.CANCELLED, "cancelled before submit")
+                await self._table.finish(tracked, Outcome.CANCELLED, "cancelled before submit")
             return
-        self._scheduler.unschedule(tracked)
+        self._heap.unschedule(tracked)
         await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
 
     # -- downloads ---------------------------------------------------------------------------
 
-    async def _download(self, tracked: TrackedTask) -> None:
-        assert self.download_dir is not None
+    async def download(self, tracked: TrackedTask) -> None:
+        """Fetch a succeeded task's video (and last frame), then end it."""
+        assert self._download_dir is not None
         assert tracked.status is not None
         assert tracked.handle is not None
         status = tracked.status
-        video = self.download_dir / f"{tracked.key}.mp4"
+        video = self._download_dir / f"{tracked.key}.mp4"
         frame_path: str | None = None
         reason = None
         try:
-            await self.client.download(status, video, handle=tracked.handle)
+            await self._client.download(status, video, handle=tracked.handle)
             if tracked.task.return_last_frame and status.last_frame_url:
-                frame = self.download_dir / f"{tracked.key}.last.png"
-                await self.client.download(status, frame, last_frame=True, handle=tracked.handle)
+                frame = self._download_dir / f"{tracked.key}.last.png"
+                await self._client.download(status, frame, last_frame=True, handle=tracked.handle)
                 frame_path = str(frame)
-            self._emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider)
+            self._table.emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider)
             video_path: str | None = str(video)
         except (ProviderError, InvalidTaskSpec, OSError) as exc:
             video_path = None
             reason = f"download failed: {exc}"
-        await self._finish(
+        await self._table.finish(
             tracked,
             Outcome.SUCCEEDED,
             reason,

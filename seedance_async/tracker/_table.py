@@ -1,38 +1,36 @@
-"""State and bookkeeping shared by the tracker's stages (see :mod:`seedance_async.tracker._tracker`).
+"""The task table: every tracked task, and the one place their lifecycle state changes.
 
-:class:`TrackerCore` holds what every stage touches: the task table, the poll heap, the
-running slots, the event hub, and the one exit :meth:`TrackerCore._finish` through which
-every task ends exactly once.
+A task's lifecycle state is its remote handle, its last status, its attempts, the running
+slot it holds and its result. The stages never assign those themselves: they call the table,
+which journals each change in the order :mod:`seedance_async.journal` documents (intent,
+submitted or not created, status on each state change, result), emits the lifecycle event
+and keeps the counts :meth:`TaskTable.as_completed` and :meth:`TaskTable.wait_idle` wait on.
+A task ends exactly once, in :meth:`TaskTable.finish`.
+
+Stage bookkeeping on a :class:`TrackedTask` (poll error counts, submit rounds, timings, the
+prepared spec, the cancel flag) is not lifecycle state and stays with the stage that uses it.
 """
 
 from __future__ import annotations
 
-import random
+import sys
 from collections import deque
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator
 from types import MappingProxyType
+from typing import Literal
 
 import anyio
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectSendStream
-from anyio.streams.memory import MemoryObjectSendStream as _SendStream
+import attrs
 
 from seedance_async.client._client import Client
-from seedance_async.core._errors import (
-    ConfigurationError,
-)
 from seedance_async.core._events import Event, EventKind
-from seedance_async.journal._protocol import Journal, NullJournal
-from seedance_async.policy._failover import CircuitBreaker, FailoverPolicy
-from seedance_async.policy._poll_schedule import EtaEstimator, PollSchedule
-from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
+from seedance_async.journal._protocol import Journal
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
-from seedance_async.tracker._heap import PollScheduler
 from seedance_async.tracker._task import TrackedTask
 
-__all__ = ["NO_RAW", "TrackerCore"]
+__all__ = ["NO_RAW", "TaskTable"]
 
 # Ark's execution_expires_after default: a task nobody can follow may run until then.
 _DEFAULT_EXPIRY = 172_800.0
@@ -41,107 +39,81 @@ _EXPIRY_SKEW = 30.0  # seconds of clock difference between us and the provider
 NO_RAW: MappingProxyType[str, object] = MappingProxyType({})  # one for every stored status
 
 
-class TrackerCore:
-    """The tracker's shared state; the stages and :class:`Tracker` build on it."""
+class TaskTable:
+    """Tracked tasks by key, their state changes, the journal and the completion queue.
 
-    _submit_send: _SendStream[TrackedTask]
-    _poll_send: _SendStream[list[TrackedTask]]
-    _download_send: _SendStream[TrackedTask]
+    Args:
+        client: the open client (its clock, event hub and running-slot budgets are used).
+        journal: where every state change is recorded.
+    """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        providers: Sequence[str] | FailoverPolicy | None = None,
-        schedule: PollSchedule | None = None,
-        deadline: float | None = None,
-        journal: Journal | None = None,
-        download_dir: str | Path | None = None,
-        submit_workers: int = 64,
-        poll_workers: int = 16,
-        download_workers: int = 8,
-        batch_size: int = 50,
-        refusal_rounds: int = 5,
-        seed: int | None = None,
-    ) -> None:
-        if isinstance(providers, FailoverPolicy):
-            self.policy = providers
-        else:
-            self.policy = FailoverPolicy(providers=tuple(providers or client.aliases))
-        unknown = [p for p in self.policy.providers if p not in client.configs]
-        if unknown:
-            raise ConfigurationError(f"failover list names unknown aliases {unknown}")
-        self.client = client
-        self.clock = client.clock
-        self.events = client.events
-        self.schedule = schedule or PollSchedule()
-        self.default_deadline = deadline
-        self.refusal_rounds = refusal_rounds
-        self.journal: Journal = journal or NullJournal()
-        self.download_dir = Path(download_dir) if download_dir is not None else None
-        self._workers = (submit_workers, poll_workers, download_workers)
-        self._batch_size = batch_size
-        self._rng = random.Random(seed)
-        self._canceller = self._cancel  # one bound method shared by every task, not one each
-        self._breaker = CircuitBreaker()
-        self._eta = EtaEstimator(early_quantile=self.schedule.early_quantile)
-        self._scheduler = PollScheduler(self.clock, lookahead=self.schedule.min_interval / 2)
-        self._tracked: dict[str, TrackedTask] = {}
+    def __init__(self, client: Client, journal: Journal) -> None:
+        self._client = client
+        self._clock = client.clock
+        self._events = client.events
+        self.journal = journal
+        self._tasks: dict[str, TrackedTask] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
         self._completed_event = anyio.Event()
         self._idle = anyio.Event()
         self._idle.set()
         self._slot_event = anyio.Event()
-        self._tg: TaskGroup | None = None
-        self._streams: list[
-            MemoryObjectSendStream[TrackedTask] | MemoryObjectSendStream[list[TrackedTask]]
-        ] = []
 
-    # -- bookkeeping -------------------------------------------------------------------------
+    # -- the table ---------------------------------------------------------------------------
 
-    def _track(
-        self, key: str, task: VideoTask, *, order: list[str], deadline: float | None
-    ) -> TrackedTask:
-        limit = self.default_deadline if deadline is None else deadline
-        tracked = TrackedTask(
-            key,
-            task,
-            order=order,
-            deadline_at=None if limit is None else self.clock.now() + limit,
-            canceller=self._canceller,
-        )
-        self._tracked[key] = tracked
+    @property
+    def tasks(self) -> dict[str, TrackedTask]:
+        """Every task tracked, by key."""
+        return self._tasks
+
+    @property
+    def pending(self) -> int:
+        """Tasks without a final result yet."""
+        return self._pending
+
+    def get(self, key: str) -> TrackedTask | None:
+        """The task tracked under ``key``, or None."""
+        return self._tasks.get(key)
+
+    def add(self, tracked: TrackedTask) -> None:
+        """Start tracking a task that has no result yet."""
+        self._tasks[tracked.key] = tracked
         self._pending += 1
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
-        if tracked.deadline_at is not None:
-            self._scheduler.schedule(tracked, tracked.deadline_at)
-        return tracked
 
-    def _emit(
+    def emit(
         self, kind: EventKind, tracked: TrackedTask, provider: str, detail: str | None = None
     ) -> None:
+        """Tell the event hub what happened to ``tracked``."""
         task_id = tracked.handle.task_id if tracked.handle else None
-        self.events.emit(
+        self._events.emit(
             Event(
                 kind=kind,
                 key=tracked.key,
                 provider=provider,
-                at=self.clock.wall(),
+                at=self._clock.wall(),
                 task_id=task_id,
                 detail=detail,
             )
         )
 
-    async def _release_slot(self, tracked: TrackedTask) -> None:
+    # -- running slots -----------------------------------------------------------------------
+
+    def hold_slot(self, tracked: TrackedTask, alias: str) -> None:
+        """``tracked`` took a running slot of ``alias`` (already acquired from its budget)."""
+        tracked.slot_alias = alias
+
+    async def release_slot(self, tracked: TrackedTask) -> None:
+        """Give back the running slot ``tracked`` holds, if any, and wake slot waiters."""
         if tracked.slot_alias is not None:
             alias, tracked.slot_alias = tracked.slot_alias, None
             with anyio.CancelScope(shield=True):
-                await self.client.provider(alias).budget.release_running_slot()
+                await self._client.provider(alias).budget.release_running_slot()
             self._slot_event.set()
             self._slot_event = anyio.Event()
 
-    async def _keep_slot(self, tracked: TrackedTask, sent_at: float) -> None:
+    async def keep_slot(self, tracked: TrackedTask, sent_at: float) -> None:
         """Keep the running slot of a task that may still run although we lost it.
 
         Its submit's outcome is unknown: the task may exist and count against the key's
@@ -154,19 +126,110 @@ class TrackerCore:
         alias, tracked.slot_alias = tracked.slot_alias, None
         expiry = tracked.task.execution_expires_after or _DEFAULT_EXPIRY
         with anyio.CancelScope(shield=True):
-            await self.client.provider(alias).budget.keep_running_slot(
+            await self._client.provider(alias).budget.keep_running_slot(
                 sent_at + expiry + _EXPIRY_SKEW
             )
 
-    def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
-        when = self.clock.now() + max(0.0, delay * self.schedule.jitter_factor(self._rng.random()))
-        if tracked.deadline_at is not None:
-            when = min(when, tracked.deadline_at)
-        self._scheduler.schedule(tracked, when)
+    async def slot_released(self) -> None:
+        """Wait until the next running slot is given back by a task of this table."""
+        await self._slot_event.wait()
+
+    # -- submits -----------------------------------------------------------------------------
+
+    async def intent(self, tracked: TrackedTask, sent: VideoTask, alias: str) -> None:
+        """A paid submit of ``sent`` to ``alias`` is about to leave (journaled first)."""
+        await self.journal.record_intent(
+            tracked.key, sent, alias, len(tracked.attempts), self._clock.wall()
+        )
+
+    def add_attempt(
+        self,
+        tracked: TrackedTask,
+        alias: str,
+        outcome: str,
+        reason: str | None,
+        task_id: str | None = None,
+    ) -> None:
+        """Record one provider tried (without a journal write: the caller's next one covers it)."""
+        tracked.attempts.append(
+            Attempt(provider=alias, task_id=task_id, outcome=outcome, reason=reason)
+        )
+
+    async def not_created(
+        self,
+        tracked: TrackedTask,
+        alias: str,
+        outcome: Literal["refused", "rejected"],
+        reason: str,
+    ) -> None:
+        """The submit to ``alias`` provably created nothing: the slot goes back."""
+        self.add_attempt(tracked, alias, outcome, reason)
+        await self.release_slot(tracked)
+        await self.journal.record_not_created(tracked.key, alias, reason)
+
+    async def forget_intent(self, tracked: TrackedTask, alias: str, reason: str) -> None:
+        """A resumed intent provably created nothing: journaled so, and the slot goes back."""
+        await self.journal.record_not_created(tracked.key, alias, reason)
+        await self.release_slot(tracked)
+
+    async def attach(self, tracked: TrackedTask, handle: TaskHandle, *, journal: bool) -> float:
+        """``tracked`` is now the remote task ``handle``; returns seconds since it was sent.
+
+        ``journal`` is False for a task resumed from the journal, which already has it.
+        """
+        alias = handle.provider
+        tracked.handle = handle
+        self.add_attempt(tracked, alias, "submitted", None, handle.task_id)
+        elapsed = max(0.0, self._clock.wall() - handle.created_at)
+        tracked.submitted_mono = self._clock.now() - elapsed
+        tracked.submitted_wall = handle.created_at
+        if journal:
+            await self.journal.record_submitted(tracked.key, handle)
+        self.emit(EventKind.SUBMITTED, tracked, alias)
+        return elapsed
+
+    # -- answers -----------------------------------------------------------------------------
+
+    async def observe(self, tracked: TrackedTask, status: TaskStatus) -> None:
+        """Keep one answer about ``tracked``; a change of state is journaled."""
+        current = tracked.status
+        previous = current.state if current else None
+        if status.is_terminal:
+            tracked.status = status
+        elif current is None or status != current:
+            # Raw answers stay out of tracked memory and the strings every status repeats
+            # are shared (100,000 tasks may be tracked). A routine poll that changes nothing
+            # (equality ignores ``raw``) keeps the stored status and allocates no copy.
+            task_id = status.task_id
+            if tracked.handle is not None and tracked.handle.task_id == task_id:
+                task_id = tracked.handle.task_id
+            tracked.status = attrs.evolve(
+                status,
+                raw=NO_RAW,
+                task_id=task_id,
+                provider_status=sys.intern(status.provider_status),
+            )
+        if status.state is not previous:
+            await self.journal.record_status(tracked.key, status)
+
+    def end_attempt(self, tracked: TrackedTask, outcome: Outcome, reason: str) -> None:
+        """The remote task of the last attempt ended ``outcome``."""
+        tracked.attempts[-1] = attrs.evolve(
+            tracked.attempts[-1], outcome=outcome.value, reason=reason
+        )
+
+    async def detach(self, tracked: TrackedTask, status: TaskStatus, detail: str) -> None:
+        """Leave the remote task (it failed) so that the task can be submitted elsewhere."""
+        assert tracked.handle is not None
+        alias = tracked.handle.provider
+        await self.release_slot(tracked)
+        self.emit(EventKind.FAILED_OVER, tracked, alias, detail)
+        tracked.handle = None
+        tracked.status = status
 
     # -- the one exit ------------------------------------------------------------------------
 
-    async def _finish(
+    async def finish(
         self,
         tracked: TrackedTask,
         outcome: Outcome,
@@ -176,10 +239,13 @@ class TrackerCore:
         video_path: str | None = None,
         last_frame_path: str | None = None,
     ) -> None:
+        """End ``tracked`` (a second call is a no-op): slot back, result journaled, waiters woken.
+
+        A poll still on the heap for it is dropped when it comes due (the task is done).
+        """
         if tracked.done:
             return
-        await self._release_slot(tracked)
-        self._scheduler.unschedule(tracked)
+        await self.release_slot(tracked)
         result = TaskResult(
             key=tracked.key,
             task=tracked.task,
@@ -191,13 +257,13 @@ class TrackerCore:
             video_path=video_path,
             last_frame_path=last_frame_path,
             submitted_at=tracked.submitted_wall,
-            finished_at=self.clock.wall(),
+            finished_at=self._clock.wall(),
         )
         tracked.loaded = None
         tracked.set_result(result)
         with anyio.CancelScope(shield=True):
             await self.journal.record_result(tracked.key, result)
-        self._emit(
+        self.emit(
             EventKind(outcome.value),
             tracked,
             provider or (tracked.handle.provider if tracked.handle else ""),
@@ -210,31 +276,17 @@ class TrackerCore:
         if self._pending == 0:
             self._idle.set()
 
-    @staticmethod
-    def _last_reason(tracked: TrackedTask) -> str | None:
-        return tracked.attempts[-1].reason if tracked.attempts else None
+    # -- waiting for results -----------------------------------------------------------------
 
-    @property
-    def pending(self) -> int:
-        """Tasks without a final result yet."""
-        return self._pending
+    async def as_completed(self) -> AsyncIterator[TaskResult]:
+        """Results in the order tasks finish, until every task added so far is done."""
+        while True:
+            while self._completed:
+                yield self._completed.popleft()
+            if self._pending == 0:
+                return
+            await self._completed_event.wait()
 
-    @property
-    def tasks(self) -> dict[str, TrackedTask]:
-        """Every task tracked, by key."""
-        return self._tracked
-
-    # -- implemented by the stages -----------------------------------------------------------
-
-    async def _attached(
-        self,
-        tracked: TrackedTask,
-        handle: TaskHandle,
-        first: TaskStatus | None,
-        *,
-        journal: bool = True,
-    ) -> None:
-        raise NotImplementedError  # PollStage
-
-    async def _cancel(self, tracked: TrackedTask) -> None:
-        raise NotImplementedError  # PollStage
+    async def wait_idle(self) -> None:
+        """Wait until every task added so far has a final result."""
+        await self._idle.wait()

@@ -2,55 +2,73 @@
 
 Theory of operation
 -------------------
-``Tracker.submit`` checks which providers can express the spec and queues the task; it
-returns a :class:`TrackedTask` at once. Inside one anyio task group:
+Two rules hold the tracker together:
+
+1. *Every ending goes through the table's finish.* A tracked task's lifecycle state (remote
+   handle, status, attempts, running slot, result) changes only through
+   :class:`~._table.TaskTable`, which journals each change; a task ends exactly once, in
+   :meth:`TaskTable.finish`, which releases its running slot, journals the result, emits
+   the event and wakes its waiters.
+2. *Only* :mod:`._transitions` *decides.* What a status answer leads to (poll again,
+   download, finish, fail over) is the pure :func:`~._transitions.decide`; the poll stage
+   only carries its action out.
+
+The parts are plain classes, composed here: the task table, the submit stage
+(:mod:`._submit`) and the poll stage (:mod:`._poll`) each receive the table and what else
+they need; neither stage knows the other. ``Tracker.submit`` checks which providers can
+express the spec and queues the task; it returns a :class:`TrackedTask` at once. Inside one
+anyio task group:
 
 * *submit workers* take queued tasks, pick the first provider (failover order) whose circuit
   is closed and which has a free running slot, record the intent in the journal, and submit
   at most once (:class:`ProviderClient` reconciles ambiguous submits). Refusals that another
   provider may not share (rate limit with no retry, auth, permission, unavailable) move the
-  task on; an ambiguous outcome never does.
-* one *poll scheduler* keeps a heap of next-poll times and hands due tasks, grouped by
+  task on; an ambiguous outcome never does. The remote task they create is handed to the
+  poll stage here.
+* one *poll heap* (:mod:`._heap`) keeps next-poll times and hands due tasks, grouped by
   provider, to *poll workers*; a provider with a list endpoint answers a group in one call.
   The first poll happens near the expected finish, later ones at an interval that grows with
-  the time spent. Deadlines are heap entries too.
+  the time spent. Deadlines are heap entries too. A retryable remote failure goes back to
+  the submit stage for another provider.
 * *download workers* fetch results of succeeded tasks when a download folder is set.
 
-The stages live in :mod:`._tracker_submit` and :mod:`._tracker_poll`, the shared state
-in :mod:`._tracker_core`. A task ends exactly once in :meth:`TrackerCore._finish`, which releases its running slot,
-journals the result and wakes its waiters. Leaving the ``async with`` block waits for every
-task, then cancels the workers: no task or socket outlives the block. An exception inside
-the block cancels everything at once.
+Leaving the ``async with`` block waits for every task, then cancels the workers: no task or
+socket outlives the block. An exception inside the block cancels everything at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from seedance_async.core._errors import (
-    ConfigurationError,
-    InvalidTaskSpec,
-)
+from seedance_async.client._client import Client
+from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
 from seedance_async.core._events import Event
-from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
+from seedance_async.policy._failover import FailoverPolicy
+from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskResult
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._poll import PollStage
 from seedance_async.tracker._submit import SubmitStage
+from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._transitions import Rules
 
 __all__ = ["Tracker"]
 
 T = TypeVar("T")
 
 
-class Tracker(SubmitStage, PollStage):
+class Tracker:
     """Submit and follow many tasks concurrently; use as ``async with``.
 
     Args:
@@ -69,34 +87,83 @@ class Tracker(SubmitStage, PollStage):
             limited, unavailable, unreachable), offer it to them again this many times, after
             pauses growing from ``schedule.min_interval``, before ending it ``rejected``.
         seed: seeds weighted failover and jitter.
+
+    Raises:
+        ConfigurationError: the failover list names an alias the client does not have.
     """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        providers: Sequence[str] | FailoverPolicy | None = None,
+        schedule: PollSchedule | None = None,
+        deadline: float | None = None,
+        journal: Journal | None = None,
+        download_dir: str | Path | None = None,
+        submit_workers: int = 64,
+        poll_workers: int = 16,
+        download_workers: int = 8,
+        batch_size: int = 50,
+        refusal_rounds: int = 5,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(providers, FailoverPolicy):
+            self.policy = providers
+        else:
+            self.policy = FailoverPolicy(providers=tuple(providers or client.aliases))
+        unknown = [p for p in self.policy.providers if p not in client.configs]
+        if unknown:
+            raise ConfigurationError(f"failover list names unknown aliases {unknown}")
+        self.client = client
+        self.clock = client.clock
+        self.events = client.events
+        self.schedule = schedule or PollSchedule()
+        self.default_deadline = deadline
+        self.refusal_rounds = refusal_rounds
+        self.journal: Journal = journal or NullJournal()
+        self.download_dir = Path(download_dir) if download_dir is not None else None
+        self._workers = (submit_workers, poll_workers, download_workers)
+        # One generator for failover draws and poll jitter, so ``seed`` fixes both.
+        self._rng = random.Random(seed)
+        self._table = TaskTable(client, self.journal)
+        self._submit = SubmitStage(
+            self._table, client, schedule=self.schedule, refusal_rounds=refusal_rounds
+        )
+        self._poll = PollStage(
+            self._table,
+            client,
+            schedule=self.schedule,
+            rules=Rules(
+                downloads=self.download_dir is not None,
+                max_extra_attempts=self.policy.max_extra_attempts,
+            ),
+            download_dir=self.download_dir,
+            batch_size=batch_size,
+            rng=self._rng,
+            resubmit=self._submit.enqueue,
+        )
+        self._canceller = self._poll.cancel  # one bound method shared by every task, not one each
+        self._tg: TaskGroup | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._submit_send, submit_recv = anyio.create_memory_object_stream[TrackedTask](
-            max_buffer_size=float("inf")
-        )
-        self._poll_send, poll_recv = anyio.create_memory_object_stream[list[TrackedTask]](
-            max_buffer_size=self._workers[1]
-        )
-        self._download_send, download_recv = anyio.create_memory_object_stream[TrackedTask](
-            max_buffer_size=float("inf")
-        )
-        self._streams = [self._submit_send, self._poll_send, self._download_send]
+        submit_recv = self._submit.open()
+        poll_recv, download_recv = self._poll.open(self._workers[1])
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
         for _ in range(self._workers[0]):
-            tg.start_soon(self._worker, submit_recv.clone(), self._submit_task)
+            tg.start_soon(self._worker, submit_recv.clone(), self._submit_one)
         for _ in range(self._workers[1]):
-            tg.start_soon(self._worker, poll_recv.clone(), self._poll_group)
+            tg.start_soon(self._worker, poll_recv.clone(), self._poll.poll_group)
         for _ in range(self._workers[2]):
-            tg.start_soon(self._worker, download_recv.clone(), self._download)
+            tg.start_soon(self._worker, download_recv.clone(), self._poll.download)
         submit_recv.close()
         poll_recv.close()
         download_recv.close()
-        tg.start_soon(self._scheduler.run, self._dispatch_due)
+        tg.start_soon(self._poll.run_heap)
         return self
 
     async def __aexit__(
@@ -108,21 +175,31 @@ class Tracker(SubmitStage, PollStage):
         assert self._tg is not None
         try:
             if exc_type is None:
-                await self._idle.wait()
+                await self._table.wait_idle()
         except BaseException:
             self._tg.cancel_scope.cancel()
             raise
         finally:
             self._tg.cancel_scope.cancel()
-            for stream in self._streams:
-                stream.close()
+            self._submit.close()
+            self._poll.close()
             result = await self._tg.__aexit__(exc_type, exc, tb)
             self._tg = None
         return result
 
     async def wait_idle(self) -> None:
         """Wait until every task submitted so far has a final result."""
-        await self._idle.wait()
+        await self._table.wait_idle()
+
+    @property
+    def pending(self) -> int:
+        """Tasks without a final result yet."""
+        return self._table.pending
+
+    @property
+    def tasks(self) -> dict[str, TrackedTask]:
+        """Every task tracked, by key."""
+        return self._table.tasks
 
     # -- submitting --------------------------------------------------------------------------
 
@@ -151,7 +228,7 @@ class Tracker(SubmitStage, PollStage):
         if self._tg is None:
             raise ConfigurationError("the tracker is not open: use 'async with Tracker(...)'")
         key = key or task_hash(task)
-        existing = self._tracked.get(key)
+        existing = self._table.get(key)
         if existing is not None:
             return existing
         eligible, reasons = self.eligible_providers(task)
@@ -161,7 +238,31 @@ class Tracker(SubmitStage, PollStage):
             )
         order = [p for p in self.policy.order(self._rng) if p in eligible]
         tracked = self._track(key, task, order=order, deadline=deadline)
-        self._submit_send.send_nowait(tracked)
+        self._submit.enqueue(tracked)
+        return tracked
+
+    def _track(
+        self,
+        key: str,
+        task: VideoTask,
+        *,
+        order: list[str],
+        deadline: float | None,
+        resumed: JournalEntry | None = None,
+    ) -> TrackedTask:
+        limit = self.default_deadline if deadline is None else deadline
+        tracked = TrackedTask(
+            key,
+            task,
+            order=order,
+            deadline_at=None if limit is None else self.clock.now() + limit,
+            canceller=self._canceller,
+        )
+        if resumed is not None:
+            tracked.resumed = True
+            tracked.status = resumed.last_status
+        self._table.add(tracked)
+        self._poll.watch_deadline(tracked)
         return tracked
 
     # -- resume ------------------------------------------------------------------------------
@@ -187,43 +288,50 @@ class Tracker(SubmitStage, PollStage):
                 raise ConfigurationError(
                     f"journal entry {entry.key!r} was created with provider {alias!r}, which is not configured"
                 )
-            if entry.key in self._tracked:
-                out.append(self._tracked[entry.key])
+            existing = self._table.get(entry.key)
+            if existing is not None:
+                out.append(existing)
                 continue
-            tracked = self._track(entry.key, entry.task, order=[alias], deadline=None)
-            tracked.resumed = True
-            if entry.last_status is not None:
-                tracked.status = entry.last_status
+            tracked = self._track(
+                entry.key, entry.task, order=[alias], deadline=None, resumed=entry
+            )
             # The running slot is taken without waiting: the task already runs remotely.
             if await self.client.provider(alias).budget.try_acquire_running_slot():
-                tracked.slot_alias = alias
+                self._table.hold_slot(tracked, alias)
             if entry.handle is not None:
                 self.client.provider(alias).remember([entry.handle.task_id])
-                await self._attached(tracked, entry.handle, None, journal=False)
+                await self._poll.attached(tracked, entry.handle, None, journal=False)
             else:
                 assert self._tg is not None
                 self._tg.start_soon(
-                    self._reconcile_intent, tracked, alias, entry.intent_at or 0.0, may_resend
+                    self._reconcile_one, tracked, alias, entry.intent_at or 0.0, may_resend
                 )
             out.append(tracked)
         return out
 
     # -- consuming results -------------------------------------------------------------------
 
-    async def as_completed(self) -> AsyncIterator[TaskResult]:
+    def as_completed(self) -> AsyncIterator[TaskResult]:
         """Results in the order tasks finish, until every task submitted so far is done."""
-        while True:
-            while self._completed:
-                yield self._completed.popleft()
-            if self._pending == 0:
-                return
-            await self._completed_event.wait()
+        return self._table.as_completed()
 
     def events_stream(self) -> MemoryObjectReceiveStream[Event]:
         """A stream of every later lifecycle event (close it when done)."""
         return self.events.subscribe()
 
     # -- internals ---------------------------------------------------------------------------
+
+    async def _submit_one(self, tracked: TrackedTask) -> None:
+        created = await self._submit.run(tracked)
+        if created is not None:
+            await self._poll.attached(tracked, created.handle, created.first)
+
+    async def _reconcile_one(
+        self, tracked: TrackedTask, alias: str, intent_at: float, may_resend: bool
+    ) -> None:
+        created = await self._submit.reconcile(tracked, alias, intent_at, may_resend=may_resend)
+        if created is not None:
+            await self._poll.attached(tracked, created.handle, created.first)
 
     @staticmethod
     async def _worker(

@@ -1,0 +1,155 @@
+"""What the tracker does with one status answer: the only place that decides it.
+
+:func:`decide` is pure: it looks at the task (through :class:`TaskView`), the answer and the
+tracker's :class:`Rules`, and names an :data:`Action`. It reads no clock, writes no journal
+and schedules nothing; the poll stage carries the action out (journaling, scheduling,
+downloads, failover) and the task table records every change. Everything a poll answer can
+lead to is therefore listed here, and tested from a table (``tests/tracker/test_transitions.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import attrs
+
+from seedance_async.policy._failover import is_retryable_failure
+from seedance_async.spec._handle import Attempt, Outcome
+from seedance_async.spec._status import TaskState, TaskStatus
+
+__all__ = [
+    "Action",
+    "EndAttempt",
+    "Finish",
+    "KeepPolling",
+    "Rules",
+    "Succeed",
+    "TaskView",
+    "decide",
+]
+
+# Attempt outcomes that count against ``FailoverPolicy.max_extra_attempts``.
+_FAILED_OUTCOMES = frozenset({"failed", "expired"})
+
+
+class TaskView(Protocol):
+    """What a decision may know about a task (:class:`TrackedTask` is one)."""
+
+    @property
+    def status(self) -> TaskStatus | None:
+        """The last answer taken, before the one being decided on."""
+        ...
+
+    @property
+    def attempts(self) -> Sequence[Attempt]:
+        """Every provider tried so far; the last is the one that answered."""
+        ...
+
+    @property
+    def order(self) -> Sequence[str]:
+        """The task's failover order (aliases)."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class Rules:
+    """The tracker's settings that decisions depend on.
+
+    Attributes:
+        downloads: a download folder is set, so succeeded tasks are downloaded first.
+        max_extra_attempts: resubmissions elsewhere allowed after retryable failures.
+    """
+
+    downloads: bool = False
+    max_extra_attempts: int = 1
+
+
+@attrs.frozen
+class KeepPolling:
+    """The task is not finished: keep the answer and poll again later.
+
+    Attributes:
+        now_running: the answer is the task's first in the running state (worth an event).
+    """
+
+    now_running: bool
+
+
+@attrs.frozen
+class Succeed:
+    """The task produced a video: learn its duration, then download it or finish.
+
+    Attributes:
+        download: fetch the files before the task ends (a download folder is set).
+    """
+
+    download: bool
+
+
+@attrs.frozen
+class Finish:
+    """End the task now, the attempt left as it is.
+
+    Attributes:
+        outcome: how it ended.
+        reason: why, in words.
+    """
+
+    outcome: Outcome
+    reason: str
+
+
+@attrs.frozen
+class EndAttempt:
+    """The remote task failed or expired: mark the attempt, then fail over or end.
+
+    Attributes:
+        outcome: ``failed`` or ``expired``, for the attempt and, without failover, the task.
+        reason: the provider's code and message.
+        fail_over: submit the task to another provider instead of ending it.
+    """
+
+    outcome: Literal[Outcome.FAILED, Outcome.EXPIRED]
+    reason: str
+    fail_over: bool
+
+
+Action = KeepPolling | Succeed | Finish | EndAttempt
+
+# Non-terminal answers are nearly every answer: no allocation for them.
+_POLL = KeepPolling(now_running=False)
+_NOW_RUNNING = KeepPolling(now_running=True)
+_SUCCEED = Succeed(download=False)
+_SUCCEED_AND_DOWNLOAD = Succeed(download=True)
+_CANCELLED = Finish(outcome=Outcome.CANCELLED, reason="cancelled at the provider")
+
+
+def decide(view: TaskView, status: TaskStatus, rules: Rules) -> Action:
+    """The action one answer about a task calls for.
+
+    Args:
+        view: the task as it was before this answer (its ``attempts`` are non-empty: the
+            answer is about the last one).
+        status: the provider's answer.
+        rules: the tracker's settings.
+    """
+    state = status.state
+    if not state.is_terminal:
+        previous = view.status.state if view.status is not None else None
+        return _NOW_RUNNING if state is TaskState.RUNNING and previous is not state else _POLL
+    if state is TaskState.SUCCEEDED:
+        return _SUCCEED_AND_DOWNLOAD if rules.downloads else _SUCCEED
+    if state is TaskState.CANCELLED:
+        return _CANCELLED
+    outcome: Literal[Outcome.FAILED, Outcome.EXPIRED] = (
+        Outcome.EXPIRED if state is TaskState.EXPIRED else Outcome.FAILED
+    )
+    reason = f"{status.error_code or state.value}: {status.error_message or ''}".strip(": ")
+    attempts = view.attempts
+    # Each earlier attempt that failed or expired was followed by a resubmission.
+    extra_used = sum(1 for a in attempts[:-1] if a.outcome in _FAILED_OUTCOMES)
+    tried = {a.provider for a in attempts}
+    others = any(alias not in tried for alias in view.order)
+    fail_over = is_retryable_failure(status) and extra_used < rules.max_extra_attempts and others
+    return EndAttempt(outcome=outcome, reason=reason, fail_over=fail_over)
