@@ -33,11 +33,13 @@ anyio task group:
 * *download workers* fetch results of succeeded tasks when a download folder is set.
 
 Leaving the ``async with`` block waits for every task, then cancels the workers: no task or
-socket outlives the block. An exception inside the block cancels everything at once.
+socket outlives the block, and every :meth:`Tracker.events_stream` ends. An exception inside
+the block cancels everything at once (the event streams end too).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,7 +48,7 @@ from typing import Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from seedance_async.client._client import Client
 from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
@@ -145,6 +147,10 @@ class Tracker:
         )
         self._canceller = self._poll.cancel  # one bound method shared by every task, not one each
         self._tg: TaskGroup | None = None
+        # Added to the client's hub on the first events_stream() only: a hub has no way to
+        # remove a callback, so what stays behind after close is this small, empty object.
+        self._fanout = _EventFanout()
+        self._fanout_added = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -164,6 +170,7 @@ class Tracker:
         poll_recv.close()
         download_recv.close()
         tg.start_soon(self._poll.run_heap)
+        self._fanout.closed = False
         return self
 
     async def __aexit__(
@@ -183,8 +190,11 @@ class Tracker:
             self._tg.cancel_scope.cancel()
             self._submit.close()
             self._poll.close()
-            result = await self._tg.__aexit__(exc_type, exc, tb)
-            self._tg = None
+            try:
+                result = await self._tg.__aexit__(exc_type, exc, tb)
+            finally:
+                self._tg = None
+                self._fanout.close()
         return result
 
     async def wait_idle(self) -> None:
@@ -316,8 +326,15 @@ class Tracker:
         return self._table.as_completed()
 
     def events_stream(self) -> MemoryObjectReceiveStream[Event]:
-        """A stream of every later lifecycle event (close it when done)."""
-        return self.events.subscribe()
+        """A stream of every later lifecycle event; it ends when the tracker closes.
+
+        Every event emitted before the ``async with`` block is left (or fails) is delivered
+        before the end; a stream taken after that ends at once. Close it earlier when done.
+        """
+        if not self._fanout_added:
+            self.events.add_callback(self._fanout)
+            self._fanout_added = True
+        return self._fanout.stream()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -352,3 +369,46 @@ class Tracker:
                 except anyio.EndOfStream:
                     return
                 await handle(item)
+
+
+class _EventFanout:
+    """Copies the client's events into the tracker's event streams until the tracker closes.
+
+    A callback rather than a hub subscription: the hub's own streams cannot be ended from
+    here, and these must end when the tracker closes.
+    """
+
+    __slots__ = ("_streams", "closed")
+
+    def __init__(self) -> None:
+        self._streams: list[MemoryObjectSendStream[Event]] = []
+        self.closed = False
+
+    def __call__(self, event: Event) -> None:
+        if not self._streams:
+            return
+        alive = []
+        for stream in self._streams:
+            try:
+                stream.send_nowait(event)  # unbounded: never blocks
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                stream.close()  # its reader closed it
+                continue
+            alive.append(stream)
+        self._streams = alive
+
+    def stream(self) -> MemoryObjectReceiveStream[Event]:
+        """A new stream of later events (already ended when the tracker is closed)."""
+        send, receive = anyio.create_memory_object_stream[Event](max_buffer_size=math.inf)
+        if self.closed:
+            send.close()
+        else:
+            self._streams.append(send)
+        return receive
+
+    def close(self) -> None:
+        """End every stream: readers get what is buffered, then the end."""
+        self.closed = True
+        for stream in self._streams:
+            stream.close()
+        self._streams = []

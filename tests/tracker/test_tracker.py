@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from seedance_async.client._client import Client
 from seedance_async.config._provider import ProviderConfig
@@ -492,3 +493,66 @@ async def test_a_lag_targeted_schedule_notices_every_end_within_the_lag() -> Non
     assert warm
     assert all(reads[i] >= duration // 4 for i in cold)
     assert all(1 <= reads[i] <= 2 for i in warm), {i: reads[i] for i in warm}
+
+
+async def test_an_event_stream_ends_when_the_tracker_closes_after_its_last_event() -> None:
+    """A reader of ``events_stream()`` finishes when the block is left, and has seen every
+    task's final event (emitted just before the tracker went idle and closed)."""
+    world = World(["a"])
+    seen: list[Event] = []
+
+    async def read(stream: MemoryObjectReceiveStream[Event]) -> None:
+        async with stream:
+            async for event in stream:
+                seen.append(event)
+
+    with anyio.fail_after(30):  # a guard against a stream that never ends, not a timer
+        # Leaving the tracker ends the stream: the reader returns and the group exits.
+        async with anyio.create_task_group() as tg, running(world, [config("a")]) as tracker:
+            tg.start_soon(read, tracker.events_stream())
+            for n in range(3):
+                await tracker.submit(task(n))
+            await drive(world, tracker)
+    kinds = Counter(e.kind for e in seen)
+    assert kinds[EventKind.SUBMITTED] == 3
+    assert kinds[EventKind.SUCCEEDED] == 3
+
+
+async def test_event_streams_taken_before_opening_or_after_closing_end_too() -> None:
+    """A stream taken before ``async with`` gets the events and ends with the tracker; one
+    taken after the tracker closed ends at once; an exception in the block ends them too."""
+    world = World(["a"])
+    async with Client(
+        [config("a")], clock=world.clock, transport_factory=world.transport, seed=1
+    ) as client:
+        schedule = PollSchedule(first_poll=10, min_interval=2, max_interval=10)
+        tracker = Tracker(client, schedule=schedule, seed=1)
+        early = tracker.events_stream()
+        async with tracker:
+            await tracker.submit(task())
+            await drive(world, tracker)
+        with anyio.fail_after(30):  # guards against a stream that never ends, not timers
+            async with early:
+                early_kinds = [e.kind async for e in early]
+            async with tracker.events_stream() as late:
+                late_events = [e async for e in late]
+
+        during: list[MemoryObjectReceiveStream[Event]] = []
+
+        async def fail_inside(failing: Tracker) -> None:
+            async with failing:
+                during.append(failing.events_stream())
+                await failing.submit(task(1))
+                await world.clock.run_for(1.0)
+                raise LookupError("the caller's own error")
+
+        with pytest.raises(ExceptionGroup) as raised:
+            await fail_inside(Tracker(client, schedule=schedule, seed=1))
+        assert raised.group_contains(LookupError)
+        with anyio.fail_after(30):
+            async with during[0]:
+                during_kinds = [e.kind async for e in during[0]]
+    assert early_kinds[0] is EventKind.SUBMITTED
+    assert early_kinds[-1] is EventKind.SUCCEEDED
+    assert late_events == []
+    assert EventKind.SUBMITTED in during_kinds
