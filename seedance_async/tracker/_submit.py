@@ -5,13 +5,17 @@ whose circuit is closed and which has a free running slot, journal the intent, a
 through :class:`ProviderClient` (which reconciles ambiguous outcomes). Refusals that say
 nothing about other providers move the task on; an ambiguous outcome never does.
 
+With a journal that can be read back (:class:`ReadableJournal`), a task new to this run
+is first looked up by key: a key an earlier run already sent is followed again, or its
+result reported, instead of being submitted twice (:func:`decide_rerun` decides which).
+
 The stage ends with a remote task (:class:`Created`) or an ended one; following a remote
 task is the poll stage's business, and the tracker hands it over.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import anyio
 import attrs
@@ -28,15 +32,24 @@ from seedance_async.core._errors import (
     TransportError,
 )
 from seedance_async.core._events import EventKind
+from seedance_async.journal._protocol import JournalEntry
 from seedance_async.policy._failover import CircuitBreaker, refusal_fails_over
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Outcome, TaskHandle
 from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._transitions import (
+    JournaledTask,
+    Reattach,
+    Refuse,
+    Replay,
+    decide_rerun,
+)
 
-__all__ = ["Created", "SubmitStage"]
+__all__ = ["Created", "ReadableJournal", "SubmitStage"]
 
 # A resumed intent older than this is never resent, even when listing finds no task: a list
 # may not reach that far back (RedisWorker's resubmit_horizon has the same default).
@@ -45,17 +58,28 @@ _SLOT_RECHECK = 0.5  # seconds between looks at a full running-slot budget
 _REFUSED: Final = "refused"
 
 
+@runtime_checkable
+class ReadableJournal(Protocol):
+    """A journal that can be read back by key, as :class:`SqliteJournal` can."""
+
+    async def get(self, key: str) -> JournaledTask | None:
+        """Everything known about ``key``, or None."""
+        ...
+
+
 @attrs.frozen
 class Created:
-    """A submit (or a reconciliation) found the remote task.
+    """A submit (or a reconciliation, or the journal) found the remote task.
 
     Attributes:
         handle: the remote task.
         first: its status when the answer carried one (an adopted task may have ended).
+        journaled: the journal has the handle already (an earlier run's task).
     """
 
     handle: TaskHandle
     first: TaskStatus | None
+    journaled: bool = False
 
 
 class SubmitStage:
@@ -66,6 +90,7 @@ class SubmitStage:
         client: the open client.
         schedule: its ``min_interval`` and ``max_interval`` pace the refusal rounds.
         refusal_rounds: how many times a task every provider refused for now is offered again.
+        journal: the table's journal when it can be read back: new keys are looked up first.
     """
 
     def __init__(
@@ -75,9 +100,11 @@ class SubmitStage:
         *,
         schedule: PollSchedule,
         refusal_rounds: int,
+        journal: ReadableJournal | None = None,
     ) -> None:
         self._table = table
         self._client = client
+        self._journal = journal
         self._clock = client.clock
         self._schedule = schedule
         self._refusal_rounds = refusal_rounds
@@ -98,15 +125,29 @@ class SubmitStage:
         if self._send is not None:
             self._send.close()
 
-    def enqueue(self, tracked: TrackedTask) -> None:
-        """Queue ``tracked`` for submission (never blocks)."""
+    def enqueue(self, tracked: TrackedTask, *, new: bool = False) -> None:
+        """Queue ``tracked`` for submission (never blocks).
+
+        ``new``: the task is new to this run, so an earlier run may have sent its key. Tasks
+        queued again (failover, a resumed intent proven not created) are not looked up: the
+        journal's record of them is this run's own.
+        """
         assert self._send is not None, "the submit stage is not open"
+        if new and self._journal is not None:
+            self._table.unread(tracked.key)
         self._send.send_nowait(tracked)
 
     # -- one task ----------------------------------------------------------------------------
 
     async def run(self, tracked: TrackedTask) -> Created | None:
         """Submit ``tracked``; the remote task once created, None once the task has ended."""
+        if self._table.is_unread(tracked.key):
+            try:
+                done, created = await self._look_up(tracked)
+            finally:
+                self._table.read(tracked.key)
+            if done:
+                return created
         tried = {a.provider for a in tracked.attempts}
         while True:
             if tracked.done:
@@ -139,6 +180,42 @@ class SubmitStage:
             if done:
                 return created
             tried.add(alias)
+
+    async def _look_up(self, tracked: TrackedTask) -> tuple[bool, Created | None]:
+        """(True, remote task or None when ended) when an earlier run sent the key, else
+        (False, None): submit it."""
+        assert self._journal is not None
+        record = await self._journal.get(tracked.key)
+        if tracked.done:  # cancelled, or past its deadline, while queued or read
+            return True, None
+        action = decide_rerun(record, tracked.task, self._client.configs)
+        if isinstance(action, Replay):
+            await self._table.replay(tracked, action.result)
+        elif isinstance(action, Refuse):
+            # The record is another task's: ending this one must not overwrite it.
+            await self._table.finish(tracked, action.outcome, action.reason, journal=False)
+        elif isinstance(action, Reattach):
+            return True, await self._reattach(tracked, action.entry)
+        else:
+            return False, None
+        return True, None
+
+    async def _reattach(self, tracked: TrackedTask, entry: JournalEntry) -> Created | None:
+        """Continue a task an earlier run sent: its remote task, once known.
+
+        The alias the entry names must be configured.
+        """
+        alias = entry.handle.provider if entry.handle else entry.provider
+        assert alias is not None
+        self._table.restore(tracked, entry)
+        provider = self._client.provider(alias)
+        # The running slot is taken without waiting: the task already runs remotely.
+        if await provider.budget.try_acquire_running_slot():
+            self._table.hold_slot(tracked, alias)
+        if entry.handle is not None:
+            provider.remember([entry.handle.task_id])
+            return Created(entry.handle, None, journaled=True)
+        return await self.reconcile(tracked, alias, entry.intent_at or 0.0, sent=entry.task)
 
     async def _try_slot(self, candidates: list[str]) -> str | None:
         now = self._clock.now()
@@ -223,19 +300,26 @@ class SubmitStage:
     # -- an interrupted submit of an earlier run ---------------------------------------------
 
     async def reconcile(
-        self, tracked: TrackedTask, alias: str, intent_at: float, *, may_resend: bool = True
+        self,
+        tracked: TrackedTask,
+        alias: str,
+        intent_at: float,
+        *,
+        sent: VideoTask,
+        may_resend: bool = True,
     ) -> Created | None:
         """Settle an intent journaled without an answer; the remote task when one is found.
 
-        Never blindly resends: only when the provider's list proves nothing was created, the
+        ``sent`` is the spec as the intent recorded it (with its correlation nonce). Never
+        blindly resends: only when the provider's list proves nothing was created, the
         intent is recent and ``may_resend``; then the task is queued again and None is
         returned, as when it ended.
         """
         provider = self._client.provider(alias)
         try:
             handle, found = await provider.reconcile(
-                tracked.task,
-                spec_hash=task_hash(tracked.task),
+                sent,
+                spec_hash=task_hash(sent),
                 sent_at=intent_at,
                 cause="crash after intent",
                 key=tracked.key,

@@ -5,7 +5,8 @@ slot it holds and its result. The stages never assign those themselves: they cal
 which journals each change in the order :mod:`seedance_async.journal` documents (intent,
 submitted or not created, status on each state change, result), emits the lifecycle event
 and keeps the counts :meth:`TaskTable.as_completed` and :meth:`TaskTable.wait_idle` wait on.
-A task ends exactly once, in :meth:`TaskTable.finish`.
+A task ends exactly once, in :meth:`TaskTable.finish` (or :meth:`TaskTable.replay`, with the
+result an earlier run journaled for its key).
 
 Stage bookkeeping on a :class:`TrackedTask` (poll error counts, submit rounds, timings, the
 prepared spec, the cancel flag) is not lifecycle state and stays with the stage that uses it.
@@ -24,7 +25,7 @@ import attrs
 
 from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
-from seedance_async.journal._protocol import Journal
+from seedance_async.journal._protocol import Journal, JournalEntry
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -59,6 +60,9 @@ class TaskTable:
         self._idle = anyio.Event()
         self._idle.set()
         self._slot_event = anyio.Event()
+        # Keys whose journal record is not read yet: it may be an earlier run's, so an
+        # ending before the read (a cancel, a deadline) is not journaled over it.
+        self._unread: set[str] = set()
 
     # -- the table ---------------------------------------------------------------------------
 
@@ -81,6 +85,23 @@ class TaskTable:
         self._tasks[tracked.key] = tracked
         self._pending += 1
         self._idle = anyio.Event() if self._idle.is_set() else self._idle
+
+    def unread(self, key: str) -> None:
+        """An earlier run may have journaled ``key``: journal nothing for it until read."""
+        self._unread.add(key)
+
+    def read(self, key: str) -> None:
+        """The journal's record of ``key`` was read (or is no longer needed)."""
+        self._unread.discard(key)
+
+    def is_unread(self, key: str) -> bool:
+        """True while :meth:`read` has not been called for an :meth:`unread` key."""
+        return key in self._unread
+
+    def restore(self, tracked: TrackedTask, entry: JournalEntry) -> None:
+        """``tracked`` continues a task of an earlier run: its state is the journal's."""
+        tracked.resumed = True
+        tracked.status = entry.last_status
 
     def emit(
         self, kind: EventKind, tracked: TrackedTask, provider: str, detail: str | None = None
@@ -238,13 +259,17 @@ class TaskTable:
         provider: str | None = None,
         video_path: str | None = None,
         last_frame_path: str | None = None,
+        journal: bool = True,
     ) -> None:
         """End ``tracked`` (a second call is a no-op): slot back, result journaled, waiters woken.
 
-        A poll still on the heap for it is dropped when it comes due (the task is done).
+        ``journal`` is False when the journal's record of the key belongs to another run's
+        task, which this ending must not overwrite; so is an ending before that record was
+        read. A poll still on the heap for the task is dropped when it comes due.
         """
         if tracked.done:
             return
+        journal = journal and tracked.key not in self._unread
         await self.release_slot(tracked)
         result = TaskResult(
             key=tracked.key,
@@ -259,15 +284,30 @@ class TaskTable:
             submitted_at=tracked.submitted_wall,
             finished_at=self._clock.wall(),
         )
+        await self._end(tracked, result, provider=provider, journal=journal)
+
+    async def replay(self, tracked: TrackedTask, result: TaskResult) -> None:
+        """End ``tracked`` with the result an earlier run journaled (not journaled again)."""
+        if not tracked.done:
+            await self.release_slot(tracked)
+            tracked.handle, tracked.status = result.handle, result.status
+            tracked.attempts = list(result.attempts)
+            await self._end(tracked, result, provider=None, journal=False)
+
+    async def _end(
+        self, tracked: TrackedTask, result: TaskResult, *, provider: str | None, journal: bool
+    ) -> None:
         tracked.loaded = None
         tracked.set_result(result)
-        with anyio.CancelScope(shield=True):
-            await self.journal.record_result(tracked.key, result)
+        if journal:
+            with anyio.CancelScope(shield=True):
+                await self.journal.record_result(tracked.key, result)
+        handle = result.handle
         self.emit(
-            EventKind(outcome.value),
+            EventKind(result.outcome.value),
             tracked,
-            provider or (tracked.handle.provider if tracked.handle else ""),
-            reason,
+            provider or (handle.provider if handle else ""),
+            result.reason,
         )
         self._completed.append(result)
         self._completed_event.set()

@@ -8,10 +8,12 @@ Two rules hold the tracker together:
    handle, status, attempts, running slot, result) changes only through
    :class:`~._table.TaskTable`, which journals each change; a task ends exactly once, in
    :meth:`TaskTable.finish`, which releases its running slot, journals the result, emits
-   the event and wakes its waiters.
+   the event and wakes its waiters (``TaskTable.replay`` is its twin for a result an
+   earlier run journaled, which is reported, not journaled again).
 2. *Only* :mod:`._transitions` *decides.* What a status answer leads to (poll again,
-   download, finish, fail over) is the pure :func:`~._transitions.decide`; the poll stage
-   only carries its action out.
+   download, finish, fail over) is the pure :func:`~._transitions.decide`, and what a key an
+   earlier run journaled leads to is :func:`~._transitions.decide_rerun`; the stages only
+   carry the actions out.
 
 The parts are plain classes, composed here: the task table, the submit stage
 (:mod:`._submit`) and the poll stage (:mod:`._poll`) each receive the table and what else
@@ -19,12 +21,14 @@ they need; neither stage knows the other. ``Tracker.submit`` checks which provid
 express the spec and queues the task; it returns a :class:`TrackedTask` at once. Inside one
 anyio task group:
 
-* *submit workers* take queued tasks, pick the first provider (failover order) whose circuit
-  is closed and which has a free running slot, record the intent in the journal, and submit
-  at most once (:class:`ProviderClient` reconciles ambiguous submits). Refusals that another
-  provider may not share (rate limit with no retry, auth, permission, unavailable) move the
-  task on; an ambiguous outcome never does. The remote task they create is handed to the
-  poll stage here.
+* *submit workers* take queued tasks. With a journal that can be read back, a key new to
+  this run is looked up first: a key an earlier run sent is followed again, or its result
+  reported, instead of being sent twice. Otherwise they pick the first provider (failover
+  order) whose circuit is closed and which has a free running slot, record the intent in
+  the journal, and submit at most once (:class:`ProviderClient` reconciles ambiguous
+  submits). Refusals that another provider may not share (rate limit with no retry, auth,
+  permission, unavailable) move the task on; an ambiguous outcome never does. The remote
+  task they create is handed to the poll stage here.
 * one *poll heap* (:mod:`._heap`) keeps next-poll times and hands due tasks, grouped by
   provider, to *poll workers*; a provider with a list endpoint answers a group in one call.
   The first poll happens near the expected finish, later ones at an interval that grows with
@@ -60,7 +64,7 @@ from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskResult
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._poll import PollStage
-from seedance_async.tracker._submit import SubmitStage
+from seedance_async.tracker._submit import ReadableJournal, SubmitStage
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
 from seedance_async.tracker._transitions import Rules
@@ -80,7 +84,9 @@ class Tracker:
         schedule: poll timing.
         deadline: default per-task deadline in seconds from submit (None: wait for the
             provider's own expiry).
-        journal: durable record (default: none).
+        journal: durable record (default: none). One that can be read back by key
+            (:class:`SqliteJournal`) makes a re-run of the same program resume: see
+            :meth:`submit`.
         download_dir: when set, videos (and requested last frames) of succeeded tasks are
             downloaded there as ``<key>.mp4`` / ``<key>.last.png``.
         submit_workers / poll_workers / download_workers: concurrency of each stage.
@@ -129,8 +135,14 @@ class Tracker:
         # One generator for failover draws and poll jitter, so ``seed`` fixes both.
         self._rng = random.Random(seed)
         self._table = TaskTable(client, self.journal)
+        # A journal that can be read back makes a re-run of the same program resume.
+        readable = self.journal if isinstance(self.journal, ReadableJournal) else None
         self._submit = SubmitStage(
-            self._table, client, schedule=self.schedule, refusal_rounds=refusal_rounds
+            self._table,
+            client,
+            schedule=self.schedule,
+            refusal_rounds=refusal_rounds,
+            journal=readable,
         )
         self._poll = PollStage(
             self._table,
@@ -229,7 +241,14 @@ class Tracker:
     ) -> TrackedTask:
         """Queue a task; returns its :class:`TrackedTask` at once.
 
+        The key is ``key``, or else the spec's hash (:func:`task_hash`, metadata included).
         Submitting the same key twice returns the first task (a batch line is never doubled).
+        With a journal that can be read back (:class:`SqliteJournal`), a key an earlier run
+        already sent is never sent again: a finished one ends at once with its journaled
+        result, an unfinished one is followed again as :meth:`resume` would (polled,
+        reconciled, downloaded). A key the journal holds with another spec ends
+        ``rejected``, and one sent to a provider this client lacks ends ``unknown``; neither
+        touches the journal's record, nor does a cancel or deadline before the key was read.
 
         Raises:
             InvalidTaskSpec: no provider in the failover list can express the spec.
@@ -248,7 +267,7 @@ class Tracker:
             )
         order = [p for p in self.policy.order(self._rng) if p in eligible]
         tracked = self._track(key, task, order=order, deadline=deadline)
-        self._submit.enqueue(tracked)
+        self._submit.enqueue(tracked, new=True)
         return tracked
 
     def _track(
@@ -269,8 +288,7 @@ class Tracker:
             canceller=self._canceller,
         )
         if resumed is not None:
-            tracked.resumed = True
-            tracked.status = resumed.last_status
+            self._table.restore(tracked, resumed)
         self._table.add(tracked)
         self._poll.watch_deadline(tracked)
         return tracked
@@ -341,12 +359,16 @@ class Tracker:
     async def _submit_one(self, tracked: TrackedTask) -> None:
         created = await self._submit.run(tracked)
         if created is not None:
-            await self._poll.attached(tracked, created.handle, created.first)
+            await self._poll.attached(
+                tracked, created.handle, created.first, journal=not created.journaled
+            )
 
     async def _reconcile_one(
         self, tracked: TrackedTask, alias: str, intent_at: float, may_resend: bool
     ) -> None:
-        created = await self._submit.reconcile(tracked, alias, intent_at, may_resend=may_resend)
+        created = await self._submit.reconcile(
+            tracked, alias, intent_at, sent=tracked.task, may_resend=may_resend
+        )
         if created is not None:
             await self._poll.attached(tracked, created.handle, created.first)
 

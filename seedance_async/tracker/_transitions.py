@@ -1,32 +1,46 @@
-"""What the tracker does with one status answer: the only place that decides it.
+"""What the tracker does with a status answer or a journaled key: the only place that decides.
 
 :func:`decide` is pure: it looks at the task (through :class:`TaskView`), the answer and the
 tracker's :class:`Rules`, and names an :data:`Action`. It reads no clock, writes no journal
 and schedules nothing; the poll stage carries the action out (journaling, scheduling,
 downloads, failover) and the task table records every change. Everything a poll answer can
 lead to is therefore listed here, and tested from a table (``tests/tracker/test_transitions.py``).
+
+:func:`decide_rerun` does the same for a newly submitted key that the journal already holds
+(a re-run of the same program): submit it, report its journaled result, follow the remote
+task again, or refuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 import attrs
 
+from seedance_async.journal._protocol import JournalEntry
 from seedance_async.policy._failover import is_retryable_failure
-from seedance_async.spec._handle import Attempt, Outcome
+from seedance_async.spec._codec import task_hash
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus
+from seedance_async.spec._task import VideoTask
 
 __all__ = [
     "Action",
     "EndAttempt",
     "Finish",
+    "JournaledTask",
     "KeepPolling",
+    "Reattach",
+    "Refuse",
+    "Replay",
+    "RerunAction",
     "Rules",
+    "SubmitNew",
     "Succeed",
     "TaskView",
     "decide",
+    "decide_rerun",
 ]
 
 # Attempt outcomes that count against ``FailoverPolicy.max_extra_attempts``.
@@ -153,3 +167,157 @@ def decide(view: TaskView, status: TaskStatus, rules: Rules) -> Action:
     others = any(alias not in tried for alias in view.order)
     fail_over = is_retryable_failure(status) and extra_used < rules.max_extra_attempts and others
     return EndAttempt(outcome=outcome, reason=reason, fail_over=fail_over)
+
+
+# -- a key the journal already holds ---------------------------------------------------------
+
+
+class JournaledTask(Protocol):
+    """What a journal holds about one key (:meth:`SqliteJournal.get`'s record is one).
+
+    ``state`` is ``pending`` (never sent, or provably not created), ``intent``,
+    ``submitted``, a :class:`TaskState` value, or ``final``; ``result`` is
+    :func:`~seedance_async.spec.dump_result` output once final.
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def task(self) -> VideoTask: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def handle(self) -> TaskHandle | None: ...
+
+    @property
+    def last_status(self) -> TaskStatus | None: ...
+
+    @property
+    def result(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def is_finished(self) -> bool: ...
+
+    def entry(self) -> JournalEntry: ...
+
+
+@attrs.frozen
+class SubmitNew:
+    """Nothing was ever created for the key: submit the task."""
+
+
+@attrs.frozen
+class Replay:
+    """The key ended in an earlier run: report that result, submit nothing.
+
+    Attributes:
+        result: the journaled result, with the caller's spec.
+    """
+
+    result: TaskResult
+
+
+@attrs.frozen
+class Reattach:
+    """The key was sent in an earlier run and has no result: follow it again (as resume).
+
+    Attributes:
+        entry: the journal's resume view (a handle to poll, or an intent to reconcile).
+    """
+
+    entry: JournalEntry
+
+
+@attrs.frozen
+class Refuse:
+    """The journal's record cannot be this task's: end the task, leave the record alone.
+
+    Attributes:
+        outcome: ``rejected`` (another spec under this key) or ``unknown`` (sent to a
+            provider this client lacks).
+        reason: what to change, in words.
+    """
+
+    outcome: Literal[Outcome.REJECTED, Outcome.UNKNOWN]
+    reason: str
+
+
+RerunAction = SubmitNew | Replay | Reattach | Refuse
+
+_SUBMIT_NEW = SubmitNew()
+
+
+def decide_rerun(
+    record: JournaledTask | None, task: VideoTask, configured: Collection[str]
+) -> RerunAction:
+    """What to do with a newly submitted ``task`` whose key the journal may already hold.
+
+    Args:
+        record: the journal's record of the key, or None.
+        task: the spec the caller submitted now.
+        configured: the client's provider aliases.
+    """
+    if record is None or record.state == "pending":
+        return _SUBMIT_NEW
+    if not _same_spec(record.task, task):
+        return Refuse(
+            outcome=Outcome.REJECTED,
+            reason=f"the journal holds another spec under key {record.key!r}; "
+            "give this task a key of its own",
+        )
+    if record.is_finished:
+        return Replay(result=_journaled_result(record, task))
+    entry = record.entry()
+    alias = entry.handle.provider if entry.handle else entry.provider
+    if alias is None or alias not in configured:
+        return Refuse(
+            outcome=Outcome.UNKNOWN,
+            reason=f"sent in an earlier run to provider {alias!r}, which is not configured; "
+            "configure it to follow the task",
+        )
+    return Reattach(entry=entry)
+
+
+def _same_spec(journaled: VideoTask, task: VideoTask) -> bool:
+    # The journal keeps the spec as sent: when the caller left the expiry unset, it carries
+    # the correlation nonce there (ProviderClient.with_correlation_nonce).
+    if task.execution_expires_after is None and journaled.execution_expires_after is not None:
+        journaled = attrs.evolve(journaled, execution_expires_after=None)
+    return task_hash(journaled) == task_hash(task)
+
+
+def _journaled_result(record: JournaledTask, task: VideoTask) -> TaskResult:
+    data = record.result
+    if data is None:  # a final record always has one; read defensively all the same
+        return TaskResult(
+            key=record.key,
+            task=task,
+            outcome=Outcome.UNKNOWN,
+            status=record.last_status,
+            handle=record.handle,
+            reason="journaled as finished without a result",
+        )
+    return TaskResult(
+        key=record.key,
+        task=task,
+        outcome=Outcome(data["outcome"]),
+        status=record.last_status,
+        handle=record.handle,
+        attempts=tuple(
+            Attempt(
+                provider=a["provider"],
+                task_id=a.get("task_id"),
+                outcome=a["outcome"],
+                reason=a.get("reason"),
+            )
+            for a in data.get("attempts") or ()
+        ),
+        reason=data.get("reason"),
+        video_path=data.get("video_path"),
+        last_frame_path=data.get("last_frame_path"),
+        submitted_at=data.get("submitted_at"),
+        finished_at=data.get("finished_at"),
+    )

@@ -1,4 +1,5 @@
-"""The tracker's status → action decisions, as a table (h11's ``SIMPLE_CASES`` style).
+"""The tracker's decisions, as tables (h11's ``SIMPLE_CASES`` style): status → action, and
+what to do with a key an earlier run journaled.
 
 :func:`decide` is pure, so every case is plain data: the task as it was, the answer, the
 tracker's rules, and the action expected. The property tests cover the rest of the space.
@@ -6,29 +7,38 @@ tracker's rules, and the action expected. The property tests cover the rest of t
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from seedance_async.journal._protocol import JournalEntry
 from seedance_async.policy._failover import is_retryable_failure
-from seedance_async.spec._handle import Attempt, Outcome
+from seedance_async.spec._codec import dump_result
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import (
     FAILURE_CATEGORIES,
     FailureCategory,
     TaskState,
     TaskStatus,
 )
+from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._transitions import (
     Action,
     EndAttempt,
     Finish,
     KeepPolling,
+    Reattach,
+    Refuse,
+    Replay,
+    RerunAction,
     Rules,
+    SubmitNew,
     Succeed,
     decide,
+    decide_rerun,
 )
 
 
@@ -273,3 +283,160 @@ def test_failover_only_to_an_untried_provider_within_the_extra_attempts(
         assert len(earlier_failures) < rules.max_extra_attempts
         assert answer.state in (TaskState.FAILED, TaskState.EXPIRED)
         assert is_retryable_failure(answer)  # the failover policy's call, not decide's
+
+
+# -- a key the journal already holds (decide_rerun) ---------------------------------------------
+
+MODEL = "doubao-seedance-1-0-pro-250528"
+SPEC = VideoTask(model=MODEL, prompt="a heron", metadata={"row": 1})
+NONCED = attrs.evolve(SPEC, execution_expires_after=172_000)  # as the intent records it
+HANDLE = TaskHandle(
+    provider="a", adapter="ark", model=MODEL, task_id="cgt-1", created_at=1.0, spec_hash="h"
+)
+CONFIGURED = ("a", "b")
+
+
+@attrs.frozen(kw_only=True)
+class Record:
+    """A journal's record of one key (the shape SqliteJournal.get returns)."""
+
+    key: str = "k"
+    task: VideoTask = NONCED
+    state: str = "intent"
+    provider: str | None = "a"
+    handle: TaskHandle | None = None
+    last_status: TaskStatus | None = None
+    result: dict[str, Any] | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state == "final"
+
+    def entry(self) -> JournalEntry:
+        return JournalEntry(
+            key=self.key,
+            task=self.task,
+            provider=self.provider,
+            handle=self.handle,
+            intent_at=5.0,
+            last_status=self.last_status,
+        )
+
+
+DONE = status(TaskState.SUCCEEDED)
+RESULT = TaskResult(
+    key="k",
+    task=SPEC,
+    outcome=Outcome.SUCCEEDED,
+    status=DONE,
+    handle=HANDLE,
+    attempts=(
+        Attempt(provider="b", task_id=None, outcome="refused", reason="429"),
+        Attempt(provider="a", task_id="cgt-1", outcome="submitted"),
+    ),
+    video_path="videos/k.mp4",
+    submitted_at=1.0,
+    finished_at=9.0,
+)
+FINAL = Record(state="final", handle=HANDLE, last_status=DONE, result=dump_result(RESULT))
+OTHER_SPEC = attrs.evolve(SPEC, prompt="a stork")
+WITH_EXPIRY = attrs.evolve(SPEC, execution_expires_after=3600)
+
+# (name, journal's record, spec submitted now, expected action)
+RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
+    ("unknown key", None, SPEC, SubmitNew()),
+    ("pending: never sent or not created", Record(state="pending"), SPEC, SubmitNew()),
+    ("pending under another spec", Record(state="pending", task=OTHER_SPEC), SPEC, SubmitNew()),
+    ("intent without answer", Record(), SPEC, Reattach(entry=Record().entry())),
+    (
+        "submitted",
+        Record(state="submitted", handle=HANDLE),
+        SPEC,
+        Reattach(entry=Record(state="submitted", handle=HANDLE).entry()),
+    ),
+    (
+        "running",
+        Record(state="running", handle=HANDLE, last_status=status(TaskState.RUNNING)),
+        SPEC,
+        Reattach(
+            entry=Record(
+                state="running", handle=HANDLE, last_status=status(TaskState.RUNNING)
+            ).entry()
+        ),
+    ),
+    (
+        "the caller's own expiry, journaled as is",
+        Record(task=WITH_EXPIRY),
+        WITH_EXPIRY,
+        Reattach(entry=Record(task=WITH_EXPIRY).entry()),
+    ),
+    ("finished", FINAL, SPEC, Replay(result=RESULT)),
+    (
+        "finished without a result",
+        Record(state="final", handle=HANDLE, last_status=DONE),
+        SPEC,
+        Replay(
+            result=TaskResult(
+                key="k",
+                task=SPEC,
+                outcome=Outcome.UNKNOWN,
+                status=DONE,
+                handle=HANDLE,
+                reason="journaled as finished without a result",
+            )
+        ),
+    ),
+    (
+        "another spec under the key",
+        Record(task=OTHER_SPEC),
+        SPEC,
+        Refuse(
+            outcome=Outcome.REJECTED,
+            reason="the journal holds another spec under key 'k'; give this task a key of its own",
+        ),
+    ),
+    (
+        "another spec, finished",
+        attrs.evolve(FINAL, task=OTHER_SPEC),
+        SPEC,
+        Refuse(
+            outcome=Outcome.REJECTED,
+            reason="the journal holds another spec under key 'k'; give this task a key of its own",
+        ),
+    ),
+    (
+        "another expiry the caller set (no nonce is drawn then)",
+        Record(task=attrs.evolve(SPEC, execution_expires_after=7200)),
+        WITH_EXPIRY,
+        Refuse(
+            outcome=Outcome.REJECTED,
+            reason="the journal holds another spec under key 'k'; give this task a key of its own",
+        ),
+    ),
+    (
+        "sent to a provider not configured",
+        Record(state="submitted", provider="gone", handle=attrs.evolve(HANDLE, provider="gone")),
+        SPEC,
+        Refuse(
+            outcome=Outcome.UNKNOWN,
+            reason="sent in an earlier run to provider 'gone', which is not configured; "
+            "configure it to follow the task",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "spec", "expected"),
+    [case[1:] for case in RERUN_CASES],
+    ids=[case[0] for case in RERUN_CASES],
+)
+def test_rerun_cases(record: Record | None, spec: VideoTask, expected: RerunAction) -> None:
+    assert decide_rerun(record, spec, CONFIGURED) == expected
+
+
+def test_a_replayed_result_reads_back_as_it_was_journaled() -> None:
+    """Round trip: dump_result() in the journal, the same TaskResult out."""
+    action = decide_rerun(FINAL, SPEC, CONFIGURED)
+    assert isinstance(action, Replay)
+    assert action.result == RESULT
