@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks                       # the whole set (about 3-4 minutes)
+    python -m benchmarks                       # the whole set (about 8 minutes)
     python -m benchmarks --only poll_cpu,lag   # some of them
     python -m benchmarks --quick               # tiny sizes: proves the harness, no figures
     python -m benchmarks --json out.json       # also write every raw figure
@@ -24,7 +24,15 @@ from typing import Any
 
 import anyio
 
-from benchmarks import bench_budget, bench_lag, bench_poll_cpu, bench_scale, bench_submit
+from benchmarks import (
+    bench_budget,
+    bench_lag,
+    bench_paths,
+    bench_peers,
+    bench_poll_cpu,
+    bench_scale,
+    bench_submit,
+)
 from benchmarks._common import BenchResult, machine_description, render_markdown, render_text
 
 __all__ = ["BENCHMARKS", "QUICK", "main", "run_all"]
@@ -35,6 +43,8 @@ BENCHMARKS: Mapping[str, Callable[..., Awaitable[BenchResult]]] = {
     "budget": bench_budget.run,
     "lag": bench_lag.run,
     "submit": bench_submit.run,
+    "paths": bench_paths.run,
+    "peers": bench_peers.run,
 }
 """Every benchmark, in the order of the issue."""
 
@@ -50,6 +60,17 @@ QUICK: Mapping[str, Mapping[str, Any]] = {
     "budget": {"limit": 20, "seconds": 1.0, "unknown_seconds": 1.0},
     "lag": {"tasks": 12, "arrival_span": 40.0, "time_scale": 0.005},
     "submit": {"tasks": 30, "concurrency": 8},
+    "paths": {
+        "n_tasks": 40,
+        "tasks": 20,
+        "concurrency": 8,
+        "interval": 0.1,
+        "list_batch": 10,
+        "warmup": 0.1,
+        "seconds": 0.2,
+        "rounds": 1,
+    },
+    "peers": {"tasks": 10, "concurrency": 4, "rounds": 1},
 }
 """Tiny sizes that run each benchmark in seconds (the smoke test uses them)."""
 
