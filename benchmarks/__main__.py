@@ -70,7 +70,7 @@ QUICK: Mapping[str, Mapping[str, Any]] = {
         "seconds": 0.2,
         "rounds": 1,
     },
-    "peers": {"tasks": 10, "concurrency": 4, "rounds": 1},
+    "peers": {"tasks": 10, "concurrencies": (4,), "rounds": 1},
 }
 """Tiny sizes that run each benchmark in seconds (the smoke test uses them)."""
 

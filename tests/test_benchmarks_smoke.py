@@ -50,8 +50,8 @@ async def test_peers_run_without_the_bench_extra(monkeypatch: pytest.MonkeyPatch
     assert len(missing) == 2
     assert any("Ark SDK" in metric for metric in missing)
     assert any("litellm" in metric for metric in missing)
-    assert math.isfinite(result.figures["seedance_async_cpu_us"])
-    assert math.isfinite(result.figures["seedance_async_ratio"])
+    assert math.isfinite(result.figures["seedance_async_c4_cpu_us"])
+    assert math.isfinite(result.figures["seedance_async_c4_ratio"])
 
 
 def test_paired_ratio_reports_the_median_round_and_its_range() -> None:
