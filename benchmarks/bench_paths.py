@@ -1,8 +1,8 @@
 """6. Every request path against bare aiohttp: client CPU per request, in one run.
 
 Method. Two simulators run in their own processes: one for the creates (Ark flavour, no
-limits), one holding ``n_tasks`` tasks that stay ``running`` for good on the seed-000 Ark
-gateway flavour (no list endpoint, so the library sends one ``GET /{id}`` per status, like
+limits), one holding ``n_tasks`` tasks that stay ``running`` for good on the simulator's ``gateway000`` Ark
+gateway (no list endpoint, so the library sends one ``GET /{id}`` per status, like
 the floor) and ``n_tasks`` more on the Ark flavour (list endpoint, up to 50 ids per call).
 Each path is a pair, floor and library, run back to back; the pairs run in turn for
 ``rounds`` rounds and the order inside each pair flips every round, so a neighbour's load
