@@ -1,9 +1,10 @@
 """6. Every request path against bare aiohttp: client CPU per request, in one run.
 
 Method. Two simulators run in their own processes: one for the creates (Ark flavour, no
-limits), one holding ``n_tasks`` tasks that stay ``running`` for good on the simulator's ``gateway000`` Ark
-gateway (no list endpoint, so the library sends one ``GET /{id}`` per status, like
-the floor) and ``n_tasks`` more on the Ark flavour (list endpoint, up to 50 ids per call).
+limits), one holding ``n_tasks`` tasks that stay ``running`` for good on the simulator's
+``gateway000`` Ark gateway (no list endpoint, so the library sends one ``GET /{id}`` per
+status, like the floor) and ``n_tasks`` more on the Ark flavour (list endpoint, up to 50
+ids per call).
 Each path is a pair, floor and library, run back to back; the pairs run in turn for
 ``rounds`` rounds and the order inside each pair flips every round, so a neighbour's load
 hits both sides alike. Client CPU is ``time.process_time()`` of this process (every thread);
