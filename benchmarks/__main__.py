@@ -33,7 +33,13 @@ from benchmarks import (
     bench_scale,
     bench_submit,
 )
-from benchmarks._common import BenchResult, machine_description, render_markdown, render_text
+from benchmarks._common import (
+    BenchResult,
+    load_average,
+    machine_description,
+    render_markdown,
+    render_text,
+)
 
 __all__ = ["BENCHMARKS", "QUICK", "main", "run_all"]
 
@@ -91,8 +97,9 @@ async def run_all(names: list[str], *, quick: bool = False) -> list[BenchResult]
     return results
 
 
-def _machine_markdown(total: float) -> str:
+def _machine_markdown(total: float, load_at_start: str) -> str:
     lines = [f"- {k}: {v}" for k, v in machine_description().items()]
+    lines.append(f"- load average (1, 5, 15 min) at the start: {load_at_start}")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(f"- run: {when}, {total:.0f} s in all")
     return "\n".join(lines)
@@ -105,12 +112,14 @@ def _keeping_markers(body: str) -> Callable[[re.Match[str]], str]:
     return replace
 
 
-def update_readme(results: list[BenchResult], total: float, path: Path = README) -> None:
+def update_readme(
+    results: list[BenchResult], total: float, path: Path = README, *, load_at_start: str = ""
+) -> None:
     """Replace the generated blocks of ``benchmarks/README.md`` (between marker comments)."""
     text = path.read_text(encoding="utf-8")
     blocks = {
         "table": render_markdown(row for r in results for row in r.rows),
-        "machine": _machine_markdown(total),
+        "machine": _machine_markdown(total, load_at_start or "unknown"),
         "notes": "\n".join(f"- {n}" for r in results for n in r.notes) or "- (none)",
     }
     for name, body in blocks.items():
@@ -142,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmarks {unknown} (known: {', '.join(BENCHMARKS)})")
     if args.profile:
         return _profile(args.profile, quick=args.quick)
+    load_at_start = load_average()
     start = time.perf_counter()
     results = anyio.run(lambda: run_all(names, quick=args.quick))
     total = time.perf_counter() - start
@@ -149,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         for note in result.notes:
             print(f"note ({result.name}): {note}")
-    print(f"\n{total:.0f} s in all; machine: {json.dumps(machine_description())}")
+    machine = {**machine_description(), "load average at the start": load_at_start}
+    print(f"\n{total:.0f} s in all; machine: {json.dumps(machine)}")
     if args.json:
         payload = {r.name: {"figures": r.figures, "seconds": r.seconds} for r in results}
         Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     if args.update_readme:
         if args.quick or args.only:
             parser.error("--update-readme needs the full set at full size")
-        update_readme(results, total)
+        update_readme(results, total, load_at_start=load_at_start)
     return 0
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "PairedRatio",
     "Row",
     "cpu_now",
+    "load_average",
     "machine_description",
     "paired_ratio",
     "percentile",
@@ -178,7 +179,7 @@ def machine_description() -> dict[str, str]:
         "aiohttp": version("aiohttp"),
         "anyio": version("anyio"),
         **{name: _version_or_missing(name) for name in PEER_DISTRIBUTIONS},
-        "load average (1, 5, 15 min) at the end": _load_average(),
+        "load average (1, 5, 15 min) at the end": load_average(),
     }
 
 
@@ -193,7 +194,8 @@ def _version_or_missing(name: str) -> str:
         return "not installed"
 
 
-def _load_average() -> str:
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), or "unknown"."""
     try:
         return " / ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:

@@ -98,6 +98,26 @@ def _ark_body(n: int) -> dict[str, Any]:
     }
 
 
+class _ListWindow(_Window):
+    """A window that also counts the list calls the simulator served in it."""
+
+    def __init__(self, server: SimServer, warmup: float, seconds: float) -> None:
+        super().__init__(server, _ARK, "op.list", warmup, seconds)
+        self.calls: list[int] = []
+
+    async def measure(self, count: Callable[[], int] | None = None) -> Sample:
+        """Client CPU and task statuses (``count``) over the window; list calls on the side."""
+        assert count is not None
+        await anyio.sleep(self.warmup)
+        calls = (await self.server.admin(self.provider, "stats")).get(self.op, 0)
+        seen, server_cpu, cpu = count(), self.server.cpu_seconds(), cpu_now()
+        await anyio.sleep(self.seconds)
+        cpu, server_cpu = cpu_now() - cpu, self.server.cpu_seconds() - server_cpu
+        seen = count() - seen
+        self.calls.append((await self.server.admin(self.provider, "stats")).get(self.op, 0) - calls)
+        return Sample(cpu, seen, server_cpu, self.seconds)
+
+
 async def _creates(server: SimServer) -> int:
     stats = await server.admin(_ARK, "stats")
     return int(stats.get("op.create", 0))
@@ -217,7 +237,7 @@ async def run(
     n_tasks: int = 1000,
     tasks: int = 1000,
     concurrency: int = 64,
-    interval: float = 0.5,
+    interval: float = 1.0,
     list_batch: int = 50,
     warmup: float = 1.0,
     seconds: float = 2.0,
@@ -233,7 +253,8 @@ async def run(
         ids = await create_tasks(gw.base_url, gw_path, n_tasks)
         ark_ids = await create_tasks(ark.base_url, ark_path, n_tasks)
         window = _Window(server, _GATEWAY, "op.get", warmup, seconds)
-        list_window = _Window(server, _ARK, "op.list", warmup, seconds)
+        list_floor_window = _ListWindow(server, warmup, seconds)
+        list_window = _ListWindow(server, warmup, seconds)
         first = itertools.count(0, tasks)
         paths = [
             _Path(
@@ -264,7 +285,7 @@ async def run(
                 "ark_list",
                 f"Tracker on Ark list, <= {list_batch} ids per call, paced (per task status)",
                 lambda: _bare_list_loop(
-                    ark.base_url, ark_path, ark_ids, list_batch, interval, list_window
+                    ark.base_url, ark_path, ark_ids, list_batch, interval, list_floor_window
                 ),
                 lambda: _tracker_loop(
                     ark, ark_ids, concurrency, interval, list_window, count_observations=True
@@ -318,4 +339,13 @@ async def run(
             + ", ".join(f"{r:.2f}x" for r in ratio.per_round)
             + f"; requests (statuses) per s, library {rate_lib:.0f}, floor {rate_floor:.0f}"
         )
+    per_call = {
+        side: sum(s.polls for s in samples["ark_list", side]) / max(1, sum(w.calls))
+        for side, w in (("library", list_window), ("floor", list_floor_window))
+    }
+    f.update(ark_list_library_ids_per_call=per_call["library"])
+    result.notes.append(
+        "paths, ark_list: task statuses per list call, library "
+        f"{per_call['library']:.1f}, floor {per_call['floor']:.1f}"
+    )
     return result
