@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from seedance_async import PollSchedule, VideoTask
 
@@ -23,6 +24,7 @@ __all__ = [
     "BenchResult",
     "PairedRatio",
     "Row",
+    "ark_body",
     "cpu_now",
     "load_average",
     "machine_description",
@@ -51,6 +53,20 @@ def sample_task(n: int) -> VideoTask:
         duration=5,
         seed=n,
     )
+
+
+def ark_body(task: VideoTask) -> dict[str, Any]:
+    """The Ark create body for a text-to-video ``task``, as a user writes it by hand.
+
+    The floors build it from a spec made before the clock starts, as the library's side
+    gets its specs: making a ``VideoTask`` runs the spec rules, which is library work.
+    """
+    return {
+        "model": task.model,
+        "content": [{"type": "text", "text": task.prompt}],
+        "duration": task.duration,
+        "seed": task.seed,
+    }
 
 
 def cpu_now() -> float:

@@ -41,9 +41,9 @@ import aiohttp
 import anyio
 
 from benchmarks._common import (
-    MODEL,
     BenchResult,
     Row,
+    ark_body,
     cpu_now,
     paired_ratio,
     ratio_cell,
@@ -87,17 +87,6 @@ class _Path:
     library: _Side
 
 
-def _ark_body(n: int) -> dict[str, Any]:
-    """The Ark create body for ``sample_task(n)``, as a user writes it by hand."""
-    task = sample_task(n)
-    return {
-        "model": MODEL,
-        "content": [{"type": "text", "text": task.prompt}],
-        "duration": task.duration,
-        "seed": task.seed,
-    }
-
-
 class _ListWindow(_Window):
     """A window that also counts the list calls the simulator served in it."""
 
@@ -127,13 +116,12 @@ async def _floor_submit(server: SimServer, first: int, tasks: int, concurrency: 
     cfg = server.config(_ARK)
     url = cfg.base_url + cfg.options["tasks_path"]
     headers = {"Authorization": f"Bearer {DEFAULT_KEY}"}
-    counter = itertools.count(first)
-    end = first + tasks
+    specs = iter([sample_task(n) for n in range(first, first + tasks)])
     async with aiohttp.ClientSession() as session:
 
         async def worker() -> None:
-            while (n := next(counter)) < end:
-                async with session.post(url, json=_ark_body(n), headers=headers) as resp:
+            for spec in specs:
+                async with session.post(url, json=ark_body(spec), headers=headers) as resp:
                     resp.raise_for_status()
                     await resp.json()
 

@@ -54,13 +54,14 @@ from benchmarks._common import (
     MODEL,
     BenchResult,
     Row,
+    ark_body,
     cpu_now,
     paired_ratio,
     ratio_cell,
     sample_task,
 )
 from benchmarks._simproc import SimServer, SimSpec
-from seedance_async import Client, TaskHandle
+from seedance_async import Client, TaskHandle, VideoTask
 from seedance_async.simulator import DEFAULT_KEY
 
 __all__ = ["SIDES", "run"]
@@ -100,8 +101,8 @@ _MODULES = {"ark-sdk": "volcenginesdkarkruntime", "litellm": "litellm"}
 class _PeerClient:
     """One side's client: ``create(n)`` makes a task and returns what ``status`` takes."""
 
-    async def create(self, n: int) -> Any:  # pragma: no cover - interface
-        """Create the task for ``sample_task(n)``; returns what ``status`` takes."""
+    async def create(self, task: VideoTask) -> Any:  # pragma: no cover - interface
+        """Create ``task``; returns what ``status`` takes."""
         raise NotImplementedError
 
     async def status(self, ref: Any) -> str:  # pragma: no cover - interface
@@ -138,23 +139,13 @@ class _Job:
         return (self.create.requests + self.status.requests) / seconds if seconds else math.nan
 
 
-def _ark_body(n: int) -> dict[str, Any]:
-    task = sample_task(n)
-    return {
-        "model": MODEL,
-        "content": [{"type": "text", "text": task.prompt}],
-        "duration": task.duration,
-        "seed": task.seed,
-    }
-
-
 class _Bare(_PeerClient):
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
         self.headers = {"Authorization": f"Bearer {DEFAULT_KEY}"}
 
-    async def create(self, n: int) -> Any:
-        async with self.session.post(self.url, json=_ark_body(n), headers=self.headers) as resp:
+    async def create(self, task: VideoTask) -> Any:
+        async with self.session.post(self.url, json=ark_body(task), headers=self.headers) as resp:
             resp.raise_for_status()
             return (await resp.json())["id"]
 
@@ -168,8 +159,8 @@ class _Library(_PeerClient):
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    async def create(self, n: int) -> Any:
-        return await self.client.submit(sample_task(n))
+    async def create(self, task: VideoTask) -> Any:
+        return await self.client.submit(task)
 
     async def status(self, ref: Any) -> str:
         assert isinstance(ref, TaskHandle)
@@ -180,8 +171,7 @@ class _ArkSdk(_PeerClient):
     def __init__(self, ark: Any) -> None:
         self.tasks = ark.content_generation.tasks
 
-    async def create(self, n: int) -> Any:
-        task = sample_task(n)
+    async def create(self, task: VideoTask) -> Any:
         created = await self.tasks.create(
             model=MODEL,
             content=[{"type": "text", "text": task.prompt}],
@@ -198,8 +188,7 @@ class _Litellm(_PeerClient):
     def __init__(self, litellm: Any, api_base: str) -> None:
         self.litellm, self.api_base = litellm, api_base
 
-    async def create(self, n: int) -> Any:
-        task = sample_task(n)
+    async def create(self, task: VideoTask) -> Any:
         video = await self.litellm.avideo_generation(
             model=f"volcengine/{MODEL}",
             prompt=task.prompt,
@@ -316,9 +305,10 @@ async def _job(
     server: SimServer, side: _PeerClient, first: int, tasks: int, concurrency: int
 ) -> _Job:
     refs: list[Any] = [None] * tasks
+    specs = [sample_task(first + i) for i in range(tasks)]  # before the clock, for every side
 
     async def create(i: int) -> None:
-        refs[i] = await side.create(first + i)
+        refs[i] = await side.create(specs[i])
 
     async def status(i: int) -> None:
         if await side.status(refs[i]) in _TERMINAL:
@@ -356,7 +346,7 @@ async def run(
     with SimServer(SimSpec(providers=(_ARK,))) as server:
         for opener in openers.values():  # warm-up: imports, schemas, connections
             async with opener(server) as client:
-                ref = await client.create(next(first))
+                ref = await client.create(sample_task(next(first)))
                 await client.status(ref)
         order = list(openers)
         for concurrency in concurrencies:
