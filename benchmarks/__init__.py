@@ -12,5 +12,8 @@ Modules, one per question of the benchmarks issue:
 * :mod:`benchmarks.bench_scale`: memory and scheduler cost with 10k and 100k tracked tasks;
 * :mod:`benchmarks.bench_budget`: how much of a known (and an unknown) rate limit is used;
 * :mod:`benchmarks.bench_lag`: detection lag and polls per task vs a fixed 5 s poller;
-* :mod:`benchmarks.bench_submit`: client CPU per submit, with and without the SQLite journal.
+* :mod:`benchmarks.bench_submit`: client CPU per submit, with and without the SQLite journal;
+* :mod:`benchmarks.bench_paths`: client CPU per request of every request path vs bare aiohttp;
+* :mod:`benchmarks.bench_peers`: the same job through bare aiohttp, this library, the official
+  Ark SDK and litellm (the last two optional, the ``bench`` extra).
 """

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks                       # the whole set (about 3-4 minutes)
+    python -m benchmarks                       # the whole set (about 8 minutes)
     python -m benchmarks --only poll_cpu,lag   # some of them
     python -m benchmarks --quick               # tiny sizes: proves the harness, no figures
     python -m benchmarks --json out.json       # also write every raw figure
@@ -24,8 +24,22 @@ from typing import Any
 
 import anyio
 
-from benchmarks import bench_budget, bench_lag, bench_poll_cpu, bench_scale, bench_submit
-from benchmarks._common import BenchResult, machine_description, render_markdown, render_text
+from benchmarks import (
+    bench_budget,
+    bench_lag,
+    bench_paths,
+    bench_peers,
+    bench_poll_cpu,
+    bench_scale,
+    bench_submit,
+)
+from benchmarks._common import (
+    BenchResult,
+    load_average,
+    machine_description,
+    render_markdown,
+    render_text,
+)
 
 __all__ = ["BENCHMARKS", "QUICK", "main", "run_all"]
 
@@ -35,6 +49,8 @@ BENCHMARKS: Mapping[str, Callable[..., Awaitable[BenchResult]]] = {
     "budget": bench_budget.run,
     "lag": bench_lag.run,
     "submit": bench_submit.run,
+    "paths": bench_paths.run,
+    "peers": bench_peers.run,
 }
 """Every benchmark, in the order of the issue."""
 
@@ -50,6 +66,17 @@ QUICK: Mapping[str, Mapping[str, Any]] = {
     "budget": {"limit": 20, "seconds": 1.0, "unknown_seconds": 1.0},
     "lag": {"tasks": 12, "arrival_span": 40.0, "time_scale": 0.005},
     "submit": {"tasks": 30, "concurrency": 8},
+    "paths": {
+        "n_tasks": 40,
+        "tasks": 20,
+        "concurrency": 8,
+        "interval": 0.1,
+        "list_batch": 10,
+        "warmup": 0.1,
+        "seconds": 0.2,
+        "rounds": 1,
+    },
+    "peers": {"tasks": 10, "concurrencies": (4,), "rounds": 1},
 }
 """Tiny sizes that run each benchmark in seconds (the smoke test uses them)."""
 
@@ -70,8 +97,9 @@ async def run_all(names: list[str], *, quick: bool = False) -> list[BenchResult]
     return results
 
 
-def _machine_markdown(total: float) -> str:
+def _machine_markdown(total: float, load_at_start: str) -> str:
     lines = [f"- {k}: {v}" for k, v in machine_description().items()]
+    lines.append(f"- load average (1, 5, 15 min) at the start: {load_at_start}")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(f"- run: {when}, {total:.0f} s in all")
     return "\n".join(lines)
@@ -84,12 +112,14 @@ def _keeping_markers(body: str) -> Callable[[re.Match[str]], str]:
     return replace
 
 
-def update_readme(results: list[BenchResult], total: float, path: Path = README) -> None:
+def update_readme(
+    results: list[BenchResult], total: float, path: Path = README, *, load_at_start: str = ""
+) -> None:
     """Replace the generated blocks of ``benchmarks/README.md`` (between marker comments)."""
     text = path.read_text(encoding="utf-8")
     blocks = {
         "table": render_markdown(row for r in results for row in r.rows),
-        "machine": _machine_markdown(total),
+        "machine": _machine_markdown(total, load_at_start or "unknown"),
         "notes": "\n".join(f"- {n}" for r in results for n in r.notes) or "- (none)",
     }
     for name, body in blocks.items():
@@ -121,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmarks {unknown} (known: {', '.join(BENCHMARKS)})")
     if args.profile:
         return _profile(args.profile, quick=args.quick)
+    load_at_start = load_average()
     start = time.perf_counter()
     results = anyio.run(lambda: run_all(names, quick=args.quick))
     total = time.perf_counter() - start
@@ -128,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         for note in result.notes:
             print(f"note ({result.name}): {note}")
-    print(f"\n{total:.0f} s in all; machine: {json.dumps(machine_description())}")
+    machine = {**machine_description(), "load average at the start": load_at_start}
+    print(f"\n{total:.0f} s in all; machine: {json.dumps(machine)}")
     if args.json:
         payload = {r.name: {"figures": r.figures, "seconds": r.seconds} for r in results}
         Path(args.json).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     if args.update_readme:
         if args.quick or args.only:
             parser.error("--update-readme needs the full set at full size")
-        update_readme(results, total)
+        update_readme(results, total, load_at_start=load_at_start)
     return 0
 
 

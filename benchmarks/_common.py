@@ -6,23 +6,31 @@ import dataclasses
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from seedance_async import PollSchedule, VideoTask
 
 __all__ = [
     "MODEL",
+    "PEER_DISTRIBUTIONS",
     "REPO_ROOT",
     "ZERO_WAIT",
     "BenchResult",
+    "PairedRatio",
     "Row",
+    "ark_body",
     "cpu_now",
+    "load_average",
     "machine_description",
+    "paired_ratio",
     "percentile",
+    "ratio_cell",
     "render_markdown",
     "render_text",
     "sample_task",
@@ -45,6 +53,20 @@ def sample_task(n: int) -> VideoTask:
         duration=5,
         seed=n,
     )
+
+
+def ark_body(task: VideoTask) -> dict[str, Any]:
+    """The Ark create body for a text-to-video ``task``, as a user writes it by hand.
+
+    The floors build it from a spec made before the clock starts, as the library's side
+    gets its specs: making a ``VideoTask`` runs the spec rules, which is library work.
+    """
+    return {
+        "model": task.model,
+        "content": [{"type": "text", "text": task.prompt}],
+        "duration": task.duration,
+        "seed": task.seed,
+    }
 
 
 def cpu_now() -> float:
@@ -97,6 +119,47 @@ class BenchResult:
     seconds: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class PairedRatio:
+    """Per-round ratios of two sides measured in alternation, and their median and range.
+
+    The median of the per-round ratios (not the ratio of the medians): each round's two
+    sides ran back to back, so a neighbour's load that came and went hits both halves of a
+    pair alike and cancels in its ratio.
+    """
+
+    per_round: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median per-round ratio (NaN without rounds)."""
+        return statistics.median(self.per_round) if self.per_round else math.nan
+
+    @property
+    def low(self) -> float:
+        """The smallest per-round ratio."""
+        return min(self.per_round, default=math.nan)
+
+    @property
+    def high(self) -> float:
+        """The largest per-round ratio."""
+        return max(self.per_round, default=math.nan)
+
+
+def paired_ratio(library: Sequence[float], baseline: Sequence[float]) -> PairedRatio:
+    """``library[i] / baseline[i]`` for each round ``i`` (rounds with a zero baseline skipped)."""
+    return PairedRatio(
+        tuple(lib / base for lib, base in zip(library, baseline, strict=True) if base)
+    )
+
+
+def ratio_cell(ratio: PairedRatio) -> str:
+    """``1.23x (1.10-1.31)``: the median per-round ratio and its range over the rounds."""
+    if len(ratio.per_round) < 2:
+        return f"{ratio.median:.2f}x"
+    return f"{ratio.median:.2f}x ({ratio.low:.2f}-{ratio.high:.2f})"
+
+
 def verdict(ok: bool) -> str:
     """``met`` or ``MISSED``."""
     return "met" if ok else "MISSED"
@@ -131,7 +194,28 @@ def machine_description() -> dict[str, str]:
         "python": sys.version.split()[0] + f" ({platform.python_implementation()})",
         "aiohttp": version("aiohttp"),
         "anyio": version("anyio"),
+        **{name: _version_or_missing(name) for name in PEER_DISTRIBUTIONS},
+        "load average (1, 5, 15 min) at the end": load_average(),
     }
+
+
+PEER_DISTRIBUTIONS = ("volcengine-ark-runtime", "litellm", "httpx")
+"""The peers' distributions (the ``bench`` extra) whose versions a run records."""
+
+
+def _version_or_missing(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), or "unknown"."""
+    try:
+        return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _cells(rows: Iterable[Row]) -> list[list[str]]:

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import bench_peers
 from benchmarks.__main__ import BENCHMARKS, QUICK, main, update_readme
-from benchmarks._common import BenchResult, Row, percentile, render_markdown, render_text
+from benchmarks._common import (
+    BenchResult,
+    Row,
+    paired_ratio,
+    percentile,
+    ratio_cell,
+    render_markdown,
+    render_text,
+)
 
 
 @pytest.mark.parametrize("name", list(BENCHMARKS))
@@ -26,6 +35,32 @@ async def test_benchmark_runs_at_tiny_size_and_reports_figures(name: str) -> Non
     assert result.figures
     finite = [v for v in result.figures.values() if math.isfinite(v)]
     assert finite, result.figures
+
+
+async def test_peers_run_without_the_bench_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the optional peers the job still runs, and each missing peer gets its row."""
+    monkeypatch.setattr(
+        bench_peers,
+        "_MODULES",
+        {"ark-sdk": "no_such_module_for_ark", "litellm": "no_such_module_for_litellm"},
+    )
+    result = await bench_peers.run(**QUICK["peers"])
+    cells = {row.metric: row.library for row in result.rows}
+    missing = [metric for metric, library in cells.items() if library == "not installed"]
+    assert len(missing) == 2
+    assert any("Ark SDK" in metric for metric in missing)
+    assert any("litellm" in metric for metric in missing)
+    assert math.isfinite(result.figures["seedance_async_c4_cpu_us"])
+    assert math.isfinite(result.figures["seedance_async_c4_ratio"])
+
+
+def test_paired_ratio_reports_the_median_round_and_its_range() -> None:
+    """Ratios are taken round by round; the cell shows their median and range."""
+    ratio = paired_ratio([2.0, 3.0, 12.0], [1.0, 2.0, 4.0])
+    assert ratio.per_round == (2.0, 1.5, 3.0)
+    assert ratio.median == 2.0
+    assert ratio_cell(ratio) == "2.00x (1.50-3.00)"
+    assert ratio_cell(paired_ratio([1.0], [2.0])) == "0.50x"
 
 
 def test_tables_render_every_row() -> None:
