@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import attrs
 
 from seedance_async.core._events import EventKind
@@ -16,7 +17,19 @@ from seedance_async.providers.ark import ArkAdapter
 from seedance_async.spec._codec import dump_result
 from seedance_async.spec._handle import Outcome, TaskHandle
 from seedance_async.tracker._submit import ReadableJournal
-from tests.tracker.test_tracker import MODEL, World, config, drive, running, task
+from seedance_async.tracker._tracker import Tracker
+from tests.tracker.test_tracker import MODEL, World, config, running, task
+
+
+async def drive(world: World, tracker: Tracker) -> None:
+    """Advance virtual time until the tracker is idle.
+
+    The journal writes in a worker thread, in real time, while virtual time runs on: the
+    bound is real time (a guard against a hang, not a wait).
+    """
+    with anyio.fail_after(30):
+        while tracker.pending:
+            await world.clock.run_for(1.0)
 
 
 def test_the_sqlite_journal_is_read_back_by_the_tracker(tmp_path: Path) -> None:
