@@ -75,6 +75,7 @@ NAMESPACES = [
     "transport",
     "limits",
     "journal",
+    "callbacks",
     "client",
     "tracker",
     "sync",
