@@ -19,6 +19,7 @@ from seedance_async.callbacks import (
 )
 from seedance_async.callbacks._receiver import Answer
 from seedance_async.callbacks._registry import rank
+from seedance_async.providers import create_adapter
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.spec import TaskState
 from tests.callbacks._helpers import ark_body, encode, make_receiver
@@ -301,3 +302,19 @@ def test_any_body_is_acknowledged_and_never_raises(body: bytes) -> None:
     assert post(receiver, token, body) == 200
     for hint in receiver.drain():
         assert hint.key == "k1"
+
+
+def test_which_adapters_say_they_post_callbacks() -> None:
+    """Ark and its pass-through gateways do; GPTProto only when asked to send callback_url;
+    AI/ML API and the unified gateway document none."""
+
+    def caps(adapter: str, **options: Any) -> bool:
+        return create_adapter(adapter, **options).capabilities.callbacks
+
+    assert caps("ark")
+    assert caps("ark", tasks_path="/v1/video/generations", name="gateway000")
+    assert not caps("ark", callbacks=False)
+    assert not caps("gptproto")
+    assert caps("gptproto", undocumented_fields=True)
+    assert not caps("aimlapi")
+    assert not caps("unified")
