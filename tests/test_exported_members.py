@@ -76,6 +76,7 @@ NAMESPACES = [
     "transport",
     "limits",
     "journal",
+    "callbacks",
     "client",
     "tracker",
     "sync",

@@ -31,6 +31,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "transport": _L2,
     "limits": _L2,
     "journal": _L2,
+    # Beside transport/limits/journal: a receiver of provider callbacks (aiohttp/ASGI).
+    "callbacks": _L2,
     "client": _L3,
     "tracker": _L3 | {"client"},
     # The blocking façade runs the client on a private loop thread; it may use the tracker.

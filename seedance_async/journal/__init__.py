@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
+from seedance_async.journal._protocol import (
+    CallbackTokenJournal,
+    Journal,
+    JournalEntry,
+    NullJournal,
+)
 from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.journal._sqlite_schema import BatchIdentity
 
-__all__ = ["BatchIdentity", "Journal", "JournalEntry", "NullJournal", "SqliteJournal"]
+__all__ = [
+    "BatchIdentity",
+    "CallbackTokenJournal",
+    "Journal",
+    "JournalEntry",
+    "NullJournal",
+    "SqliteJournal",
+]

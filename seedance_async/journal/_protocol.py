@@ -8,7 +8,7 @@ Secrets are never passed to a journal.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -16,7 +16,7 @@ from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["Journal", "JournalEntry", "NullJournal"]
+__all__ = ["CallbackTokenJournal", "Journal", "JournalEntry", "NullJournal"]
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +31,8 @@ class JournalEntry:
         handle: the remote task, when the submit answer was recorded.
         intent_at: Unix time the intent was recorded (the submit may follow right after).
         last_status: the last state change seen.
+        callback_token: the token in the attempt's callback URL, when it had one, so a
+            resumed run keeps receiving its callbacks (a secret: not in the repr).
     """
 
     key: str
@@ -40,6 +42,7 @@ class JournalEntry:
     handle: TaskHandle | None = None
     intent_at: float | None = None
     last_status: TaskStatus | None = None
+    callback_token: str | None = attrs.field(default=None, repr=False)
 
 
 class Journal(Protocol):
@@ -65,6 +68,19 @@ class Journal(Protocol):
 
     async def record_result(self, key: str, result: TaskResult) -> None:
         """The task is finished for good (including ``unknown`` and ``rejected``)."""
+        ...
+
+
+@runtime_checkable
+class CallbackTokenJournal(Protocol):
+    """A journal that also keeps each attempt's callback token (optional for journals).
+
+    A resumed run registers the token again, so the provider's callbacks to the URL it was
+    given keep arriving; a journal without this only loses that fast path (polls remain).
+    """
+
+    async def record_callback_token(self, key: str, token: str) -> None:
+        """The current attempt of ``key`` (after its intent) carries ``token``."""
         ...
 
 

@@ -254,6 +254,27 @@ class SqliteJournal:
 
         await self._run(op, write=True, full=True)
 
+    async def record_callback_token(self, key: str, token: str) -> None:
+        """Record the token of the callback URL the current attempt of ``key`` is sent with.
+
+        Written after the intent (which clears the previous attempt's token) and made
+        durable by the next full commit: a power cut in between costs the callbacks of one
+        task (its polls remain), never a double bill. No event is written: the token is a
+        secret, and events are for display.
+
+        Raises:
+            JournalError: the write failed.
+        """
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET callback_token = ? WHERE key = ? AND state NOT IN "
+                "('pending', 'final')",
+                (token, key),
+            )
+
+        await self._run(op, write=True, full=False)
+
     async def record_not_created(self, key: str, provider: str, reason: str) -> None:
         """Record that the intended submit provably created nothing (refused, never sent).
 

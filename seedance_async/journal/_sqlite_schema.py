@@ -32,7 +32,7 @@ __all__ = [
     "record_from_row",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
 APPLICATION_ID = 0x53445341  # "SDSA"
 
@@ -61,7 +61,8 @@ SCHEMA = (
         handle_json TEXT,
         last_status_json TEXT,
         result_json TEXT,             -- TaskResult.to_dict(), once final
-        updated_at REAL NOT NULL)""",
+        updated_at REAL NOT NULL,
+        callback_token TEXT)          -- the attempt's callback URL token (version 3)""",
     "CREATE INDEX tasks_by_state ON tasks(state)",
     "CREATE INDEX tasks_by_line ON tasks(line_no, seq)",
     """CREATE TABLE events (
@@ -77,6 +78,7 @@ SCHEMA = (
 # it. Additive only, so nothing a journal holds is rewritten.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (BATCHES_TABLE, "PRAGMA user_version = 2"),
+    2: ("ALTER TABLE tasks ADD COLUMN callback_token TEXT", "PRAGMA user_version = 3"),
 }
 
 # Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
@@ -97,7 +99,7 @@ INTENT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, provider, at
     spec_json = excluded.spec_json, spec_hash = excluded.spec_hash, state = 'intent',
     outcome = NULL, provider = excluded.provider, attempt = excluded.attempt,
     intent_at = excluded.intent_at, task_id = NULL, handle_json = NULL, last_status_json = NULL,
-    result_json = NULL, updated_at = excluded.updated_at"""
+    result_json = NULL, updated_at = excluded.updated_at, callback_token = NULL"""
 # A task may end before any intent (rejected by every provider, unreadable image).
 RESULT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, outcome, provider, task_id,
     handle_json, last_status_json, result_json, updated_at)
@@ -111,7 +113,7 @@ ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks l
 FINAL = "final"
 COLUMNS = (
     "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
-    "last_status_json, result_json, updated_at"
+    "last_status_json, result_json, updated_at, callback_token"
 )
 
 
@@ -152,6 +154,8 @@ class JournalRecord:
         last_status: the last state change seen.
         result: :meth:`TaskResult.to_dict` output, once final.
         updated_at: Unix time of the last record.
+        callback_token: the token in the last attempt's callback URL, when it had one (a
+            secret: not in the repr).
     """
 
     key: str
@@ -165,6 +169,7 @@ class JournalRecord:
     last_status: TaskStatus | None = None
     result: dict[str, Any] | None = None
     updated_at: float = 0.0
+    callback_token: str | None = attrs.field(default=None, repr=False)
 
     @property
     def is_finished(self) -> bool:
@@ -181,6 +186,7 @@ class JournalRecord:
             handle=self.handle,
             intent_at=self.intent_at,
             last_status=self.last_status,
+            callback_token=self.callback_token,
         )
 
 
@@ -200,4 +206,5 @@ def record_from_row(row: sqlite3.Row) -> JournalRecord:
         else None,
         result=json.loads(row["result_json"]) if row["result_json"] else None,
         updated_at=row["updated_at"],
+        callback_token=row["callback_token"],
     )

@@ -75,6 +75,36 @@ class PollSchedule:
             target_lag=seconds,
         )
 
+    @classmethod
+    def backstop(
+        cls, interval: float = 60.0, *, margin: float = 0.25, first_poll: float | None = None
+    ) -> PollSchedule:
+        """Sparse polls for tasks whose provider posts callbacks: the backstop, not the news.
+
+        A callback (confirmed by one GET) reports the end; these polls only catch the tasks
+        whose callback never came. The first poll goes at the longest recent duration of
+        the (provider, model) times ``1 + margin``, when nearly every task has called back,
+        later ones every ``interval``; before any task of the model has finished, at
+        ``first_poll`` (default: ``interval``), then every ``interval``. So a task whose
+        callbacks are all lost is noticed at the first poll after its end: at most
+        ``interval`` (plus jitter) late, or at the first poll when it ended before it.
+
+        Raises:
+            ValueError: ``interval`` is not positive or ``margin`` is negative.
+        """
+        if not interval > 0:
+            raise ValueError(f"backstop interval must be > 0 seconds, got {interval!r}")
+        if not margin >= 0:
+            raise ValueError(f"backstop margin must be >= 0, got {margin!r}")
+        return cls(
+            first_poll=interval if first_poll is None else first_poll,
+            min_interval=min(2.0, interval),
+            max_interval=interval,
+            growth=1.0,  # any elapsed time past the first poll gives the full interval
+            eta_fraction=1.0 + margin,
+            early_quantile=1.0,  # the longest recent duration, not an early one
+        )
+
     def first_delay(self, eta: float | None) -> float:
         """Delay from submit to the first poll; ``eta`` is the early estimate (or None)."""
         if eta is None:

@@ -63,6 +63,8 @@ class ProviderCapabilities:
         fields: optional spec fields the wire format can carry (others must stay unset).
         can_cancel / can_list: the API has cancel / list endpoints.
         cancel_states: states in which a remote cancel is allowed.
+        callbacks: the provider POSTs status changes to a task's ``callback_url``, with the
+            task object a status GET answers as the body (so ``parse_status`` reads it).
     """
 
     reference_images: bool = True
@@ -80,6 +82,7 @@ class ProviderCapabilities:
     can_cancel: bool = False
     can_list: bool = False
     cancel_states: frozenset[TaskState] = frozenset()
+    callbacks: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -186,6 +186,8 @@ class ArkAdapter:
         status_map: extra provider status strings to neutral states, merged over the
             built-in map (for gateways with their own vocabulary). Words in neither map
             raise :class:`~seedance_async.core._errors.UnknownStatus`.
+        callbacks: the provider posts status changes to ``callback_url`` (Ark does, and
+            pass-through gateways hand the URL to Ark); turn off for a gateway that drops it.
 
     Raises:
         ConfigurationError: a ``status_map`` value is not a neutral state name.
@@ -199,6 +201,7 @@ class ArkAdapter:
         can_list: bool = True,
         can_cancel: bool = True,
         status_map: Mapping[str, str] | None = None,
+        callbacks: bool = True,
     ) -> None:
         self.name = name
         self.tasks_path = "/" + tasks_path.strip("/")
@@ -220,6 +223,7 @@ class ArkAdapter:
             can_cancel=can_cancel,
             can_list=can_list,
             cancel_states=frozenset({TaskState.QUEUED}) if can_cancel else frozenset(),
+            callbacks=callbacks,
         )
 
     def __repr__(self) -> str:

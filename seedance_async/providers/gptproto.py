@@ -105,6 +105,8 @@ class GptProtoAdapter(ArkAdapter):
             can_list=can_list,
             can_cancel=can_cancel,
             status_map={**_LEGACY_STATUSES, **(status_map or {})},
+            # Whether GPTProto relays callback_url is undocumented: only when it is sent.
+            callbacks=undocumented_fields,
         )
         self.auth_scheme: AuthScheme = auth_scheme
         self.camera_fixed_field: CameraField = camera_fixed_field

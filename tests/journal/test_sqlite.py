@@ -447,6 +447,7 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
         await run_lifecycle(j, "k0", task(0))
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("DROP TABLE batches")  # as version 1 wrote it
+        conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
     async with SqliteJournal(path) as j:
@@ -457,4 +458,41 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
             await j.claim_batch(_batch("b"), ["k0"])
         assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is True
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+async def test_the_callback_token_is_kept_per_attempt_and_never_shown(tmp_path: Path) -> None:
+    """Recorded after the intent, read back for resume, cleared by the next attempt's
+    intent; not in reprs, not in the events."""
+    secret = "tok_" + "x" * 40
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.record_callback_token("nobody", secret)  # no intent: nothing to attach it to
+        await j.record_intent("k", task(0), "ark", 0, 1.0)
+        await j.record_callback_token("k", secret)
+        (entry,) = await j.unfinished()
+        assert entry.callback_token == secret
+        record = await j.get("k")
+        assert record is not None
+        assert record.callback_token == secret
+        assert secret not in repr(entry) + repr(record)
+        assert secret not in repr(await j.events())
+        await j.record_intent("k", task(0), "ark-backup", 1, 2.0)
+        (entry,) = await j.unfinished()
+        assert entry.callback_token is None
+        assert await j.get("nobody") is None
+
+
+async def test_a_version_2_journal_gains_the_callback_token_column(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    async with SqliteJournal(path) as j:
+        await j.record_intent("k", task(0), "ark", 0, 1.0)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")  # as version 2 wrote it
+        conn.execute("PRAGMA user_version = 2")
+        conn.commit()
+    async with SqliteJournal(path) as j:
+        (entry,) = await j.unfinished()
+        assert entry.callback_token is None
+        await j.record_callback_token("k", "t" * 43)
+        (entry,) = await j.unfinished()
+        assert entry.callback_token == "t" * 43

@@ -109,3 +109,23 @@ def test_bad_schedules_are_refused() -> None:
         PollSchedule.for_lag(0)
     with pytest.raises(ValueError, match="early_quantile"):
         PollSchedule(early_quantile=1.5)
+
+
+def test_backstop_polls_after_the_longest_recent_task_then_sparsely() -> None:
+    """First at the longest recent duration plus the margin, then every interval; before
+    anything was learned, at the first poll and every interval."""
+    plan = PollSchedule.backstop(60.0, margin=0.25)
+    estimator = EtaEstimator(early_quantile=plan.early_quantile)
+    for seconds in (30.0, 75.0, 120.0, 50.0):
+        estimator.observe("ark", "m", seconds)
+    longest = estimator.early("ark", "m")
+    assert longest == 120.0
+    assert plan.first_delay(longest) == 150.0
+    assert plan.next_delay(150.0, eta=estimator.eta("ark", "m"), early=longest) == 60.0
+    assert plan.first_delay(None) == 60.0
+    assert plan.next_delay(60.0) == 60.0
+    assert PollSchedule.backstop(30.0, first_poll=300.0).first_delay(None) == 300.0
+    with pytest.raises(ValueError, match="interval"):
+        PollSchedule.backstop(0)
+    with pytest.raises(ValueError, match="margin"):
+        PollSchedule.backstop(60, margin=-0.1)
