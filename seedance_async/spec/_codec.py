@@ -353,6 +353,11 @@ def _attempt(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+def _cost(result: TaskResult) -> dict[str, Any] | None:
+    cost = result.cost
+    return None if cost is None else {"amount": cost[0], "currency": cost[1]}
+
+
 def dump_result(result: TaskResult) -> dict[str, Any]:
     """One results-JSONL line: ids, URLs, usage and timings; no secrets, no spec body."""
     status = result.status
@@ -370,6 +375,7 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "error_code": status.error_code if status else None,
         "error_message": status.error_message if status else None,
         "usage": _store.unstructure(result.usage) if result.usage else None,
+        "cost": _cost(result),
         "video_path": result.video_path,
         "last_frame_path": result.last_frame_path,
         "attempts": [_attempt(a) for a in result.attempts],

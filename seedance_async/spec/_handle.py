@@ -6,6 +6,7 @@ import enum
 
 import attrs
 
+from seedance_async.spec._cost import usage_cost
 from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 
@@ -116,3 +117,12 @@ class TaskResult:
     def usage(self) -> Usage | None:
         """What the provider reported the generation consumed, when it reports it."""
         return self.status.usage if self.status else None
+
+    @property
+    def cost(self) -> tuple[float, str] | None:
+        """(amount, currency) the final attempt cost by the reported usage and the shipped
+        price table; None when unknown (no usage reported, or the alias or model unpriced)."""
+        provider = self.provider
+        if provider is None or not self.ok:
+            return None
+        return usage_cost(self.task, provider, self.usage)

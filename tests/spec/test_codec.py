@@ -151,6 +151,7 @@ def test_result_lines_name_provider_task_model_and_usage() -> None:
         "tool_usage": [],
     }
     assert line["handle"] == dump_handle(HANDLE)
+    assert line["cost"] is None  # ark-main has no price in the shipped table: unknown, not 0
     assert line["spec_hash"] == task_hash(TASK)
     assert line["metadata"] == {"n": 1}
     assert (line["submitted_at"], line["finished_at"]) == (1.0, 9.0)

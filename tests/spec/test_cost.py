@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
-from seedance_async import ConfigurationError, Image, VideoTask
-from seedance_async.spec import Usage
+from seedance_async import (
+    ConfigurationError,
+    Image,
+    Outcome,
+    TaskHandle,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    VideoTask,
+)
+from seedance_async.spec import Usage, dump_result
 from seedance_async.spec._cost import estimate_cost, estimate_tokens, load_price_table, usage_cost
 
 PRO = "doubao-seedance-1-0-pro-250528"
@@ -147,3 +157,24 @@ def test_a_malformed_price_file_names_the_file_and_field(
     with pytest.raises(ConfigurationError, match=r"prices\.toml") as info:
         load_price_table(path)
     assert where in str(info.value)
+
+
+def test_a_succeeded_result_knows_its_cost_and_a_failed_one_costs_nothing() -> None:
+    """Only succeeded tasks are billed; the cost comes from the final attempt's usage."""
+    task = VideoTask(model=PRO, prompt="x")
+    handle = TaskHandle(
+        provider="byteplus", adapter="ark", model=PRO, task_id="t", created_at=0.0, spec_hash="h"
+    )
+    status = TaskStatus(
+        provider="ark",
+        task_id="t",
+        state=TaskState.SUCCEEDED,
+        usage=Usage(completion_tokens=244_800),
+    )
+    ok = TaskResult(key="k", task=task, outcome=Outcome.SUCCEEDED, status=status, handle=handle)
+    amount, currency = ok.cost or (0.0, "")
+    assert amount == pytest.approx(0.612)
+    assert currency == "USD"
+    assert dump_result(ok)["cost"] == {"amount": pytest.approx(0.612), "currency": "USD"}
+    failed = attrs.evolve(ok, outcome=Outcome.FAILED)
+    assert failed.cost is None
