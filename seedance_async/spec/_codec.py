@@ -380,6 +380,7 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "last_frame_path": result.last_frame_path,
         "attempts": [_attempt(a) for a in result.attempts],
         "submitted_at": result.submitted_at,
+        "started_at": result.started_at,
         "finished_at": result.finished_at,
         "metadata": dict(result.task.metadata),
         "spec_hash": task_hash(result.task),

@@ -73,7 +73,9 @@ class TaskResult:
         attempts: every provider tried, in order (failovers are visible here).
         reason: why it did not succeed, in words.
         video_path / last_frame_path: local files when downloaded.
-        submitted_at / finished_at: Unix times.
+        submitted_at / started_at / finished_at: Unix times: the submit was sent, a poll
+            first saw the provider running it (None when no poll caught it running), the
+            outcome was known.
     """
 
     key: str
@@ -86,6 +88,7 @@ class TaskResult:
     video_path: str | None = None
     last_frame_path: str | None = None
     submitted_at: float | None = None
+    started_at: float | None = None
     finished_at: float | None = None
 
     @property

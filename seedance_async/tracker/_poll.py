@@ -243,6 +243,8 @@ class PollStage:
         alias = tracked.handle.provider
         if isinstance(action, KeepPolling):
             if action.now_running:
+                if tracked.started_wall is None:
+                    tracked.started_wall = self._clock.wall()
                 self._table.emit(EventKind.RUNNING, tracked, alias)
             now = self._clock.now()
             tracked.running_seen_at = now

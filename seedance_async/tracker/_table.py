@@ -282,6 +282,7 @@ class TaskTable:
             video_path=video_path,
             last_frame_path=last_frame_path,
             submitted_at=tracked.submitted_wall,
+            started_at=tracked.started_wall,
             finished_at=self._clock.wall(),
         )
         await self._end(tracked, result, provider=provider, journal=journal)

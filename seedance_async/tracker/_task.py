@@ -40,6 +40,7 @@ class TrackedTask:
         "rounds",
         "running_seen_at",
         "slot_alias",
+        "started_wall",
         "status",
         "submitted_mono",
         "submitted_wall",
@@ -66,6 +67,8 @@ class TrackedTask:
         self.status: TaskStatus | None = None
         self.submitted_mono: float | None = None
         self.submitted_wall: float | None = None
+        # When a poll first saw the provider running it (None: never seen running).
+        self.started_wall: float | None = None
         self.result_value: TaskResult | None = None
         self.cancel_requested = False
         self.slot_alias: str | None = None

@@ -319,5 +319,6 @@ def _journaled_result(record: JournaledTask, task: VideoTask) -> TaskResult:
         video_path=data.get("video_path"),
         last_frame_path=data.get("last_frame_path"),
         submitted_at=data.get("submitted_at"),
+        started_at=data.get("started_at"),
         finished_at=data.get("finished_at"),
     )

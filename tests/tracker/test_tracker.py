@@ -556,3 +556,19 @@ async def test_event_streams_taken_before_opening_or_after_closing_end_too() -> 
     assert early_kinds[-1] is EventKind.SUCCEEDED
     assert late_events == []
     assert EventKind.SUBMITTED in during_kinds
+
+
+async def test_results_say_when_the_task_was_sent_seen_running_and_ended() -> None:
+    """started_at is when a poll first saw the provider running it: between the two others."""
+    world = World(["a"])
+    async with running(world, [config("a")]) as tracker:
+        handle = await tracker.submit(task(1))
+        await drive(world, tracker)
+        result = await handle.result()
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.submitted_at is not None
+    assert result.started_at is not None
+    assert result.finished_at is not None
+    # FakeArk queues for 5 s and runs for 30 s; polls come every 2-10 s.
+    assert result.submitted_at + 5 <= result.started_at < result.finished_at
+    assert result.finished_at - result.submitted_at >= 35
