@@ -27,8 +27,7 @@ import attrs
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.spec._codec import load_task, task_hash
 from seedance_async.spec._image_rules import check_local_images
-from seedance_async.spec._rules import ProviderChecker
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import ProviderChecker, VideoTask
 
 __all__ = ["Batch", "BatchLine", "LineProblem", "json_path", "read_batch"]
 

@@ -36,8 +36,7 @@ from seedance_async.core._errors import BatchMismatch, ConfigurationError, Journ
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import create_adapter
-from seedance_async.spec._rules import ProviderChecker
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import ProviderChecker, VideoTask
 
 __all__ = ["EXIT_CODES_HELP", "register"]
 

@@ -40,9 +40,8 @@ from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ProviderAdapter, create_adapter
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskHandle
-from seedance_async.spec._rules import validate
 from seedance_async.spec._status import TaskStatus
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import VideoTask, validate
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
 from seedance_async.transport._download import DownloadResult, download
 

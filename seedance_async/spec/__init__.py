@@ -25,7 +25,7 @@ from seedance_async.spec._cost import (
     usage_cost,
 )
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
-from seedance_async.spec._rules import UnknownModelWarning, validate
+from seedance_async.spec._rules import UnknownModelWarning
 from seedance_async.spec._status import (
     FAILURE_CATEGORIES,
     TERMINAL_STATES,
@@ -35,7 +35,7 @@ from seedance_async.spec._status import (
     TaskStatus,
     Usage,
 )
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import VideoTask, validate
 from seedance_async.spec._vocab import (
     Image,
     ImageRole,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from seedance_async.core._errors import Violation
 from seedance_async.spec._catalog import ModelCapabilities, model_capabilities, universal_rules
@@ -29,10 +28,7 @@ from seedance_async.spec._image_sniff import (
     sniff_bytes,
     sniff_file,
 )
-from seedance_async.spec._vocab import Image, ImageRole, base64_size
-
-if TYPE_CHECKING:
-    from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import Image, ImageRole, TaskFields, base64_size
 
 __all__ = [
     "check_images",
@@ -44,7 +40,7 @@ __all__ = [
 _BODY_OVERHEAD = 16 * 1024
 
 
-def check_images(task: VideoTask) -> Iterator[Violation]:
+def check_images(task: TaskFields) -> Iterator[Violation]:
     """Violations of the source and role rules of a task's images (no bytes read)."""
     for n, image in enumerate(task.images):
         if image.source_count != 1:
@@ -154,7 +150,7 @@ def _inline_payload(field: str, image: Image) -> tuple[bytes | None, str | None,
     return None, None, None
 
 
-def check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+def check_inline_images(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     """Violations of the image rules for in-memory images, and of the whole-body limit."""
     body = _BODY_OVERHEAD + len(task.prompt.encode())
     for n, image in enumerate(task.images):
@@ -191,7 +187,7 @@ def check_inline_images(task: VideoTask, caps: ModelCapabilities | None) -> Iter
         yield too_big
 
 
-def check_local_images(task: VideoTask) -> list[Violation]:
+def check_local_images(task: TaskFields) -> list[Violation]:
     """Violations of the image rules for local files (reads headers; call off the event loop)."""
     caps = model_capabilities(task.model)
     out: list[Violation] = []

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.core._warn import warn_caller
@@ -27,20 +26,14 @@ from seedance_async.spec._catalog import ModelCapabilities, model_capabilities, 
 from seedance_async.spec._image_rules import (
     check_images,
     check_inline_images,
-    check_local_images,
 )
-from seedance_async.spec._vocab import ImageRole, Ratio, Resolution
-
-if TYPE_CHECKING:
-    from seedance_async.spec._task import VideoTask
+from seedance_async.spec._vocab import ImageRole, Ratio, Resolution, TaskFields
 
 __all__ = [
-    "ProviderChecker",
     "UnknownModelWarning",
     "check_task",
     "collect_violations",
     "scenario_of",
-    "validate",
 ]
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
@@ -50,15 +43,7 @@ class UnknownModelWarning(UserWarning):
     """The model id is not in the capability table; only universal rules were checked."""
 
 
-class ProviderChecker(Protocol):
-    """Anything that can list the provider-specific violations of a task (an adapter)."""
-
-    def check(self, task: VideoTask) -> list[Violation]:
-        """Violations of this provider's rules."""
-        ...
-
-
-def scenario_of(task: VideoTask) -> str:
+def scenario_of(task: TaskFields) -> str:
     """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
     roles = {i.role for i in task.images}
     if not roles:
@@ -70,14 +55,14 @@ def scenario_of(task: VideoTask) -> str:
     return "first_frame"
 
 
-def check_task(task: VideoTask) -> None:
+def check_task(task: TaskFields) -> None:
     """Raise :class:`InvalidTaskSpec` if the task breaks a universal or per-model rule."""
     violations = collect_violations(task)
     if violations:
         raise InvalidTaskSpec(violations)
 
 
-def collect_violations(task: VideoTask) -> list[Violation]:
+def collect_violations(task: TaskFields) -> list[Violation]:
     """Every universal and per-model violation of a task (no disk reads, no provider)."""
     # A blank id is a violation of its own below, not an unknown model worth a warning.
     named = bool(task.model.strip())
@@ -99,7 +84,7 @@ def collect_violations(task: VideoTask) -> list[Violation]:
     return out
 
 
-def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
+def _check_model_and_prompt(task: TaskFields) -> Iterator[Violation]:
     if not task.model.strip():
         yield Violation(field="model", rule="model id must be a non-empty string", value=task.model)
     rules = universal_rules()
@@ -122,7 +107,7 @@ def _check_model_and_prompt(task: VideoTask) -> Iterator[Violation]:
         )
 
 
-def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+def _check_scenario(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     scenario = scenario_of(task)
     if scenario == "reference_images":
         if task.resolution is Resolution.P1080:
@@ -175,7 +160,7 @@ def _check_scenario(task: VideoTask, caps: ModelCapabilities | None) -> Iterator
         )
 
 
-def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+def _check_output(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     if task.duration is not None and task.frames is not None:
         yield Violation(
             field="frames", rule="set either duration or frames, not both", value=task.frames
@@ -218,7 +203,7 @@ def _check_output(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[V
         )
 
 
-def _check_metadata(task: VideoTask) -> Iterator[Violation]:
+def _check_metadata(task: TaskFields) -> Iterator[Violation]:
     # Metadata is never sent, but it is dumped by to_dict/spec_hash and kept in journals,
     # so it must be a JSON object; otherwise spec_hash() would crash later.
     bad_keys = [k for k in task.metadata if not isinstance(k, str)]
@@ -233,7 +218,7 @@ def _check_metadata(task: VideoTask) -> Iterator[Violation]:
         )
 
 
-def _check_options(task: VideoTask, caps: ModelCapabilities | None) -> Iterator[Violation]:
+def _check_options(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     rules = universal_rules()
     if task.seed is not None and not rules.seed_min <= task.seed <= rules.seed_max:
         yield Violation(
@@ -264,25 +249,3 @@ def _power_of_two(n: int) -> str:
     """``2^32-1`` for 4294967295: how the documentation writes such bounds."""
     bits = (n + 1).bit_length() - 1
     return f"2^{bits}-1" if n > 1024 and n + 1 == 1 << bits else str(n)
-
-
-def validate(
-    task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True
-) -> None:
-    """Check the rules a :class:`VideoTask` could not check on construction.
-
-    Args:
-        task: the spec (already valid against universal and per-model rules).
-        provider: an adapter whose own rules apply (seed range, fields it can express...).
-        check_files: read the headers of local image files (blocking disk reads).
-
-    Raises:
-        InvalidTaskSpec: listing every provider and file violation at once.
-    """
-    out: list[Violation] = []
-    if provider is not None:
-        out += provider.check(task)
-    if check_files:
-        out += check_local_images(task)
-    if out:
-        raise InvalidTaskSpec(out)

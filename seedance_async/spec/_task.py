@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
+from seedance_async.core._errors import InvalidTaskSpec, Violation
+from seedance_async.spec._image_rules import check_local_images
 from seedance_async.spec._rules import check_task, scenario_of
 from seedance_async.spec._vocab import (
     Image,
@@ -30,7 +32,7 @@ from seedance_async.spec._vocab import (
     to_service_tier,
 )
 
-__all__ = ["VideoTask", "trusted_specs"]
+__all__ = ["ProviderChecker", "VideoTask", "trusted_specs", "validate"]
 
 # Set while the codec rebuilds specs this library validated and stored itself (journal rows,
 # Redis records): their rules held when they were written, so checking them again on every
@@ -95,3 +97,33 @@ class VideoTask:
     def scenario(self) -> str:
         """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
         return scenario_of(self)
+
+
+class ProviderChecker(Protocol):
+    """Anything that can list the provider-specific violations of a task (an adapter)."""
+
+    def check(self, task: VideoTask) -> list[Violation]:
+        """Violations of this provider's rules."""
+        ...
+
+
+def validate(
+    task: VideoTask, *, provider: ProviderChecker | None = None, check_files: bool = True
+) -> None:
+    """Check the rules a :class:`~seedance_async.VideoTask` could not check on construction.
+
+    Args:
+        task: the spec (already valid against universal and per-model rules).
+        provider: an adapter whose own rules apply (seed range, fields it can express...).
+        check_files: read the headers of local image files (blocking disk reads).
+
+    Raises:
+        InvalidTaskSpec: listing every provider and file violation at once.
+    """
+    out: list[Violation] = []
+    if provider is not None:
+        out += provider.check(task)
+    if check_files:
+        out += check_local_images(task)
+    if out:
+        raise InvalidTaskSpec(out)

@@ -11,7 +11,7 @@ import enum
 import os
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 import attrs
 
@@ -28,6 +28,7 @@ __all__ = [
     "RoleName",
     "ServiceTier",
     "ServiceTierName",
+    "TaskFields",
     "base64_size",
     "encode_data_url",
 ]
@@ -210,3 +211,45 @@ def encode_data_url(data: bytes, image_format: str) -> str:
 def base64_size(raw_size: int) -> int:
     """Bytes a payload of ``raw_size`` bytes occupies once base64-encoded."""
     return 4 * ((raw_size + 2) // 3)
+
+
+class TaskFields(Protocol):
+    """What the rules read of a task: :class:`~seedance_async.VideoTask` has all of it.
+
+    The rules run inside ``VideoTask``'s constructor, so they cannot import the class; they
+    name this shape instead, which keeps the spec free of import cycles, even type-only ones.
+    """
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def images(self) -> tuple[Image, ...]: ...
+    @property
+    def resolution(self) -> Resolution | None: ...
+    @property
+    def ratio(self) -> Ratio | None: ...
+    @property
+    def duration(self) -> int | None: ...
+    @property
+    def frames(self) -> int | None: ...
+    @property
+    def seed(self) -> int | None: ...
+    @property
+    def camera_fixed(self) -> bool | None: ...
+    @property
+    def watermark(self) -> bool | None: ...
+    @property
+    def return_last_frame(self) -> bool | None: ...
+    @property
+    def generate_audio(self) -> bool | None: ...
+    @property
+    def service_tier(self) -> ServiceTier | None: ...
+    @property
+    def execution_expires_after(self) -> int | None: ...
+    @property
+    def callback_url(self) -> str | None: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+    def images_with(self, role: ImageRole) -> tuple[Image, ...]: ...

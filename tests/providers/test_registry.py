@@ -17,9 +17,8 @@ from seedance_async.providers import (
     register_adapter,
 )
 from seedance_async.providers.ark import ArkAdapter
-from seedance_async.spec._rules import validate
 from seedance_async.spec._status import TaskState
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._task import VideoTask, validate
 from tests.fake_adapter import FakeAdapter
 
 PRO = "doubao-seedance-1-0-pro-250528"

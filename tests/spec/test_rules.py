@@ -21,8 +21,8 @@ from seedance_async.providers import ProviderCapabilities, create_adapter
 from seedance_async.providers._common import check_capabilities
 from seedance_async.spec._catalog import model_capabilities, normalise_model_id, universal_rules
 from seedance_async.spec._image_rules import check_local_images
-from seedance_async.spec._rules import UnknownModelWarning, collect_violations, validate
-from seedance_async.spec._task import VideoTask
+from seedance_async.spec._rules import UnknownModelWarning, collect_violations
+from seedance_async.spec._task import VideoTask, validate
 from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
 from tests import imagedata
 from tests.strategies import video_tasks
