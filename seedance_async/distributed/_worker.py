@@ -415,6 +415,19 @@ class RedisWorker:
             return False
         return False
 
+    async def _settle(self, previous: str | None, *, until: float, settle: float) -> None:
+        """Wait until ``until``, or less: until the old owner provably ends, plus the
+        provider's listing lag (``settle``). An owner that ended sends nothing more, so any
+        request it started is listed by then; a frozen owner that thaws finds its lease gone
+        and exits, which cuts a submit-timeout wait to a heartbeat or two."""
+        while (left := until - self.client.clock.now()) > 0:
+            await self.client.clock.sleep(min(left, self._heartbeat_every()))
+            if await self._owner_is_gone(previous):
+                await self.client.clock.sleep(
+                    max(0.0, min(settle, until - self.client.clock.now()))
+                )
+                return
+
     async def _settle_intent(self, rec: RedisRecord, previous: str | None, taken_at: float) -> None:
         """Reconcile a submit another worker sent but did not see answered."""
         assert rec.sent_at is not None
@@ -461,7 +474,9 @@ class RedisWorker:
                     # with its request still on the way: look again once it must be listed.
                     waited = True
                     self._say("settle-wait", key=rec.key, seconds=f"{wait:.1f}")
-                    await self.client.clock.sleep(wait)
+                    await self._settle(
+                        previous, until=listed_by, settle=provider.config.reconcile_settle
+                    )
                     continue
                 # Listing is authoritative for this alias and the old owner's requests
                 # have settled: nothing was created, so sending cannot double-bill.
