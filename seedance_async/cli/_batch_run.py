@@ -5,8 +5,9 @@ Theory of operation
 The SQLite journal is the only source of truth; everything else is a view of it.
 
 * Every valid line becomes a ``pending`` row (idempotent: a key is added once). A run first
-  resumes the journal's unfinished tasks (remote ids are polled again, intents without an id
-  are reconciled, never resent), then submits every row still ``pending``. Finished keys are
+  resumes the journal's unfinished tasks (remote ids are polled again, intents whose request
+  never left are submitted again, other intents without an id are reconciled, never
+  blindly resent), then submits every row still ``pending``. Finished keys are
   never touched again, so running the same command after a crash continues the batch.
 * The results file (``--out``) is rewritten atomically (temporary file, fsync, rename) from
   the journal when a run starts and when it ends; in between, each result is appended as one
@@ -24,6 +25,8 @@ The SQLite journal is the only source of truth; everything else is a view of it.
   until their remote id or failure is journaled, then everything stops. Tasks running
   remotely keep running; the next run follows them. Second Ctrl-C: exit at once; committed
   journal records survive any exit, and an uncommitted one is rolled back on the next open.
+  A submit stopped before its request left (waiting for a rate-limit token, or after a 429)
+  has no send stamp, so the next run submits it again instead of reporting it ``unknown``.
 """
 
 from __future__ import annotations
@@ -125,6 +128,12 @@ class _GatedJournal:
             await anyio.sleep_forever()
         self._open.add(key)
         await self.inner.record_intent(key, task, provider, attempt, at)
+
+    async def record_sent(self, key: str, at: float) -> None:
+        await self.inner.record_sent(key, at)
+
+    async def record_unsent(self, key: str, reason: str) -> None:
+        await self.inner.record_unsent(key, reason)
 
     async def record_submitted(self, key: str, handle: TaskHandle) -> None:
         try:

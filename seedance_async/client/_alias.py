@@ -32,7 +32,7 @@ from seedance_async.client._ambiguous_submit import (
     SubmitReconciler,
 )
 from seedance_async.client._cancel import CancelOutcome, CancelResult
-from seedance_async.client._paid_submit import PaidSubmitter, task_handle
+from seedance_async.client._paid_submit import PaidSubmitter, SendStamper, task_handle
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock
 from seedance_async.core._errors import (
@@ -314,7 +314,12 @@ class ProviderClient:
         return self._reconciler.with_correlation_nonce(task)
 
     async def submit(
-        self, task: VideoTask, *, spec_hash: str, key: str = ""
+        self,
+        task: VideoTask,
+        *,
+        spec_hash: str,
+        key: str = "",
+        stamp: SendStamper | None = None,
     ) -> tuple[TaskHandle, TaskStatus | None]:
         """Create a remote task, at most once.
 
@@ -322,6 +327,8 @@ class ProviderClient:
             task: the spec with local images already loaded.
             spec_hash: hash of the spec as the caller knows it (recorded on the handle).
             key: tracking key for events.
+            stamp: told (durably) right before each request leaves, and when a try
+                provably created nothing (a journal's :class:`SendStamp`).
 
         Returns:
             The handle and the first status when the provider sent one.
@@ -333,7 +340,9 @@ class ProviderClient:
         """
         task = self.with_correlation_nonce(task)
         request = self.build_submit(task)
-        return await self._submitter.submit(task, request, spec_hash=spec_hash, key=key)
+        return await self._submitter.submit(
+            task, request, spec_hash=spec_hash, key=key, stamp=stamp
+        )
 
     async def reconcile(
         self, task: VideoTask, *, spec_hash: str, sent_at: float, cause: str, key: str = ""

@@ -38,6 +38,7 @@ from seedance_async.core._errors import (
     ProviderError,
     Violation,
 )
+from seedance_async.journal._protocol import SendStamp
 from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.journal._sqlite_schema import JournalRecord
 from seedance_async.policy._poll_schedule import PollSchedule
@@ -279,6 +280,8 @@ class _Call:
             return record.handle
         if record.handle is not None:
             return record.handle
+        if record.never_sent:  # stopped before its request left: nothing to find
+            return None
         return await self._reconcile(client, journal, record)
 
     async def _reconcile(
@@ -329,7 +332,10 @@ class _Call:
                 )
             try:
                 handle, _ = await provider.submit(
-                    loaded, spec_hash=task_hash(self.task), key=self.key
+                    loaded,
+                    spec_hash=task_hash(self.task),
+                    key=self.key,
+                    stamp=SendStamp(journal, self.key) if journal is not None else None,
                 )
             except SubmitOutcomeUnknown as exc:
                 if journal is not None:

@@ -14,6 +14,7 @@ adopts the task the submit created or raises
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from seedance_async.client._ambiguous_submit import SubmitReconciler
 from seedance_async.config._provider import ProviderConfig
@@ -38,9 +39,26 @@ from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.transport._aiohttp import Transport
 
-__all__ = ["PaidSubmitter", "task_handle"]
+__all__ = ["PaidSubmitter", "SendStamper", "task_handle"]
 
 _STALE_TOKENS = 3  # tokens in a row whose lease ran out before the send: give up
+
+
+class SendStamper(Protocol):
+    """Notes, durably, when a submit's request is about to leave (a journal, per task).
+
+    The submit may wait long before it sends (for a rate-limit token, after a 429): a
+    crash there leaves an intent that provably never left, as long as the stamp is only
+    written right before the request goes.
+    """
+
+    async def sending(self, at: float) -> None:
+        """The request leaves as soon as this returns (it must be durable by then)."""
+        ...
+
+    async def not_sent(self, reason: str) -> None:
+        """The request provably created nothing, and the submit waits before trying again."""
+        ...
 
 
 def task_handle(
@@ -97,9 +115,18 @@ class PaidSubmitter:
         self._rng = rng
 
     async def submit(
-        self, task: VideoTask, request: HttpRequest, *, spec_hash: str, key: str
+        self,
+        task: VideoTask,
+        request: HttpRequest,
+        *,
+        spec_hash: str,
+        key: str,
+        stamp: SendStamper | None = None,
     ) -> tuple[TaskHandle, TaskStatus | None]:
         """Send ``request`` (built from ``task``) until accepted, refused or ambiguous.
+
+        ``stamp`` is told right before each send (after the rate-limit token), and again
+        when a try provably created nothing and the next one waits.
 
         Raises:
             SubmitOutcomeUnknown: the task may exist; reconciliation could not find it.
@@ -109,8 +136,12 @@ class PaidSubmitter:
                 sent.
         """
         attempt = stale = 0
+        stamped = False
         while True:
             await self.budget.before_submit()
+            if stamp is not None and not stamped:
+                await stamp.sending(self.clock.wall())
+                stamped = True
             # The last word before the request goes out (no await from here to the
             # transport): a worker paused since its token may have lost the task. Then it
             # takes a new token, whose grant checks ownership again.
@@ -169,6 +200,12 @@ class PaidSubmitter:
                 return handle, accepted.status
             self._emit(EventKind.RETRIED, key, f"submit not accepted; retry in {delay:.2f}s")
             attempt += 1
+            if stamped:
+                assert stamp is not None
+                # Every way here proves the try created nothing: a crash while waiting
+                # leaves an intent that is safe to submit again.
+                await stamp.not_sent(f"not accepted; retry in {delay:.2f}s")
+                stamped = False
             await self.clock.sleep(delay)
 
     async def _adopt(

@@ -7,6 +7,8 @@ from seedance_async.journal._protocol import (
     Journal,
     JournalEntry,
     NullJournal,
+    SendStamp,
+    SendStampJournal,
 )
 from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.journal._sqlite_schema import BatchIdentity
@@ -17,5 +19,7 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "NullJournal",
+    "SendStamp",
+    "SendStampJournal",
     "SqliteJournal",
 ]

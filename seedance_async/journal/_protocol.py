@@ -1,9 +1,12 @@
 """The journal interface: what the tracker records so a crashed batch can resume.
 
-Order of records for one task attempt: ``intent`` (before the paid submit is sent), then
-``submitted`` (the remote id, right after the answer), then ``status`` on each state change,
-then ``result``. On resume, an intent without a remote id is reconciled, never resubmitted.
-Secrets are never passed to a journal.
+Order of records for one task attempt: ``intent`` (before the paid submit is sent), then,
+for a journal that stamps sends (:class:`SendStampJournal`), ``sent`` right before the
+request leaves, then ``submitted`` (the remote id, right after the answer), then ``status`` on
+each state change, then ``result``. On resume, an intent without a remote id is reconciled,
+never blindly resubmitted, unless the journal proves it was never sent (no ``sent`` stamp):
+then nothing can exist remotely, and it is submitted again. Secrets are never passed to a
+journal.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["CallbackTokenJournal", "Journal", "JournalEntry", "NullJournal"]
+__all__ = [
+    "CallbackTokenJournal",
+    "Journal",
+    "JournalEntry",
+    "NullJournal",
+    "SendStamp",
+    "SendStampJournal",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +40,11 @@ class JournalEntry:
         attempt: number of the last attempt (0-based).
         handle: the remote task, when the submit answer was recorded.
         intent_at: Unix time the intent was recorded (the submit may follow right after).
+        sent_at: Unix time the intent's request was stamped as leaving, when the journal
+            stamps sends and it was.
+        never_sent: the journal proves the intent's request never left (it stamps sends,
+            and this one was not stamped): nothing can exist remotely, so the task may be
+            submitted again. False whenever that is not proven.
         last_status: the last state change seen.
         callback_token: the token in the attempt's callback URL, when it had one, so a
             resumed run keeps receiving its callbacks (a secret: not in the repr).
@@ -41,6 +56,8 @@ class JournalEntry:
     attempt: int = 0
     handle: TaskHandle | None = None
     intent_at: float | None = None
+    sent_at: float | None = None
+    never_sent: bool = False
     last_status: TaskStatus | None = None
     callback_token: str | None = attrs.field(default=None, repr=False)
 
@@ -82,6 +99,48 @@ class CallbackTokenJournal(Protocol):
     async def record_callback_token(self, key: str, token: str) -> None:
         """The current attempt of ``key`` (after its intent) carries ``token``."""
         ...
+
+
+@runtime_checkable
+class SendStampJournal(Protocol):
+    """A journal that also stamps the moment each paid request leaves (optional for journals).
+
+    The intent is written before the submit waits for its rate-limit token or sleeps on a
+    429; a crash there leaves an intent whose request never left. The stamp, written right
+    before the request goes out (and durable when :meth:`record_sent` returns), tells the
+    two apart: an intent without it is submitted again on resume, one with it is
+    reconciled. A journal without stamps has every intent reconciled.
+    """
+
+    async def record_sent(self, key: str, at: float) -> None:
+        """The current intent of ``key`` is about to leave; durable before returning."""
+        ...
+
+    async def record_unsent(self, key: str, reason: str) -> None:
+        """The request of the current intent provably created nothing (a 429, a refused
+        connection) and the submit waits before trying again: the stamp is removed."""
+        ...
+
+
+@attrs.frozen
+class SendStamp:
+    """Stamps one task's sends in its journal (what a paid submit calls around its sends).
+
+    Attributes:
+        journal: the journal.
+        key: the task's key.
+    """
+
+    journal: SendStampJournal
+    key: str
+
+    async def sending(self, at: float) -> None:
+        """The request leaves right after this returns."""
+        await self.journal.record_sent(self.key, at)
+
+    async def not_sent(self, reason: str) -> None:
+        """The request provably created nothing; the next try stamps again."""
+        await self.journal.record_unsent(self.key, reason)
 
 
 class NullJournal:

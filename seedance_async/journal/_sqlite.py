@@ -1,8 +1,9 @@
 """The default durable journal: one SQLite file that a crashed batch resumes from.
 
 Every task is one row of ``tasks`` whose ``state`` walks ``pending`` (read from the batch
-file, never sent) → ``intent`` (a paid submit is about to leave) → ``submitted`` (the remote
-id is known) → the neutral task states → ``final`` (the result is written). Every record
+file, never sent) → ``intent`` (a paid submit is about to leave; ``sent_at`` is stamped right
+before its request does) → ``submitted`` (the remote id is known) → the neutral task states
+→ ``final`` (the result is written). Every record
 also appends to ``events``, the audit trail. A statement is never half-applied: each record
 is one transaction, so a SIGKILL between any two statements leaves the previous state.
 
@@ -219,9 +220,11 @@ class SqliteJournal:
     async def record_intent(
         self, key: str, task: VideoTask, provider: str, attempt: int, at: float
     ) -> None:
-        """Durably record that a paid submit of ``key`` to ``provider`` is about to be sent.
+        """Record that a paid submit of ``key`` to ``provider`` is about to be sent.
 
-        A new attempt replaces the previous attempt's handle and status (the events keep them).
+        A new attempt replaces the previous attempt's handle and status (the events keep
+        them). Nothing has left until :meth:`record_sent`, whose durable commit makes this
+        one durable too.
 
         Raises:
             JournalError: the record could not be written.
@@ -233,7 +236,48 @@ class SqliteJournal:
             conn.execute(INTENT_SQL, (*spec, provider, attempt, at, self._now()))
             self._event(conn, key, "intent", provider=provider, attempt=attempt, previous=previous)
 
+        await self._run(op, write=True, full=False)
+
+    async def record_sent(self, key: str, at: float) -> None:
+        """Durably stamp that the request of ``key``'s open intent leaves now.
+
+        Until this returns the request is not sent, so an intent found without the stamp
+        after a crash provably never left and is submitted again on resume.
+
+        Raises:
+            JournalError: ``key`` has no open intent (the request must not leave), or the
+                write failed.
+        """
+
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE tasks SET sent_at = ?, updated_at = ? WHERE key = ? AND state = 'intent'",
+                (at, self._now(), key),
+            )
+            if cur.rowcount == 0:  # a send without its intent could never be reconciled
+                raise JournalError(f"journal {self.path}: no open intent for {key!r}")
+            self._event(conn, key, "sent")
+
         await self._run(op, write=True, full=True)
+
+    async def record_unsent(self, key: str, reason: str) -> None:
+        """Remove the send stamp of ``key``'s open intent: its request provably created
+        nothing, and the submit waits before its next try (which stamps again).
+
+        Not flushed at once: a stamp that survives a power cut only costs a reconciliation.
+
+        Raises:
+            JournalError: the write failed.
+        """
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET sent_at = NULL, updated_at = ? WHERE key = ? AND state = 'intent'",
+                (self._now(), key),
+            )
+            self._event(conn, key, "unsent", reason=reason[:300])
+
+        await self._run(op, write=True, full=False)
 
     async def record_submitted(self, key: str, handle: TaskHandle) -> None:
         """Durably record the remote task created for ``key``.
@@ -288,8 +332,9 @@ class SqliteJournal:
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE tasks SET state = 'pending', intent_at = NULL, task_id = NULL,"
-                " handle_json = NULL, updated_at = ? WHERE key = ? AND state = 'intent'",
+                "UPDATE tasks SET state = 'pending', intent_at = NULL, sent_at = NULL,"
+                " task_id = NULL, handle_json = NULL, updated_at = ? WHERE key = ?"
+                " AND state = 'intent'",
                 (self._now(), key),
             )
             self._event(conn, key, "not_created", provider=provider, reason=reason[:300])
@@ -487,7 +532,8 @@ class SqliteJournal:
     async def unfinished(self) -> list[JournalEntry]:
         """Tasks with an intent but no result, in batch order.
 
-        ``handle`` is None for an intent without a remote id: reconcile it, never resubmit.
+        ``handle`` is None for an intent without a remote id: reconcile it, never resubmit,
+        unless ``never_sent`` proves its request never left.
 
         Raises:
             JournalError: the journal cannot be read.

@@ -32,7 +32,7 @@ __all__ = [
     "record_from_row",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
 APPLICATION_ID = 0x53445341  # "SDSA"
 
@@ -62,7 +62,8 @@ SCHEMA = (
         last_status_json TEXT,
         result_json TEXT,             -- TaskResult.to_dict(), once final
         updated_at REAL NOT NULL,
-        callback_token TEXT)          -- the attempt's callback URL token (version 3)""",
+        callback_token TEXT,          -- the attempt's callback URL token (version 3)
+        sent_at REAL)                 -- the intent's request left (version 4)""",
     "CREATE INDEX tasks_by_state ON tasks(state)",
     "CREATE INDEX tasks_by_line ON tasks(line_no, seq)",
     """CREATE TABLE events (
@@ -79,17 +80,25 @@ SCHEMA = (
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (BATCHES_TABLE, "PRAGMA user_version = 2"),
     2: ("ALTER TABLE tasks ADD COLUMN callback_token TEXT", "PRAGMA user_version = 3"),
+    # Before version 4 nothing was stamped: an open intent may have been sent.
+    3: (
+        "ALTER TABLE tasks ADD COLUMN sent_at REAL",
+        "UPDATE tasks SET sent_at = COALESCE(intent_at, updated_at) WHERE state = 'intent'",
+        "PRAGMA user_version = 4",
+    ),
 }
 
 # Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
 # checkpoints, so a power cut (not a process crash: SIGKILL loses nothing committed either
-# way) may roll back the last NORMAL commits. The intent is what "never double-bill" rests
-# on: if it were lost after the request left, resume would see a never-sent task and pay
-# for it again, so it is flushed before record_intent returns, i.e. before the submit.
-# A lost handle would turn a known remote task into one to reconcile, so it is FULL too, as
-# is the result (once per task; a lost REJECTED/UNKNOWN result would come back as an intent
-# to reconcile). Pending rows and statuses are cheap to redo: re-reading the batch file or
-# polling again. The WAL is append-only, so a FULL commit also makes every earlier one durable.
+# way) may roll back the last NORMAL commits. "Never double-bill" rests on the sent stamp:
+# if it were lost after the request left, resume would see a never-sent intent and pay
+# for it again, so it is flushed before record_sent returns, i.e. before the request goes.
+# The intent itself may be NORMAL: until it is stamped nothing has left, and the stamp's
+# FULL commit makes it durable too (the WAL is append-only, so a FULL commit also makes
+# every earlier one durable). A lost handle would turn a known remote task into one to
+# reconcile, so it is FULL too, as is the result (once per task; a lost REJECTED/UNKNOWN
+# result would come back as an intent to reconcile). Pending rows, statuses and a removed
+# stamp are cheap to redo: re-reading the batch file, polling again, reconciling.
 SYNC_FULL = "PRAGMA synchronous = FULL"
 SYNC_NORMAL = "PRAGMA synchronous = NORMAL"
 
@@ -99,7 +108,7 @@ INTENT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, provider, at
     spec_json = excluded.spec_json, spec_hash = excluded.spec_hash, state = 'intent',
     outcome = NULL, provider = excluded.provider, attempt = excluded.attempt,
     intent_at = excluded.intent_at, task_id = NULL, handle_json = NULL, last_status_json = NULL,
-    result_json = NULL, updated_at = excluded.updated_at, callback_token = NULL"""
+    result_json = NULL, updated_at = excluded.updated_at, callback_token = NULL, sent_at = NULL"""
 # A task may end before any intent (rejected by every provider, unreadable image).
 RESULT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, outcome, provider, task_id,
     handle_json, last_status_json, result_json, updated_at)
@@ -113,7 +122,7 @@ ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks l
 FINAL = "final"
 COLUMNS = (
     "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
-    "last_status_json, result_json, updated_at, callback_token"
+    "last_status_json, result_json, updated_at, callback_token, sent_at"
 )
 
 
@@ -150,6 +159,8 @@ class JournalRecord:
         state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value or ``final``.
         line_no: line in the batch file, when the task came from one.
         provider / attempt / intent_at: the last attempt, once an intent was recorded.
+        sent_at: when the last attempt's request was stamped as leaving; None for an intent
+            whose request never left.
         handle: the remote task, once the submit answer was recorded.
         last_status: the last state change seen.
         result: :meth:`TaskResult.to_dict` output, once final.
@@ -165,11 +176,17 @@ class JournalRecord:
     provider: str | None = None
     attempt: int = 0
     intent_at: float | None = None
+    sent_at: float | None = None
     handle: TaskHandle | None = None
     last_status: TaskStatus | None = None
     result: dict[str, Any] | None = None
     updated_at: float = 0.0
     callback_token: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def never_sent(self) -> bool:
+        """An open intent whose request provably never left: safe to submit again."""
+        return self.state == "intent" and self.handle is None and self.sent_at is None
 
     @property
     def is_finished(self) -> bool:
@@ -185,6 +202,8 @@ class JournalRecord:
             attempt=self.attempt,
             handle=self.handle,
             intent_at=self.intent_at,
+            sent_at=self.sent_at,
+            never_sent=self.never_sent,
             last_status=self.last_status,
             callback_token=self.callback_token,
         )
@@ -207,4 +226,5 @@ def record_from_row(row: sqlite3.Row) -> JournalRecord:
         result=json.loads(row["result_json"]) if row["result_json"] else None,
         updated_at=row["updated_at"],
         callback_token=row["callback_token"],
+        sent_at=row["sent_at"],
     )

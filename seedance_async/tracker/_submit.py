@@ -248,7 +248,10 @@ class SubmitStage:
         await self._table.intent(tracked, sent, alias)
         try:
             handle, first = await provider.submit(
-                loaded, spec_hash=task_hash(tracked.task), key=tracked.key
+                loaded,
+                spec_hash=task_hash(tracked.task),
+                key=tracked.key,
+                stamp=self._table.send_stamp(tracked),
             )
         except SubmitOutcomeUnknown as exc:
             await self._unknown(tracked, alias, exc)

@@ -25,7 +25,7 @@ import attrs
 
 from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
-from seedance_async.journal._protocol import Journal, JournalEntry
+from seedance_async.journal._protocol import Journal, JournalEntry, SendStamp, SendStampJournal
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -53,6 +53,7 @@ class TaskTable:
         self._clock = client.clock
         self._events = client.events
         self.journal = journal
+        self._stamps = journal if isinstance(journal, SendStampJournal) else None
         self._tasks: dict[str, TrackedTask] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
@@ -162,6 +163,10 @@ class TaskTable:
         await self.journal.record_intent(
             tracked.key, sent, alias, len(tracked.attempts), self._clock.wall()
         )
+
+    def send_stamp(self, tracked: TrackedTask) -> SendStamp | None:
+        """What the submit of ``tracked`` stamps its sends with (None: the journal has no stamps)."""
+        return SendStamp(self._stamps, tracked.key) if self._stamps is not None else None
 
     def add_attempt(
         self,

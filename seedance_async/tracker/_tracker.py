@@ -301,6 +301,8 @@ class Tracker:
         """Take over unfinished tasks of an earlier run (from :meth:`SqliteJournal.unfinished`).
 
         A task with a remote id is followed again with the alias that created it. An intent
+        the journal proves was never sent (``never_sent``: it stamps each send and this one
+        was not stamped) is submitted again, in the failover order. Any other intent
         without a remote id is reconciled (list endpoint), never blindly resubmitted: it is
         sent again only when the listing proves nothing was created, the intent is recent
         and ``may_resend``; when reconciliation cannot settle it the task ends ``unknown``
@@ -320,6 +322,9 @@ class Tracker:
             if existing is not None:
                 out.append(existing)
                 continue
+            if entry.handle is None and entry.never_sent:
+                out.append(await self._resend(entry, alias))
+                continue
             tracked = self._track(
                 entry.key, entry.task, order=[alias], deadline=None, resumed=entry
             )
@@ -336,6 +341,15 @@ class Tracker:
                 )
             out.append(tracked)
         return out
+
+    async def _resend(self, entry: JournalEntry, alias: str) -> TrackedTask:
+        """Submit again an intent whose request never left (nothing exists remotely)."""
+        eligible, _ = self.eligible_providers(entry.task)
+        order = [p for p in self.policy.order(self._rng) if p in eligible] or [alias]
+        tracked = self._track(entry.key, entry.task, order=order, deadline=None)
+        await self._table.forget_intent(tracked, alias, "never sent before the run stopped")
+        self._submit.enqueue(tracked)
+        return tracked
 
     # -- consuming results -------------------------------------------------------------------
 

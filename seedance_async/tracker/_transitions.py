@@ -255,6 +255,9 @@ def decide_rerun(
 ) -> RerunAction:
     """What to do with a newly submitted ``task`` whose key the journal may already hold.
 
+    An intent the journal proves was never sent is submitted like a new key; any other
+    unfinished record is followed again.
+
     Args:
         record: the journal's record of the key, or None.
         task: the spec the caller submitted now.
@@ -271,6 +274,8 @@ def decide_rerun(
     if record.is_finished:
         return Replay(result=_journaled_result(record, task))
     entry = record.entry()
+    if entry.never_sent:  # stopped before its request left: the next intent replaces it
+        return _SUBMIT_NEW
     alias = entry.handle.provider if entry.handle else entry.provider
     if alias is None or alias not in configured:
         return Refuse(

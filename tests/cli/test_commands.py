@@ -257,8 +257,9 @@ async def test_a_second_ctrl_c_exits_at_once_and_keeps_the_journal(tmp_path: Pat
     """While a reconciliation hangs, Ctrl-C waits for it; a second Ctrl-C exits right away."""
     task = VideoTask(model=PRO, prompt="stuck on the wire")
     (tmp_path / "t.jsonl").write_text(json.dumps(dump_task(task)) + "\n")
-    async with SqliteJournal(tmp_path / "j.db") as journal:  # a crash right after the intent
+    async with SqliteJournal(tmp_path / "j.db") as journal:  # a crash right after the send
         await journal.record_intent(task_hash(task), task, "ark", 0, time.time())
+        await journal.record_sent(task_hash(task), time.time())
     with simulator(tmp_path, "--faults", "slow=1,slow_seconds=60", providers=["ark"]) as sim:
         proc = start_cli(
             *("run", "t.jsonl", "--config", str(sim.config), "--provider", "ark"),

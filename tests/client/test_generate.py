@@ -294,7 +294,7 @@ async def test_cancel_on_deadline_of_a_running_ark_task_says_it_cannot(
 async def test_an_interrupted_submit_in_the_journal_is_reconciled_not_resent_blindly(
     tmp_path: Path,
 ) -> None:
-    """An intent without a remote id: the provider's list is checked first; it showed
+    """An intent sent without a remote id: the provider's list is checked first; it showed
     nothing, so the task is sent (once). A lost submit answer is adopted, not resent."""
     async with Simulator(
         ("ark",),
@@ -307,6 +307,7 @@ async def test_an_interrupted_submit_in_the_journal_is_reconciled_not_resent_bli
         journal = tmp_path / "j.db"
         async with SqliteJournal(journal) as opened:
             await opened.record_intent(task_hash(task), task, "ark", 0, time.time())
+            await opened.record_sent(task_hash(task), time.time())
         result = await generate(
             task,
             tmp_path / "v.mp4",
@@ -326,3 +327,32 @@ async def test_an_interrupted_submit_in_the_journal_is_reconciled_not_resent_bli
         assert record.result["outcome"] == "succeeded"
         assert record.result["video_path"] == str(tmp_path / "v.mp4")
         assert not sim.duplicates()
+
+
+async def test_an_intent_never_sent_is_submitted_again_without_listing(tmp_path: Path) -> None:
+    """The earlier call stopped before its request left (no send stamp): nothing can exist
+    remotely, so the task is sent at once, and the new send is stamped."""
+    async with Simulator(
+        ("ark",),
+        time_scale=0.001,
+        durations=DurationModel.fixed(queue=1, run=1),
+        limits=Limits.unlimited(),
+    ) as sim:
+        task = VideoTask(model=PRO, prompt="never left")
+        journal = tmp_path / "j.db"
+        async with SqliteJournal(journal) as opened:
+            await opened.record_intent(task_hash(task), task, "ark", 0, time.time() - 3600)
+        result = await generate(
+            task,
+            tmp_path / "v.mp4",
+            provider="ark",
+            config=_configs(sim),
+            env=ENV,
+            journal=journal,
+            schedule=FAST,
+        )
+        assert [r.op for r in sim.requests("ark") if r.op == "list"] == []
+        assert [e.task_id for e in sim.ledger("ark")] == [result.handle.task_id]
+        async with SqliteJournal(journal) as opened:
+            kinds = [e["kind"] for e in await opened.events(task_hash(task))]
+        assert kinds[:4] == ["intent", "intent", "sent", "submitted"]

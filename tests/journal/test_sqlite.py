@@ -448,6 +448,7 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("DROP TABLE batches")  # as version 1 wrote it
         conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")
+        conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
     async with SqliteJournal(path) as j:
@@ -458,7 +459,7 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
             await j.claim_batch(_batch("b"), ["k0"])
         assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is True
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 async def test_the_callback_token_is_kept_per_attempt_and_never_shown(tmp_path: Path) -> None:
@@ -488,6 +489,7 @@ async def test_a_version_2_journal_gains_the_callback_token_column(tmp_path: Pat
         await j.record_intent("k", task(0), "ark", 0, 1.0)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")  # as version 2 wrote it
+        conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")
         conn.execute("PRAGMA user_version = 2")
         conn.commit()
     async with SqliteJournal(path) as j:
@@ -496,3 +498,66 @@ async def test_a_version_2_journal_gains_the_callback_token_column(tmp_path: Pat
         await j.record_callback_token("k", "t" * 43)
         (entry,) = await j.unfinished()
         assert entry.callback_token == "t" * 43
+
+
+async def test_the_send_stamp_tells_a_never_sent_intent_from_a_sent_one(tmp_path: Path) -> None:
+    """Intent alone: never sent (resubmit). Stamped: may exist (reconcile). A 429 wait
+    removes the stamp, the next try stamps again; a new attempt or a refusal clears it."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.record_intent("k", task(0), "ark", 0, 1.0)
+        (entry,) = await j.unfinished()
+        assert (entry.sent_at, entry.never_sent) == (None, True)
+
+        await j.record_sent("k", 2.0)
+        (entry,) = await j.unfinished()
+        assert (entry.sent_at, entry.never_sent) == (2.0, False)
+
+        await j.record_unsent("k", "429; retry in 1.00s")
+        (entry,) = await j.unfinished()
+        assert entry.never_sent
+
+        await j.record_sent("k", 3.0)
+        await j.record_submitted("k", handle("k", task(0)))
+        (entry,) = await j.unfinished()
+        assert (entry.sent_at, entry.never_sent) == (3.0, False)  # it has a handle
+
+        await j.record_intent("k", task(0), "ark-backup", 1, 4.0)  # a failover
+        (entry,) = await j.unfinished()
+        assert (entry.provider, entry.sent_at, entry.never_sent) == ("ark-backup", None, True)
+        await j.record_sent("k", 5.0)
+        await j.record_not_created("k", "ark-backup", "refused")
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.sent_at, record.never_sent) == ("pending", None, False)
+        kinds = [e["kind"] for e in await j.events("k")]
+        assert kinds == [
+            *("intent", "sent", "unsent", "sent", "submitted"),
+            *("intent", "sent", "not_created"),
+        ]
+
+
+async def test_a_send_stamp_needs_an_open_intent(tmp_path: Path) -> None:
+    """Stamping a key without an open intent refuses: the request must not leave."""
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending("k", task(0), 1)
+        with pytest.raises(JournalError, match="no open intent"):
+            await j.record_sent("k", 1.0)
+        with pytest.raises(JournalError, match="no open intent"):
+            await j.record_sent("nobody", 1.0)
+
+
+async def test_a_version_3_journal_counts_its_open_intents_as_sent(tmp_path: Path) -> None:
+    """Before stamps, an open intent may have left: the migration stamps it, so resume
+    reconciles it instead of paying for it again; pending rows stay unstamped."""
+    path = tmp_path / "v3.db"
+    async with SqliteJournal(path) as j:
+        await j.add_pending_many([("open", task(0), 1), ("never", task(1), 2)])
+        await j.record_intent("open", task(0), "ark", 0, 7.0)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")  # as version 3 wrote it
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+    async with SqliteJournal(path) as j:
+        (entry,) = await j.unfinished()
+        assert (entry.key, entry.sent_at, entry.never_sent) == ("open", 7.0, False)
+        assert [k for k, _ in await j.pending()] == ["never"]

@@ -58,7 +58,7 @@ async def test_a_finished_key_is_reported_again_without_a_submit(tmp_path: Path)
 
 
 async def test_a_journaled_intent_is_reconciled_not_sent_again(tmp_path: Path) -> None:
-    """The earlier run died between intent and answer; the task it created is adopted."""
+    """The earlier run died between the send and its answer; the task it created is adopted."""
     world = World(["a"])
     ark = world.arks["a"]
     spec = task(1)
@@ -66,6 +66,7 @@ async def test_a_journaled_intent_is_reconciled_not_sent_again(tmp_path: Path) -
     ark.create_from(ArkAdapter().build_submit(sent))
     async with SqliteJournal(tmp_path / "j.db", clock=world.clock) as journal:
         await journal.record_intent("line-1", sent, "a", 0, world.clock.wall())
+        await journal.record_sent("line-1", world.clock.wall())
         await world.clock.run_for(5.0)
         async with running(world, [config("a")], journal=journal) as tracker:
             tracked = await tracker.submit(spec, key="line-1")

@@ -1,0 +1,239 @@
+"""A run stopped at each point of a paid submit, then resumed: billed once, never lost.
+
+The first run is stopped (cancelled, as a kill would stop it: nothing more is written) at
+one point of the submit; the second run takes the journal over, either by
+``Tracker.resume(journal.unfinished())`` (what the CLI does) or by submitting the same keys
+again (a re-run of the same program). The in-memory provider's ``created`` list is the
+billing ledger. The same, against the simulator with a real SIGKILL, is in
+``tests/cli/test_send_stamp.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import attrs
+import pytest
+
+from seedance_async.journal import SqliteJournal
+from seedance_async.spec._handle import Outcome, TaskResult
+from seedance_async.spec._task import VideoTask
+from seedance_async.testing import FakeClock, settle
+from seedance_async.tracker._tracker import Tracker
+from tests.fakes import rate_limited
+from tests.tracker.test_tracker import World, config, running, task
+
+Resume = Literal["resume", "rerun"]
+# Longer than a resumed intent may be re-sent after when listing finds nothing: an intent
+# that may have been sent is then `unknown`, so only one proven never sent is submitted.
+RESTART = 120.0
+
+
+class CrashingJournal(SqliteJournal):
+    """A SqliteJournal that counts its records and stops the run at one of them.
+
+    ``crash_at = ("record_sent", 1, "after")`` lets the first ``record_sent`` commit, then
+    never returns (the run is stopped there); ``"before"`` stops before it is written.
+    """
+
+    def __init__(self, path: Path, *, clock: FakeClock) -> None:
+        super().__init__(path, clock=clock)
+        self.counts: Counter[str] = Counter()
+        self.crash_at: tuple[str, int, Literal["before", "after"]] | None = None
+        self.crashed = anyio.Event()
+        self._changed = anyio.Event()
+
+    async def _record(self, name: str, write: Callable[[], Awaitable[None]]) -> None:
+        self.counts[name] += 1
+        crash = self.crash_at is not None and self.crash_at[:2] == (name, self.counts[name])
+        if crash and self.crash_at is not None and self.crash_at[2] == "before":
+            await self._crash()
+        await write()
+        self._changed.set()
+        self._changed = anyio.Event()
+        if crash:
+            await self._crash()
+
+    async def _crash(self) -> None:
+        self.crashed.set()
+        await anyio.sleep_forever()
+
+    async def until(self, name: str, count: int) -> None:
+        """Wait (in real time: writes run in threads) until ``name`` was written ``count`` times."""
+        with anyio.fail_after(30):
+            while self.counts[name] < count:
+                await self._changed.wait()
+
+    async def record_intent(self, *args: Any) -> None:
+        await self._record("record_intent", partial(SqliteJournal.record_intent, self, *args))
+
+    async def record_sent(self, *args: Any) -> None:
+        await self._record("record_sent", partial(SqliteJournal.record_sent, self, *args))
+
+    async def record_unsent(self, *args: Any) -> None:
+        await self._record("record_unsent", partial(SqliteJournal.record_unsent, self, *args))
+
+    async def record_submitted(self, *args: Any) -> None:
+        await self._record("record_submitted", partial(SqliteJournal.record_submitted, self, *args))
+
+
+async def first_run(
+    world: World,
+    journal: CrashingJournal,
+    specs: list[VideoTask],
+    stop: Callable[[], Awaitable[None]],
+    **config_kw: Any,
+) -> None:
+    """Submit ``specs`` (keys ``k0``, ``k1``...), wait for ``stop``, then stop the run dead."""
+    with anyio.CancelScope() as scope:
+        async with running(world, [attrs.evolve(config("a"), **config_kw)], journal=journal) as t:
+            for n, spec in enumerate(specs):
+                await t.submit(spec, key=f"k{n}")
+            await stop()
+            await settle()
+            scope.cancel()
+    journal.crash_at = None
+
+
+async def second_run(
+    world: World,
+    journal: SqliteJournal,
+    specs: list[VideoTask],
+    how: Resume,
+    *,
+    restart_after: float = RESTART,
+) -> list[TaskResult]:
+    """``restart_after`` seconds later, take the journal over and drive every key to its end."""
+    world.clock.advance(restart_after)
+    async with running(world, [config("a")], journal=journal) as tracker:
+        if how == "resume":
+            tracked = await tracker.resume(await journal.unfinished())
+            for n, spec in enumerate(specs):  # what the CLI does with the pending rows
+                if f"k{n}" not in tracker.tasks:
+                    await tracker.submit(spec, key=f"k{n}")
+        tracked = [await tracker.submit(spec, key=f"k{n}") for n, spec in enumerate(specs)]
+        await drive(world, tracker)
+        return [await t.result() for t in tracked]
+
+
+async def drive(world: World, tracker: Tracker) -> None:
+    with anyio.fail_after(30):  # real time: the journal writes in threads
+        while tracker.pending:
+            await world.clock.run_for(1.0)
+
+
+def billed_once_each(world: World, specs: list[VideoTask]) -> None:
+    """The provider created exactly one task per spec (its ledger, by prompt)."""
+    bodies = [json.loads(str(t["body"])) for t in world.arks["a"].created]
+    prompts = Counter(next(c["text"] for c in b["content"] if c["type"] == "text") for b in bodies)
+    assert prompts == Counter(s.prompt for s in specs)
+
+
+RESUMES: list[Resume] = ["resume", "rerun"]
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_while_waiting_for_the_submit_token(tmp_path: Path, how: Resume) -> None:
+    """One submit a minute: the first leaves, two intents wait for their token and are
+    killed there. Their requests never left, so they are submitted again, not `unknown`."""
+    world = World(["a"])
+    specs = [task(n) for n in range(3)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+
+        async def stop() -> None:
+            await journal.until("record_submitted", 1)
+            await journal.until("record_intent", 3)
+
+        await first_run(world, journal, specs, stop, submit_rpm=1.0)
+        entries = {e.key: e for e in await journal.unfinished()}
+        assert len(world.arks["a"].created) == 1
+        assert [k for k, e in entries.items() if e.never_sent] == ["k1", "k2"]
+        assert entries["k0"].handle is not None
+        results = await second_run(world, journal, specs, how)
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 3
+    assert world.arks["a"].calls["POST"] == 3
+    billed_once_each(world, specs)
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_while_sleeping_on_a_429(tmp_path: Path, how: Resume) -> None:
+    """The 429 proves nothing was created: the stamp is removed before the retry sleep."""
+    world = World(["a"])
+    world.arks["a"].fault("POST", rate_limited("7"))
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_unsent", 1, "after")
+        await first_run(world, journal, specs, journal.crashed.wait)
+        (entry,) = await journal.unfinished()
+        assert entry.never_sent
+        results = await second_run(world, journal, specs, how)
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
+    assert world.arks["a"].calls["POST"] == 2  # the 429, then one create
+    billed_once_each(world, specs)
+
+
+@pytest.mark.parametrize("how", RESUMES)
+@pytest.mark.parametrize("restart_after", [5.0, RESTART])
+async def test_killed_between_the_stamp_and_the_request(
+    tmp_path: Path, how: Resume, restart_after: float
+) -> None:
+    """Stamped but never arrived: it may have left, so it is reconciled, never blindly
+    re-sent. The provider's list proves nothing was created: a recent intent is sent again,
+    an old one (the list may not reach back that far) ends `unknown`, billed nowhere."""
+    world = World(["a"])
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_sent", 1, "after")
+        await first_run(world, journal, specs, journal.crashed.wait)
+        (entry,) = await journal.unfinished()
+        assert (entry.never_sent, entry.handle) == (False, None)
+        assert world.arks["a"].calls["POST"] == 0
+        results = await second_run(world, journal, specs, how, restart_after=restart_after)
+    assert world.arks["a"].calls["LIST"] >= 1
+    if restart_after < RESTART:
+        assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
+        billed_once_each(world, specs)
+    else:
+        assert [r.outcome for r in results] == [Outcome.UNKNOWN]
+        assert world.arks["a"].created == []
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_after_the_create_before_its_answer_was_journaled(
+    tmp_path: Path, how: Resume
+) -> None:
+    """Created and billed, the answer lost to the kill: the task is adopted, not re-sent."""
+    world = World(["a"])
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_submitted", 1, "before")
+        await first_run(world, journal, specs, journal.crashed.wait)
+        (entry,) = await journal.unfinished()
+        assert (entry.never_sent, entry.handle) == (False, None)
+        results = await second_run(world, journal, specs, how)
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
+    assert world.arks["a"].calls["POST"] == 1
+    assert results[0].handle is not None
+    assert results[0].handle.task_id == world.arks["a"].created[0]["id"]
+    billed_once_each(world, specs)
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_after_the_remote_id_was_journaled(tmp_path: Path, how: Resume) -> None:
+    world = World(["a"])
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_submitted", 1, "after")
+        await first_run(world, journal, specs, journal.crashed.wait)
+        (entry,) = await journal.unfinished()
+        assert entry.handle is not None
+        results = await second_run(world, journal, specs, how)
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
+    assert world.arks["a"].calls["POST"] == 1
+    billed_once_each(world, specs)
