@@ -2,9 +2,9 @@
 SIGKILLed, and Redis restarted (data kept) while both are out, then the frozen one thawed.
 
 Each fault has its own test elsewhere; this one checks that they compose: every task ends
-``succeeded``, each prompt is billed exactly once (the simulator's ledger), and every worker
-ends either done (exit 0) or, having found its tasks taken over, with exit 75 (README,
-"Distributed-mode guarantees").
+``succeeded``, each prompt is billed exactly once (the simulator's ledger), no line adopts
+another line's task, and every worker ends either done (exit 0) or, having found its tasks
+taken over, with exit 75 (README, "Distributed-mode guarantees").
 """
 
 from __future__ import annotations
@@ -142,4 +142,7 @@ def test_sigkill_sigstop_and_a_redis_restart_in_one_run_bill_each_task_once(
     assert sorted(r["key"] for r in results) == sorted(key for key, _, _ in items)
     billed = Counter(entry["body"]["content"][0]["text"] for entry in ledger)
     assert billed == Counter({t.prompt: 1 for t in specs})  # no duplicate, none missing
-    assert {r["task_id"] for r in results} == {entry["task_id"] for entry in ledger}
+    # No line adopted another line's task: each result's remote task ran its own prompt.
+    prompt_of_task = {entry["task_id"]: entry["body"]["content"][0]["text"] for entry in ledger}
+    prompt_of_key = {key: task.prompt for key, task, _ in items}
+    assert {r["key"]: prompt_of_task[r["task_id"]] for r in results} == prompt_of_key
