@@ -32,6 +32,7 @@ from benchmarks import (
     bench_poll_cpu,
     bench_scale,
     bench_submit,
+    bench_workers,
 )
 from benchmarks._common import (
     BenchResult,
@@ -51,6 +52,7 @@ BENCHMARKS: Mapping[str, Callable[..., Awaitable[BenchResult]]] = {
     "submit": bench_submit.run,
     "paths": bench_paths.run,
     "peers": bench_peers.run,
+    "workers": bench_workers.run,
 }
 """Every benchmark, in the order of the issue."""
 
@@ -77,6 +79,14 @@ QUICK: Mapping[str, Mapping[str, Any]] = {
         "rounds": 1,
     },
     "peers": {"tasks": 10, "concurrencies": (4,), "rounds": 1},
+    "workers": {
+        "unbound_limit": 500,
+        "bound_limit": 20,
+        "counts": (1, 2),
+        "tasks": 40,
+        "bound_tasks": 30,
+        "run_s": 1.0,
+    },
 }
 """Tiny sizes that run each benchmark in seconds (the smoke test uses them)."""
 
