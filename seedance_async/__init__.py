@@ -80,7 +80,7 @@ from seedance_async.spec import (
     load_task,
     validate,
 )
-from seedance_async.tracker import TrackedTask, Tracker
+from seedance_async.tracker import SpendCap, TrackedTask, Tracker
 
 try:
     __version__ = version("seedance-async")
@@ -124,6 +124,7 @@ __all__ = [
     "RetryPolicy",
     "SeedanceError",
     "ServiceTier",
+    "SpendCap",
     "SqliteJournal",
     "TaskHandle",
     "TaskNotFound",

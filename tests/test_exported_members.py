@@ -46,6 +46,7 @@ ROOT = [
     "RetryPolicy",
     "SeedanceError",
     "ServiceTier",
+    "SpendCap",
     "SqliteJournal",
     "TaskHandle",
     "TaskNotFound",

@@ -30,6 +30,7 @@ class EventKind(enum.StrEnum):
     UNKNOWN = "unknown"
     DEADLINE = "deadline"
     REJECTED = "rejected"
+    CAPPED = "capped"
     RETRIED = "retried"
     RATE_LIMITED = "rate_limited"
     FAILED_OVER = "failed_over"

@@ -48,6 +48,9 @@ class Outcome(enum.StrEnum):
     """The caller's deadline passed; the remote task was cancelled or detached."""
     REJECTED = "rejected"
     """No provider accepted the task (invalid for all, refused, or all unavailable)."""
+    CAPPED = "capped"
+    """Not sent: the spend cap would have been passed, or the task has no price under a cap.
+    Nothing was billed or journaled as final: a re-run with a higher cap sends it."""
 
 
 @attrs.frozen(kw_only=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._task import TrackedTask
 from seedance_async.tracker._tracker import Tracker
 
-__all__ = ["TrackedTask", "Tracker"]
+__all__ = ["SpendCap", "TrackedTask", "Tracker"]

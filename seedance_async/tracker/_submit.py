@@ -148,6 +148,12 @@ class SubmitStage:
                 self._table.read(tracked.key)
             if done:
                 return created
+        spend = self._table.spend
+        refusal = None if spend is None else spend.refusal(tracked.key)
+        if refusal is not None:
+            # Never sent: no journal record, so a re-run with a higher cap sends it.
+            await self._table.finish(tracked, Outcome.CAPPED, refusal, journal=False)
+            return None
         tried = {a.provider for a in tracked.attempts}
         while True:
             if tracked.done:
@@ -208,6 +214,8 @@ class SubmitStage:
         alias = entry.handle.provider if entry.handle else entry.provider
         assert alias is not None
         self._table.restore(tracked, entry)
+        if self._table.spend is not None:
+            self._table.spend.hold(tracked.key, entry.task, alias)
         provider = self._client.provider(alias)
         # The running slot is taken without waiting: the task already runs remotely.
         if await provider.budget.try_acquire_running_slot():

@@ -29,6 +29,7 @@ from seedance_async.journal._protocol import Journal, JournalEntry, SendStamp, S
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
+from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._task import TrackedTask
 
 __all__ = ["NO_RAW", "TaskTable"]
@@ -46,10 +47,12 @@ class TaskTable:
     Args:
         client: the open client (its clock, event hub and running-slot budgets are used).
         journal: where every state change is recorded.
+        spend: the spend cap, which every ending settles (None: no cap).
     """
 
-    def __init__(self, client: Client, journal: Journal) -> None:
+    def __init__(self, client: Client, journal: Journal, spend: SpendCap | None = None) -> None:
         self._client = client
+        self.spend = spend
         self._clock = client.clock
         self._events = client.events
         self.journal = journal
@@ -305,6 +308,8 @@ class TaskTable:
     ) -> None:
         tracked.loaded = None
         tracked.set_result(result)
+        if self.spend is not None:
+            self.spend.settle(result)
         if journal:
             with anyio.CancelScope(shield=True):
                 await self.journal.record_result(tracked.key, result)

@@ -61,9 +61,11 @@ from seedance_async.journal._protocol import Journal, JournalEntry, NullJournal
 from seedance_async.policy._failover import FailoverPolicy
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
+from seedance_async.spec._cost import PriceTable
 from seedance_async.spec._handle import TaskResult
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._poll import PollStage
+from seedance_async.tracker._spend import SpendCap, cap_currency
 from seedance_async.tracker._submit import ReadableJournal, SubmitStage
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
@@ -95,9 +97,17 @@ class Tracker:
             limited, unavailable, unreachable), offer it to them again this many times, after
             pauses growing from ``schedule.min_interval``, before ending it ``rejected``.
         seed: seeds weighted failover and jitter.
+        max_cost: a spend cap (see :class:`SpendCap`): an amount in the one currency the
+            price table uses for the failover aliases, or a :class:`SpendCap` naming its
+            currency. Each task reserves its worst-case estimate when submitted; a task that
+            would pass the cap, and every later one, ends ``capped`` without being sent.
+        allow_unpriced: under an amount cap, run tasks without a price (uncounted) instead of
+            ending them ``capped``.
+        prices: the price table for an amount cap (the shipped one by default).
 
     Raises:
-        ConfigurationError: the failover list names an alias the client does not have.
+        ConfigurationError: the failover list names an alias the client does not have, or
+            an amount cap's currency cannot be told from the price table.
     """
 
     def __init__(
@@ -115,6 +125,9 @@ class Tracker:
         batch_size: int = 50,
         refusal_rounds: int = 5,
         seed: int | None = None,
+        max_cost: float | SpendCap | None = None,
+        allow_unpriced: bool = False,
+        prices: PriceTable | None = None,
     ) -> None:
         if isinstance(providers, FailoverPolicy):
             self.policy = providers
@@ -134,7 +147,12 @@ class Tracker:
         self._workers = (submit_workers, poll_workers, download_workers)
         # One generator for failover draws and poll jitter, so ``seed`` fixes both.
         self._rng = random.Random(seed)
-        self._table = TaskTable(client, self.journal)
+        if max_cost is None or isinstance(max_cost, SpendCap):
+            spend = max_cost
+        else:
+            currency = cap_currency(self.policy.providers, prices)
+            spend = SpendCap(max_cost, currency, allow_unpriced=allow_unpriced, prices=prices)
+        self._table = TaskTable(client, self.journal, spend)
         # A journal that can be read back makes a re-run of the same program resume.
         readable = self.journal if isinstance(self.journal, ReadableJournal) else None
         self._submit = SubmitStage(
@@ -223,6 +241,11 @@ class Tracker:
         """Every task tracked, by key."""
         return self._table.tasks
 
+    @property
+    def spend_cap(self) -> SpendCap | None:
+        """The spend cap (what is spent and reserved so far), or None without one."""
+        return self._table.spend
+
     # -- submitting --------------------------------------------------------------------------
 
     def eligible_providers(self, task: VideoTask) -> tuple[list[str], list[str]]:
@@ -266,6 +289,9 @@ class Tracker:
                 [], context="no provider can run this task: " + " | ".join(reasons)
             )
         order = [p for p in self.policy.order(self._rng) if p in eligible]
+        if self._table.spend is not None:
+            # Decided here, in submit order, so the cap stops at the same task every run.
+            self._table.spend.admit(key, task, order)
         tracked = self._track(key, task, order=order, deadline=deadline)
         self._submit.enqueue(tracked, new=True)
         return tracked
@@ -328,6 +354,8 @@ class Tracker:
             tracked = self._track(
                 entry.key, entry.task, order=[alias], deadline=None, resumed=entry
             )
+            if self._table.spend is not None:
+                self._table.spend.hold(entry.key, entry.task, alias)
             # The running slot is taken without waiting: the task already runs remotely.
             if await self.client.provider(alias).budget.try_acquire_running_slot():
                 self._table.hold_slot(tracked, alias)
