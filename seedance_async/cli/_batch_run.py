@@ -46,6 +46,7 @@ import anyio.to_thread
 import attrs
 
 from seedance_async.cli._batch_file import BatchLine
+from seedance_async.cli._costs import CostTally, spent_so_far
 from seedance_async.cli._progress import ProgressReporter
 from seedance_async.cli._results_file import JournalLock, ResultsFile, sweep_partial_downloads
 from seedance_async.client._client import Client
@@ -57,12 +58,15 @@ from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import dump_result
+from seedance_async.spec._cost import PriceTable, price_table
 from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
-from seedance_async.spec._status import TaskStatus
+from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
+from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._tracker import Tracker
 
 __all__ = [
+    "EXIT_CAPPED",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
@@ -79,6 +83,7 @@ EXIT_USAGE = 2
 EXIT_INVALID = 3
 EXIT_FAILED = 4
 EXIT_UNKNOWN = 5
+EXIT_CAPPED = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -172,6 +177,9 @@ class RunPlan:
         command: the command line, shown in "resume with".
         batch: the batch file's identity, checked against the journal's (None: not checked).
         append: add the batch to a journal of another batch instead of refusing.
+        max_cost: the spend cap, (amount, currency), or None.
+        allow_unpriced: under a cap, run tasks without a price (uncounted).
+        prices: the price table (the shipped one when None).
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -186,15 +194,22 @@ class RunPlan:
     command: str = "seedance-async run ..."
     batch: BatchIdentity | None = None
     append: bool = False
+    max_cost: tuple[float, str] | None = None
+    allow_unpriced: bool = False
+    prices: PriceTable | None = None
 
 
 @attrs.frozen(kw_only=True)
 class RunReport:
-    """How a run ended: outcomes of every task in the journal (this run and earlier ones)."""
+    """How a run ended: outcomes of every task in the journal (this run and earlier ones).
+
+    ``capped`` counts the tasks the spend cap kept from being sent (still pending).
+    """
 
     outcomes: Mapping[str, int]
     total: int
     missing_downloads: int = 0
+    capped: int = 0
 
     @property
     def finished(self) -> int:
@@ -202,11 +217,14 @@ class RunReport:
         return sum(self.outcomes.values())
 
     def exit_code(self) -> int:
-        """130 unfinished (interrupted), 5 some unknown, 4 some failed or not downloaded, else 0."""
-        if self.finished < self.total:
+        """130 unfinished (interrupted), 5 some unknown, 6 some kept back by the spend cap,
+        4 some failed or not downloaded, else 0."""
+        if self.finished + self.capped < self.total:
             return EXIT_INTERRUPTED
         if self.outcomes.get(Outcome.UNKNOWN.value):
             return EXIT_UNKNOWN
+        if self.capped:
+            return EXIT_CAPPED
         if self.finished > self.outcomes.get(Outcome.SUCCEEDED.value, 0) or self.missing_downloads:
             return EXIT_FAILED
         return EXIT_OK
@@ -217,10 +235,17 @@ class RunReport:
         text = f"finished {self.finished}/{self.total}" + (f": {parts}" if parts else "")
         if self.missing_downloads:
             text += f"; {self.missing_downloads} succeeded but could not be downloaded"
+        if self.capped:
+            text += (
+                f"; {self.capped} not sent (spend cap): raise --max-cost (or add"
+                " --allow-unpriced) and run again to send them"
+            )
         return text
 
 
-def _report(rows: Sequence[Mapping[str, Any]], total: int, downloads: bool) -> RunReport:
+def _report(
+    rows: Sequence[Mapping[str, Any]], total: int, downloads: bool, capped: int
+) -> RunReport:
     missing = sum(
         1 for r in rows if downloads and r["outcome"] == Outcome.SUCCEEDED and not r["video_path"]
     )
@@ -228,7 +253,40 @@ def _report(rows: Sequence[Mapping[str, Any]], total: int, downloads: bool) -> R
         outcomes=dict(Counter(str(r["outcome"]) for r in rows)),
         total=total,
         missing_downloads=missing,
+        capped=capped,
     )
+
+
+async def _specs(
+    journal: SqliteJournal,
+    lines: Sequence[BatchLine],
+    unfinished: Sequence[JournalEntry],
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[str, VideoTask]:
+    """The spec of every key of the batch (the journal's, for keys of appended batches)."""
+    tasks = {ln.key: ln.task for ln in lines}
+    tasks.update((e.key, e.task) for e in unfinished)
+    for row in rows:
+        key = str(row["key"])
+        if key not in tasks:
+            record = await journal.get(key)
+            if record is not None:
+                tasks[key] = record.task
+    return tasks
+
+
+def _cost_lines(
+    rows: Sequence[Mapping[str, Any]], tasks: Mapping[str, VideoTask], table: PriceTable
+) -> list[str]:
+    """Estimated vs actual cost of the succeeded tasks, per provider and model."""
+    tally = CostTally(table)
+    for row in rows:
+        task = tasks.get(str(row["key"]))
+        if row["outcome"] == Outcome.SUCCEEDED and task is not None and row.get("provider"):
+            usage = row.get("usage")
+            tally.finished(task, str(row["provider"]), Usage(**usage) if usage else None)
+    lines = tally.lines(actual=True)
+    return ["cost of the succeeded tasks:", *lines] if lines else []
 
 
 def _owned_ids(rows: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
@@ -295,15 +353,36 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
                 reporter.preload(entry.key, _alias_of(entry), state)
             for key, _ in pending:
                 reporter.preload(key, None, "waiting")
-            run = _Run(plan, journal, results, reporter, owned=_owned_ids(earlier))
+            specs = await _specs(journal, lines, unfinished, earlier)
+            table = plan.prices or price_table()
+            cap = None
+            if plan.max_cost is not None:
+                cap = SpendCap(
+                    plan.max_cost[0],
+                    plan.max_cost[1],
+                    allow_unpriced=plan.allow_unpriced,
+                    prices=table,
+                )
+                cap.spent = spent_so_far(earlier, specs, cap)
+            run = _Run(plan, journal, results, reporter, owned=_owned_ids(earlier), cap=cap)
             try:
                 await run.drive([plan.catalog[a] for a in needed], unfinished, pending)
             finally:
                 results.close()
             final = await journal.results()
-            await anyio.to_thread.run_sync(results.rewrite, final)
+            # Capped tasks stay pending in the journal (a re-run sends them); their result
+            # lines of this run are kept so that the file says why they were not sent.
+            await anyio.to_thread.run_sync(results.rewrite, [*final, *run.capped])
             results.close()
-    report = _report(final, total, plan.download_dir is not None)
+            specs.update(await _specs(journal, (), (), final))
+    report = _report(final, total, plan.download_dir is not None, len(run.capped))
+    for line in _cost_lines(final, specs, table):
+        reporter.note(line)
+    if cap is not None:
+        reporter.note(
+            f"spend cap: {cap.spent:.4f} of {cap.limit:g} {cap.currency} spent"
+            + (f" ({cap.reserved:.4f} reserved by tasks still running)" if cap.reserved else "")
+        )
     reporter.note(f"{report.describe()}; results in {plan.out_path}")
     if report.exit_code() == EXIT_INTERRUPTED:
         reporter.note(f"interrupted; resume with: {plan.command}")
@@ -321,8 +400,11 @@ class _Run:
         reporter: ProgressReporter,
         *,
         owned: dict[str, set[str]],
+        cap: SpendCap | None = None,
     ) -> None:
         self.plan = plan
+        self.cap = cap
+        self.capped: list[dict[str, Any]] = []  # result lines of tasks the cap kept back
         self.journal = journal
         self.gate = _GatedJournal(journal)
         self.results = results
@@ -404,6 +486,7 @@ class _Run:
             download_dir=plan.download_dir,
             deadline=plan.deadline,
             schedule=plan.schedule,
+            max_cost=self.cap,
         ) as tracker:
             await tracker.resume(unfinished)
             for key, task in pending:
@@ -414,7 +497,10 @@ class _Run:
                 except InvalidTaskSpec as exc:  # e.g. the journal predates a --provider change
                     await self._reject(key, task, str(exc))
             async for result in tracker.as_completed():
-                self.results.append(dump_result(result))
+                line = dump_result(result)
+                self.results.append(line)
+                if result.outcome is Outcome.CAPPED:
+                    self.capped.append(line)
 
     async def _reject(self, key: str, task: VideoTask, reason: str) -> None:
         result = TaskResult(

@@ -38,11 +38,13 @@ _FINAL_KINDS = frozenset(
         EventKind.UNKNOWN,
         EventKind.DEADLINE,
         EventKind.REJECTED,
+        EventKind.CAPPED,
     }
 )
 _UNASSIGNED = ""  # provider of a task not sent anywhere yet (or rejected by all)
 _ACTIVE = (_WAITING, _QUEUED, _RUNNING)
 _UNKNOWN = "unknown"
+_CAPPED = "capped"
 
 
 def rich_available() -> bool:
@@ -151,7 +153,11 @@ class ProgressReporter:
             if old is None or old[1] in _ACTIVE:
                 self.finished_now += 1
             self._move(key, event.provider, kind.value)
-            if kind is not EventKind.SUCCEEDED:
+            if kind is EventKind.CAPPED:
+                # One note, not one per line of a large batch: the run's summary counts them.
+                if self.counts[(event.provider, kind.value)] == 1:
+                    self.note(f"capped    {key[:12]}: {event.detail or ''}; later tasks may be too")
+            elif kind is not EventKind.SUCCEEDED:
                 where = f" on {event.provider}" if event.provider else ""
                 self.note(f"{kind.value:<9} {key[:12]}{where}: {event.detail or ''}".rstrip(": "))
         if time.monotonic() - self._drawn_at >= self.interval:
@@ -180,21 +186,24 @@ class ProgressReporter:
 
     @staticmethod
     def split(tally: Mapping[str, int]) -> dict[str, int]:
-        """Group a tally into ``waiting, queued, running, done, failed, unknown, finished``.
+        """Group a tally into ``waiting, queued, running, done, failed, unknown, capped, finished``.
 
-        ``failed`` counts tasks that ended without a video for a known reason; ``unknown``
+        ``failed`` counts tasks that ended without a video for a known reason, except the
+        ``capped`` ones the spend cap kept from being sent; ``unknown``
         the ones whose submit may or may not have created a task (never blind-retried, see
         the README's "At most once"): they are not failures until someone looks.
         """
         finished = sum(n for s, n in tally.items() if s not in _ACTIVE)
         done = tally.get(_SUCCEEDED, 0)
         unknown = tally.get(_UNKNOWN, 0)
+        capped = tally.get(_CAPPED, 0)
         return {
+            _CAPPED: capped,
             _WAITING: tally.get(_WAITING, 0),
             _QUEUED: tally.get(_QUEUED, 0),
             _RUNNING: tally.get(_RUNNING, 0),
             "done": done,
-            "failed": finished - done - unknown,
+            "failed": finished - done - unknown - capped,
             _UNKNOWN: unknown,
             "finished": finished,
         }
@@ -225,6 +234,8 @@ class ProgressReporter:
             f" per_min={'-' if per_minute is None else f'{per_minute:.1f}'}"
             f" eta={'-' if left is None else _clock(left)}"
         )
+        if parts[_CAPPED]:
+            head += f" capped={parts[_CAPPED]}"
         per = []
         for alias in self.providers:
             p = self.split(self.tally(alias))

@@ -25,6 +25,7 @@ from seedance_async.cli._batch_run import (
     RunPlan,
     run_batch,
 )
+from seedance_async.cli._costs import CostTally, first_alias, parse_max_cost
 from seedance_async.cli._journal_cmds import (
     KEYS_HELP,
     fail,
@@ -36,7 +37,9 @@ from seedance_async.core._errors import BatchMismatch, ConfigurationError, Journ
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import create_adapter
+from seedance_async.spec._cost import PriceTable, load_price_table, price_table
 from seedance_async.spec._task import ProviderChecker, VideoTask
+from seedance_async.tracker._spend import cap_currency
 
 __all__ = ["EXIT_CODES_HELP", "register"]
 
@@ -52,8 +55,10 @@ exit codes:
   4    some tasks failed, expired, were cancelled, rejected or hit the deadline
   5    some tasks are "unknown": a submit may have created (and billed) a task that could
        not be identified; the result line has the time and reason
+  6    the spend cap (--max-cost) kept some tasks from being sent ("capped" result lines):
+       raise it, or add --allow-unpriced, and run again to send them
   130  interrupted: run the same command again to resume
-When several apply, the first in this order wins: 130, 3, 5, 4."""
+When several apply, the first in this order wins: 130, 3, 5, 6, 4."""
 
 
 def _positive(kind: Callable[[str], _T]) -> Callable[[str], _T]:
@@ -125,12 +130,44 @@ def _command_line(args: argparse.Namespace) -> str:
         ("--deadline", args.deadline),
         ("--key-env", args.key_env),
         ("--poll-scale", args.poll_scale),
+        ("--max-cost", args.max_cost),
+        ("--prices", args.prices),
     ):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    if args.append:
-        words.append("--append")
+    for flag, on in (("--append", args.append), ("--allow-unpriced", args.allow_unpriced)):
+        if on:
+            words.append(flag)
     return shlex.join(words)
+
+
+def _estimate(
+    batch: Batch,
+    failover: tuple[str, ...],
+    adapters: Mapping[str, ProviderChecker],
+    table: PriceTable,
+) -> None:
+    """The ``--dry-run`` estimate: each valid line priced on the alias it goes to first."""
+    tally = CostTally(table)
+    for line in batch.lines:
+        alias = first_alias(line.task, failover, adapters)
+        if alias is not None:
+            tally.estimate(line.task, alias)
+    lines = tally.lines(actual=False)
+    if lines:
+        print("estimated cost if every task succeeds on the first provider that accepts it:")
+        print("\n".join(lines))
+
+
+def _cap(
+    args: argparse.Namespace, failover: tuple[str, ...], table: PriceTable
+) -> tuple[float, str] | None:
+    if args.max_cost is None:
+        if args.allow_unpriced:
+            raise ConfigurationError("--allow-unpriced applies to a spend cap: add --max-cost")
+        return None
+    amount, currency = parse_max_cost(args.max_cost)
+    return amount, currency or cap_currency(failover, table)
 
 
 def _report_batch(batch: Batch) -> None:
@@ -158,7 +195,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return fail("run", f"{args.tasks}: cannot read the batch file ({exc.strerror})")
     _report_batch(batch)
     invalid = bool(batch.errors)
+    try:
+        table = load_price_table(args.prices) if args.prices else price_table()
+        max_cost = _cap(args, failover, table)
+    except ConfigurationError as exc:
+        return fail("run", str(exc))
     if args.dry_run:
+        _estimate(batch, failover, adapters, table)
         return EXIT_INVALID if invalid else EXIT_OK
     if invalid and args.strict:
         return fail("run", "--strict: invalid lines, nothing was submitted", EXIT_INVALID)
@@ -190,6 +233,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         command=_command_line(args),
         batch=BatchIdentity(digest=batch.digest, source=args.tasks, lines=len(batch.lines)),
         append=args.append,
+        max_cost=max_cost,
+        allow_unpriced=args.allow_unpriced,
+        prices=table if args.prices else None,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
@@ -262,7 +308,27 @@ def _add_run(sub: _Sub) -> None:
         help="run these tasks in a journal that belongs to another batch file (refused"
         " otherwise: both batches' tasks would run and be written to --out)",
     )
-    p.add_argument("--dry-run", action="store_true", help="validate only; submit nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and print the estimated cost per provider and model; submit nothing",
+    )
+    p.add_argument(
+        "--max-cost",
+        metavar="AMOUNT[CUR]",
+        help="spend cap, e.g. '25 USD' (currency default: the one the aliases are priced in):"
+        " tasks whose worst case would pass it are not sent (resumable with a higher cap)",
+    )
+    p.add_argument(
+        "--allow-unpriced",
+        action="store_true",
+        help="under --max-cost, send tasks without a price too (uncounted); refused otherwise",
+    )
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="your prices in TOML ([prices.<alias>] tables), laid over the shipped list",
+    )
     p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
     p.add_argument(
         "--progress",

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from seedance_async.core._errors import ConfigurationError
 from seedance_async.spec._cost import PriceTable, estimate_cost, price_table, usage_cost
 from seedance_async.spec._handle import Outcome, TaskResult
+from seedance_async.spec._status import Usage
 from seedance_async.spec._task import VideoTask
 
 __all__ = ["SpendCap", "cap_currency"]
@@ -159,25 +160,53 @@ class SpendCap:
         """A task ended: its reservation becomes what it cost."""
         self._refused.pop(result.key, None)
         reserved = self._reserved.pop(result.key, None)
-        if result.outcome is Outcome.SUCCEEDED:
-            self.spent += self._cost(result, reserved)
-        elif result.outcome is Outcome.UNKNOWN or (
-            result.outcome is Outcome.DEADLINE and result.handle is not None
-        ):
-            # The submit may have created the task, or it was left running at its deadline.
-            self.spent += reserved or 0.0
+        alias = result.provider or (result.attempts[-1].provider if result.attempts else None)
+        self.spent += self.cost_of(
+            result.task,
+            alias,
+            result.outcome,
+            result.usage,
+            sent=result.handle is not None,
+            reserved=reserved,
+        )
 
-    def _cost(self, result: TaskResult, reserved: float | None) -> float:
-        alias = result.provider
-        if alias is None:
-            return reserved or 0.0
-        actual = usage_cost(result.task, alias, result.usage, self.prices)
-        if actual is not None and actual[1] == self.currency:
-            return actual[0]
-        # No usage reported (or in another currency): the estimate for the alias it ran on;
-        # an alias without a price ran uncounted (allowed by allow_unpriced).
-        high, unpriced = self.worst_case(result.task, [alias])
-        return 0.0 if unpriced else high
+    def cost_of(
+        self,
+        task: VideoTask,
+        alias: str | None,
+        outcome: Outcome,
+        usage: Usage | None,
+        *,
+        sent: bool,
+        reserved: float | None = None,
+    ) -> float:
+        """What an ended task counts against the cap.
+
+        Args:
+            task: its spec.
+            alias: the provider alias of its last attempt, if any.
+            outcome: how it ended.
+            usage: what the provider reported it consumed.
+            sent: a remote task was created (the result has a handle).
+            reserved: its reservation; without one, the estimate for ``alias`` stands in.
+        """
+        if outcome is Outcome.SUCCEEDED and alias is not None:
+            actual = usage_cost(task, alias, usage, self.prices)
+            if actual is not None and actual[1] == self.currency:
+                return actual[0]
+            # No usage reported (or in another currency): the estimate for the alias it ran
+            # on; an alias without a price ran uncounted (allowed by allow_unpriced).
+            high, unpriced = self.worst_case(task, [alias])
+            return 0.0 if unpriced else high
+        if outcome is Outcome.UNKNOWN or (outcome is Outcome.DEADLINE and sent):
+            # The submit may have created the task, or it was left running at its deadline.
+            if reserved is not None:
+                return reserved
+            if alias is None:
+                return 0.0
+            high, _ = self.worst_case(task, [alias])
+            return high
+        return 0.0
 
     def _refuse(self, key: str, reason: str) -> None:
         self._refused[key] = reason
