@@ -82,6 +82,7 @@ NAMESPACES = [
     "tracker",
     "sync",
     "distributed",
+    "telemetry",
     "testing",
     "simulator",
 ]

@@ -33,12 +33,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "journal": _L2,
     # Beside transport/limits/journal: a receiver of provider callbacks (aiohttp/ASGI).
     "callbacks": _L2,
+    # Event callbacks (metrics, traces, logs): they read events and know nothing else.
+    "telemetry": _L0,
     "client": _L3,
     "tracker": _L3 | {"client"},
     # The blocking façade runs the client on a private loop thread; it may use the tracker.
     "sync": _L3 | {"client", "tracker"},
     "distributed": _L3 | {"client", "tracker"},
-    "cli": _L3 | {"client", "tracker", "distributed", "simulator"},
+    "cli": _L3 | {"client", "tracker", "distributed", "simulator", "telemetry"},
     "testing": _L3 | {"client", "tracker", "simulator"},
     "simulator": set(),  # an island: it must not share the client's mistakes
     "__main__": {"cli"},

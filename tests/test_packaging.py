@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 # Extras whose dependencies optional modules may import (not test, dev or bench tools).
-RUNTIME_EXTRAS = ("redis", "cli")
+RUNTIME_EXTRAS = ("redis", "cli", "otel")
 
 # Run by the virtualenv's interpreter: import the package the way the CLI does, then every
 # module, and report which third-party top-level packages each step loaded from the

@@ -62,6 +62,13 @@ from seedance_async.spec._cost import PriceTable, price_table
 from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
+from seedance_async.telemetry import (
+    EventLogger,
+    MetricsServer,
+    OpenTelemetryObserver,
+    PrometheusMetrics,
+    otel_available,
+)
 from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._tracker import Tracker
 
@@ -180,6 +187,8 @@ class RunPlan:
         max_cost: the spend cap, (amount, currency), or None.
         allow_unpriced: under a cap, run tasks without a price (uncounted).
         prices: the price table (the shipped one when None).
+        metrics_port / metrics_host: serve Prometheus metrics there while running (None: not).
+        log_events: log every lifecycle event (INFO; the caller set up the handler).
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -197,6 +206,9 @@ class RunPlan:
     max_cost: tuple[float, str] | None = None
     allow_unpriced: bool = False
     prices: PriceTable | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    log_events: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -450,7 +462,27 @@ class _Run:
     ) -> None:
         hub = EventHub()
         hub.add_callback(self.reporter.on_event)
+        if self.plan.log_events:
+            hub.add_callback(EventLogger())
+        if otel_available():  # the globally configured SDK, if any, receives them
+            hub.add_callback(OpenTelemetryObserver())
         self.gate.expect(e.key for e in unfinished if e.handle is None)
+        async with contextlib.AsyncExitStack() as stack:
+            if self.plan.metrics_port is not None:
+                metrics = PrometheusMetrics()
+                hub.add_callback(metrics)
+                server = MetricsServer(metrics, self.plan.metrics_port, self.plan.metrics_host)
+                await stack.enter_async_context(server)
+                self.reporter.note(f"metrics at http://{server.host}:{server.port}/metrics")
+            await self._drive(hub, configs, unfinished, pending)
+
+    async def _drive(
+        self,
+        hub: EventHub,
+        configs: list[ProviderConfig],
+        unfinished: list[JournalEntry],
+        pending: list[tuple[str, VideoTask]],
+    ) -> None:
         installed = self._install_signals()
         try:
             async with Client(configs, events=hub) as client:
@@ -487,6 +519,7 @@ class _Run:
             deadline=plan.deadline,
             schedule=plan.schedule,
             max_cost=self.cap,
+            prices=plan.prices,
         ) as tracker:
             await tracker.resume(unfinished)
             for key, task in pending:

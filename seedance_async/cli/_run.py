@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,6 +40,7 @@ from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import create_adapter
 from seedance_async.spec._cost import PriceTable, load_price_table, price_table
 from seedance_async.spec._task import ProviderChecker, VideoTask
+from seedance_async.telemetry import JsonFormatter
 from seedance_async.tracker._spend import cap_currency
 
 __all__ = ["EXIT_CODES_HELP", "register"]
@@ -170,6 +172,23 @@ def _cap(
     return amount, currency or cap_currency(failover, table)
 
 
+def _log_json(secrets: Iterable[str]) -> None:
+    """Every record of the library as one JSON line on stderr, the API keys redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets=secrets))
+    logger = logging.getLogger("seedance_async")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535, got {text}")
+    return port
+
+
 def _report_batch(batch: Batch) -> None:
     for problem in batch.problems:
         print(problem, file=sys.stderr)
@@ -215,10 +234,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.out:
         return fail("run", "--out FILE is required (or --redis URL to queue the batch for workers)")
     try:  # before any file is written: a missing key is a usage error, not a crashed run
-        for alias in failover:
-            catalog[alias].resolve_key()
+        keys = [catalog[alias].resolve_key() for alias in failover]
     except ConfigurationError as exc:
         return fail("run", str(exc))
+    if args.log_json:
+        _log_json(k.reveal() for k in keys)
     schedule = PollSchedule()
     plan = RunPlan(
         catalog=catalog,
@@ -236,6 +256,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_cost=max_cost,
         allow_unpriced=args.allow_unpriced,
         prices=table if args.prices else None,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        log_events=args.log_json,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
@@ -323,6 +346,23 @@ def _add_run(sub: _Sub) -> None:
         "--allow-unpriced",
         action="store_true",
         help="under --max-cost, send tasks without a price too (uncounted); refused otherwise",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics while the batch runs",
+    )
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for remote scrapers)",
+    )
+    p.add_argument(
+        "--log-json",
+        action="store_true",
+        help="log every state change as one JSON object per line on stderr (keys redacted)",
     )
     p.add_argument(
         "--prices",

@@ -168,6 +168,8 @@ class ProviderClient:
                 await self.clock.sleep(delay)
                 continue
             await self.budget.on_success(kind="poll")
+            if request.method == "GET":  # a status or list call (metrics count polls)
+                self._emit(EventKind.POLLED, key, "")
             return result
 
     # -- status, list, cancel ---------------------------------------------------------------

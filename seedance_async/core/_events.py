@@ -35,6 +35,7 @@ class EventKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     FAILED_OVER = "failed_over"
     DOWNLOADED = "downloaded"
+    POLLED = "polled"
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +49,8 @@ class Event:
         task_id: the remote id, when known.
         at: Unix time.
         detail: a short human-readable note (error code, retry delay...), never secrets.
+        model: the model id of the task, when the event is about one.
+        cost: (amount, currency) a succeeded task cost by its reported usage, when known.
     """
 
     kind: EventKind
@@ -56,6 +59,8 @@ class Event:
     at: float
     task_id: str | None = None
     detail: str | None = None
+    model: str | None = None
+    cost: tuple[float, str] | None = None
 
 
 class EventHub:

@@ -26,6 +26,7 @@ import attrs
 from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
 from seedance_async.journal._protocol import Journal, JournalEntry, SendStamp, SendStampJournal
+from seedance_async.spec._cost import PriceTable, usage_cost
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -48,11 +49,20 @@ class TaskTable:
         client: the open client (its clock, event hub and running-slot budgets are used).
         journal: where every state change is recorded.
         spend: the spend cap, which every ending settles (None: no cap).
+        prices: prices the cost of succeeded tasks in their events (the shipped table when
+            None).
     """
 
-    def __init__(self, client: Client, journal: Journal, spend: SpendCap | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        journal: Journal,
+        spend: SpendCap | None = None,
+        prices: PriceTable | None = None,
+    ) -> None:
         self._client = client
         self.spend = spend
+        self._prices = prices
         self._clock = client.clock
         self._events = client.events
         self.journal = journal
@@ -108,18 +118,26 @@ class TaskTable:
         tracked.status = entry.last_status
 
     def emit(
-        self, kind: EventKind, tracked: TrackedTask, provider: str, detail: str | None = None
+        self,
+        kind: EventKind,
+        tracked: TrackedTask,
+        provider: str,
+        detail: str | None = None,
+        *,
+        cost: tuple[float, str] | None = None,
     ) -> None:
         """Tell the event hub what happened to ``tracked``."""
-        task_id = tracked.handle.task_id if tracked.handle else None
+        handle = tracked.handle
         self._events.emit(
             Event(
                 kind=kind,
                 key=tracked.key,
                 provider=provider,
                 at=self._clock.wall(),
-                task_id=task_id,
+                task_id=handle.task_id if handle else None,
                 detail=detail,
+                model=handle.model if handle else tracked.task.model,
+                cost=cost,
             )
         )
 
@@ -314,12 +332,11 @@ class TaskTable:
             with anyio.CancelScope(shield=True):
                 await self.journal.record_result(tracked.key, result)
         handle = result.handle
-        self.emit(
-            EventKind(result.outcome.value),
-            tracked,
-            provider or (handle.provider if handle else ""),
-            result.reason,
-        )
+        alias = provider or (handle.provider if handle else "")
+        cost = None
+        if result.ok and handle is not None:
+            cost = usage_cost(result.task, handle.provider, result.usage, self._prices)
+        self.emit(EventKind(result.outcome.value), tracked, alias, result.reason, cost=cost)
         self._completed.append(result)
         self._completed_event.set()
         self._completed_event = anyio.Event()

@@ -103,7 +103,8 @@ class Tracker:
             would pass the cap, and every later one, ends ``capped`` without being sent.
         allow_unpriced: under an amount cap, run tasks without a price (uncounted) instead of
             ending them ``capped``.
-        prices: the price table for an amount cap (the shipped one by default).
+        prices: the price table for an amount cap and for the cost in the events of
+            succeeded tasks (the shipped one by default).
 
     Raises:
         ConfigurationError: the failover list names an alias the client does not have, or
@@ -152,7 +153,7 @@ class Tracker:
         else:
             currency = cap_currency(self.policy.providers, prices)
             spend = SpendCap(max_cost, currency, allow_unpriced=allow_unpriced, prices=prices)
-        self._table = TaskTable(client, self.journal, spend)
+        self._table = TaskTable(client, self.journal, spend, prices)
         # A journal that can be read back makes a re-run of the same program resume.
         readable = self.journal if isinstance(self.journal, ReadableJournal) else None
         self._submit = SubmitStage(
