@@ -15,7 +15,7 @@ from typing import Any
 
 from seedance_async.core._clock import local_time
 from seedance_async.core._errors import ConfigurationError
-from seedance_async.transport._download import create_temp_beside
+from seedance_async.transport._part_file import create_temp_beside, sweep_stale_parts
 
 __all__ = ["JournalLock", "ResultsFile", "sweep_partial_downloads"]
 
@@ -213,11 +213,19 @@ def _takeover_note(owner: Mapping[str, Any], journal: Path) -> str:
 
 
 def sweep_partial_downloads(folder: Path, keys: Iterable[str]) -> int:
-    """Delete the ``.<key>.*.part`` temporaries a killed download left; returns how many."""
-    wanted = set(keys)
+    """Delete the partial files left beside the finished downloads of ``keys``.
+
+    A partial file beside a whole ``<key>.mp4`` (or ``<key>.last.png``) is stale: a download
+    killed after its file was renamed into place left it. A partial file of a download that
+    never finished stays, for the next download of that result to continue.
+
+    Returns:
+        How many were removed.
+    """
     removed = 0
-    for part in folder.glob(".*.part"):
-        if part.name[1:].split(".", 1)[0] in wanted:
-            part.unlink(missing_ok=True)
-            removed += 1
+    for key in keys:
+        for name in (f"{key}.mp4", f"{key}.last.png"):
+            dest = folder / name
+            if dest.is_file():
+                removed += sweep_stale_parts(dest)
     return removed

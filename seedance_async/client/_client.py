@@ -30,7 +30,6 @@ from seedance_async.core._errors import (
     ConfigurationError,
     DeadlineExceeded,
     InvalidTaskSpec,
-    ResultExpired,
 )
 from seedance_async.core._events import EventHub
 from seedance_async.core._secrets import ApiKey
@@ -43,7 +42,7 @@ from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask, validate
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
-from seedance_async.transport._download import DownloadResult, download
+from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult, download
 
 __all__ = ["BudgetFactory", "Client", "TransportFactory"]
 
@@ -120,6 +119,8 @@ class Client:
         transport_factory: builds each alias's transport (``testing.FunctionTransport`` in
             tests); the default is aiohttp with auth for the API host only.
         retry: retry policy for GETs and provably-unsent submits.
+        download_retry: attempts and backoff of result downloads (default
+            ``transport.DOWNLOAD_RETRY``: six attempts, each continuing the bytes received).
         env: where keys are looked up (default ``os.environ``).
         events: event hub shared with a tracker (one is created otherwise).
         seed: seeds the jitter, for reproducible runs.
@@ -137,6 +138,7 @@ class Client:
         clock: Clock | None = None,
         transport_factory: TransportFactory | None = None,
         retry: RetryPolicy | None = None,
+        download_retry: RetryPolicy | None = None,
         env: Mapping[str, str] | None = None,
         events: EventHub | None = None,
         seed: int | None = None,
@@ -154,6 +156,7 @@ class Client:
         self._transport_factory = transport_factory or _default_transport
         self._budget_factory = budget_factory or _budget_for
         self._retry = retry or RetryPolicy()
+        self._download_retry = download_retry or DOWNLOAD_RETRY
         self._env = env
         self._rng = random.Random(seed)
         self._providers: dict[str, ProviderClient] = {}
@@ -355,13 +358,20 @@ class Client:
     ) -> DownloadResult:
         """Download the video (or the last frame) of a succeeded task to ``path``.
 
-        The file appears atomically, complete or not at all. No API key is sent to the result
-        host. When the URL has expired and ``handle`` (or the status's provider alias) can be
-        resolved, the task is queried again for a fresh URL once.
+        The file appears atomically, complete and of the size the storage announced, or not
+        at all. No API key is sent to the result host. Transient failures (5xx, 429, resets,
+        a body cut short) are retried with backoff (``download_retry``), each retry
+        continuing from the bytes received; a download that fails for good leaves them in a
+        partial file beside ``path`` for the next download to continue. When the URL has
+        expired and ``handle`` (or the status's provider alias) names a configured alias, the
+        task is queried again for a fresh URL and the download continues.
 
         Raises:
             InvalidTaskSpec: the status has no such URL.
             ResultExpired: the URL expired and no fresh one could be obtained.
+            DownloadIncomplete / ProviderUnavailable / RateLimited / OutcomeUnknown: the
+                storage kept failing through every attempt.
+            DownloadWriteError: the file could not be written locally.
         """
         url = status.last_frame_url if last_frame else status.video_url
         what = "last_frame_url" if last_frame else "video_url"
@@ -371,18 +381,24 @@ class Client:
             )
         if self._download_session is None:
             self._download_session = aiohttp.ClientSession()
-        dest = Path(path)
         alias = handle.provider if handle else status.provider
         timeouts = self.configs[alias].timeouts if alias in self.configs else None
-        try:
-            return await download(url, dest, session=self._download_session, timeouts=timeouts)
-        except ResultExpired:
-            if alias not in self._providers:
-                raise
-            fresh = await self._providers[alias].status(status.task_id)
-            fresh_url = fresh.last_frame_url if last_frame else fresh.video_url
-            if not fresh_url or fresh_url == url:
-                raise
-            return await download(
-                fresh_url, dest, session=self._download_session, timeouts=timeouts
-            )
+        refresh = None
+        if alias in self._providers:
+            provider = self._providers[alias]
+
+            async def refresh() -> str | None:
+                fresh = await provider.status(status.task_id)
+                return fresh.last_frame_url if last_frame else fresh.video_url
+
+        return await download(
+            url,
+            Path(path),
+            session=self._download_session,
+            timeouts=timeouts,
+            provider=alias,
+            retry=self._download_retry,
+            refresh=refresh,
+            clock=self.clock,
+            random=self._rng.random,
+        )

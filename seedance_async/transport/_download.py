@@ -1,33 +1,43 @@
-"""Downloading a finished video (or last frame) from its presigned URL, atomically.
+"""Downloading a finished video (or last frame) from its presigned URL: whole, or not at all.
 
-Result URLs are presigned object-storage URLs valid for a limited time (24 h on Ark,
-docs/providers.md §2.6 and §8.3). Three rules follow:
+Result URLs are presigned object-storage URLs valid for a limited time (24 h on Ark). The
+rules a download follows:
 
 * no API key goes with the request: the signature in the query is the credential, and the
   storage host is not the API host;
-* an expired or deleted object is a distinct, typed outcome (:class:`ResultExpired`) so the
-  caller can fetch the task again for a fresh URL instead of calling the task failed;
-* a half-written file never appears at the destination: bytes go to a temporary file in the
-  same directory, which is fsynced and then renamed over the destination in one step.
+* the bytes go to a partial file beside the destination (:mod:`._part_file`), which becomes
+  the destination in one rename once it is whole: a half-written file never appears there;
+* every request asks for the bytes from where the partial file ends (``Range: bytes=N-``,
+  ``bytes=0-`` for a new file): a storage host that honours it answers 206 with a
+  ``Content-Range`` that names the start and the file's whole size. The start must be
+  ``N``, else the bytes held are dropped and the file is fetched from its start (as when the
+  host answers 200 with the whole file);
+* the size is verified: a body shorter than its ``Content-Range`` total or its
+  ``Content-Length`` (or than a size the caller expects) is :class:`DownloadIncomplete`,
+  never a finished file;
+* transient failures (5xx, 429, a reset or timeout, a cut body) are retried with capped
+  exponential backoff and full jitter (:class:`RetryPolicy`), a bounded number of times;
+  each retry continues from the bytes already held;
+* an expired or deleted object (403/404/410, an "expired" storage error) is
+  :class:`ResultExpired`; with a ``refresh`` function the download asks it for a fresh URL
+  of the same result (the client queries the task again) and continues.
 
-The destination's folder is created when missing, and the file gets the permissions of any
-file the user creates (``0666`` less the umask), not the ``0600`` of a private temporary file.
-A destination that cannot be written is a :class:`DownloadWriteError`.
+The destination's folder is created when missing. A destination that cannot be written is
+a :class:`DownloadWriteError`. When a download fails for good, the partial file stays for a
+later download of the same result (``seedance-async download`` resumes it), unless the
+failure was local (a write error) or the file is refused (larger than ``max_bytes``).
 
 The query string of a presigned URL is a secret; errors and logs show host and path only.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import os
+import random as _random
 import re
-import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import aiohttp
 import anyio.to_thread
@@ -35,6 +45,7 @@ import attrs
 from yarl import URL
 
 from seedance_async.config._timeouts import Timeouts
+from seedance_async.core._clock import Clock, SystemClock
 from seedance_async.core._errors import (
     ConfigurationError,
     DownloadIncomplete,
@@ -43,19 +54,38 @@ from seedance_async.core._errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     ResultExpired,
+    TransportError,
 )
 from seedance_async.core._wire import HttpResponse
+from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers._common import parse_retry_after
 from seedance_async.transport._aiohttp import client_timeout, mapped_errors
+from seedance_async.transport._part_file import PartFile
 
-__all__ = ["DOWNLOAD_TIMEOUTS", "DownloadResult", "create_temp_beside", "download"]
+__all__ = [
+    "DOWNLOAD_RETRY",
+    "DOWNLOAD_TIMEOUTS",
+    "DownloadResult",
+    "RefreshUrl",
+    "download",
+]
 
 logger = logging.getLogger("seedance_async.download")
 
 DOWNLOAD_TIMEOUTS = Timeouts(connect=10.0, read=60.0, total=1800.0)
 """Videos are tens of megabytes: a generous total, a read timeout to catch stalls."""
+
+DOWNLOAD_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=20.0, max_retry_after=60.0)
+"""Six attempts in all; each retry continues from the bytes already received."""
+
+MAX_REFRESHES = 2
+"""Fresh URLs asked for in one download: a second expiry in a row means the result is gone."""
+
+RefreshUrl = Callable[[], Awaitable[str | None]]
+"""Returns a fresh URL of the same result (None when the task has none any more)."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -68,6 +98,8 @@ _XML_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.]+)\s*</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>\s*([^<]{0,300})</Message>")
 _EXPIRED_CODES = frozenset({"ExpiredToken", "RequestExpired", "TokenExpired", "NoSuchKey"})
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 
 
 @attrs.frozen(kw_only=True)
@@ -76,13 +108,15 @@ class DownloadResult:
 
     Attributes:
         path: the destination, now holding the complete file.
-        size: bytes written.
+        size: bytes in the file.
         content_type: the ``Content-Type`` the server sent, if any.
+        attempts: requests it took (1 when nothing went wrong).
     """
 
     path: Path
     size: int
     content_type: str | None
+    attempts: int = 1
 
 
 def _check_session(session: aiohttp.ClientSession) -> None:
@@ -92,6 +126,19 @@ def _check_session(session: aiohttp.ClientSession) -> None:
         raise ConfigurationError(
             "download session sends default credentials; use a session without auth headers"
         )
+
+
+def _target(url: str) -> URL:
+    # Used exactly as given: re-encoding the query would break the signature.
+    target = URL(url, encoded=True)
+    if target.scheme not in ("http", "https") or not target.host:
+        raise ConfigurationError("download URL must be http(s)://host/path")
+    return target
+
+
+def _source(target: URL) -> str:
+    # What names the object: not the query, which carries the signature and its expiry.
+    return f"{target.host}:{target.port}{target.path}"
 
 
 def _classify(
@@ -130,12 +177,25 @@ def _classify(
     return make(ProviderRejected, "unexpected answer")
 
 
+def _retryable(error: ProviderError) -> bool:
+    # Failures of the moment: the same request may well succeed a little later.
+    if isinstance(error, QuotaExhausted):
+        return False
+    if isinstance(error, RateLimited):
+        return error.retryable
+    return isinstance(error, TransportError | ProviderUnavailable)
+
+
 class _LocalFileError(Exception):
     """Carries an OSError of the local disk past the network error mapping, unchanged."""
 
     def __init__(self, error: OSError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _StartOver(Exception):
+    """The bytes held were dropped (the server cannot continue them): ask again from 0."""
 
 
 async def _disk(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -150,75 +210,33 @@ async def _disk(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> 
     return await anyio.to_thread.run_sync(call)
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def create_temp_beside(dest: Path, suffix: str) -> tuple[int, Path]:
-    """A new, empty ``.<name>.<random><suffix>`` file beside ``dest``, open for writing.
-
-    Unlike :func:`tempfile.mkstemp` (always ``0600``), the file is created with mode
-    ``0666`` so the user's umask decides, as for any file they create: a video or results
-    file renamed from it is readable by whoever the user's other files are readable by.
-
-    Raises:
-        OSError: the folder is missing or not writable.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        name = dest.parent / f".{dest.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            return os.open(name, flags, 0o666), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(dest.parent))
-
-
-def _prepare_folder(dest: Path) -> None:
+def _open_part(dest: Path, source: str) -> PartFile:
     # A download folder that does not exist yet is the common case (``Tracker(download_dir=
     # "videos")``, ``generate(path="out/v.mp4")``), not an error.
     dest.parent.mkdir(parents=True, exist_ok=True)
+    return PartFile.open(dest, source)
 
 
 def _write_error(dest: Path, exc: OSError) -> DownloadWriteError:
     reason = exc.strerror or str(exc)
     culprit = Path(str(exc.filename)) if exc.filename is not None else dest
     # Name another path only when it is the cause (a parent that is a file), never our
-    # temporary file: the user knows the destination, not ".v.mp4.1a2b3c4d.part".
+    # partial file: the user knows the destination, not ".v.mp4.1a2b3c4d5e6f.part".
     if culprit != dest and not culprit.name.startswith(f".{dest.name}."):
         reason = f"{reason}: {culprit}"
     return DownloadWriteError(str(dest), reason, errno=exc.errno)
 
 
-def _create_temp(dest: Path) -> tuple[IO[bytes], Path]:
-    # Created in the event loop, not a worker thread: one open() is quick, and a thread whose
-    # caller is cancelled meanwhile would hand back a file nobody closes or removes.
-    try:
-        fd, name = create_temp_beside(dest, ".part")
-    except OSError as exc:
-        raise _LocalFileError(exc) from exc
-    return os.fdopen(fd, "wb"), name
+@attrs.define
+class _Exchange:
+    """What one download learns across its requests."""
 
-
-def _discard(file: IO[bytes], tmp: Path) -> None:
-    # Synchronous on purpose: it must run to the end even while the task is being cancelled,
-    # and closing plus unlinking one file is quick.
-    file.close()
-    tmp.unlink(missing_ok=True)
-
-
-def _finish(file: IO[bytes], tmp: Path, dest: Path) -> None:
-    file.flush()
-    os.fsync(file.fileno())
-    file.close()
-    os.replace(tmp, dest)
-    _fsync_directory(dest.parent)
+    what: str
+    provider: str
+    max_bytes: int | None
+    expected_size: int | None
+    etag: str | None = None
+    content_type: str | None = None
 
 
 async def download(
@@ -230,8 +248,12 @@ async def download(
     expected_size: int | None = None,
     max_bytes: int | None = 4 * 1024**3,
     provider: str = "",
+    retry: RetryPolicy | None = None,
+    refresh: RefreshUrl | None = None,
+    clock: Clock | None = None,
+    random: Callable[[], float] | None = None,
 ) -> DownloadResult:
-    """Download ``url`` to ``dest`` atomically, without sending any credentials.
+    """Download ``url`` to ``dest``: whole and verified, resuming, without any credentials.
 
     Args:
         url: the presigned result URL, used exactly as given (no re-encoding, which would
@@ -239,123 +261,233 @@ async def download(
         dest: the destination file, replaced if it exists; its folder is created (parents
             too) when missing.
         session: the session to use; it must carry no default ``Authorization`` or auth.
-        timeouts: limits of the exchange (default :data:`DOWNLOAD_TIMEOUTS`).
-        expected_size: the size the caller knows the file has, checked in addition to
-            ``Content-Length``.
+        timeouts: limits of each request (default :data:`DOWNLOAD_TIMEOUTS`).
+        expected_size: the size the caller knows the file has, checked in addition to what
+            the server announces.
         max_bytes: refuse larger files (None: no limit).
         provider: name carried by raised errors.
+        retry: attempts and backoff for transient failures (default :data:`DOWNLOAD_RETRY`;
+            ``RetryPolicy(max_attempts=1)`` tries once).
+        refresh: asked for a fresh URL of the same result when the storage answers that the
+            URL expired or the object is gone (at most :data:`MAX_REFRESHES` times).
+        clock: sleeps between attempts (default: the event loop's).
+        random: the jitter's source of floats in [0, 1).
 
     Returns:
-        The destination, the number of bytes and the content type.
+        The destination, its size, the content type and the number of requests.
 
     Raises:
-        ResultExpired: 403/404/410 or an "expired" storage error; re-query the task.
-        DownloadIncomplete: the body was cut short or its size differs from what was announced
-            or expected.
-        RequestNotSent / OutcomeUnknown: the connection failed (both are safe to retry here).
-        RateLimited / ProviderUnavailable / ProviderRejected: other error answers.
+        ResultExpired: 403/404/410 or an "expired" storage error, and no fresh URL helped.
+        DownloadIncomplete: the body stayed short of its announced or expected size through
+            every attempt.
+        RequestNotSent / OutcomeUnknown: the connection failed on every attempt.
+        RateLimited / ProviderUnavailable: 429 / 5xx on every attempt.
+        ProviderRejected: another error answer (not retried).
         MalformedResponse: the file is larger than ``max_bytes``.
         ConfigurationError: the session carries credentials or the URL is not http(s).
         DownloadWriteError: the file could not be written locally (permissions, full disk,
             a path that is not a folder); also an :class:`OSError`.
 
-    Nothing is left at ``dest`` (or in its directory) when an error is raised.
+    Nothing appears at ``dest`` unless the download succeeds. A retryable failure or a
+    cancellation leaves the partial file (``.<name>.<hash>.part`` beside ``dest``) for the
+    next download of the same result to continue.
     """
     _check_session(session)
-    target = URL(url, encoded=True)
-    if target.scheme not in ("http", "https") or not target.host:
-        raise ConfigurationError("download URL must be http(s)://host/path")
-    what = f"GET {target.host}{target.path}"
+    target = _target(url)
     dest = Path(dest)
+    policy = retry or DOWNLOAD_RETRY
+    sleeper = clock or SystemClock()
+    jitter = random or _random.random
     limits = client_timeout(timeouts or DOWNLOAD_TIMEOUTS)
     try:
         # Before the request: a destination that cannot be written must not cost a download.
-        await _disk(_prepare_folder, dest)
-        with mapped_errors(provider, what):
-            size, content_type = await _fetch(
-                session, target, dest, limits, what, provider, max_bytes, expected_size
-            )
+        part = await _disk(_open_part, dest, _source(target))
+    except _LocalFileError as exc:
+        raise _write_error(dest, exc.error) from exc.error
+    keep = True
+    try:
+        failures = refreshes = requests = 0
+        exchange = _Exchange(
+            what="", provider=provider, max_bytes=max_bytes, expected_size=expected_size
+        )
+        while True:
+            what = exchange.what = f"GET {target.host}{target.path}"
+            requests += 1
+            try:
+                with mapped_errors(provider, what):
+                    await _request(session, target, part, limits, exchange)
+                break
+            except _StartOver:
+                continue
+            except ResultExpired:
+                if refresh is None or refreshes >= MAX_REFRESHES:
+                    raise
+                fresh = await refresh()
+                if not fresh or fresh == url:
+                    raise
+                refreshes += 1
+                url, fresh_target = fresh, _target(fresh)
+                if _source(fresh_target) != _source(target):
+                    # Another object path: its bytes go to its own partial file.
+                    part.keep()
+                    part = await _disk(_open_part, dest, _source(fresh_target))
+                target = fresh_target
+                logger.info("%s: the URL expired; continuing with a fresh one", what)
+            except ProviderError as exc:
+                if isinstance(exc, MalformedResponse):
+                    keep = False  # refused for its size: nothing to continue
+                delay = (
+                    policy.decide(exc, failures, paid=False, now_wall=sleeper.wall(), random=jitter)
+                    if _retryable(exc)
+                    else None
+                )
+                if delay is None:
+                    if failures:
+                        exc.add_note(f"gave up after {requests} requests")
+                    raise
+                failures += 1
+                logger.info(
+                    "%s failed (%s, %d bytes held); attempt %d in %.2fs",
+                    what,
+                    type(exc).__name__,
+                    part.size,
+                    failures + 1,
+                    delay,
+                )
+                await sleeper.sleep(delay)
+        size = part.size
+        await _disk(part.finish)
     except _LocalFileError as exc:
         # The disk failed, not the network: a typed error naming the destination, not the
-        # temporary file the OSError names.
+        # partial file the OSError names.
+        keep = False
         raise _write_error(dest, exc.error) from exc.error
+    finally:
+        if not part.closed:
+            # Synchronous on purpose: it must run to the end even while being cancelled.
+            if keep:
+                part.keep()
+            else:
+                part.discard()
     logger.debug("downloaded %d bytes from %s to %s", size, what, dest.name)
-    return DownloadResult(path=dest, size=size, content_type=content_type)
+    return DownloadResult(
+        path=dest, size=size, content_type=exchange.content_type, attempts=requests
+    )
 
 
-async def _fetch(
+async def _request(
     session: aiohttp.ClientSession,
     target: URL,
-    dest: Path,
+    part: PartFile,
     limits: aiohttp.ClientTimeout,
-    what: str,
-    provider: str,
-    max_bytes: int | None,
-    expected_size: int | None,
-) -> tuple[int, str | None]:
-    async with session.get(
-        target,
-        # Identity encoding keeps Content-Length equal to the bytes we count.
-        headers={"Accept-Encoding": "identity"},
-        timeout=limits,
-        auto_decompress=False,
-    ) as resp:
-        if resp.status != 200:
+    exchange: _Exchange,
+) -> None:
+    """One GET from where ``part`` ends; returns when ``part`` holds the whole file."""
+    offset = part.size
+    # Identity encoding keeps the lengths equal to the bytes we count; a range is asked for
+    # even from 0, because a 206's Content-Range names the whole size even when the body is
+    # cut short in a well-formed answer.
+    headers = {"Accept-Encoding": "identity", "Range": f"bytes={offset}-"}
+    if offset and exchange.etag and not exchange.etag.startswith("W/"):
+        headers["If-Range"] = exchange.etag  # the object changed: the server sends it all
+    async with session.get(target, headers=headers, timeout=limits, auto_decompress=False) as resp:
+        if resp.status == 416 and offset:
+            await _unsatisfiable(resp, part, exchange)
+            return
+        if resp.status not in (200, 206):
             body = await resp.content.read(_ERROR_BODY_LIMIT)
-            headers = {k.lower(): v for k, v in resp.headers.items()}
-            raise _classify(resp.status, body, headers, what, provider)
-        declared = resp.content_length
-        for announced in (declared, expected_size):
-            if announced is not None and max_bytes is not None and announced > max_bytes:
-                raise MalformedResponse(
-                    f"{what}: file of {announced} bytes exceeds max_bytes={max_bytes}",
-                    provider=provider,
-                    status=resp.status,
-                )
-        if declared is not None and expected_size is not None and declared != expected_size:
-            raise DownloadIncomplete(
-                f"{what}: Content-Length {declared} differs from expected size {expected_size}",
-                provider=provider,
+            answer = {k.lower(): v for k, v in resp.headers.items()}
+            raise _classify(resp.status, body, answer, exchange.what, exchange.provider)
+        exchange.etag = resp.headers.get("ETag") or exchange.etag
+        exchange.content_type = resp.headers.get("Content-Type")
+        if resp.status == 206:
+            total = await _ranged_total(resp, offset, part, exchange)
+        else:
+            if offset:  # the whole file again: the bytes held are of no use
+                await _disk(part.restart)
+            total = resp.content_length
+        _check_announced(total, exchange)
+        await _stream(resp, part, exchange)
+    _check_whole(part, total, offset, exchange)
+
+
+async def _unsatisfiable(resp: aiohttp.ClientResponse, part: PartFile, ex: _Exchange) -> None:
+    # 416 to "bytes=N-": N is at or past the end. Exactly at the end means the partial file
+    # is already whole (the previous download ended just before its rename).
+    found = _UNSATISFIED_RANGE.match(resp.headers.get("Content-Range", ""))
+    total = int(found.group(1)) if found else None
+    if total is not None and total == part.size:
+        _check_announced(total, ex)
+        return
+    await _disk(part.restart)
+    raise _StartOver
+
+
+async def _ranged_total(
+    resp: aiohttp.ClientResponse, offset: int, part: PartFile, ex: _Exchange
+) -> int | None:
+    found = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+    if found is None:
+        raise DownloadIncomplete(
+            f"{ex.what}: 206 without a usable Content-Range", provider=ex.provider
+        )
+    first, last = int(found.group(1)), int(found.group(2))
+    if first != offset:
+        # Not the bytes asked for: continuing would splice two parts that do not meet.
+        await _disk(part.restart)
+        if offset:
+            raise _StartOver
+        raise DownloadIncomplete(
+            f"{ex.what}: asked for bytes from 0, got from {first}", provider=ex.provider
+        )
+    announced = resp.content_length
+    if announced is not None and announced != last - first + 1:
+        raise DownloadIncomplete(
+            f"{ex.what}: Content-Length {announced} does not match Content-Range {first}-{last}",
+            provider=ex.provider,
+        )
+    return int(found.group(3)) if found.group(3) != "*" else last + 1
+
+
+def _check_announced(total: int | None, ex: _Exchange) -> None:
+    for size in (total, ex.expected_size):
+        if size is not None and ex.max_bytes is not None and size > ex.max_bytes:
+            raise MalformedResponse(
+                f"{ex.what}: file of {size} bytes exceeds max_bytes={ex.max_bytes}",
+                provider=ex.provider,
             )
-        size = await _stream_to(dest, resp, what, provider, max_bytes, declared, expected_size)
-        return size, resp.headers.get("Content-Type")
+    if total is not None and ex.expected_size is not None and total != ex.expected_size:
+        raise DownloadIncomplete(
+            f"{ex.what}: the server announces {total} bytes, the expected size is"
+            f" {ex.expected_size}",
+            provider=ex.provider,
+        )
 
 
-async def _stream_to(
-    dest: Path,
-    resp: aiohttp.ClientResponse,
-    what: str,
-    provider: str,
-    max_bytes: int | None,
-    declared: int | None,
-    expected: int | None,
-) -> int:
-    # The temporary file lives beside the destination so the final rename stays on one
-    # filesystem (atomic), and starts with a dot so directory watchers skip it.
-    file, tmp = _create_temp(dest)
-    done = False
+async def _stream(resp: aiohttp.ClientResponse, part: PartFile, ex: _Exchange) -> None:
     try:
-        size = 0
-        try:
-            async for chunk in resp.content.iter_chunked(_CHUNK):
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise MalformedResponse(
-                        f"{what}: file exceeds max_bytes={max_bytes}",
-                        provider=provider,
-                        status=resp.status,
-                    )
-                await _disk(file.write, chunk)
-        except aiohttp.ClientPayloadError as exc:
-            raise DownloadIncomplete(f"{what}: body cut short", provider=provider) from exc
-        for announced, label in ((declared, "Content-Length"), (expected, "expected size")):
-            if announced is not None and size != announced:
-                raise DownloadIncomplete(
-                    f"{what}: received {size} bytes, {label} is {announced}", provider=provider
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            if ex.max_bytes is not None and part.size + len(chunk) > ex.max_bytes:
+                raise MalformedResponse(
+                    f"{ex.what}: file exceeds max_bytes={ex.max_bytes}", provider=ex.provider
                 )
-        await _disk(_finish, file, tmp, dest)
-        done = True
-        return size
-    finally:
-        if not done:
-            _discard(file, tmp)
+            await _disk(part.write, chunk)
+    except aiohttp.ClientPayloadError as exc:
+        raise DownloadIncomplete(
+            f"{ex.what}: body cut short at byte {part.size}", provider=ex.provider
+        ) from exc
+
+
+def _check_whole(part: PartFile, total: int | None, offset: int, ex: _Exchange) -> None:
+    size = part.size
+    if total is not None and size != total:
+        if offset < size < total:
+            raise _StartOver  # a shorter range than asked for, whole: ask for the rest
+        raise DownloadIncomplete(
+            f"{ex.what}: received {size} of {total} bytes", provider=ex.provider
+        )
+    if ex.expected_size is not None and size != ex.expected_size:
+        raise DownloadIncomplete(
+            f"{ex.what}: received {size} bytes, the expected size is {ex.expected_size}",
+            provider=ex.provider,
+        )

@@ -27,6 +27,7 @@ from seedance_async.core._errors import (
     RequestNotSent,
     ResultExpired,
 )
+from seedance_async.policy import RetryPolicy
 from seedance_async.testing import settle
 from seedance_async.transport._download import DownloadResult, download
 from tests.transport.test_aiohttp import raw_server, refused_url, truncated_body
@@ -34,6 +35,7 @@ from tests.transport.test_aiohttp import raw_server, refused_url, truncated_body
 VIDEO = os.urandom(300_000)
 SIGNATURE = "X-Tos-Signature=ab%2Fcd%3D&X-Tos-Expires=86400"
 FAST = Timeouts(connect=1.0, read=1.0, total=5.0)
+ONCE = RetryPolicy(max_attempts=1)  # these tests are about one request; retries have their own
 EXPIRED_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Request has expired</Message><RequestId>r-1</RequestId></Error>"
@@ -128,15 +130,19 @@ async def test_redirects_are_followed_still_without_credentials(
     assert all("authorization" not in h["headers"] for h in store.hits)
 
 
-async def test_truncated_body_raises_and_leaves_nothing(
+async def test_truncated_body_raises_and_keeps_the_bytes_for_a_resume(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """Fewer bytes than Content-Length: DownloadIncomplete, no file at dest, no temp file."""
+    """Fewer bytes than Content-Length: DownloadIncomplete, no file at dest; the bytes that
+    arrived wait in the partial file for the next download to continue."""
     dest = tmp_path / "out.mp4"
     async with raw_server(truncated_body) as base:
         with pytest.raises(DownloadIncomplete):
-            await download(f"{base}/v.mp4", dest, session=session, timeouts=FAST)
-    assert _leftovers(tmp_path) == []
+            await download(f"{base}/v.mp4", dest, session=session, timeouts=FAST, retry=ONCE)
+    [part] = _leftovers(tmp_path)
+    assert part.startswith(".out.mp4.")
+    assert part.endswith(".part")
+    assert (tmp_path / part).read_bytes() == b'{"id": "cg'
 
 
 async def test_expected_size_mismatch_raises_and_keeps_old_file(
@@ -147,7 +153,9 @@ async def test_expected_size_mismatch_raises_and_keeps_old_file(
     dest = tmp_path / "out.mp4"
     dest.write_bytes(b"previous")
     with pytest.raises(DownloadIncomplete, match="expected size"):
-        await download(f"{base}/video.mp4", dest, session=session, expected_size=len(VIDEO) + 1)
+        await download(
+            f"{base}/video.mp4", dest, session=session, expected_size=len(VIDEO) + 1, retry=ONCE
+        )
     assert dest.read_bytes() == b"previous"
     assert _leftovers(tmp_path) == ["out.mp4"]
 
@@ -196,7 +204,7 @@ async def test_other_answers_raise_typed_errors(
     """5xx, 429 and other statuses map to the shared error classes."""
     _, base = storage
     with pytest.raises(error) as info:
-        await download(f"{base}/{name}", tmp_path / "o.mp4", session=session)
+        await download(f"{base}/{name}", tmp_path / "o.mp4", session=session, retry=ONCE)
     if isinstance(info.value, RateLimited):
         assert info.value.retry_after == 7.0
     assert _leftovers(tmp_path) == []
@@ -217,7 +225,7 @@ async def test_connection_refused_is_request_not_sent(
 ) -> None:
     """The shared transport mapping applies to downloads too."""
     with pytest.raises(RequestNotSent):
-        await download(f"{refused_url()}/v.mp4", tmp_path / "o.mp4", session=session)
+        await download(f"{refused_url()}/v.mp4", tmp_path / "o.mp4", session=session, retry=ONCE)
 
 
 async def test_session_with_credentials_is_refused(tmp_path: Path) -> None:
@@ -239,10 +247,10 @@ async def test_non_http_url_is_refused(session: aiohttp.ClientSession, tmp_path:
         await download("file:///etc/passwd", tmp_path / "o.mp4", session=session)
 
 
-async def test_cancellation_mid_body_leaves_nothing(
+async def test_cancellation_mid_body_leaves_only_the_partial_file(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """Cancelling while the body streams removes the temporary file."""
+    """Cancelling while the body streams leaves nothing at dest; what arrived is kept."""
     sent = asyncio.Event()
 
     async def partial(request: bytes, writer: asyncio.StreamWriter, release: asyncio.Event) -> None:
@@ -260,7 +268,11 @@ async def test_cancellation_mid_body_leaves_nothing(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert _leftovers(tmp_path) == []
+    assert not (tmp_path / "o.mp4").exists()
+    for name in _leftovers(tmp_path):  # none when the cancel came before the first chunk
+        assert name.startswith(".o.mp4.")
+        assert name.endswith(".part")
+        assert (tmp_path / name).read_bytes() == b"x" * 1000
 
 
 async def test_a_missing_folder_is_created(
