@@ -259,7 +259,11 @@ def _report(
     rows: Sequence[Mapping[str, Any]], total: int, downloads: bool, capped: int
 ) -> RunReport:
     missing = sum(
-        1 for r in rows if downloads and r["outcome"] == Outcome.SUCCEEDED and not r["video_path"]
+        1
+        for r in rows
+        if downloads
+        and r["outcome"] == Outcome.SUCCEEDED
+        and (not r["video_path"] or r.get("download_failed"))
     )
     return RunReport(
         outcomes=dict(Counter(str(r["outcome"]) for r in rows)),

@@ -24,6 +24,7 @@ import attrs
 
 from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown
 from seedance_async.client._client import Client
+from seedance_async.client._task_files import save_task_files
 from seedance_async.config._provider import (
     ProviderConfig,
     load_provider_config,
@@ -423,36 +424,27 @@ class _Call:
                     self.key, self._result(client, handle, status, outcome, reason)
                 )
             raise GenerationFailed(status)
-        try:
-            video = await client.download(status, self.dest, handle=handle)
-            frame = None
-            if self.frame_dest is not None:
-                frame = await client.download(
-                    status, self.frame_dest, last_frame=True, handle=handle
-                )
-        except (ProviderError, InvalidTaskSpec, OSError) as exc:
-            if journal is not None:  # the video exists remotely: a later call downloads it
-                await journal.record_result(
-                    self.key,
-                    self._result(
-                        client, handle, status, Outcome.SUCCEEDED, f"download failed: {exc}"
-                    ),
-                )
-            raise
-        if journal is not None:
-            result = self._result(client, handle, status, Outcome.SUCCEEDED, None)
+        saved = await save_task_files(
+            client, status, video=self.dest, last_frame=self.frame_dest, handle=handle
+        )
+        if journal is not None:  # the files exist remotely: a later call fetches what is missing
+            result = self._result(client, handle, status, Outcome.SUCCEEDED, saved.reason)
             result = attrs.evolve(
                 result,
-                video_path=str(video.path),
-                last_frame_path=str(frame.path) if frame is not None else None,
+                video_path=str(saved.video.path) if saved.video else None,
+                last_frame_path=str(saved.last_frame.path) if saved.last_frame else None,
+                download_failed=saved.failed,
             )
             await journal.record_result(self.key, result)
+        if saved.error is not None:
+            raise saved.error
+        assert saved.video is not None
         return Generation(
-            path=video.path,
-            size=video.size,
+            path=saved.video.path,
+            size=saved.video.size,
             handle=handle,
             status=status,
-            last_frame_path=frame.path if frame is not None else None,
+            last_frame_path=saved.last_frame.path if saved.last_frame else None,
         )
 
     # -- helpers -----------------------------------------------------------------------------
@@ -525,6 +517,7 @@ def _already_saved(record: JournalRecord, dest: Path) -> tuple[TaskHandle, TaskS
         record.is_finished
         and result.get("outcome") == Outcome.SUCCEEDED.value
         and result.get("video_path") == str(dest)
+        and not result.get("download_failed")
         and dest.is_file()
     ):
         return None

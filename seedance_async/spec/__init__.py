@@ -24,7 +24,7 @@ from seedance_async.spec._cost import (
     load_price_table,
     usage_cost,
 )
-from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._rules import UnknownModelWarning
 from seedance_async.spec._status import (
     FAILURE_CATEGORIES,
@@ -54,6 +54,7 @@ __all__ = [
     "TERMINAL_STATES",
     "Attempt",
     "CostEstimate",
+    "DownloadPart",
     "EffectiveParams",
     "FailureCategory",
     "Image",

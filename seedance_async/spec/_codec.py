@@ -378,6 +378,7 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "cost": _cost(result),
         "video_path": result.video_path,
         "last_frame_path": result.last_frame_path,
+        "download_failed": result.download_failed,
         "attempts": [_attempt(a) for a in result.attempts],
         "submitted_at": result.submitted_at,
         "started_at": result.started_at,

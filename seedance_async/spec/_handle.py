@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import attrs
 
@@ -10,7 +11,10 @@ from seedance_async.spec._cost import usage_cost
 from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["Attempt", "Outcome", "TaskHandle", "TaskResult"]
+__all__ = ["Attempt", "DownloadPart", "Outcome", "TaskHandle", "TaskResult"]
+
+DownloadPart = Literal["video", "last_frame"]
+"""A file of a succeeded task: its video, or the last frame image it was asked for."""
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +80,9 @@ class TaskResult:
         attempts: every provider tried, in order (failovers are visible here).
         reason: why it did not succeed, in words.
         video_path / last_frame_path: local files when downloaded.
+        download_failed: the file of a succeeded task that could not be downloaded:
+            ``"video"`` (nothing was saved) or ``"last_frame"`` (the video was saved, only
+            the last frame is missing); ``reason`` says why, the status keeps the URLs.
         submitted_at / started_at / finished_at: Unix times: the submit was sent, a poll
             first saw the provider running it (None when no poll caught it running), the
             outcome was known.
@@ -90,6 +97,7 @@ class TaskResult:
     reason: str | None = None
     video_path: str | None = None
     last_frame_path: str | None = None
+    download_failed: DownloadPart | None = None
     submitted_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None

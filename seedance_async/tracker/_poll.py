@@ -17,7 +17,8 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from seedance_async.client._client import Client
-from seedance_async.core._errors import InvalidTaskSpec, ProviderError, TaskNotFound
+from seedance_async.client._task_files import save_task_files
+from seedance_async.core._errors import ProviderError, TaskNotFound
 from seedance_async.core._events import EventKind
 from seedance_async.policy._poll_schedule import EtaEstimator, PollSchedule
 from seedance_async.spec._handle import Outcome, TaskHandle
@@ -347,30 +348,34 @@ class PollStage:
     # -- downloads ---------------------------------------------------------------------------
 
     async def download(self, tracked: TrackedTask) -> None:
-        """Fetch a succeeded task's video (and last frame), then end it."""
+        """Fetch a succeeded task's video (and last frame), then end it.
+
+        The task stays ``succeeded`` whatever happens here (the video exists remotely); the
+        result names the file that could not be saved and why, and keeps the video when
+        only the last frame failed.
+        """
         assert self._download_dir is not None
         assert tracked.status is not None
         assert tracked.handle is not None
-        status = tracked.status
-        video = self._download_dir / f"{tracked.key}.mp4"
-        frame_path: str | None = None
-        reason = None
-        try:
-            await self._client.download(status, video, handle=tracked.handle)
-            if tracked.task.return_last_frame and status.last_frame_url:
-                frame = self._download_dir / f"{tracked.key}.last.png"
-                await self._client.download(status, frame, last_frame=True, handle=tracked.handle)
-                frame_path = str(frame)
+        saved = await save_task_files(
+            self._client,
+            tracked.status,
+            video=self._download_dir / f"{tracked.key}.mp4",
+            last_frame=(
+                self._download_dir / f"{tracked.key}.last.png"
+                if tracked.task.return_last_frame
+                else None
+            ),
+            handle=tracked.handle,
+        )
+        if saved.video is not None:
             self._table.emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider)
-            video_path: str | None = str(video)
-        except (ProviderError, InvalidTaskSpec, OSError) as exc:
-            video_path = None
-            reason = f"download failed: {exc}"
         await self._table.finish(
             tracked,
             Outcome.SUCCEEDED,
-            reason,
+            saved.reason,
             provider=tracked.handle.provider,
-            video_path=video_path,
-            last_frame_path=frame_path,
+            video_path=str(saved.video.path) if saved.video else None,
+            last_frame_path=str(saved.last_frame.path) if saved.last_frame else None,
+            download_failed=saved.failed,
         )

@@ -27,7 +27,7 @@ from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
 from seedance_async.journal._protocol import Journal, JournalEntry, SendStamp, SendStampJournal
 from seedance_async.spec._cost import PriceTable, usage_cost
-from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._spend import SpendCap
@@ -285,6 +285,7 @@ class TaskTable:
         provider: str | None = None,
         video_path: str | None = None,
         last_frame_path: str | None = None,
+        download_failed: DownloadPart | None = None,
         journal: bool = True,
     ) -> None:
         """End ``tracked`` (a second call is a no-op): slot back, result journaled, waiters woken.
@@ -307,6 +308,7 @@ class TaskTable:
             reason=reason,
             video_path=video_path,
             last_frame_path=last_frame_path,
+            download_failed=download_failed,
             submitted_at=tracked.submitted_wall,
             started_at=tracked.started_wall,
             finished_at=self._clock.wall(),

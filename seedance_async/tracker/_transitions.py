@@ -21,7 +21,7 @@ import attrs
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.policy._failover import is_retryable_failure
 from seedance_async.spec._codec import task_hash
-from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -323,7 +323,13 @@ def _journaled_result(record: JournaledTask, task: VideoTask) -> TaskResult:
         reason=data.get("reason"),
         video_path=data.get("video_path"),
         last_frame_path=data.get("last_frame_path"),
+        download_failed=_download_part(data.get("download_failed")),
         submitted_at=data.get("submitted_at"),
         started_at=data.get("started_at"),
         finished_at=data.get("finished_at"),
     )
+
+
+def _download_part(value: object) -> DownloadPart | None:
+    # Lines written before the field existed have none; anything else is not ours to trust.
+    return value if value == "video" or value == "last_frame" else None
