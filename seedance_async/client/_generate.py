@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import anyio
 import attrs
@@ -40,8 +39,8 @@ from seedance_async.core._errors import (
     Violation,
 )
 from seedance_async.journal._protocol import SendStamp
+from seedance_async.journal._record import JournalRecord
 from seedance_async.journal._sqlite import SqliteJournal
-from seedance_async.journal._sqlite_schema import JournalRecord
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
@@ -266,9 +265,10 @@ class _Call:
         if journal is None or record is None or record.state == "pending":
             return None
         if record.is_finished:
-            outcome = (record.result or {}).get("outcome")
-            if outcome == Outcome.UNKNOWN.value:
-                reason = (record.result or {}).get("reason") or "submit outcome unknown"
+            result = record.result
+            outcome = result.outcome if result else None
+            if result is not None and outcome is Outcome.UNKNOWN:
+                reason = result.reason or "submit outcome unknown"
                 raise SubmitOutcomeUnknown(
                     f"the journal says an earlier submit of this task may have created a task"
                     f" that could not be identified: {reason}",
@@ -512,12 +512,13 @@ class _Call:
 def _already_saved(record: JournalRecord, dest: Path) -> tuple[TaskHandle, TaskStatus] | None:
     """The task and status, when the journal says its video was saved at ``dest`` and it is
     still there: calling again (a notebook cell run twice) costs no request."""
-    result: Mapping[str, Any] = record.result or {}
+    result = record.result
     if not (
         record.is_finished
-        and result.get("outcome") == Outcome.SUCCEEDED.value
-        and result.get("video_path") == str(dest)
-        and not result.get("download_failed")
+        and result is not None
+        and result.outcome is Outcome.SUCCEEDED
+        and result.video_path == str(dest)
+        and not result.download_failed
         and dest.is_file()
     ):
         return None

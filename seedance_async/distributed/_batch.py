@@ -17,7 +17,7 @@ import attrs
 from seedance_async.core._errors import JournalError
 from seedance_async.distributed._conn import connect
 from seedance_async.distributed._scripts import ENQUEUE, PROGRESS, BatchKeys
-from seedance_async.spec._codec import dump_task, task_hash
+from seedance_async.journal._record import dump_fields
 from seedance_async.spec._task import VideoTask
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ async def enqueue_batch(
         for i in range(0, len(items), _CHUNK):
             args: list[Any] = [keys.base, uuid.uuid4().hex, "1" if force else "0"]
             for key, task, line_no in items[i : i + _CHUNK]:
-                spec = json.dumps(dump_task(task), separators=(",", ":"))
-                args += [key, spec, task_hash(task), "" if line_no is None else str(line_no)]
+                f = dump_fields(task=task)
+                args += [key, f["spec"], f["hash"], "" if line_no is None else str(line_no)]
             new, flag = await script(
                 keys=[keys.meta, keys.pending, keys.order, keys.idx], args=args
             )

@@ -27,19 +27,12 @@ import anyio
 
 from seedance_async.client._reconcile import matches_spec
 from seedance_async.core._clock import Clock
+from seedance_async.core._errors import LeaseLost
 from seedance_async.core._fence import SEND_FENCE
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
 from seedance_async.distributed._queue import BatchMember
-from seedance_async.distributed._record import LeaseLost, RedisRecord, parse_record
-from seedance_async.spec._codec import (
-    dump_handle,
-    dump_result,
-    dump_status,
-    dump_task,
-    dumps,
-    load_task,
-    task_hash,
-)
+from seedance_async.journal._record import dump_fields
+from seedance_async.spec._codec import load_task
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -47,7 +40,7 @@ from seedance_async.spec._task import VideoTask
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["LeaseLost", "RedisJournal", "RedisRecord", "parse_record"]
+__all__ = ["LeaseLost", "RedisJournal"]
 
 _SKEW = 30.0  # seconds of clock difference between Redis, us and the provider
 _RECHECK = 0.25  # seconds between looks at other lines' unanswered submits
@@ -82,10 +75,10 @@ class RedisJournal(BatchMember):
         self.finished = 0
 
     @staticmethod
-    def _spec_args(task: VideoTask, known: bool) -> list[str]:
+    def _spec_args(spec: dict[str, str], known: bool) -> list[str]:
         # A key this worker never saw is created by the write (the journal used directly,
         # without a queue); a known key whose record is gone means Redis lost it: restore.
-        return [dumps(dump_task(task)), task_hash(task), "0" if known else "1"]
+        return [spec["spec"], spec["hash"], "0" if known else "1"]
 
     def _clear_mark(self, key: str) -> None:
         self._open_intents.discard(key)
@@ -113,7 +106,8 @@ class RedisJournal(BatchMember):
         fields = {"state": "intent", "provider": provider, "attempt": str(attempt)}
         fields |= {"intent_at": repr(at), "sent_at": "", "task_id": "", "handle": ""}
         fields |= {"status": "", "result": "", "outcome": ""}
-        fields |= {"spec": dumps(dump_task(task)), "hash": task_hash(task)}
+        spec = dump_fields(task=task)
+        fields |= spec
         if not known:
             fields["line"] = ""
         k = self.keys
@@ -122,7 +116,7 @@ class RedisJournal(BatchMember):
             key,
             fields,
             [k.task(key), k.owner, k.idx, k.meta, k.order, k.owned(self.worker), k.sending],
-            [key, self.worker, provider, attempt, repr(at), *self._spec_args(task, known)],
+            [key, self.worker, provider, attempt, repr(at), *self._spec_args(spec, known)],
         )
         self._open_intents.add(key)
         mark = SubmitMark(
@@ -138,7 +132,7 @@ class RedisJournal(BatchMember):
             LeaseLost: another worker owns ``key``.
             JournalError: no open intent for ``key``.
         """
-        handle_json = dumps(dump_handle(handle))
+        handle_json = dump_fields(handle=handle)["handle"]
         fields = {"state": "submitted", "provider": handle.provider}
         fields |= {"task_id": handle.task_id, "handle": handle_json}
         k = self.keys
@@ -178,7 +172,7 @@ class RedisJournal(BatchMember):
         """
         if self._mirror.get(key, {}).get("state") == "final":
             return
-        status_json = dumps(dump_status(status))
+        status_json = dump_fields(status=status)["status"]
         fields = {"state": status.state.value, "status": status_json}
         if not self._mirror.get(key, {}).get("task_id"):
             fields["task_id"] = status.task_id
@@ -200,9 +194,10 @@ class RedisJournal(BatchMember):
         handle, attempts = result.handle, result.attempts
         provider = handle.provider if handle else (attempts[-1].provider if attempts else "")
         task_id = handle.task_id if handle else ""
-        handle_json = dumps(dump_handle(handle)) if handle else ""
-        status_json = dumps(dump_status(result.status)) if result.status else ""
-        result_json = dumps(dump_result(result))
+        stored = dump_fields(task=result.task, handle=handle, status=result.status, result=result)
+        handle_json, status_json = stored.get("handle", ""), stored.get("status", "")
+        result_json = stored["result"]
+        spec = {"spec": stored["spec"], "hash": stored["hash"]}
         fields = {"state": "final", "outcome": result.outcome.value, "result": result_json}
         for name, value in (
             ("provider", provider),
@@ -214,7 +209,7 @@ class RedisJournal(BatchMember):
                 fields[name] = value
         known = key in self._mirror
         if not known:
-            fields |= {"spec": dumps(dump_task(result.task)), "hash": task_hash(result.task)}
+            fields |= spec
         k = self.keys
         await self._write(
             "result",
@@ -226,7 +221,7 @@ class RedisJournal(BatchMember):
             ],
             [
                 *(key, self.worker, result.outcome.value, provider, task_id, handle_json),
-                *(status_json, result_json, *self._spec_args(result.task, known)),
+                *(status_json, result_json, *self._spec_args(spec, known)),
             ],
         )
         self.finished += 1

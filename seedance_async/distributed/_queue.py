@@ -32,6 +32,8 @@ gone) are lost with it.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -41,11 +43,6 @@ import anyio
 from seedance_async.core._clock import Clock, SystemClock
 from seedance_async.core._errors import JournalError, LeaseLost
 from seedance_async.distributed._conn import RedisLink
-from seedance_async.distributed._record import (
-    RedisRecord,
-    default_worker_id,
-    parse_record,
-)
 from seedance_async.distributed._scripts import (
     ADOPTION,
     CLAIM,
@@ -59,17 +56,23 @@ from seedance_async.distributed._scripts import (
     TAKEOVER,
     BatchKeys,
 )
+from seedance_async.journal._record import JournalRecord, load_record
 from seedance_async.spec._codec import dumps
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["BatchMember"]
+__all__ = ["BatchMember", "default_worker_id"]
 
 _RESTORE_CHUNK = 200
 # Sending is refused this long before the lease provably ends: the fence is checked right
 # before the request is handed to the transport, and a few event-loop steps may pass.
 _SEND_MARGIN = 0.05
+
+
+def default_worker_id() -> str:
+    """``host-pid-random``: unique per process, readable in ``status``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class BatchMember:
@@ -291,7 +294,7 @@ class BatchMember:
             answer = await self._script(name, keys, args)
         return list(answer[1:]) if answer[0] == "ok" else None
 
-    async def claim(self, limit: int) -> list[RedisRecord]:
+    async def claim(self, limit: int) -> list[JournalRecord]:
         """Take up to ``limit`` pending keys from the queue, in batch order."""
         k = self.keys
         keys = await self._keys_from(
@@ -322,7 +325,7 @@ class BatchMember:
             out: list[int] = await pipe.execute()
         return out
 
-    async def take_over(self, limit: int) -> list[RedisRecord]:
+    async def take_over(self, limit: int) -> list[JournalRecord]:
         """Take up to ``limit`` unfinished keys of workers whose lease ran out."""
         k = self.keys
         for dead in await self.dead_workers():
@@ -355,7 +358,7 @@ class BatchMember:
         out = await self.link.call(lambda: self._redis.smembers(k.owned(self.worker)), "owned")
         return cast("set[str]", out)
 
-    async def records(self, keys: Sequence[str]) -> list[RedisRecord]:
+    async def records(self, keys: Sequence[str]) -> list[JournalRecord]:
         """The records of ``keys`` (missing ones skipped); they join this worker's memory."""
         if not keys:
             return []
@@ -373,7 +376,7 @@ class BatchMember:
             if fields and fields.get("spec"):
                 self._mirror[key] = dict(fields)
                 self._note(key)
-                out.append(parse_record(key, fields, owner=self.worker))
+                out.append(_record(self.batch, key, fields, self.worker))
         return out
 
     async def new_task_ids(self) -> list[str]:
@@ -388,3 +391,10 @@ class BatchMember:
         )
         self._ids_seen = start + len(ids)
         return ids
+
+
+def _record(batch: str, key: str, fields: Mapping[str, str], owner: str) -> JournalRecord:
+    try:
+        return load_record(key, fields, owner=owner)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JournalError(f"batch {batch}: the record of {key!r} is unreadable: {exc}") from exc

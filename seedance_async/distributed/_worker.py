@@ -59,8 +59,9 @@ from seedance_async.core._events import Event, EventKind
 from seedance_async.distributed._batch import batch_progress
 from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._conn import connect
-from seedance_async.distributed._journal import LeaseLost, RedisJournal, RedisRecord
-from seedance_async.distributed._record import default_worker_id
+from seedance_async.distributed._journal import LeaseLost, RedisJournal
+from seedance_async.distributed._queue import default_worker_id
+from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.policy._retry import RetryPolicy
 from seedance_async.spec._codec import task_hash
@@ -350,7 +351,7 @@ class RedisWorker:
 
     # -- taking tasks on ---------------------------------------------------------------------
 
-    async def _adopt(self, records: Sequence[RedisRecord], *, taken: bool = False) -> None:
+    async def _adopt(self, records: Sequence[JournalRecord], *, taken: bool = False) -> None:
         """Follow claimed keys (``taken``: another worker's, counted in the report)."""
         count = self.report.count if taken else (lambda _: None)
         taken_at = self.client.clock.now()
@@ -378,7 +379,7 @@ class RedisWorker:
                 count("reattached")
                 await self._resume(rec)
 
-    async def _submit(self, rec: RedisRecord) -> None:
+    async def _submit(self, rec: JournalRecord) -> None:
         try:
             await self.tracker.submit(rec.task, key=rec.key)
         except InvalidTaskSpec as exc:
@@ -391,7 +392,7 @@ class RedisWorker:
             )
             await self.journal.record_result(rec.key, result)
 
-    async def _resume(self, rec: RedisRecord, *, may_resend: bool = True, **changes: Any) -> None:
+    async def _resume(self, rec: JournalRecord, *, may_resend: bool = True, **changes: Any) -> None:
         alias = rec.handle.provider if rec.handle else rec.provider
         if alias not in self.client.configs:
             raise ConfigurationError(
@@ -428,7 +429,9 @@ class RedisWorker:
                 )
                 return
 
-    async def _settle_intent(self, rec: RedisRecord, previous: str | None, taken_at: float) -> None:
+    async def _settle_intent(
+        self, rec: JournalRecord, previous: str | None, taken_at: float
+    ) -> None:
         """Reconcile a submit another worker sent but did not see answered."""
         assert rec.sent_at is not None
         alias = rec.provider or ""

@@ -29,10 +29,10 @@ import anyio.to_thread
 from seedance_async.core._clock import local_time
 from seedance_async.core._errors import BatchMismatch, JournalError
 from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._record import FINAL, JournalRecord, dump_fields, load_record
 from seedance_async.journal._sqlite_schema import (
     APPLICATION_ID,
     COLUMNS,
-    FINAL,
     INTENT_SQL,
     MIGRATIONS,
     ORDER,
@@ -42,17 +42,8 @@ from seedance_async.journal._sqlite_schema import (
     SYNC_FULL,
     SYNC_NORMAL,
     BatchIdentity,
-    JournalRecord,
-    record_from_row,
 )
-from seedance_async.spec._codec import (
-    dump_handle,
-    dump_result,
-    dump_status,
-    dump_task,
-    dumps,
-    task_hash,
-)
+from seedance_async.spec._codec import dumps
 from seedance_async.spec._handle import TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -60,6 +51,11 @@ from seedance_async.spec._task import VideoTask
 __all__ = ["SCHEMA_VERSION", "BatchIdentity", "JournalRecord", "SqliteJournal"]
 
 _T = TypeVar("_T")
+
+
+def _record(row: sqlite3.Row) -> JournalRecord:
+    # COLUMNS names every column as the record's stored field.
+    return load_record(row["key"], dict(zip(row.keys(), tuple(row), strict=True)))
 
 
 class _WallClock(Protocol):
@@ -232,8 +228,9 @@ class SqliteJournal:
 
         def op(conn: sqlite3.Connection) -> None:
             previous = self._state_of(conn, key)
-            spec = (key, dumps(dump_task(task)), task_hash(task))
-            conn.execute(INTENT_SQL, (*spec, provider, attempt, at, self._now()))
+            spec = dump_fields(task=task)
+            row = (key, spec["spec"], spec["hash"], provider, attempt, at, self._now())
+            conn.execute(INTENT_SQL, row)
             self._event(conn, key, "intent", provider=provider, attempt=attempt, previous=previous)
 
         await self._run(op, write=True, full=False)
@@ -285,12 +282,13 @@ class SqliteJournal:
         Raises:
             JournalError: no intent was recorded for ``key``, or the write failed.
         """
+        handle_json = dump_fields(handle=handle)["handle"]
 
         def op(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
                 "UPDATE tasks SET state = 'submitted', provider = ?, task_id = ?, handle_json = ?,"
                 " updated_at = ? WHERE key = ? AND state NOT IN ('pending', 'final')",
-                (handle.provider, handle.task_id, dumps(dump_handle(handle)), self._now(), key),
+                (handle.provider, handle.task_id, handle_json, self._now(), key),
             )
             if cur.rowcount == 0:  # a remote id without its intent would break resume
                 raise JournalError(f"journal {self.path}: no open intent for {key!r}")
@@ -347,6 +345,7 @@ class SqliteJournal:
         Raises:
             JournalError: ``key`` is unknown, or the write failed.
         """
+        status_json = dump_fields(status=status)["status"]
 
         def op(conn: sqlite3.Connection) -> None:
             previous = self._state_of(conn, key)
@@ -356,13 +355,7 @@ class SqliteJournal:
                 conn.execute(
                     "UPDATE tasks SET state = ?, last_status_json = ?,"
                     " task_id = COALESCE(task_id, ?), updated_at = ? WHERE key = ?",
-                    (
-                        status.state.value,
-                        dumps(dump_status(status)),
-                        status.task_id,
-                        self._now(),
-                        key,
-                    ),
+                    (status.state.value, status_json, status.task_id, self._now(), key),
                 )
             detail = {"state": status.state.value, "ignored": previous == FINAL}
             self._event(conn, key, "status", task_id=status.task_id, **detail)
@@ -378,17 +371,14 @@ class SqliteJournal:
         handle, attempts = result.handle, result.attempts
         provider = handle.provider if handle else (attempts[-1].provider if attempts else None)
         task_id = handle.task_id if handle else None
+        f = dump_fields(task=result.task, handle=handle, status=result.status, result=result)
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 RESULT_SQL,
                 (
-                    *(key, dumps(dump_task(result.task)), task_hash(result.task)),
-                    *(result.outcome.value, provider, task_id),
-                    dumps(dump_handle(handle)) if handle else None,
-                    dumps(dump_status(result.status)) if result.status else None,
-                    dumps(dump_result(result)),
-                    self._now(),
+                    *(key, f["spec"], f["hash"], result.outcome.value, provider, task_id),
+                    *(f.get("handle"), f.get("status"), f["result"], self._now()),
                 ),
             )
             self._event(conn, key, "result", outcome=result.outcome.value, task_id=task_id)
@@ -422,10 +412,11 @@ class SqliteJournal:
         def op(conn: sqlite3.Connection) -> int:
             now, added = self._now(), 0
             for key, task, line_no in rows:
+                spec = dump_fields(task=task)
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO tasks(key, spec_json, spec_hash, line_no, state,"
                     " updated_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (key, dumps(dump_task(task)), task_hash(task), line_no, now),
+                    (key, spec["spec"], spec["hash"], line_no, now),
                 )
                 if cur.rowcount:
                     added += 1
@@ -513,12 +504,12 @@ class SqliteJournal:
 
         query = f"SELECT {COLUMNS} FROM tasks WHERE key = ?"  # noqa: S608 (constant columns)
         return await self._run(
-            lambda conn: next(map(record_from_row, conn.execute(query, (key,))), None)
+            lambda conn: next((_record(r) for r in conn.execute(query, (key,))), None)
         )
 
     async def _select(self, where: str) -> list[JournalRecord]:
         query = f"SELECT {COLUMNS} FROM tasks WHERE {where}{ORDER}"  # noqa: S608
-        return await self._run(lambda conn: [record_from_row(r) for r in conn.execute(query)])
+        return await self._run(lambda conn: [_record(r) for r in conn.execute(query)])
 
     async def finished_keys(self) -> set[str]:
         """Keys that have a result.

@@ -1,24 +1,13 @@
-"""The SQLite journal's schema, statements and record values (see :mod:`._sqlite_journal`)."""
+"""The SQLite journal's schema and statements (see :mod:`._sqlite`)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from typing import Any
-
 import attrs
-
-from seedance_async.journal._protocol import JournalEntry
-from seedance_async.spec._codec import load_handle, load_status, load_stored_task
-from seedance_async.spec._handle import TaskHandle
-from seedance_async.spec._status import TaskStatus
-from seedance_async.spec._task import VideoTask
 
 __all__ = [
     "APPLICATION_ID",
     "BATCHES_TABLE",
     "COLUMNS",
-    "FINAL",
     "INTENT_SQL",
     "MIGRATIONS",
     "ORDER",
@@ -28,8 +17,6 @@ __all__ = [
     "SYNC_FULL",
     "SYNC_NORMAL",
     "BatchIdentity",
-    "JournalRecord",
-    "record_from_row",
 ]
 
 SCHEMA_VERSION = 4
@@ -49,7 +36,7 @@ SCHEMA = (
     """CREATE TABLE tasks (
         seq INTEGER PRIMARY KEY,      -- insertion order; a rowid alias, so VACUUM keeps it
         key TEXT NOT NULL UNIQUE,
-        spec_json TEXT NOT NULL,      -- VideoTask.to_dict(), metadata included
+        spec_json TEXT NOT NULL,      -- dump_task(), metadata included
         spec_hash TEXT NOT NULL,
         line_no INTEGER,              -- line in the batch file, when it came from one
         state TEXT NOT NULL,          -- pending|intent|submitted|<TaskState>|final
@@ -60,7 +47,7 @@ SCHEMA = (
         task_id TEXT,
         handle_json TEXT,
         last_status_json TEXT,
-        result_json TEXT,             -- TaskResult.to_dict(), once final
+        result_json TEXT,             -- dump_result(), once final
         updated_at REAL NOT NULL,
         callback_token TEXT,          -- the attempt's callback URL token (version 3)
         sent_at REAL)                 -- the intent's request left (version 4)""",
@@ -119,10 +106,11 @@ RESULT_SQL = """INSERT INTO tasks(key, spec_json, spec_hash, state, outcome, pro
     last_status_json = COALESCE(excluded.last_status_json, last_status_json),
     result_json = excluded.result_json, updated_at = excluded.updated_at"""
 ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks last, oldest first
-FINAL = "final"
+# A row as the record's stored fields (journal._record): the columns predate those names.
 COLUMNS = (
-    "key, spec_json, line_no, state, provider, attempt, intent_at, handle_json, "
-    "last_status_json, result_json, updated_at, callback_token, sent_at"
+    "key, spec_json AS spec, spec_hash AS hash, line_no AS line, state, outcome, provider,"
+    " attempt, intent_at, task_id, handle_json AS handle, last_status_json AS status,"
+    " result_json AS result, updated_at, callback_token, sent_at"
 )
 
 
@@ -147,84 +135,3 @@ class BatchIdentity:
         return (
             f"{self.source} ({self.lines} task{'s' * (self.lines != 1)}, sha256 {self.digest[:12]})"
         )
-
-
-@attrs.frozen(kw_only=True)
-class JournalRecord:
-    """Everything the journal holds about one task (see :meth:`SqliteJournal.get`).
-
-    Attributes:
-        key: tracking key.
-        task: the spec.
-        state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value or ``final``.
-        line_no: line in the batch file, when the task came from one.
-        provider / attempt / intent_at: the last attempt, once an intent was recorded.
-        sent_at: when the last attempt's request was stamped as leaving; None for an intent
-            whose request never left.
-        handle: the remote task, once the submit answer was recorded.
-        last_status: the last state change seen.
-        result: :meth:`TaskResult.to_dict` output, once final.
-        updated_at: Unix time of the last record.
-        callback_token: the token in the last attempt's callback URL, when it had one (a
-            secret: not in the repr).
-    """
-
-    key: str
-    task: VideoTask
-    state: str
-    line_no: int | None = None
-    provider: str | None = None
-    attempt: int = 0
-    intent_at: float | None = None
-    sent_at: float | None = None
-    handle: TaskHandle | None = None
-    last_status: TaskStatus | None = None
-    result: dict[str, Any] | None = None
-    updated_at: float = 0.0
-    callback_token: str | None = attrs.field(default=None, repr=False)
-
-    @property
-    def never_sent(self) -> bool:
-        """An open intent whose request provably never left: safe to submit again."""
-        return self.state == "intent" and self.handle is None and self.sent_at is None
-
-    @property
-    def is_finished(self) -> bool:
-        """True once a result was recorded."""
-        return self.state == FINAL
-
-    def entry(self) -> JournalEntry:
-        """The resume view of this record."""
-        return JournalEntry(
-            key=self.key,
-            task=self.task,
-            provider=self.provider,
-            attempt=self.attempt,
-            handle=self.handle,
-            intent_at=self.intent_at,
-            sent_at=self.sent_at,
-            never_sent=self.never_sent,
-            last_status=self.last_status,
-            callback_token=self.callback_token,
-        )
-
-
-def record_from_row(row: sqlite3.Row) -> JournalRecord:
-    """One ``tasks`` row (selected with :data:`COLUMNS`) as a record."""
-    return JournalRecord(
-        key=row["key"],
-        task=load_stored_task(json.loads(row["spec_json"])),
-        state=row["state"],
-        line_no=row["line_no"],
-        provider=row["provider"],
-        attempt=row["attempt"],
-        intent_at=row["intent_at"],
-        handle=load_handle(json.loads(row["handle_json"])) if row["handle_json"] else None,
-        last_status=load_status(json.loads(row["last_status_json"]))
-        if row["last_status_json"]
-        else None,
-        result=json.loads(row["result_json"]) if row["result_json"] else None,
-        updated_at=row["updated_at"],
-        callback_token=row["callback_token"],
-        sent_at=row["sent_at"],
-    )

@@ -27,7 +27,7 @@ import cattrs.gen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
-from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask, trusted_specs
 from seedance_async.spec._vocab import (
@@ -46,6 +46,7 @@ __all__ = [
     "dump_task",
     "dumps",
     "load_handle",
+    "load_result",
     "load_status",
     "load_stored_task",
     "load_task",
@@ -386,3 +387,63 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "metadata": dict(result.task.metadata),
         "spec_hash": task_hash(result.task),
     }
+
+
+def _optional_str(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    return None if value is None else _strict_float(value, float)
+
+
+def _load_attempt(data: Mapping[str, Any]) -> Attempt:
+    return Attempt(
+        provider=_strict_str(data["provider"], str),
+        task_id=_optional_str(data, "task_id"),
+        outcome=_strict_str(data["outcome"], str),
+        reason=_optional_str(data, "reason"),
+    )
+
+
+def _download_part(value: object) -> DownloadPart | None:
+    # Lines written before the field existed have none; anything else is not ours to trust.
+    return value if value == "video" or value == "last_frame" else None
+
+
+def load_result(
+    data: Mapping[str, Any],
+    task: VideoTask,
+    *,
+    status: TaskStatus | None = None,
+    handle: TaskHandle | None = None,
+) -> TaskResult:
+    """Read back a :func:`dump_result` line this library wrote, for the spec it belongs to.
+
+    A line keeps the status's URLs and errors, not the status itself: pass the whole
+    ``status`` when it is known (a journal keeps it). ``handle`` defaults to the line's.
+
+    Raises:
+        KeyError, TypeError, ValueError: not a result line (a field missing or of the
+            wrong type).
+    """
+    line_handle = data.get("handle")
+    return TaskResult(
+        key=_strict_str(data["key"], str),
+        task=task,
+        outcome=Outcome(data["outcome"]),
+        status=status,
+        handle=handle if handle is not None or line_handle is None else load_handle(line_handle),
+        attempts=tuple(_load_attempt(a) for a in data.get("attempts") or ()),
+        reason=_optional_str(data, "reason"),
+        video_path=_optional_str(data, "video_path"),
+        last_frame_path=_optional_str(data, "last_frame_path"),
+        download_failed=_download_part(data.get("download_failed")),
+        submitted_at=_optional_float(data, "submitted_at"),
+        started_at=_optional_float(data, "started_at"),
+        finished_at=_optional_float(data, "finished_at"),
+    )

@@ -33,6 +33,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._events import EventKind
 from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._failover import CircuitBreaker, refusal_fails_over
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
@@ -42,7 +43,6 @@ from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
 from seedance_async.tracker._transitions import (
-    JournaledTask,
     Reattach,
     Refuse,
     Replay,
@@ -62,7 +62,7 @@ _REFUSED: Final = "refused"
 class ReadableJournal(Protocol):
     """A journal that can be read back by key, as :class:`SqliteJournal` can."""
 
-    async def get(self, key: str) -> JournaledTask | None:
+    async def get(self, key: str) -> JournalRecord | None:
         """Everything known about ``key``, or None."""
         ...
 

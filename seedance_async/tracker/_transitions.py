@@ -13,15 +13,16 @@ task again, or refuse.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Collection, Sequence
+from typing import Literal, Protocol
 
 import attrs
 
 from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._failover import is_retryable_failure
 from seedance_async.spec._codec import task_hash
-from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, Outcome, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -29,7 +30,6 @@ __all__ = [
     "Action",
     "EndAttempt",
     "Finish",
-    "JournaledTask",
     "KeepPolling",
     "Reattach",
     "Refuse",
@@ -172,38 +172,6 @@ def decide(view: TaskView, status: TaskStatus, rules: Rules) -> Action:
 # -- a key the journal already holds ---------------------------------------------------------
 
 
-class JournaledTask(Protocol):
-    """What a journal holds about one key (:meth:`SqliteJournal.get`'s record is one).
-
-    ``state`` is ``pending`` (never sent, or provably not created), ``intent``,
-    ``submitted``, a :class:`TaskState` value, or ``final``; ``result`` is
-    :func:`~seedance_async.spec.dump_result` output once final.
-    """
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def task(self) -> VideoTask: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def handle(self) -> TaskHandle | None: ...
-
-    @property
-    def last_status(self) -> TaskStatus | None: ...
-
-    @property
-    def result(self) -> Mapping[str, Any] | None: ...
-
-    @property
-    def is_finished(self) -> bool: ...
-
-    def entry(self) -> JournalEntry: ...
-
-
 @attrs.frozen
 class SubmitNew:
     """Nothing was ever created for the key: submit the task."""
@@ -251,7 +219,7 @@ _SUBMIT_NEW = SubmitNew()
 
 
 def decide_rerun(
-    record: JournaledTask | None, task: VideoTask, configured: Collection[str]
+    record: JournalRecord | None, task: VideoTask, configured: Collection[str]
 ) -> RerunAction:
     """What to do with a newly submitted ``task`` whose key the journal may already hold.
 
@@ -294,9 +262,8 @@ def _same_spec(journaled: VideoTask, task: VideoTask) -> bool:
     return task_hash(journaled) == task_hash(task)
 
 
-def _journaled_result(record: JournaledTask, task: VideoTask) -> TaskResult:
-    data = record.result
-    if data is None:  # a final record always has one; read defensively all the same
+def _journaled_result(record: JournalRecord, task: VideoTask) -> TaskResult:
+    if record.result is None:  # a final record always has one; read defensively all the same
         return TaskResult(
             key=record.key,
             task=task,
@@ -305,31 +272,4 @@ def _journaled_result(record: JournaledTask, task: VideoTask) -> TaskResult:
             handle=record.handle,
             reason="journaled as finished without a result",
         )
-    return TaskResult(
-        key=record.key,
-        task=task,
-        outcome=Outcome(data["outcome"]),
-        status=record.last_status,
-        handle=record.handle,
-        attempts=tuple(
-            Attempt(
-                provider=a["provider"],
-                task_id=a.get("task_id"),
-                outcome=a["outcome"],
-                reason=a.get("reason"),
-            )
-            for a in data.get("attempts") or ()
-        ),
-        reason=data.get("reason"),
-        video_path=data.get("video_path"),
-        last_frame_path=data.get("last_frame_path"),
-        download_failed=_download_part(data.get("download_failed")),
-        submitted_at=data.get("submitted_at"),
-        started_at=data.get("started_at"),
-        finished_at=data.get("finished_at"),
-    )
-
-
-def _download_part(value: object) -> DownloadPart | None:
-    # Lines written before the field existed have none; anything else is not ours to trust.
-    return value if value == "video" or value == "last_frame" else None
+    return attrs.evolve(record.result, key=record.key, task=task)

@@ -324,8 +324,8 @@ async def test_an_interrupted_submit_in_the_journal_is_reconciled_not_resent_bli
             record = await opened.get(task_hash(task))
         assert record is not None
         assert record.result is not None
-        assert record.result["outcome"] == "succeeded"
-        assert record.result["video_path"] == str(tmp_path / "v.mp4")
+        assert record.result.outcome == "succeeded"
+        assert record.result.video_path == str(tmp_path / "v.mp4")
         assert not sim.duplicates()
 
 

@@ -299,10 +299,11 @@ async def test_reconciliation_never_adopts_a_task_another_line_created(
     k2 = (await other.records(["k2"]))[0]
     assert k2.state == "final"
     assert k2.handle is None  # k1's task was not adopted
-    result = k2.result or {}
-    assert result.get("outcome") == "unknown", result
-    assert "another worker" in str(result.get("reason")), result
-    assert k1_handle.task_id in str(result.get("reason"))  # named as the candidate
+    result = k2.result
+    assert result is not None
+    assert result.outcome == "unknown", result
+    assert "another worker" in str(result.reason), result
+    assert k1_handle.task_id in str(result.reason)  # named as the candidate
     await other.record_submitted("k1", k1_handle)  # the answer is k1's, as it always was
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 from redis.asyncio import Redis
 
@@ -17,6 +20,8 @@ from seedance_async.distributed._batch import (
 )
 from seedance_async.distributed._budget import SUBMIT_MARK, RedisBudget
 from seedance_async.distributed._journal import LeaseLost, RedisJournal
+from seedance_async.journal import Journal, SqliteJournal
+from seedance_async.journal._record import JournalRecord
 from seedance_async.spec import dump_result, task_hash
 
 MODEL = "doubao-seedance-1-0-pro-250528"
@@ -194,3 +199,45 @@ async def test_what_a_live_worker_knows_survives_a_data_loss(redis: Redis, prefi
     (k0,) = await journal.records(["k0"])
     assert k0.state == "running"
     assert journal.restores == 2
+
+
+async def test_redis_and_sqlite_hold_the_same_record(
+    redis: Redis, prefix: str, tmp_path: Path
+) -> None:
+    """One record type and one stored form: the same writes read back equal from both."""
+    await enqueue_batch(redis, "b1", tasks(1), prefix=prefix)
+    shared = await join(redis, prefix, "w1")
+    (claimed,) = await shared.claim(1)
+    task = claimed.task
+    h = handle("cgt-7", task)
+    running = TaskStatus(task_id="cgt-7", provider="ark", state=TaskState.RUNNING, progress=0.5)
+    done = TaskStatus(
+        task_id="cgt-7", provider="ark", state=TaskState.SUCCEEDED, video_url="https://v/7.mp4"
+    )
+    result = TaskResult(
+        key="k0", task=task, outcome=Outcome.SUCCEEDED, status=done, handle=h, finished_at=9.0
+    )
+    seen: dict[str, list[JournalRecord | None]] = {"redis": [], "sqlite": []}
+    writes: list[Callable[[Journal], Awaitable[None]]] = [
+        lambda j: j.record_intent("k0", task, "ark", 0, 5.0),
+        lambda j: j.record_submitted("k0", h),
+        lambda j: j.record_status("k0", running),
+        lambda j: j.record_result("k0", result),
+    ]
+    async with SqliteJournal(tmp_path / "j.sqlite") as local:
+        await local.add_pending("k0", task, line_no=1)
+        for write in writes:
+            for journal in (shared, local):
+                await write(journal)
+            seen["redis"] += await shared.records(["k0"])
+            seen["sqlite"].append(await local.get("k0"))
+
+    def comparable(record: JournalRecord | None) -> JournalRecord:
+        # Who holds the key and when it was written are the store's own business.
+        assert record is not None
+        return attrs.evolve(record, owner=None, updated_at=0.0, sent_at=None)
+
+    records = {store: list(map(comparable, found)) for store, found in seen.items()}
+    assert [r.state for r in records["sqlite"]] == ["intent", "submitted", "running", "final"]
+    assert records["redis"] == records["sqlite"]
+    assert records["redis"][-1].result == result

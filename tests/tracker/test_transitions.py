@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async.journal._protocol import JournalEntry
+from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._failover import is_retryable_failure
-from seedance_async.spec._codec import dump_result
+from seedance_async.spec._codec import dump_result, load_result
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import (
     FAILURE_CATEGORIES,
@@ -296,31 +296,12 @@ HANDLE = TaskHandle(
 CONFIGURED = ("a", "b")
 
 
-@attrs.frozen(kw_only=True)
-class Record:
-    """A journal's record of one key (the shape SqliteJournal.get returns)."""
-
-    key: str = "k"
-    task: VideoTask = NONCED
-    state: str = "intent"
-    provider: str | None = "a"
-    handle: TaskHandle | None = None
-    last_status: TaskStatus | None = None
-    result: dict[str, Any] | None = None
-
-    @property
-    def is_finished(self) -> bool:
-        return self.state == "final"
-
-    def entry(self) -> JournalEntry:
-        return JournalEntry(
-            key=self.key,
-            task=self.task,
-            provider=self.provider,
-            handle=self.handle,
-            intent_at=5.0,
-            last_status=self.last_status,
-        )
+def journaled(**changes: Any) -> JournalRecord:
+    """A journal's record of one key, as SqliteJournal.get returns it."""
+    base = JournalRecord(
+        key="k", task=NONCED, state="intent", provider="a", intent_at=5.0, sent_at=5.1
+    )
+    return attrs.evolve(base, **changes)
 
 
 DONE = status(TaskState.SUCCEEDED)
@@ -338,42 +319,48 @@ RESULT = TaskResult(
     submitted_at=1.0,
     finished_at=9.0,
 )
-FINAL = Record(state="final", handle=HANDLE, last_status=DONE, result=dump_result(RESULT))
+FINAL = journaled(
+    state="final",
+    handle=HANDLE,
+    last_status=DONE,
+    result=load_result(dump_result(RESULT), NONCED, status=DONE, handle=HANDLE),
+)
 OTHER_SPEC = attrs.evolve(SPEC, prompt="a stork")
 WITH_EXPIRY = attrs.evolve(SPEC, execution_expires_after=3600)
 
 # (name, journal's record, spec submitted now, expected action)
-RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
+RERUN_CASES: list[tuple[str, JournalRecord | None, VideoTask, RerunAction]] = [
     ("unknown key", None, SPEC, SubmitNew()),
-    ("pending: never sent or not created", Record(state="pending"), SPEC, SubmitNew()),
-    ("pending under another spec", Record(state="pending", task=OTHER_SPEC), SPEC, SubmitNew()),
-    ("intent without answer", Record(), SPEC, Reattach(entry=Record().entry())),
+    ("pending: never sent or not created", journaled(state="pending"), SPEC, SubmitNew()),
+    ("pending under another spec", journaled(state="pending", task=OTHER_SPEC), SPEC, SubmitNew()),
+    ("intent without answer", journaled(), SPEC, Reattach(entry=journaled().entry())),
+    ("intent never sent (no stamp)", journaled(sent_at=None), SPEC, SubmitNew()),
     (
         "submitted",
-        Record(state="submitted", handle=HANDLE),
+        journaled(state="submitted", handle=HANDLE),
         SPEC,
-        Reattach(entry=Record(state="submitted", handle=HANDLE).entry()),
+        Reattach(entry=journaled(state="submitted", handle=HANDLE).entry()),
     ),
     (
         "running",
-        Record(state="running", handle=HANDLE, last_status=status(TaskState.RUNNING)),
+        journaled(state="running", handle=HANDLE, last_status=status(TaskState.RUNNING)),
         SPEC,
         Reattach(
-            entry=Record(
+            entry=journaled(
                 state="running", handle=HANDLE, last_status=status(TaskState.RUNNING)
             ).entry()
         ),
     ),
     (
         "the caller's own expiry, journaled as is",
-        Record(task=WITH_EXPIRY),
+        journaled(task=WITH_EXPIRY),
         WITH_EXPIRY,
-        Reattach(entry=Record(task=WITH_EXPIRY).entry()),
+        Reattach(entry=journaled(task=WITH_EXPIRY).entry()),
     ),
     ("finished", FINAL, SPEC, Replay(result=RESULT)),
     (
         "finished without a result",
-        Record(state="final", handle=HANDLE, last_status=DONE),
+        journaled(state="final", handle=HANDLE, last_status=DONE),
         SPEC,
         Replay(
             result=TaskResult(
@@ -388,7 +375,7 @@ RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
     ),
     (
         "another spec under the key",
-        Record(task=OTHER_SPEC),
+        journaled(task=OTHER_SPEC),
         SPEC,
         Refuse(
             outcome=Outcome.REJECTED,
@@ -406,7 +393,7 @@ RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
     ),
     (
         "another expiry the caller set (no nonce is drawn then)",
-        Record(task=attrs.evolve(SPEC, execution_expires_after=7200)),
+        journaled(task=attrs.evolve(SPEC, execution_expires_after=7200)),
         WITH_EXPIRY,
         Refuse(
             outcome=Outcome.REJECTED,
@@ -415,7 +402,7 @@ RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
     ),
     (
         "sent to a provider not configured",
-        Record(state="submitted", provider="gone", handle=attrs.evolve(HANDLE, provider="gone")),
+        journaled(state="submitted", provider="gone", handle=attrs.evolve(HANDLE, provider="gone")),
         SPEC,
         Refuse(
             outcome=Outcome.UNKNOWN,
@@ -431,12 +418,12 @@ RERUN_CASES: list[tuple[str, Record | None, VideoTask, RerunAction]] = [
     [case[1:] for case in RERUN_CASES],
     ids=[case[0] for case in RERUN_CASES],
 )
-def test_rerun_cases(record: Record | None, spec: VideoTask, expected: RerunAction) -> None:
+def test_rerun_cases(record: JournalRecord | None, spec: VideoTask, expected: RerunAction) -> None:
     assert decide_rerun(record, spec, CONFIGURED) == expected
 
 
 def test_a_replayed_result_reads_back_as_it_was_journaled() -> None:
-    """Round trip: dump_result() in the journal, the same TaskResult out."""
+    """Round trip: dump_result() in the journal, the same TaskResult out (the caller's spec)."""
     action = decide_rerun(FINAL, SPEC, CONFIGURED)
     assert isinstance(action, Replay)
     assert action.result == RESULT
