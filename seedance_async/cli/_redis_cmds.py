@@ -23,6 +23,7 @@ import anyio
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig, load_provider_config
 from seedance_async.core._errors import ConfigurationError, SeedanceError
 from seedance_async.policy._poll_schedule import PollSchedule
+from seedance_async.telemetry import MetricsServer, PrometheusMetrics
 
 if TYPE_CHECKING:
     from seedance_async.distributed._worker import RedisWorker, WorkerReport
@@ -92,6 +93,15 @@ def register(subparsers: _Sub) -> None:
     p.add_argument("--progress-interval", type=float, default=5.0, help="seconds between lines")
     p.add_argument("--stay", action="store_true", help="keep waiting once the batch is done")
     p.add_argument("--id", help="worker id (default host-pid-random)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's Prometheus metrics at http://HOST:PORT/metrics",
+    )
+    p.add_argument(
+        "--metrics-host", default="127.0.0.1", metavar="HOST", help="address for --metrics-port"
+    )
     p.set_defaults(func=_worker)
 
     p = subparsers.add_parser("enqueue", help="queue a JSONL batch file in Redis for workers")
@@ -153,8 +163,18 @@ def _worker(args: argparse.Namespace) -> int:
             prefix=args.prefix,
             worker_id=args.id,
         )
-        worker = RedisWorker(settings)
-        report = asyncio.run(_run_worker(worker))
+        if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+            raise ConfigurationError(
+                f"--metrics-port: a TCP port is 0-65535 (got {args.metrics_port})"
+            )
+        metrics = PrometheusMetrics() if args.metrics_port is not None else None
+        worker = RedisWorker(settings, on_event=metrics)
+        server = (
+            None
+            if metrics is None
+            else MetricsServer(metrics, args.metrics_port, args.metrics_host)
+        )
+        report = asyncio.run(_run_worker(worker, server))
     except (ConfigurationError, ValueError) as exc:
         return _fail("worker", exc)
     except BaseExceptionGroup as group:  # raised inside the worker's task groups
@@ -165,7 +185,15 @@ def _worker(args: argparse.Namespace) -> int:
     return EXIT_LEASE_LOST if report.reason == "lease lost" else 0
 
 
-async def _run_worker(worker: RedisWorker) -> WorkerReport:
+async def _run_worker(worker: RedisWorker, server: MetricsServer | None) -> WorkerReport:
+    async with contextlib.AsyncExitStack() as stack:
+        if server is not None:
+            await stack.enter_async_context(server)
+            print(f"metrics at http://{server.host}:{server.port}/metrics", flush=True)
+        return await _work(worker)
+
+
+async def _work(worker: RedisWorker) -> WorkerReport:
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
     signals = 0

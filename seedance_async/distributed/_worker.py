@@ -171,8 +171,10 @@ class RedisWorker:
         env: Mapping[str, str] | None = None,
         transport_factory: TransportFactory | None = None,
         output: Callable[[str], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_event_extra = on_event
         self.id = settings.worker_id or default_worker_id()
         self.report = WorkerReport(worker=self.id)
         self._env = env
@@ -228,6 +230,8 @@ class RedisWorker:
                 retry=s.retry,
             ) as client:
                 client.events.add_callback(self._on_event)
+                if self._on_event_extra is not None:
+                    client.events.add_callback(self._on_event_extra)
                 self.client = client
                 for alias in client.aliases:
                     client.provider(alias).guard_adoptions(self.journal.adoption_check)

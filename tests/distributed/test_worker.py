@@ -17,6 +17,7 @@ from seedance_async.distributed._journal import RedisJournal
 from seedance_async.distributed._worker import RedisWorker, WorkerSettings
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Limits, Simulator
 from seedance_async.spec import task_hash
+from seedance_async.telemetry import PrometheusMetrics
 from tests.distributed._procs import field
 
 MODEL = "doubao-seedance-1-0-pro-250528"
@@ -216,3 +217,23 @@ async def test_workers_sharing_a_small_running_cap_all_finish(
         assert [w.report.reason for w in workers] == ["done", "done"]
         assert all(w.report.claimed > 0 for w in workers)
         assert billed_prompts(sim) == Counter({t.prompt: 1 for t in specs})
+
+
+async def test_a_worker_feeds_its_events_to_a_metrics_callback(
+    redis: Redis, redis_url: str, prefix: str
+) -> None:
+    """What `worker --metrics-port` serves: the worker's submits and outcomes, by alias."""
+    specs = [VideoTask(model=MODEL, prompt=f"metered {n}") for n in range(3)]
+    await enqueue_batch(
+        redis, "b1", [(f"k{n}", t, n + 1) for n, t in enumerate(specs)], prefix=prefix
+    )
+    metrics = PrometheusMetrics()
+    async with Simulator(("ark",), limits=Limits.unlimited(), time_scale=SCALE) as sim:
+        worker = RedisWorker(
+            settings(redis_url, prefix, ark(sim)), env=ENV, output=lambda _: None, on_event=metrics
+        )
+        with anyio.fail_after(60):
+            await worker.run()
+    assert worker.report.reason == "done"
+    assert metrics.value("submits", "ark", MODEL) == 3
+    assert metrics.value("outcomes", "ark", MODEL, "succeeded") == 3

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from seedance_async import Client, Outcome, PollSchedule, ProviderConfig, Tracker, VideoTask
+from seedance_async.cli import main
 from seedance_async.config import parse_provider_config
 from seedance_async.core._errors import ConfigurationError
 from seedance_async.core._events import Event, EventKind
@@ -291,3 +292,13 @@ def test_a_failover_ends_one_span_and_the_next_attempt_opens_another() -> None:
     assert dict(cost.attributes) == {"provider": "b", "model": PRO, "currency": "USD"}  # type: ignore[attr-defined]
     (failover,) = points["seedance.failovers"]
     assert dict(failover.attributes) == {"provider": "a", "model": PRO}  # type: ignore[attr-defined]
+
+
+def test_a_worker_metrics_port_in_use_exits_2_before_any_work(
+    busy_port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`worker --metrics-port` listens first: a busy port is a usage error, no Redis touched."""
+    monkeypatch.setenv("ARK_API_KEY", "sk-worker-test")
+    argv = ["worker", "--redis", "redis://127.0.0.1:9/0", "--batch", "b", "--provider", "ark"]
+    assert main([*argv, "--metrics-port", str(busy_port)]) == 2
+    assert f"metrics port {busy_port} on 127.0.0.1: cannot listen" in capsys.readouterr().err
