@@ -64,6 +64,7 @@ from seedance_async.core._warn import warn_caller as _warn_caller
 from seedance_async.journal import SqliteJournal
 from seedance_async.policy import FailoverPolicy, PollSchedule, RetryPolicy
 from seedance_async.spec import (
+    Audio,
     Image,
     ImageRole,
     Outcome,
@@ -75,6 +76,7 @@ from seedance_async.spec import (
     TaskState,
     TaskStatus,
     UnknownModelWarning,
+    Video,
     VideoTask,
     dump_task,
     load_task,
@@ -90,6 +92,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "BUILTIN_PROVIDERS",
     "ApiKey",
+    "Audio",
     "AuthenticationFailed",
     "Client",
     "ConfigurationError",
@@ -136,6 +139,7 @@ __all__ = [
     "Tracker",
     "TransportError",
     "UnknownModelWarning",
+    "Video",
     "VideoTask",
     "Violation",
     "__version__",

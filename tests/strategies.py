@@ -35,8 +35,11 @@ __all__ = [
 SCENARIOS = ("text", "first_frame", "first_last_frame", "reference_images")
 SOURCES = ("url", "data", "data_url", "path")
 
+MODELS_1X = tuple(m for m in MODELS if m.generation == 1)
+"""The Seedance 1.x families: what :func:`video_tasks` draws from (2.x has its own strategy)."""
+
 MODEL_IDS: dict[str, str] = {m.family: m.model_ids[0] for m in MODELS}
-"""Family name -> Volcengine model id."""
+"""Family name -> Volcengine model id (BytePlus's for a family only BytePlus serves)."""
 
 # The same families as BytePlus (no ``doubao-``) and AI/ML API (``bytedance/...``) spell them.
 _AIML_IDS: dict[str, tuple[str, ...]] = {
@@ -158,14 +161,14 @@ def video_tasks(
     """A VideoTask that breaks no universal or per-model rule.
 
     Args:
-        model: a model id (any spelling) or None for any known model.
+        model: a Seedance 1.x model id (any spelling) or None for any known 1.x model.
         scenario: one of :data:`SCENARIOS` supported by the model, or None for any.
         sources: image sources to draw from (``url``, ``data``, ``data_url``, ``path``).
         spellings: also use BytePlus and AI/ML API spellings of the model ids.
         with_metadata: attach random metadata.
     """
     if model is None:
-        caps = draw(st.sampled_from(MODELS))
+        caps = draw(st.sampled_from(MODELS_1X))
         model_id = draw(model_ids(caps, spellings=spellings))
     else:
         found = model_capabilities(model)

@@ -12,6 +12,7 @@ import seedance_async
 ROOT = [
     "BUILTIN_PROVIDERS",
     "ApiKey",
+    "Audio",
     "AuthenticationFailed",
     "Client",
     "ConfigurationError",
@@ -58,6 +59,7 @@ ROOT = [
     "Tracker",
     "TransportError",
     "UnknownModelWarning",
+    "Video",
     "VideoTask",
     "Violation",
     "__version__",

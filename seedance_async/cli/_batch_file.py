@@ -27,6 +27,7 @@ import attrs
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.spec._codec import load_task, task_hash
 from seedance_async.spec._image_rules import check_local_images
+from seedance_async.spec._media_files import check_local_media
 from seedance_async.spec._task import ProviderChecker, VideoTask
 
 __all__ = ["Batch", "BatchLine", "LineProblem", "json_path", "read_batch"]
@@ -170,6 +171,10 @@ def _check_line(
     errors = [problem(v, prefix=f"{alias}: ") for alias, v in _provider_problems(task, providers)]
     if check_files and any(i.is_local for i in task.images):
         errors += [problem(v) for v in check_local_images(task)]
+    if check_files and (
+        any(v.is_local for v in task.videos) or any(a.is_local for a in task.audios)
+    ):
+        errors += [problem(v) for v in check_local_media(task)]
     return (None if errors else task), out + errors
 
 

@@ -1,4 +1,8 @@
-"""Reading local image files into the spec, off the event loop."""
+"""Reading local image and audio files into the spec, off the event loop.
+
+Local reference videos are not read here: no provider takes video inline, so they go to an
+uploader, which turns them into URLs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import anyio
 import attrs
 
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import Image
+from seedance_async.spec._vocab import Audio, Image
 
 __all__ = ["load_local_images"]
 
@@ -20,11 +24,15 @@ def _read(task: VideoTask) -> VideoTask:
         else i
         for i in task.images
     ]
-    return attrs.evolve(task, images=images)
+    audios = [
+        Audio(data=Path(a.path).read_bytes()) if a.is_local and a.path is not None else a
+        for a in task.audios
+    ]
+    return attrs.evolve(task, images=images, audios=audios)
 
 
 async def load_local_images(task: VideoTask) -> VideoTask:
-    """The same task with every local-path image replaced by its bytes.
+    """The same task with every local-path image and audio clip replaced by its bytes.
 
     Adapters are pure and cannot read files, so this runs once per task before a request is
     built, in a worker thread. The original task (with paths) keeps its spec hash.
@@ -33,6 +41,6 @@ async def load_local_images(task: VideoTask) -> VideoTask:
         OSError: a file cannot be read.
         InvalidTaskSpec: a file's bytes break an image rule.
     """
-    if not any(i.is_local for i in task.images):
+    if not any(i.is_local for i in task.images) and not any(a.is_local for a in task.audios):
         return task
     return await anyio.to_thread.run_sync(_read, task)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -34,6 +35,7 @@ from seedance_async.providers._json import Node
 from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
 from seedance_async.spec._catalog import model_capabilities
 from seedance_async.spec._image_sniff import NotAnImage, sniff_bytes
+from seedance_async.spec._media_sniff import NotMedia, sniff_media_bytes
 from seedance_async.spec._rules import scenario_of
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -41,15 +43,18 @@ from seedance_async.spec._vocab import OPTIONAL_FIELDS, encode_data_url
 
 __all__ = [
     "WithoutCancelOrList",
+    "audio_url_of",
     "bearer",
     "check_capabilities",
     "classify_error",
     "image_url_of",
+    "merge_extra",
     "parse_reset_time",
     "parse_retry_after",
     "request_id_of",
     "resolve_result_urls",
     "state_of",
+    "video_url_of",
 ]
 
 # 429 codes that mean "waiting will not help": a user-set spend cap, a monthly account
@@ -428,6 +433,7 @@ def _capability_violations(
                 rule=f"provider {provider} does not offer model {family.family}",
                 value=task.model,
             )
+    yield from _media_capability_violations(provider, caps, task)
     # frames is reported above with its own rule when the provider cannot send it.
     for name in sorted(_OPTIONAL_FIELDS - caps.fields - {"frames"}):
         value = getattr(task, name)
@@ -436,6 +442,51 @@ def _capability_violations(
 
 
 _OPTIONAL_FIELDS = frozenset(OPTIONAL_FIELDS)
+
+
+def _media_capability_violations(
+    provider: str, caps: ProviderCapabilities, task: VideoTask
+) -> Iterator[Violation]:
+    if task.videos and not caps.reference_videos:
+        yield Violation(
+            field="videos",
+            rule=f"provider {provider} cannot send reference videos",
+            value=len(task.videos),
+        )
+    elif task.videos:
+        for n, video in enumerate(task.videos):
+            if video.url is None:
+                yield Violation(
+                    field=f"videos[{n}]",
+                    rule=f"provider {provider} takes reference videos as http(s) URLs or "
+                    "asset ids only: upload local files first (an uploader)",
+                    value=video.path or "inline data",
+                )
+    if task.audios and not caps.reference_audios:
+        yield Violation(
+            field="audios",
+            rule=f"provider {provider} cannot send reference audio",
+            value=len(task.audios),
+        )
+    elif task.audios and not caps.inline_audios:
+        for n, audio in enumerate(task.audios):
+            if audio.url is None or audio.url.startswith("data:"):
+                yield Violation(
+                    field=f"audios[{n}]",
+                    rule=f"provider {provider} takes reference audio as URLs only "
+                    "(no inline data or local files)",
+                    value=audio.path or "inline data",
+                )
+    if task.tools and not caps.tools:
+        yield Violation(
+            field="tools", rule=f"provider {provider} cannot send tools", value=list(task.tools)
+        )
+    for key in sorted(set(task.extra) & caps.body_fields):
+        yield Violation(
+            field=f"extra.{key}",
+            rule=f"provider {provider} writes {key} itself; extra may not override it",
+            value=key,
+        )
 
 
 def image_url_of(task: VideoTask, index: int) -> str:
@@ -465,6 +516,78 @@ def image_url_of(task: VideoTask, index: int) -> str:
             )
         ]
     )
+
+
+def audio_url_of(task: VideoTask, index: int) -> str:
+    """The URL to send for ``task.audios[index]``: as given, or bytes as a data URL.
+
+    Raises:
+        InvalidTaskSpec: a local file that was not loaded first, or bytes that are not
+            WAV or MP3.
+    """
+    audio = task.audios[index]
+    if audio.url is not None:
+        return audio.url
+    if audio.data is not None:
+        try:
+            fmt = sniff_media_bytes(audio.data).container
+        except NotMedia as exc:
+            raise InvalidTaskSpec(
+                [Violation(field=f"audios[{index}].data", rule=str(exc))]
+            ) from None
+        return encode_data_url(audio.data, fmt, kind="audio")
+    raise InvalidTaskSpec(
+        [
+            Violation(
+                field=f"audios[{index}].path",
+                rule="local audio files must be loaded before a request is built (load_local_images)",
+                value=audio.path,
+            )
+        ]
+    )
+
+
+def video_url_of(task: VideoTask, index: int) -> str:
+    """The URL to send for ``task.videos[index]``.
+
+    Raises:
+        InvalidTaskSpec: the video is a local file or bytes (it needs an uploader first).
+    """
+    video = task.videos[index]
+    if video.url is not None:
+        return video.url
+    raise InvalidTaskSpec(
+        [
+            Violation(
+                field=f"videos[{index}]",
+                rule="reference videos are sent as URLs or asset ids: upload local files first",
+                value=video.path or "inline data",
+            )
+        ]
+    )
+
+
+def merge_extra(body: dict[str, Any], task: VideoTask, provider: str) -> dict[str, Any]:
+    """``body`` with the task's ``extra`` fields added; a clash is refused, never overwritten.
+
+    Raises:
+        InvalidTaskSpec: an ``extra`` key names a field the body already has.
+    """
+    if not task.extra:
+        return body
+    clash = sorted(set(task.extra) & set(body))
+    if clash:
+        raise InvalidTaskSpec(
+            [
+                Violation(
+                    field=f"extra.{key}",
+                    rule=f"provider {provider} writes {key} itself; extra may not override it",
+                    value=key,
+                )
+                for key in clash
+            ]
+        )
+    return {**body, **task.extra}
 
 
 def bearer(api_key: str) -> dict[str, str]:

@@ -65,6 +65,11 @@ class ProviderCapabilities:
         cancel_states: states in which a remote cancel is allowed.
         callbacks: the provider POSTs status changes to a task's ``callback_url``, with the
             task object a status GET answers as the body (so ``parse_status`` reads it).
+        reference_videos / reference_audios: reference videos / audio clips can be sent
+            (Seedance 2.x); videos always as URLs or asset ids.
+        inline_audios: audio may go inline as a base64 data URL (else URLs and asset ids).
+        tools: ``tools`` (web search) can be sent.
+        body_fields: the body keys the adapter writes itself, which ``extra`` may not name.
     """
 
     reference_images: bool = True
@@ -83,6 +88,11 @@ class ProviderCapabilities:
     can_list: bool = False
     cancel_states: frozenset[TaskState] = frozenset()
     callbacks: bool = False
+    reference_videos: bool = False
+    reference_audios: bool = False
+    inline_audios: bool = False
+    tools: bool = False
+    body_fields: frozenset[str] = frozenset()
 
 
 @attrs.frozen(kw_only=True)

@@ -34,11 +34,14 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
+    audio_url_of,
     bearer,
     check_capabilities,
     classify_error,
     image_url_of,
+    merge_extra,
     state_of,
+    video_url_of,
 )
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
@@ -52,6 +55,7 @@ from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, 
 from seedance_async.spec._task import VideoTask
 
 __all__ = [
+    "ARK_BODY_FIELDS",
     "ARK_STATUS_MAP",
     "DEFAULT_TASKS_PATH",
     "ArkAdapter",
@@ -91,7 +95,18 @@ _BODY_FIELDS = (
     "ratio",
     "duration",
     "frames",
+    # Seedance 2.x (docs/seedance-2 §4): omitted unless set, like the rest.
+    "priority",
+    "safety_identifier",
+    "draft",
+    "output_format",
 )
+
+
+ARK_BODY_FIELDS: frozenset[str] = frozenset(
+    {"model", "content", "tools", "omni_reference_task_type", *_BODY_FIELDS}
+)
+"""The keys an Ark create body may have from the spec (``extra`` may not name them)."""
 
 
 def ark_error_fields(root: Node | None, response: HttpResponse) -> tuple[str | None, str | None]:
@@ -188,6 +203,9 @@ class ArkAdapter:
             raise :class:`~seedance_async.core._errors.UnknownStatus`.
         callbacks: the provider posts status changes to ``callback_url`` (Ark does, and
             pass-through gateways hand the URL to Ark); turn off for a gateway that drops it.
+        task_type_names: how the neutral ``omni_reference_task_type`` values (``auto``,
+            ``reference``, ``edit``, ``extend``) are spelled on the wire; the spellings are
+            disputed, so a value left out is sent as its neutral name.
 
     Raises:
         ConfigurationError: a ``status_map`` value is not a neutral state name.
@@ -202,6 +220,7 @@ class ArkAdapter:
         can_cancel: bool = True,
         status_map: Mapping[str, str] | None = None,
         callbacks: bool = True,
+        task_type_names: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.tasks_path = "/" + tasks_path.strip("/")
@@ -214,6 +233,7 @@ class ArkAdapter:
                 raise ConfigurationError(
                     f"status_map maps {raw!r} to {neutral!r}; expected one of {allowed}"
                 ) from None
+        self.task_type_names = dict(task_type_names or {})
         wire = wire_facts("ark")
         self.capabilities = ProviderCapabilities(
             seed_min=wire.seed_min,
@@ -224,6 +244,11 @@ class ArkAdapter:
             can_list=can_list,
             cancel_states=frozenset({TaskState.QUEUED}) if can_cancel else frozenset(),
             callbacks=callbacks,
+            reference_videos=True,
+            reference_audios=True,
+            inline_audios=True,
+            tools=True,
+            body_fields=ARK_BODY_FIELDS,
         )
 
     def __repr__(self) -> str:
@@ -242,7 +267,11 @@ class ArkAdapter:
     # -- submit ---------------------------------------------------------------------------
 
     def submit_body(self, task: VideoTask) -> dict[str, Any]:
-        """The create-task JSON body for a spec (also used by Ark-format gateways)."""
+        """The create-task JSON body for a spec (also used by Ark-format gateways).
+
+        Content items keep the spec's order per kind (text, images, videos, audio), which is
+        how prompts address references ("Image 1", "Video 1", "Audio 1").
+        """
         content: list[dict[str, Any]] = []
         if task.prompt:
             content.append({"type": "text", "text": task.prompt})
@@ -254,12 +283,33 @@ class ArkAdapter:
                     "role": image.role.value,
                 }
             )
+        for n, video in enumerate(task.videos):
+            content.append(
+                {
+                    "type": "video_url",
+                    "video_url": {"url": video_url_of(task, n)},
+                    "role": video.role,
+                }
+            )
+        for n, audio in enumerate(task.audios):
+            content.append(
+                {
+                    "type": "audio_url",
+                    "audio_url": {"url": audio_url_of(task, n)},
+                    "role": audio.role,
+                }
+            )
         body: dict[str, Any] = {"model": task.model, "content": content}
         for name in _BODY_FIELDS:
             value = getattr(task, name)
             if value is not None:
                 body[name] = value.value if hasattr(value, "value") else value
-        return body
+        kind = task.omni_reference_task_type
+        if kind is not None:
+            body["omni_reference_task_type"] = self.task_type_names.get(kind, kind)
+        if task.tools:
+            body["tools"] = [{"type": tool} for tool in task.tools]
+        return merge_extra(body, task, self.name)
 
     def build_submit(self, task: VideoTask) -> HttpRequest:
         """``POST {tasks_path}`` with the Ark body."""

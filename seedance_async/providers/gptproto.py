@@ -74,7 +74,12 @@ class GptProtoAdapter(ArkAdapter):
         undocumented_fields: also send ``return_last_frame``, ``service_tier``,
             ``execution_expires_after`` and ``callback_url``. GPTProto does not list them,
             and a pass-through that drops a field does so silently (a dropped ``flex``
-            tier costs full price), so by default :meth:`check` refuses them.
+            tier costs full price), so by default :meth:`check` refuses them. Seedance 2.x's
+            ``priority``, ``safety_identifier``, ``draft``, ``omni_reference_task_type`` and
+            ``output_format`` are in the same list.
+        reference_media: also send reference videos and audio (``video_url`` /
+            ``audio_url`` items) and ``tools``. GPTProto's 2.0 pages show images only, so
+            whether it forwards them is unknown; off by default.
 
     Raises:
         ConfigurationError: an option has a value outside its documented set.
@@ -91,6 +96,7 @@ class GptProtoAdapter(ArkAdapter):
         auth_scheme: AuthScheme = "bearer",
         camera_fixed_field: CameraField = "camera_fixed",
         undocumented_fields: bool = False,
+        reference_media: bool = False,
     ) -> None:
         if auth_scheme not in ("bearer", "raw"):
             raise ConfigurationError(f"auth_scheme must be 'bearer' or 'raw', not {auth_scheme!r}")
@@ -117,6 +123,10 @@ class GptProtoAdapter(ArkAdapter):
             seed_max=wire.seed_max,
             ratios=wire.ratios,
             durations=wire.durations,
+            reference_videos=reference_media,
+            reference_audios=reference_media,
+            tools=reference_media,
+            body_fields=self.capabilities.body_fields | {camera_fixed_field},
         )
         if not undocumented_fields:
             # The Ark fields its parameter table leaves out (catalog/gptproto.toml).

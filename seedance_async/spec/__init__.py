@@ -4,7 +4,14 @@ statuses, handles, results, and the one codec for their JSON forms.
 
 from __future__ import annotations
 
-from seedance_async.spec._catalog import MODELS, ModelCapabilities, model_capabilities
+from seedance_async.spec._catalog import (
+    MODELS,
+    MediaLimits,
+    ModelCapabilities,
+    Retirement,
+    is_neutral_model,
+    model_capabilities,
+)
 from seedance_async.spec._codec import (
     dump_handle,
     dump_result,
@@ -26,6 +33,12 @@ from seedance_async.spec._cost import (
     usage_cost,
 )
 from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
+from seedance_async.spec._media_sniff import (
+    MediaInfo,
+    NotMedia,
+    sniff_media_bytes,
+    sniff_media_file,
+)
 from seedance_async.spec._rules import UnknownModelWarning
 from seedance_async.spec._status import (
     FAILURE_CATEGORIES,
@@ -38,8 +51,11 @@ from seedance_async.spec._status import (
 )
 from seedance_async.spec._task import VideoTask, validate
 from seedance_async.spec._vocab import (
+    Audio,
+    AudioRoleName,
     Image,
     ImageRole,
+    OutputFormatName,
     Ratio,
     RatioName,
     Resolution,
@@ -47,6 +63,10 @@ from seedance_async.spec._vocab import (
     RoleName,
     ServiceTier,
     ServiceTierName,
+    TaskTypeName,
+    ToolName,
+    Video,
+    VideoRoleName,
 )
 
 __all__ = [
@@ -54,19 +74,26 @@ __all__ = [
     "MODELS",
     "TERMINAL_STATES",
     "Attempt",
+    "Audio",
+    "AudioRoleName",
     "CostEstimate",
     "DownloadPart",
     "EffectiveParams",
     "FailureCategory",
     "Image",
     "ImageRole",
+    "MediaInfo",
+    "MediaLimits",
     "ModelCapabilities",
+    "NotMedia",
     "Outcome",
+    "OutputFormatName",
     "PriceTable",
     "Ratio",
     "RatioName",
     "Resolution",
     "ResolutionName",
+    "Retirement",
     "RoleName",
     "ServiceTier",
     "ServiceTierName",
@@ -74,8 +101,12 @@ __all__ = [
     "TaskResult",
     "TaskState",
     "TaskStatus",
+    "TaskTypeName",
+    "ToolName",
     "UnknownModelWarning",
     "Usage",
+    "Video",
+    "VideoRoleName",
     "VideoTask",
     "dump_handle",
     "dump_result",
@@ -83,6 +114,7 @@ __all__ = [
     "dump_task",
     "estimate_cost",
     "estimate_tokens",
+    "is_neutral_model",
     "load_handle",
     "load_price_table",
     "load_result",
@@ -90,6 +122,8 @@ __all__ = [
     "load_stored_task",
     "load_task",
     "model_capabilities",
+    "sniff_media_bytes",
+    "sniff_media_file",
     "task_hash",
     "usage_cost",
     "validate",

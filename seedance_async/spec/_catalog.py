@@ -16,15 +16,19 @@ from typing import Any, overload
 
 import attrs
 
+from seedance_async.core._errors import ConfigurationError
 from seedance_async.core._strict_data import read_catalog, strict_converter, structure_strictly
 from seedance_async.spec._vocab import Ratio, Resolution
 
 __all__ = [
     "MODELS",
     "DefaultLimits",
+    "MediaLimits",
     "ModelCapabilities",
     "ModelCatalog",
+    "Retirement",
     "UniversalRules",
+    "is_neutral_model",
     "model_capabilities",
     "model_catalog",
     "normalise_model_id",
@@ -35,12 +39,51 @@ _FILE = "seedance.toml"
 
 
 @attrs.frozen(kw_only=True)
+class MediaLimits:
+    """What reference videos and audio clips must be (Seedance 2.x), from ``[media.*]``.
+
+    Bounds are inclusive. Upper time bounds get ``seconds_tolerance`` on top: containers
+    round durations, and a clip cut at 15 s often reads as 15.04 s.
+    """
+
+    video_formats: frozenset[str]
+    video_codecs: frozenset[str]
+    video_min_seconds: float
+    video_max_seconds: float
+    video_total_seconds: float
+    video_max_bytes: int
+    video_pixels_min: int
+    video_pixels_max: int
+    video_side_min: int
+    video_side_max: int
+    video_aspect_min: float
+    video_aspect_max: float
+    video_fps_min: float
+    video_fps_max: float
+    audio_formats: frozenset[str]
+    audio_min_seconds: float
+    audio_max_seconds: float
+    audio_total_seconds: float
+    audio_max_bytes: int
+    seconds_tolerance: float
+
+
+@attrs.frozen(kw_only=True)
+class Retirement:
+    """A model a provider has stopped (``retired``) or announced it will stop (``deprecated``)."""
+
+    status: str = attrs.field(validator=attrs.validators.in_(("retired", "deprecated")))
+    on: str
+    replacement: str
+
+
+@attrs.frozen(kw_only=True)
 class ModelCapabilities:
     """The documented abilities and limits of one model family.
 
     Attributes:
         family: normalised family name, e.g. ``seedance-1-0-lite-i2v``.
-        model_ids: the Volcengine ids of this family (BytePlus drops ``doubao-``).
+        model_ids: the ids of this family (Volcengine's where it has one).
         text_to_video / first_frame / first_last_frame / reference_images: scenarios.
         max_reference_images: the most reference images one task may carry.
         audio: whether ``generate_audio`` is supported.
@@ -52,6 +95,19 @@ class ModelCapabilities:
         ratios: the documented output ratios.
         submit_rpm / max_running: Volcengine per-account defaults (creates per minute,
             concurrently running tasks), used as the default budgets.
+        max_reference_videos / max_reference_audios: reference videos and audio clips one
+            task may carry (Seedance 2.x); ``audio_only_references`` allows audio without
+            an image or video.
+        reference_1080p / reference_adaptive / reference_camera_fixed: whether 1080p,
+            ``ratio=adaptive`` and ``camera_fixed`` work in the reference scenario.
+        camera_fixed / service_tier / seed / draft / priority / safety_identifier /
+            omni_reference_task_type / output_format: whether the model takes the field.
+        tools: the tools the model can use (``web_search``).
+        media: the limits on reference videos and audio, or None without such references.
+        provider_ids: the model's id per provider naming (``volcengine``, ``byteplus``,
+            ``aimlapi``...): how a neutral name (``seedance-2.0-fast``) is sent.
+        retired: per provider naming, a retirement with the named replacement.
+        generation: 1 for Seedance 1.x, 2 for 2.x.
     """
 
     family: str
@@ -73,6 +129,29 @@ class ModelCapabilities:
     ratios: frozenset[Ratio]
     submit_rpm: int
     max_running: int
+    max_reference_videos: int = 0
+    max_reference_audios: int = 0
+    audio_only_references: bool = False
+    reference_1080p: bool = False
+    reference_adaptive: bool = False
+    reference_camera_fixed: bool = False
+    camera_fixed: bool = True
+    service_tier: bool = True
+    seed: bool = True
+    draft: bool = False
+    priority: bool = False
+    safety_identifier: bool = False
+    omni_reference_task_type: bool = False
+    output_format: bool = False
+    tools: frozenset[str] = frozenset()
+    media: MediaLimits | None = None
+    provider_ids: Mapping[str, str] = attrs.field(factory=dict)
+    retired: Mapping[str, Retirement] = attrs.field(factory=dict)
+    generation: int = 1
+
+    def id_for(self, naming: str) -> str | None:
+        """The model's id under a provider naming (``byteplus``...), or None if it has none."""
+        return self.provider_ids.get(naming)
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +172,11 @@ class UniversalRules:
     expires_max: int
     expires_default: int
     max_reference_images: int
+    max_reference_videos: int
+    max_reference_audios: int
+    priority_min: int
+    priority_max: int
+    safety_identifier_max_chars: int
     image_max_bytes: int
     request_max_bytes: int
     image_side_min_excl: int
@@ -108,6 +192,7 @@ class IdSpellings:
 
     strip_prefixes: tuple[str, ...]
     aliases: Mapping[str, str]
+    neutral: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,6 +210,7 @@ class _SeedanceFile:
     unknown_model: DefaultLimits
     family_defaults: Mapping[str, Any]
     families: Mapping[str, Mapping[str, Any]]
+    media: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -165,6 +251,16 @@ def load_model_catalog(data: Mapping[str, Any], *, where: str = f"catalog/{_FILE
     families = []
     for name, table in parsed.families.items():
         merged = {**parsed.family_defaults, **table, "family": name}
+        profile = merged.get("media")
+        if profile is not None:
+            # A family names its media profile; the profile's table is what it loads.
+            if not isinstance(profile, str) or profile not in parsed.media:
+                known = ", ".join(sorted(parsed.media)) or "none"
+                raise ConfigurationError(
+                    f"{where}: $.families.{name}.media names no [media.*] table "
+                    f"(got {profile!r}; known: {known})"
+                )
+            merged["media"] = parsed.media[profile]
         families.append(
             structure_strictly(
                 converter, merged, ModelCapabilities, where=where, path=f"$.families.{name}"
@@ -230,7 +326,15 @@ def normalise_model_id(model: str) -> str:
     for prefix in ids.strip_prefixes:
         name = name.removeprefix(prefix)
     name = _DATE_SUFFIX.sub("", name)
-    return ids.aliases.get(name, name)
+    return ids.aliases.get(name) or ids.neutral.get(name) or name
+
+
+def is_neutral_model(model: str) -> bool:
+    """True for a provider-neutral name: a family (``seedance-2-0-fast``) or a name of
+    ``[ids.neutral]`` (``seedance-2.0-fast``). Each provider alias sends its own id for it."""
+    catalog = model_catalog()
+    name = model.strip().lower()
+    return name in catalog.ids.neutral or catalog.family(name) is not None
 
 
 def model_capabilities(model: str) -> ModelCapabilities | None:

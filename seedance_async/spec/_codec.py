@@ -32,11 +32,14 @@ from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask, trusted_specs
 from seedance_async.spec._vocab import (
     OPTIONAL_FIELDS,
+    Audio,
     Image,
     ImageRole,
     Ratio,
     Resolution,
     ServiceTier,
+    ToolName,
+    Video,
 )
 
 __all__ = [
@@ -113,25 +116,39 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode())
     # cattrs iterates whatever it is given: a string became one image per character and an
     # object one image per key, with confusing messages. Demand the JSON shapes first.
-    image_hook = conv.get_structure_hook(Image)
+    for item_cls in (Image, Video, Audio):
+        _demand_shapes(conv, item_cls)
+    tools_hook = conv.get_structure_hook(tuple[ToolName, ...])
 
-    def _image(value: Any, cls: type) -> Image:
+    def _tools(value: Any, cls: type) -> tuple[ToolName, ...]:
+        if not isinstance(value, list | tuple):
+            raise _WrongType(f"expected a JSON array of tool names, got {type(value).__name__}")
+        result: tuple[ToolName, ...] = tools_hook(value, cls)
+        return result
+
+    conv.register_structure_hook_func(lambda t: t == tuple[ToolName, ...], _tools)
+    return conv
+
+
+def _demand_shapes(conv: cattrs.Converter, item_cls: type[Any]) -> None:
+    """Items must be JSON objects, and lists of them JSON arrays."""
+    item_hook = conv.get_structure_hook(item_cls)
+
+    def _item(value: Any, cls: type) -> Any:
         if not isinstance(value, Mapping):
             raise _WrongType(f"expected a JSON object, got {type(value).__name__}")
-        result: Image = image_hook(value, cls)
-        return result
+        return item_hook(value, cls)
 
-    conv.register_structure_hook(Image, _image)
-    images_hook = conv.get_structure_hook(tuple[Image, ...])
+    conv.register_structure_hook(item_cls, _item)
+    many = tuple[item_cls, ...]  # type: ignore[valid-type]
+    items_hook = conv.get_structure_hook(many)
 
-    def _images(value: Any, cls: type) -> tuple[Image, ...]:
+    def _items(value: Any, cls: type) -> Any:
         if not isinstance(value, list | tuple):
             raise _WrongType(f"expected a JSON array, got {type(value).__name__}")
-        result: tuple[Image, ...] = images_hook(value, cls)
-        return result
+        return items_hook(value, cls)
 
-    conv.register_structure_hook_func(lambda t: t == tuple[Image, ...], _images)
-    return conv
+    conv.register_structure_hook_func(lambda t: t == many, _items)
 
 
 _converter = _make_converter()
@@ -204,32 +221,41 @@ def _first_warning(exc: BaseException) -> Warning | None:
     return None
 
 
-def _image_dict(image: Image) -> dict[str, Any]:
+def _media_dict(item: Image | Video | Audio) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if image.url is not None:
-        out["url"] = image.url
-    if image.path is not None:
-        out["path"] = image.path
-    if image.data is not None:
-        out["data"] = base64.b64encode(image.data).decode()
-    out["role"] = image.role.value
+    if item.url is not None:
+        out["url"] = item.url
+    if item.path is not None:
+        out["path"] = item.path
+    if item.data is not None:
+        out["data"] = base64.b64encode(item.data).decode()
+    out["role"] = item.role.value if isinstance(item, Image) else item.role
     return out
 
 
 def dump_task(task: VideoTask) -> dict[str, Any]:
     """Dump a task to a plain JSON object that :func:`load_task` reads back unchanged.
 
-    Unset options are left out.
+    Unset options are left out, so a spec without the fields a later version added dumps
+    (and hashes) exactly as it did before them.
     """
     out: dict[str, Any] = {"model": task.model}
     if task.prompt:
         out["prompt"] = task.prompt
     if task.images:
-        out["images"] = [_image_dict(i) for i in task.images]
+        out["images"] = [_media_dict(i) for i in task.images]
+    if task.videos:
+        out["videos"] = [_media_dict(v) for v in task.videos]
+    if task.audios:
+        out["audios"] = [_media_dict(a) for a in task.audios]
     for name in OPTIONAL_FIELDS:
         value = getattr(task, name)
         if value is not None:
             out[name] = value.value if isinstance(value, enum.Enum) else value
+    if task.tools:
+        out["tools"] = list(task.tools)
+    if task.extra:
+        out["extra"] = dict(task.extra)
     if task.metadata:
         out["metadata"] = dict(task.metadata)
     return out

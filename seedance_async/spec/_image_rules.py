@@ -28,7 +28,7 @@ from seedance_async.spec._image_sniff import (
     sniff_bytes,
     sniff_file,
 )
-from seedance_async.spec._vocab import Image, ImageRole, TaskFields, base64_size
+from seedance_async.spec._vocab import ASSET_SCHEME, Image, ImageRole, TaskFields, base64_size
 
 __all__ = [
     "check_images",
@@ -49,10 +49,12 @@ def check_images(task: TaskFields) -> Iterator[Violation]:
                 rule="an image needs exactly one source: url, path or data",
                 value=f"{image.source_count} sources",
             )
-        if image.url is not None and not image.url.startswith(("https://", "http://", "data:")):
+        if image.url is not None and not image.url.startswith(
+            ("https://", "http://", "data:", ASSET_SCHEME)
+        ):
             yield Violation(
                 field=f"images[{n}].url",
-                rule="image url must be an http(s) URL or a data:image/<format>;base64 URL",
+                rule="image url must be an http(s) URL, a data:image/<format>;base64 URL or asset://<id>",
                 value=image.url[:80],
             )
     roles = [i.role for i in task.images]

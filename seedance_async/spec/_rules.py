@@ -27,9 +27,12 @@ from seedance_async.spec._image_rules import (
     check_images,
     check_inline_images,
 )
+from seedance_async.spec._media_files import check_inline_media
+from seedance_async.spec._media_rules import check_generation_fields, check_media
 from seedance_async.spec._vocab import ImageRole, Ratio, Resolution, TaskFields
 
 __all__ = [
+    "REFERENCE_SCENARIOS",
     "UnknownModelWarning",
     "check_task",
     "collect_violations",
@@ -44,7 +47,10 @@ class UnknownModelWarning(UserWarning):
 
 
 def scenario_of(task: TaskFields) -> str:
-    """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
+    """``text``, ``first_frame``, ``first_last_frame``, ``reference_images`` (reference
+    images only) or ``multimodal_reference`` (reference videos or audio, images optional)."""
+    if task.videos or task.audios:
+        return "multimodal_reference"
     roles = {i.role for i in task.images}
     if not roles:
         return "text"
@@ -53,6 +59,9 @@ def scenario_of(task: TaskFields) -> str:
     if ImageRole.LAST_FRAME in roles:
         return "first_last_frame"
     return "first_frame"
+
+
+REFERENCE_SCENARIOS = frozenset({"reference_images", "multimodal_reference"})
 
 
 def check_task(task: TaskFields) -> None:
@@ -80,7 +89,10 @@ def collect_violations(task: TaskFields) -> list[Violation]:
     out += _check_output(task, caps)
     out += _check_options(task, caps)
     out += _check_metadata(task)
+    out += check_media(task, caps)
+    out += check_generation_fields(task, caps)
     out += check_inline_images(task, caps)
+    out += check_inline_media(task, caps)
     return out
 
 
@@ -109,32 +121,34 @@ def _check_model_and_prompt(task: TaskFields) -> Iterator[Violation]:
 
 def _check_scenario(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     scenario = scenario_of(task)
-    if scenario == "reference_images":
-        if task.resolution is Resolution.P1080:
+    if caps is None:
+        return
+    if scenario in REFERENCE_SCENARIOS:
+        if task.resolution is Resolution.P1080 and not caps.reference_1080p:
             yield Violation(
                 field="resolution",
                 rule="1080p is not supported with reference images",
                 value="1080p",
             )
-        if task.camera_fixed:
+        if task.camera_fixed and caps.camera_fixed and not caps.reference_camera_fixed:
             yield Violation(
                 field="camera_fixed",
                 rule="camera_fixed is not supported with reference images",
                 value=True,
             )
-        if task.ratio is Ratio.ADAPTIVE:
+        if task.ratio is Ratio.ADAPTIVE and not caps.reference_adaptive:
             yield Violation(
                 field="ratio",
                 rule="ratio=adaptive is not supported with reference images",
                 value="adaptive",
             )
-    if caps is None:
-        return
     supported = {
         "text": caps.text_to_video,
         "first_frame": caps.first_frame,
         "first_last_frame": caps.first_last_frame,
         "reference_images": caps.reference_images,
+        # Checked per kind of media by the media rules, which name the kind.
+        "multimodal_reference": True,
     }[scenario]
     if not supported:
         yield Violation(
@@ -142,7 +156,7 @@ def _check_scenario(task: TaskFields, caps: ModelCapabilities | None) -> Iterato
             rule=f"model {caps.family} does not support the {scenario.replace('_', ' ')} scenario",
             value=task.model,
         )
-    if scenario == "reference_images" and caps.reference_images:
+    if scenario in REFERENCE_SCENARIOS and caps.reference_images:
         # Count reference images only, and leave counts above the universal limit to the
         # universal rule so one mistake is reported once.
         refs = len(task.images_with(ImageRole.REFERENCE_IMAGE))

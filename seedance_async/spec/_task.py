@@ -18,18 +18,27 @@ import attrs
 
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.spec._image_rules import check_local_images
+from seedance_async.spec._media_files import check_local_media
 from seedance_async.spec._rules import check_task, scenario_of
 from seedance_async.spec._vocab import (
+    Audio,
     Image,
     ImageRole,
+    OutputFormatName,
     Ratio,
     Resolution,
     ServiceTier,
-    freeze_metadata,
+    TaskTypeName,
+    ToolName,
+    Video,
+    freeze_mapping,
+    to_audios,
     to_images,
     to_ratio,
     to_resolution,
     to_service_tier,
+    to_tools,
+    to_videos,
 )
 
 __all__ = ["ProviderChecker", "VideoTask", "trusted_specs", "validate"]
@@ -57,6 +66,14 @@ class VideoTask:
     Build it with keyword arguments or from a JSONL line with :func:`load_task`. Unset
     options are None and are not sent, so each provider applies its own default.
 
+    Seedance 2.x adds reference ``videos`` and ``audios`` (with reference ``images`` they make
+    the multimodal reference scenario), ``tools`` (``web_search``), ``priority`` (0-9, queue
+    order within one endpoint), ``safety_identifier`` (a stable hash of your end user, at
+    most 64 characters), ``draft`` (a cheap 480p preview on models that have drafts) and, on
+    2.5, ``omni_reference_task_type`` and ``output_format``. ``extra`` passes fields this
+    library does not model yet into the request body; it may not name a field the library
+    sends itself.
+
     Raises:
         InvalidTaskSpec: on construction, listing every universal and per-model rule broken.
     """
@@ -76,7 +93,16 @@ class VideoTask:
     service_tier: ServiceTier | None = attrs.field(default=None, converter=to_service_tier)
     execution_expires_after: int | None = None
     callback_url: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze_metadata, hash=False)
+    videos: tuple[Video, ...] = attrs.field(default=(), converter=to_videos)
+    audios: tuple[Audio, ...] = attrs.field(default=(), converter=to_audios)
+    tools: tuple[ToolName, ...] = attrs.field(default=(), converter=to_tools)
+    priority: int | None = None
+    safety_identifier: str | None = None
+    draft: bool | None = None
+    omni_reference_task_type: TaskTypeName | None = None
+    output_format: OutputFormatName | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze_mapping, hash=False)
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze_mapping, hash=False)
     # The spec hash, computed once per value by the codec: a task's key is needed by the
     # journal, the handle and the results line, and each would otherwise re-serialise it.
     _hash: str | None = attrs.field(
@@ -95,8 +121,14 @@ class VideoTask:
 
     @property
     def scenario(self) -> str:
-        """``text``, ``first_frame``, ``first_last_frame`` or ``reference_images``."""
+        """``text``, ``first_frame``, ``first_last_frame``, ``reference_images`` (reference images
+        only) or ``multimodal_reference`` (reference videos or audios, images optional)."""
         return scenario_of(self)
+
+    @property
+    def has_video_input(self) -> bool:
+        """True with reference videos: providers price such tasks differently."""
+        return bool(self.videos)
 
 
 class ProviderChecker(Protocol):
@@ -115,7 +147,8 @@ def validate(
     Args:
         task: the spec (already valid against universal and per-model rules).
         provider: an adapter whose own rules apply (seed range, fields it can express...).
-        check_files: read the headers of local image files (blocking disk reads).
+        check_files: read the headers of local image, video and audio files (blocking
+            disk reads).
 
     Raises:
         InvalidTaskSpec: listing every provider and file violation at once.
@@ -125,5 +158,6 @@ def validate(
         out += provider.check(task)
     if check_files:
         out += check_local_images(task)
+        out += check_local_media(task)
     if out:
         raise InvalidTaskSpec(out)

@@ -193,13 +193,18 @@ UNDOCUMENTED_FIELDS = wire_facts("gptproto").undocumented_fields
 @pytest.mark.parametrize("field", sorted(UNDOCUMENTED_FIELDS))
 def test_undocumented_fields_refused(field: str) -> None:
     """Fields GPTProto's table does not list are refused by default, naming the field."""
-    value: Any = {
-        "return_last_frame": True,
-        "service_tier": "flex",
-        "execution_expires_after": 3600,
-        "callback_url": "https://hooks.example.com/cb",
+    model, value = {
+        "return_last_frame": (PRO, True),
+        "service_tier": (PRO, "flex"),
+        "execution_expires_after": (PRO, 3600),
+        "callback_url": (PRO, "https://hooks.example.com/cb"),
+        "priority": ("doubao-seedance-2-0-260128", 5),
+        "safety_identifier": ("doubao-seedance-2-0-260128", "user-hash"),
+        "draft": ("doubao-seedance-1-5-pro-251215", True),
+        "omni_reference_task_type": ("doubao-seedance-2-5-260628", "reference"),
+        "output_format": ("doubao-seedance-2-5-260628", "mov"),
     }[field]
-    task = VideoTask(model=PRO, prompt="p", **{field: value})
+    task = VideoTask(model=model, prompt="p", **{field: value})  # type: ignore[arg-type]
     assert [v.field for v in ADAPTER.check(task)] == [field]
     with pytest.raises(InvalidTaskSpec) as info:
         ADAPTER.build_submit(task)

@@ -561,21 +561,29 @@ def test_unknown_model_gets_universal_rules_and_a_warning() -> None:
     assert task.scenario == "reference_images"
 
 
+def test_unknown_model_takes_reference_1080p() -> None:
+    """The 1.x reference-image limits (no 1080p) are per family: an endpoint id is not blocked."""
+    with pytest.warns(UnknownModelWarning):
+        task = VideoTask(model="ep-20250101-abcde", images=[REF], resolution=Resolution.P1080)
+    assert task.resolution is Resolution.P1080
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
         ({"prompt": "x", "seed": 2**32}, "seed"),
         ({"prompt": "x", "frames": 30}, "frames"),
         ({"prompt": "x", "duration": 0}, "duration"),
-        ({"images": [REF], "resolution": Resolution.P1080}, "resolution"),
         ({"images": [FIRST, REF]}, "images"),
         ({}, "prompt"),
+        ({"prompt": "x", "priority": 10}, "priority"),
+        ({"prompt": "x", "extra": {"duration": 5}}, "extra.duration"),
     ],
 )
 def test_unknown_model_still_gets_universal_rules(kwargs: dict[str, Any], field: str) -> None:
     """Universal rules apply to an unknown model too, after the warning."""
     with pytest.warns(UnknownModelWarning), pytest.raises(InvalidTaskSpec) as info:
-        VideoTask(model="dreamina-seedance-2-0-260128", **kwargs)
+        VideoTask(model="doubao-seedance-9-9-990101", **kwargs)
     assert info.value.fields == (field,)
 
 

@@ -58,9 +58,12 @@ def test_minimal_task_has_unset_options() -> None:
     assert task.images == ()
     assert task.scenario == "text"
     options = attrs.asdict(task, recurse=False)
-    del options["model"], options["prompt"], options["images"], options["metadata"]
+    for name in ("model", "prompt", "images", "videos", "audios", "tools", "metadata", "extra"):
+        del options[name]
     assert set(options.values()) == {None}
     assert dict(task.metadata) == {}
+    assert dict(task.extra) == {}
+    assert (task.videos, task.audios, task.tools) == ((), (), ())
 
 
 def test_images_list_is_stored_as_tuple() -> None:
@@ -125,7 +128,7 @@ def test_string_enum_values_are_checked_by_the_rules() -> None:
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda: VideoTask(model=PRO, prompt="x", resolution="4k"), "resolution"),  # type: ignore[arg-type]
+        (lambda: VideoTask(model=PRO, prompt="x", resolution="8k"), "resolution"),  # type: ignore[arg-type]
         (lambda: VideoTask(model=PRO, prompt="x", ratio="2:1"), "ratio"),  # type: ignore[arg-type]
         (lambda: VideoTask(model=PRO, prompt="x", service_tier="fast"), "service_tier"),  # type: ignore[arg-type]
         (lambda: Image(url="https://e.com/a.png", role="middle_frame"), "role"),  # type: ignore[arg-type]
@@ -161,7 +164,7 @@ def test_task_and_image_are_slotted() -> None:
     assert not hasattr(task, "__dict__")
     assert not hasattr(Image.from_url("https://e.com"), "__dict__")
     with pytest.raises((AttributeError, attrs.exceptions.FrozenInstanceError)):
-        task.extra = 1  # type: ignore[attr-defined]
+        task.no_such_field = 1  # type: ignore[attr-defined]
 
 
 def test_fields_are_keyword_only() -> None:
@@ -282,7 +285,7 @@ JSON_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("missing model", _with({}, drop=("model",)), "model", "required field is missing"),
     ("model not a string", _with({"model": 5}), "model", "expected a string"),
-    ("unknown resolution", _with({"resolution": "4k"}), "resolution", "expected one of"),
+    ("unknown resolution", _with({"resolution": "8k"}), "resolution", "expected one of"),
     ("unknown ratio", _with({"ratio": "2:1"}), "ratio", "expected one of"),
     ("ratio as number", _with({"ratio": 1.5}), "ratio", "expected one of"),
     ("data not base64", _with({"images": [{"data": "not base64!"}]}), "images[0].data", "base64"),
