@@ -33,7 +33,13 @@ from seedance_async.core._errors import (
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._json import Node
 from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
-from seedance_async.spec._catalog import model_capabilities
+from seedance_async.core._warn import warn_caller
+from seedance_async.spec._catalog import (
+    RetiredModelWarning,
+    model_capabilities,
+    model_deprecation,
+    model_for_provider,
+)
 from seedance_async.spec._image_sniff import NotAnImage, sniff_bytes
 from seedance_async.spec._media_sniff import NotMedia, sniff_media_bytes
 from seedance_async.spec._rules import scenario_of
@@ -49,12 +55,14 @@ __all__ = [
     "classify_error",
     "image_url_of",
     "merge_extra",
+    "model_violations",
     "parse_reset_time",
     "parse_retry_after",
     "request_id_of",
     "resolve_result_urls",
     "state_of",
     "video_url_of",
+    "wire_model",
 ]
 
 # 429 codes that mean "waiting will not help": a user-set spend cap, a monthly account
@@ -588,6 +596,23 @@ def merge_extra(body: dict[str, Any], task: VideoTask, provider: str) -> dict[st
             ]
         )
     return {**body, **task.extra}
+
+
+def model_violations(provider: str, naming: str, task: VideoTask) -> list[Violation]:
+    """A retired model, or a neutral name without an id under the provider's ``naming``;
+    a model the provider has announced it will retire is a :class:`RetiredModelWarning`."""
+    notice = model_deprecation(task.model, naming)
+    if notice is not None:
+        warn_caller(f"provider {provider}: {notice}", RetiredModelWarning)
+    _, problem = model_for_provider(task.model, naming)
+    if problem is None:
+        return []
+    return [Violation(field="model", rule=f"provider {provider}: {problem}", value=task.model)]
+
+
+def wire_model(task: VideoTask, naming: str) -> str:
+    """The model id to send: a neutral name translated to the provider's own id."""
+    return model_for_provider(task.model, naming)[0]
 
 
 def bearer(api_key: str) -> dict[str, str]:

@@ -40,8 +40,10 @@ from seedance_async.providers._common import (
     classify_error,
     image_url_of,
     merge_extra,
+    model_violations,
     state_of,
     video_url_of,
+    wire_model,
 )
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
@@ -203,6 +205,10 @@ class ArkAdapter:
             raise :class:`~seedance_async.core._errors.UnknownStatus`.
         callbacks: the provider posts status changes to ``callback_url`` (Ark does, and
             pass-through gateways hand the URL to Ark); turn off for a gateway that drops it.
+        model_naming: whose model ids this host uses (``volcengine``: ``doubao-…``;
+            ``byteplus``: ``dreamina-…`` for 2.x): a provider-neutral model name
+            (``seedance-2.0-fast``) is sent as that naming's id, and a model this naming
+            has retired is refused with its named replacement.
         task_type_names: how the neutral ``omni_reference_task_type`` values (``auto``,
             ``reference``, ``edit``, ``extend``) are spelled on the wire; the spellings are
             disputed, so a value left out is sent as its neutral name.
@@ -221,8 +227,10 @@ class ArkAdapter:
         status_map: Mapping[str, str] | None = None,
         callbacks: bool = True,
         task_type_names: Mapping[str, str] | None = None,
+        model_naming: str = "volcengine",
     ) -> None:
         self.name = name
+        self.model_naming = model_naming
         self.tasks_path = "/" + tasks_path.strip("/")
         self.status_map: dict[str, TaskState] = dict(ARK_STATUS_MAP)
         for raw, neutral in (status_map or {}).items():
@@ -257,8 +265,11 @@ class ArkAdapter:
     # -- rules and auth -------------------------------------------------------------------
 
     def check(self, task: VideoTask) -> list[Violation]:
-        """Violations of what Ark's body can express (Ark takes every spec field)."""
-        return check_capabilities(self.name, self.capabilities, task)
+        """Violations of what Ark's body can express (Ark takes every spec field), and of
+        the model on this host (retired, or a neutral name without an id here)."""
+        return model_violations(self.name, self.model_naming, task) + check_capabilities(
+            self.name, self.capabilities, task
+        )
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """``Authorization: Bearer <key>`` (§2.1)."""
@@ -299,7 +310,7 @@ class ArkAdapter:
                     "role": audio.role,
                 }
             )
-        body: dict[str, Any] = {"model": task.model, "content": content}
+        body: dict[str, Any] = {"model": wire_model(task, self.model_naming), "content": content}
         for name in _BODY_FIELDS:
             value = getattr(task, name)
             if value is not None:

@@ -113,6 +113,7 @@ class GptProtoAdapter(ArkAdapter):
             status_map={**_LEGACY_STATUSES, **(status_map or {})},
             # Whether GPTProto relays callback_url is undocumented: only when it is sent.
             callbacks=undocumented_fields,
+            model_naming="gptproto",
         )
         self.auth_scheme: AuthScheme = auth_scheme
         self.camera_fixed_field: CameraField = camera_fixed_field

@@ -27,10 +27,13 @@ __all__ = [
     "ModelCapabilities",
     "ModelCatalog",
     "Retirement",
+    "RetiredModelWarning",
     "UniversalRules",
     "is_neutral_model",
     "model_capabilities",
     "model_catalog",
+    "model_deprecation",
+    "model_for_provider",
     "normalise_model_id",
     "universal_rules",
 ]
@@ -150,8 +153,21 @@ class ModelCapabilities:
     generation: int = 1
 
     def id_for(self, naming: str) -> str | None:
-        """The model's id under a provider naming (``byteplus``...), or None if it has none."""
-        return self.provider_ids.get(naming)
+        """The model's id under a provider naming (``byteplus``...), or None if it has none.
+
+        A naming with a fallback in ``[ids.naming_fallback]`` (GPTProto uses Volcengine's ids
+        unless a family says otherwise) falls back to it.
+        """
+        seen: set[str] = set()
+        fallbacks = model_catalog().ids.naming_fallback
+        current: str | None = naming
+        while current is not None and current not in seen:
+            found = self.provider_ids.get(current)
+            if found is not None:
+                return found
+            seen.add(current)
+            current = fallbacks.get(current)
+        return None
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +209,7 @@ class IdSpellings:
     strip_prefixes: tuple[str, ...]
     aliases: Mapping[str, str]
     neutral: Mapping[str, str] = attrs.field(factory=dict)
+    naming_fallback: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -335,6 +352,47 @@ def is_neutral_model(model: str) -> bool:
     catalog = model_catalog()
     name = model.strip().lower()
     return name in catalog.ids.neutral or catalog.family(name) is not None
+
+
+class RetiredModelWarning(FutureWarning):
+    """The provider has announced the model's retirement; the message names the replacement."""
+
+
+def model_for_provider(model: str, naming: str) -> tuple[str, str | None]:
+    """(the id to send, a problem) for a task's model on a provider with ``naming``.
+
+    A provider-neutral name (``seedance-2.0-fast``, ``seedance-2-0-fast``) becomes the
+    family's id under ``naming`` (``volcengine``, ``byteplus``, ``aimlapi``...); any other
+    id is sent as written. The problem names a retired model and its replacement, or a
+    neutral name the provider has no id for.
+    """
+    caps = model_capabilities(model)
+    if caps is None:
+        return model, None
+    retirement = caps.retired.get(naming)
+    if retirement is not None and retirement.status == "retired":
+        return model, (
+            f"model {caps.family} was retired on {naming} on {retirement.on}; "
+            f"use {retirement.replacement}"
+        )
+    if not is_neutral_model(model):
+        return model, None
+    wire = caps.id_for(naming)
+    if wire is None:
+        return model, f"model {caps.family} has no {naming} id (name it by the provider's own id)"
+    return wire, None
+
+
+def model_deprecation(model: str, naming: str) -> str | None:
+    """The notice for a model the provider has announced it will retire, or None."""
+    caps = model_capabilities(model)
+    retirement = None if caps is None else caps.retired.get(naming)
+    if caps is None or retirement is None or retirement.status != "deprecated":
+        return None
+    return (
+        f"model {caps.family} is deprecated on {naming} and stops on {retirement.on}; "
+        f"use {retirement.replacement}"
+    )
 
 
 def model_capabilities(model: str) -> ModelCapabilities | None:

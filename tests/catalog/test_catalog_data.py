@@ -200,6 +200,8 @@ EXPECTED_BUILTINS = {
         key_env="BYTEPLUS_API_KEY",
         submit_rpm=300,
         max_running=5,
+        # Seedance 2.x: BytePlus's own model ids for neutral names, and its retirements.
+        options={"model_naming": "byteplus"},
     ),
     "chainhub": ProviderConfig(
         alias="chainhub",
