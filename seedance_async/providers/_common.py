@@ -30,10 +30,10 @@ from seedance_async.core._errors import (
     UnsupportedParameter,
     Violation,
 )
+from seedance_async.core._warn import warn_caller
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._json import Node
 from seedance_async.providers._protocol import ListQuery, ProviderCapabilities, TaskPage
-from seedance_async.core._warn import warn_caller
 from seedance_async.spec._catalog import (
     RetiredModelWarning,
     model_capabilities,
@@ -601,6 +601,8 @@ def merge_extra(body: dict[str, Any], task: VideoTask, provider: str) -> dict[st
 def model_violations(provider: str, naming: str, task: VideoTask) -> list[Violation]:
     """A retired model, or a neutral name without an id under the provider's ``naming``;
     a model the provider has announced it will retire is a :class:`RetiredModelWarning`."""
+    if model_capabilities(task.model) is None:
+        return []
     notice = model_deprecation(task.model, naming)
     if notice is not None:
         warn_caller(f"provider {provider}: {notice}", RetiredModelWarning)

@@ -40,12 +40,15 @@ from seedance_async.core._strict_data import strict_converter, structure_strictl
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers._common import (
     WithoutCancelOrList,
+    audio_url_of,
     bearer,
     check_capabilities,
     classify_error,
     image_url_of,
+    merge_extra,
     request_id_of,
     state_of,
+    video_url_of,
 )
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
@@ -54,10 +57,10 @@ from seedance_async.providers._protocol import (
     SubmitAccepted,
 )
 from seedance_async.spec._catalog import normalise_model_id
-from seedance_async.spec._rules import scenario_of
+from seedance_async.spec._rules import REFERENCE_SCENARIOS, scenario_of
 from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import OPTIONAL_FIELDS, ImageRole, Ratio
+from seedance_async.spec._vocab import OPTIONAL_FIELDS, ImageRole, Ratio, Resolution
 
 __all__ = [
     "AIMLAPI_STATUS_MAP",
@@ -116,6 +119,14 @@ class Route:
         last_frame: the schema has ``last_image_url``.
         audio: the schema has ``generate_audio``.
         camera_field: how the schema spells ``camera_fixed``.
+        references: the schema has ``image_urls`` / ``video_urls`` / ``audio_urls``
+            (Seedance 2.x).
+        resolutions: the schema's resolution values; None leaves the model's own.
+        watermark: the schema has ``watermark``.
+        universal: the model is served on the universal path ``/v2/video/generations``
+            only (Seedance 2.x).
+        upstream: the schema has the ``provider`` routing field (``bytedance``, ``fal``,
+            ``auto``).
     """
 
     text_id: str
@@ -125,6 +136,11 @@ class Route:
     last_frame: bool
     audio: bool
     camera_field: SchemaCameraField
+    references: bool = False
+    resolutions: frozenset[Resolution] | None = None
+    watermark: bool = True
+    universal: bool = False
+    upstream: bool = False
 
 
 @functools.cache
@@ -211,6 +227,9 @@ class AimlApiAdapter(WithoutCancelOrList):
             BytePlus (its ids are Ark ``cgt-`` ids) and documents ``-1`` as the 1.5 pro
             default, so the catalog says Ark's ``[-1, 2^32-1]``. Use ``0`` / ``2147483647``
             for the range every provider accepts.
+        upstream_provider: the ``provider`` field sent with Seedance 2.x models:
+            ``bytedance`` (the default: ByteDance's own limits and moderation, comparable
+            results), ``fal`` or ``auto`` (ByteDance, then fal.ai), or None to send none.
 
     Raises:
         ConfigurationError: an option has a value outside its documented set.
@@ -225,8 +244,15 @@ class AimlApiAdapter(WithoutCancelOrList):
         camera_fixed_field: CameraField = "auto",
         seed_min: int | None = None,
         seed_max: int | None = None,
+        upstream_provider: str | None = "bytedance",
     ) -> None:
         wire = wire_facts("aimlapi")
+        if upstream_provider not in (None, "bytedance", "fal", "auto"):
+            raise ConfigurationError(
+                "upstream_provider must be 'bytedance', 'fal', 'auto' or None, "
+                f"not {upstream_provider!r}"
+            )
+        self.upstream_provider = upstream_provider
         seed_min = wire.seed_min if seed_min is None else seed_min
         seed_max = wire.seed_max if seed_max is None else seed_max
         if camera_fixed_field not in ("auto", "camera_fixed", "camerafixed"):
@@ -241,8 +267,11 @@ class AimlApiAdapter(WithoutCancelOrList):
         self.status_path = self.submit_path if status_path is None else "/" + status_path.strip("/")
         self.camera_fixed_field: CameraField = camera_fixed_field
         self.capabilities = ProviderCapabilities(
-            # No reference-image or frames field in any AI/ML API schema (§4.2).
-            reference_images=False,
+            # Reference images, videos and audio only on the 2.x schemas (image_urls,
+            # video_urls, audio_urls): check() refuses them for the 1.x routes.
+            reference_images=True,
+            reference_videos=True,
+            reference_audios=True,
             frames=False,
             seed_min=seed_min,
             seed_max=seed_max,
@@ -254,6 +283,23 @@ class AimlApiAdapter(WithoutCancelOrList):
             fields=frozenset(OPTIONAL_FIELDS) - wire.fields_not_sent,
             can_cancel=False,
             can_list=False,
+            body_fields=frozenset(
+                {
+                    "model",
+                    "prompt",
+                    "image_url",
+                    "last_image_url",
+                    "image_urls",
+                    "video_urls",
+                    "audio_urls",
+                    "aspect_ratio",
+                    "provider",
+                    "generate_audio",
+                    "camera_fixed",
+                    "camerafixed",
+                    *(wire for _, wire in _PLAIN_FIELDS),
+                }
+            ),
         )
 
     def __repr__(self) -> str:
@@ -286,6 +332,24 @@ class AimlApiAdapter(WithoutCancelOrList):
             refuse("ratio", f"{what} for {model}", task.ratio.value)
         if scenario_of(task) == "first_last_frame" and not route.last_frame:
             refuse("images", f"has no last_image_url field for {model}", "last_frame")
+        if scenario_of(task) in REFERENCE_SCENARIOS and not route.references:
+            refuse("images", f"has no reference fields for {model}", "references")
+        if (
+            route.resolutions is not None
+            and task.resolution is not None
+            and task.resolution not in route.resolutions
+        ):
+            allowed = ", ".join(sorted(r.value for r in route.resolutions))
+            refuse("resolution", f"takes resolution {allowed} for {model}", task.resolution.value)
+        if task.watermark is not None and not route.watermark:
+            refuse("watermark", f"has no watermark field for {model}", task.watermark)
+        if route.universal and UNIVERSAL_PATH not in (self.submit_path, self.status_path):
+            refuse(
+                "model",
+                f"serves {model} on {UNIVERSAL_PATH} only: set the options submit_path and "
+                f"status_path to {UNIVERSAL_PATH}",
+                task.model,
+            )
         return out
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
@@ -323,6 +387,12 @@ class AimlApiAdapter(WithoutCancelOrList):
                 body["image_url"] = image_url_of(task, n)
             elif image.role is ImageRole.LAST_FRAME:
                 body["last_image_url"] = image_url_of(task, n)
+            else:
+                body.setdefault("image_urls", []).append(image_url_of(task, n))
+        if task.videos:
+            body["video_urls"] = [video_url_of(task, n) for n in range(len(task.videos))]
+        if task.audios:
+            body["audio_urls"] = [audio_url_of(task, n) for n in range(len(task.audios))]
         for spec_name, wire_name in _PLAIN_FIELDS:
             value = getattr(task, spec_name)
             if value is not None:
@@ -333,7 +403,9 @@ class AimlApiAdapter(WithoutCancelOrList):
         # does anyway, and sending the key could fail body validation (§4.4).
         if task.generate_audio is not None and (route is None or route.audio):
             body["generate_audio"] = task.generate_audio
-        return body
+        if route is not None and route.upstream and self.upstream_provider is not None:
+            body["provider"] = self.upstream_provider
+        return merge_extra(body, task, self.name)
 
     def build_submit(self, task: VideoTask) -> HttpRequest:
         """``POST {submit_path}`` with the flat body.

@@ -147,8 +147,9 @@ def ark_effective(node: Node) -> EffectiveParams | None:
 
     Ark fills them in as the task runs: ``duration`` (or ``frames`` when the task asked for
     frames), ``ratio`` (what ``adaptive`` became), ``resolution``, ``seed`` (the random one
-    when none was sent), ``framespersecond``, ``generate_audio``, ``service_tier``. Numbers
-    may come as strings (GPTProto) and the duration may be fractional.
+    when none was sent), ``framespersecond``, ``generate_audio``, ``service_tier``, and for
+    Seedance 2.x ``draft``, ``draft_task_id``, the ``tools`` that ran, ``output_format`` and
+    ``priority``. Numbers may come as strings (GPTProto) and the duration may be fractional.
     """
     duration = _soft(lambda: node.opt_number("duration"))
     effective = EffectiveParams(
@@ -161,8 +162,36 @@ def ark_effective(node: Node) -> EffectiveParams | None:
         fps=_soft(lambda: node.opt_number("framespersecond")),
         generate_audio=_soft(lambda: _opt_bool(node, "generate_audio")),
         service_tier=_soft(lambda: node.opt_text("service_tier")),
+        draft=_soft(lambda: _opt_bool(node, "draft")),
+        draft_task_id=_soft(lambda: node.opt_text("draft_task_id")),
+        tools=_soft(lambda: _tools_used(node)) or (),
+        output_format=_soft(lambda: _output_format(node)),
+        priority=_soft(lambda: node.opt_int("priority")),
     )
     return None if effective == EffectiveParams() else effective
+
+
+def _tools_used(node: Node) -> tuple[str, ...]:
+    # ``tools`` lists the tools that ran (``[{"type": "web_search"}]``), absent when none did.
+    tools = node.get("tools")
+    if tools is None or not isinstance(tools.value, list):
+        return ()
+    out = []
+    for item in tools.items():
+        if item.is_object():
+            kind = item.opt_text("type")
+            if kind:
+                out.append(kind)
+    return tuple(out)
+
+
+def _output_format(node: Node) -> str | None:
+    # 2.5 echoes it at the top level, sometimes inside ``content``.
+    found = node.opt_text("output_format")
+    content = node.get("content")
+    if found is None and content is not None and content.is_object():
+        found = content.opt_text("output_format")
+    return found
 
 
 def _opt_bool(node: Node, key: str) -> bool | None:

@@ -26,8 +26,8 @@ __all__ = [
     "MediaLimits",
     "ModelCapabilities",
     "ModelCatalog",
-    "Retirement",
     "RetiredModelWarning",
+    "Retirement",
     "UniversalRules",
     "is_neutral_model",
     "model_capabilities",
@@ -332,6 +332,7 @@ MODELS: Sequence[ModelCapabilities] = _Models()
 _DATE_SUFFIX = re.compile(r"-\d{6}$")
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_model_id(model: str) -> str:
     """The family name of a model id in any provider's spelling.
 
@@ -395,6 +396,7 @@ def model_deprecation(model: str, naming: str) -> str | None:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def model_capabilities(model: str) -> ModelCapabilities | None:
     """The capability row of a model id, or None for a model this table does not know."""
     return model_catalog().family(normalise_model_id(model))

@@ -186,6 +186,8 @@ def _limits(caps: ModelCapabilities | None) -> MediaLimits | None:
 
 def check_inline_media(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
     """Violations of in-memory clips (video ``data``, audio ``data`` and data URLs)."""
+    if not task.videos and not task.audios:
+        return
     limits = _limits(caps)
     lengths: dict[str, list[float]] = {"videos": [], "audios": []}
     items: list[tuple[str, int, Video | Audio]] = [

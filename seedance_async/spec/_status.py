@@ -81,6 +81,10 @@ class Usage:
     tool_usage: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_tool_counts)
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class EffectiveParams:
     """The values the provider actually used, where it chose them or echoed them.
@@ -97,6 +101,11 @@ class EffectiveParams:
         fps: frames per second.
         generate_audio: whether the video has sound.
         service_tier: ``"default"`` or ``"flex"``.
+        draft: whether the task was a draft (a 480p preview).
+        draft_task_id: the draft a final video was made from.
+        tools: the tools the model actually used (``("web_search",)``); empty when none ran.
+        output_format: the container of the result (Seedance 2.5: ``mp4`` or ``mov``).
+        priority: the queue priority the task ran with.
     """
 
     duration: float | None = None
@@ -107,6 +116,11 @@ class EffectiveParams:
     fps: float | None = None
     generate_audio: bool | None = None
     service_tier: str | None = None
+    draft: bool | None = None
+    draft_task_id: str | None = None
+    tools: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    output_format: str | None = None
+    priority: int | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -137,8 +137,8 @@ def test_extra_never_overrides_what_the_adapter_writes() -> None:
 
 @pytest.mark.parametrize(
     "adapter",
-    [AimlApiAdapter(), UnifiedAdapter(), GptProtoAdapter()],
-    ids=["aimlapi", "unified", "gptproto"],
+    [UnifiedAdapter(), GptProtoAdapter()],
+    ids=["unified", "gptproto"],
 )
 def test_adapters_without_2x_media_refuse_it(adapter: Any) -> None:
     fields = {v.field for v in adapter.check(MULTI)}
@@ -150,3 +150,147 @@ def test_gptproto_sends_reference_media_when_told() -> None:
     assert gp.check(MULTI) == []
     kinds = [item["type"] for item in gp.build_submit(MULTI).json["content"]]
     assert kinds == ["text", "image_url", "image_url", "video_url", "audio_url"]
+
+
+# -- AI/ML API: flat fields on the universal path ---------------------------------------------
+
+AIML = AimlApiAdapter(submit_path="/v2/video/generations")
+
+
+def test_aimlapi_2x_flat_body() -> None:
+    task = VideoTask(
+        model="seedance-2.0",
+        prompt="@Image1 walks through @Video1 to @Audio1",
+        images=[Image.from_url("https://e.com/1.jpg", role="reference_image")],
+        videos=[Video.from_url("https://e.com/v.mp4")],
+        audios=[Audio.from_url("https://e.com/a.mp3"), Audio.from_url("https://e.com/b.mp3")],
+        ratio="16:9",
+        duration=10,
+        resolution="1080p",
+        generate_audio=True,
+        watermark=False,
+        extra={"future_knob": 2},
+    )
+    assert AIML.check(task) == []
+    request = AIML.build_submit(task)
+    assert request.path == "/v2/video/generations"
+    assert request.json == {
+        "model": "bytedance/seedance-2-0",
+        "prompt": "@Image1 walks through @Video1 to @Audio1",
+        "image_urls": ["https://e.com/1.jpg"],
+        "video_urls": ["https://e.com/v.mp4"],
+        "audio_urls": ["https://e.com/a.mp3", "https://e.com/b.mp3"],
+        "aspect_ratio": "16:9",
+        "duration": 10,
+        "resolution": "1080p",
+        "generate_audio": True,
+        "watermark": False,
+        "provider": "bytedance",
+        "future_knob": 2,
+    }
+    assert AIML.build_status("abc").path == "/v2/video/generations"
+
+
+def test_aimlapi_2x_first_and_last_frame() -> None:
+    task = VideoTask(
+        model="dreamina-seedance-2-0-fast-260128",
+        prompt="p",
+        images=[
+            Image.from_url("https://e.com/1.jpg"),
+            Image.from_url("https://e.com/2.jpg", role="last_frame"),
+        ],
+    )
+    body = AimlApiAdapter(submit_path="/v2/video/generations", upstream_provider=None).submit_body(
+        task
+    )
+    assert body == {
+        "model": "bytedance/seedance-2-0-fast",
+        "prompt": "p",
+        "image_url": "https://e.com/1.jpg",
+        "last_image_url": "https://e.com/2.jpg",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"ratio": "adaptive"}, "ratio"),
+        ({"duration": -1}, "duration"),
+        ({"model": "seedance-2.0-fast", "watermark": True}, "watermark"),
+        ({"model": "seedance-2.5", "resolution": "1080p"}, "resolution"),
+        ({"tools": ["web_search"]}, "tools"),
+        ({"priority": 3}, "priority"),
+        (
+            {
+                "audios": [Audio.from_bytes(mediadata.wav())],
+                "images": [Image.from_url("https://e.com/1.jpg", role="reference_image")],
+            },
+            "audios[0]",
+        ),
+        ({"extra": {"aspect_ratio": "1:1"}}, "extra.aspect_ratio"),
+    ],
+)
+def test_aimlapi_2x_refusals(kwargs: dict[str, Any], field: str) -> None:
+    task = VideoTask(**{"model": "seedance-2.0", "prompt": "p", **kwargs})
+    assert field in [v.field for v in AIML.check(task)]
+
+
+def test_aimlapi_2x_needs_the_universal_path() -> None:
+    task = VideoTask(model="seedance-2.0", prompt="p")
+    violations = AimlApiAdapter().check(task)
+    assert [v.field for v in violations] == ["model"]
+    assert "/v2/video/generations" in violations[0].rule
+
+
+# -- 2.x answers ------------------------------------------------------------------------------
+
+
+def test_ark_parses_a_2x_answer_fully() -> None:
+    from seedance_async.core._wire import HttpResponse
+    from seedance_async.spec._status import EffectiveParams, TaskState, Usage
+
+    body = (
+        b'{"id":"cgt-20260414114820-abcde","model":"doubao-seedance-2-0-260128",'
+        b'"status":"succeeded","error":null,'
+        b'"content":{"video_url":"https://cdn/v.mp4","last_frame_url":"https://cdn/f.png"},'
+        b'"usage":{"completion_tokens":411300,"total_tokens":411300,"tool_usage":{"web_search":1}},'
+        b'"created_at":1776138520,"updated_at":1776139219,"seed":33608,"resolution":"720p",'
+        b'"ratio":"16:9","duration":11,"framespersecond":24,"generate_audio":true,"draft":false,'
+        b'"tools":[{"type":"web_search"}],"safety_identifier":"u-1","priority":0,'
+        b'"service_tier":"default","execution_expires_after":172800}'
+    )
+    status = ARK.parse_status(HttpResponse(status=200, body=body), "cgt-20260414114820-abcde")
+    assert status.state is TaskState.SUCCEEDED
+    assert (status.video_url, status.last_frame_url) == ("https://cdn/v.mp4", "https://cdn/f.png")
+    assert status.usage == Usage(
+        completion_tokens=411300, total_tokens=411300, tool_usage={"web_search": 1}
+    )
+    assert status.effective == EffectiveParams(
+        duration=11,
+        ratio="16:9",
+        resolution="720p",
+        seed=33608,
+        fps=24,
+        generate_audio=True,
+        service_tier="default",
+        draft=False,
+        tools=("web_search",),
+        priority=0,
+    )
+
+
+def test_ark_parses_a_final_made_from_a_draft() -> None:
+    from seedance_async.core._wire import HttpResponse
+
+    body = (
+        b'{"id":"cgt-2","status":"running","draft_task_id":"cgt-1",'
+        b'"content":{"output_format":"mov"},"duration":-1,"tools":"odd"}'
+    )
+    effective = ARK.parse_status(HttpResponse(status=200, body=body), "cgt-2").effective
+    assert effective is not None
+    assert (effective.draft_task_id, effective.output_format, effective.duration) == (
+        "cgt-1",
+        "mov",
+        None,
+    )
+    assert effective.tools == ()
