@@ -96,10 +96,19 @@ def test_dry_run_prints_the_estimate_per_provider_and_model(tmp_path: Path) -> N
 
 
 def test_dry_run_shows_a_range_where_the_model_chooses(tmp_path: Path) -> None:
-    """byteplus prices 1.5 pro (2.4 USD per 1M with sound): 4 to 12 s at 720p 16:9."""
+    """1.5 pro at BytePlus's list price (2.4 USD per 1M with sound): 4 to 12 s at 720p 16:9.
+
+    Priced on ark through --prices: BytePlus itself has retired 1.5 pro (seedance.toml), so a
+    byteplus line for it is refused before any estimate.
+    """
     _lines(tmp_path, "t.jsonl", [{"model": PRO_15, "prompt": "any length", "duration": -1}])
+    (tmp_path / "p.toml").write_text(
+        '[prices.ark]\ncurrency = "USD"\nas_of = "2026-11"\nsource = "test"\n'
+        "[prices.ark.models.seedance-1-5-pro]\nonline = 2.4\n"
+    )
     done = run_cli(
-        *("run", "t.jsonl", "--provider", "byteplus", "--out", "r.jsonl", "--dry-run"),
+        *("run", "t.jsonl", "--provider", "ark", "--out", "r.jsonl", "--dry-run"),
+        *("--prices", "p.toml"),
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
