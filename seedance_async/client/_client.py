@@ -245,13 +245,13 @@ class Client:
     # -- the task API ------------------------------------------------------------------------
 
     async def prepare(self, task: VideoTask, alias: str) -> VideoTask:
-        """Check a spec against ``alias`` and its local files, then load local images.
+        """Check a spec against ``alias`` and its local files, then load local images and audio.
 
         Raises:
             InvalidTaskSpec: listing every provider and file violation.
         """
         provider = self.provider(alias)
-        if any(i.is_local for i in task.images):
+        if task.has_local_files:
             # Header reads are blocking disk I/O: keep them off the event loop.
             await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
             return await load_local_images(task)

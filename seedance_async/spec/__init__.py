@@ -11,6 +11,7 @@ from seedance_async.spec._catalog import (
     Retirement,
     is_neutral_model,
     model_capabilities,
+    override_model_catalog,
 )
 from seedance_async.spec._codec import (
     dump_handle,
@@ -122,6 +123,7 @@ __all__ = [
     "load_stored_task",
     "load_task",
     "model_capabilities",
+    "override_model_catalog",
     "sniff_media_bytes",
     "sniff_media_file",
     "task_hash",

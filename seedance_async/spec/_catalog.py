@@ -10,7 +10,9 @@ families.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -35,6 +37,7 @@ __all__ = [
     "model_deprecation",
     "model_for_provider",
     "normalise_model_id",
+    "override_model_catalog",
     "universal_rules",
 ]
 
@@ -291,14 +294,87 @@ def load_model_catalog(data: Mapping[str, Any], *, where: str = f"catalog/{_FILE
     )
 
 
-@functools.cache
-def model_catalog() -> ModelCatalog:
-    """The shipped model catalog, read once.
+_OVERLAY_ENV = "SEEDANCE_MODEL_CATALOG"
+_overlay: tuple[Mapping[str, Any], str] | None = None
+
+
+def _lay_over(base: Mapping[str, Any], top: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    # Tables merge key by key down to ``depth`` levels; anything else is replaced.
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        if depth > 0 and isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = _lay_over(below, value, depth - 1)
+        else:
+            out[key] = value
+    return out
+
+
+def override_model_catalog(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> None:
+    """Lay your own model facts over the shipped ``catalog/seedance.toml``, for this process.
+
+    ``source`` is a TOML file (or its parsed mapping) in the same shape: a key you set in
+    ``[rules]``, ``[family_defaults]``, ``[families.<name>]``, ``[media.<name>]`` or
+    ``[ids.*]`` replaces the shipped one, and a new ``[families.<name>]`` adds a model.
+    Use it where the providers' documents disagree (``seed`` on 2.x, the media caps, a
+    model's resolutions) or for a model newer than this release. None restores the shipped
+    catalog. The environment variable ``SEEDANCE_MODEL_CATALOG`` names such a file for
+    every process (the CLI and its workers included).
 
     Raises:
-        ConfigurationError: the shipped file is missing or malformed (a broken install).
+        ConfigurationError: the file cannot be read, or the result is malformed (named by
+            its path); the catalog in use is then unchanged.
     """
-    return load_model_catalog(read_catalog(_FILE))
+    global _overlay
+    previous = _overlay
+    if source is None:
+        _overlay = None
+    elif isinstance(source, Mapping):
+        _overlay = (source, "model catalog overlay")
+    else:
+        _overlay = (_read_overlay(source), os.fspath(source))
+    _forget()
+    try:
+        model_catalog()
+    except ConfigurationError:
+        _overlay = previous
+        _forget()
+        raise
+
+
+def _read_overlay(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(
+            f"{os.fspath(path)}: cannot read the model catalog ({exc})"
+        ) from None
+
+
+def _forget() -> None:
+    model_catalog.cache_clear()
+    normalise_model_id.cache_clear()
+    model_capabilities.cache_clear()
+
+
+@functools.cache
+def model_catalog() -> ModelCatalog:
+    """The model catalog, read once: the shipped file, with any overlay laid over it.
+
+    Raises:
+        ConfigurationError: the shipped file is missing or malformed (a broken install), or
+            an overlay makes it malformed.
+    """
+    data: Mapping[str, Any] = read_catalog(_FILE)
+    overlay = _overlay
+    if overlay is None and os.environ.get(_OVERLAY_ENV):
+        path = os.environ[_OVERLAY_ENV]
+        overlay = (_read_overlay(path), path)
+    if overlay is None:
+        return load_model_catalog(data)
+    top, where = overlay
+    return load_model_catalog(_lay_over(data, top, 2), where=f"catalog/{_FILE} + {where}")
 
 
 def universal_rules() -> UniversalRules:

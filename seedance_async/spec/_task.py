@@ -126,6 +126,15 @@ class VideoTask:
         return scenario_of(self)
 
     @property
+    def has_local_files(self) -> bool:
+        """True when an image, video or audio clip is a local path (read before submit)."""
+        return (
+            any(i.is_local for i in self.images)
+            or any(v.is_local for v in self.videos)
+            or any(a.is_local for a in self.audios)
+        )
+
+    @property
     def has_video_input(self) -> bool:
         """True with reference videos: providers price such tasks differently."""
         return bool(self.videos)

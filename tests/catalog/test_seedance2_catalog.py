@@ -3,6 +3,8 @@ names become each alias's own id, and retired models are refused with their repl
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from seedance_async import BUILTIN_PROVIDERS
@@ -111,3 +113,61 @@ def test_retired_models_are_refused_with_their_replacement() -> None:
     )
     assert ArkAdapter().check(task) == []  # still served on Volcengine
     assert GptProtoAdapter().check(task) == []
+
+
+# -- the overlay: disputed facts and new models without a release ------------------------------
+
+
+def test_an_overlay_changes_a_disputed_fact_and_adds_a_model() -> None:
+    from seedance_async import InvalidTaskSpec
+    from seedance_async.spec import override_model_catalog
+
+    with pytest.raises(InvalidTaskSpec):
+        VideoTask(model="doubao-seedance-2-0-260128", prompt="p", seed=7)
+    overlay = {
+        "families": {
+            "seedance-2-0": {"seed": True},
+            "seedance-3-0": {
+                "model_ids": ["doubao-seedance-3-0-270101"],
+                "text_to_video": True,
+                "first_frame": True,
+                "first_last_frame": True,
+                "reference_images": False,
+                "audio": True,
+                "resolutions": ["720p"],
+                "default_resolution": "720p",
+            },
+        },
+        "media": {"seedance-2-0": {"video_max_seconds": 20.0}},
+    }
+    try:
+        override_model_catalog(overlay)
+        assert VideoTask(model="doubao-seedance-2-0-260128", prompt="p", seed=7).seed == 7
+        caps = model_capabilities("doubao-seedance-3-0-270101")
+        assert caps is not None
+        assert caps.resolutions == frozenset({Resolution.P720})
+        media = model_capabilities("seedance-2-0")
+        assert media is not None
+        assert media.media is not None
+        assert media.media.video_max_seconds == 20
+        assert media.media.video_total_seconds == 15  # the rest of the table is kept
+    finally:
+        override_model_catalog(None)
+    with pytest.raises(InvalidTaskSpec):
+        VideoTask(model="doubao-seedance-2-0-260128", prompt="p", seed=7)
+    assert model_capabilities("doubao-seedance-3-0-270101") is None
+
+
+def test_a_malformed_overlay_is_refused_and_changes_nothing(tmp_path: Any) -> None:
+    from seedance_async import ConfigurationError
+    from seedance_async.spec import override_model_catalog
+
+    bad = tmp_path / "models.toml"
+    bad.write_text('[families.seedance-2-0]\nseed = "yes"\n')
+    with pytest.raises(ConfigurationError, match=r"seed"):
+        override_model_catalog(bad)
+    caps = model_capabilities("seedance-2-0")
+    assert caps is not None
+    assert not caps.seed
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        override_model_catalog(tmp_path / "missing.toml")

@@ -294,3 +294,87 @@ def test_ark_parses_a_final_made_from_a_draft() -> None:
         None,
     )
     assert effective.tools == ()
+
+
+# -- through the client, on the function-based test transport ----------------------------------
+
+
+def test_client_sends_a_2x_task_with_local_audio_as_byteplus_ids(tmp_path: Any) -> None:
+    """A neutral name, a local WAV read off the loop and sent inline; BytePlus's id on the wire."""
+    import anyio
+
+    from seedance_async import ApiKey, Client, ProviderConfig
+    from seedance_async.core._wire import HttpRequest, HttpResponse
+    from seedance_async.testing import FunctionTransport
+
+    wav = mediadata.wav(seconds=3)
+    (tmp_path / "bgm.wav").write_bytes(wav)
+    seen: list[HttpRequest] = []
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        seen.append(request)
+        return HttpResponse.from_json(200, {"id": "cgt-20260101-x"})
+
+    config = ProviderConfig(
+        alias="bp",
+        adapter="ark",
+        base_url="https://bp.example/api/v3",
+        api_key=ApiKey("sk-test"),
+        options={"model_naming": "byteplus"},
+    )
+    task = VideoTask(
+        model="seedance-2.0-fast",
+        prompt="Image 1 dances to Audio 1",
+        images=[Image.from_url("https://e.com/1.jpg", role="reference_image")],
+        audios=[Audio.from_path(tmp_path / "bgm.wav")],
+        tools=["web_search"],
+    )
+
+    async def main() -> str:
+        async with Client([config], transport_factory=lambda *_: FunctionTransport(handler)) as c:
+            handle = await c.submit(task)
+        return handle.task_id
+
+    assert anyio.run(main) == "cgt-20260101-x"
+    (request,) = seen
+    assert request.json["model"] == "dreamina-seedance-2-0-fast-260128"
+    assert request.json["content"][-1] == {
+        "type": "audio_url",
+        "audio_url": {"url": "data:audio/wav;base64," + base64.b64encode(wav).decode()},
+        "role": "reference_audio",
+    }
+    assert request.json["tools"] == [{"type": "web_search"}]
+
+
+def test_client_refuses_a_bad_local_clip_before_sending(tmp_path: Any) -> None:
+    import anyio
+
+    from seedance_async import ApiKey, Client, ProviderConfig
+    from seedance_async.core._wire import HttpRequest, HttpResponse
+    from seedance_async.testing import FunctionTransport
+
+    (tmp_path / "long.wav").write_bytes(mediadata.wav(seconds=20))
+    sent: list[HttpRequest] = []
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse.from_json(200, {"id": "cgt-1"})
+
+    config = ProviderConfig(
+        alias="ark", adapter="ark", base_url="https://a.example/api/v3", api_key=ApiKey("k")
+    )
+    task = VideoTask(
+        model=V20,
+        prompt="p",
+        images=[Image.from_url("https://e.com/1.jpg", role="reference_image")],
+        audios=[Audio.from_path(tmp_path / "long.wav")],
+    )
+
+    async def main() -> None:
+        async with Client([config], transport_factory=lambda *_: FunctionTransport(handler)) as c:
+            await c.submit(task)
+
+    with pytest.raises(InvalidTaskSpec) as info:
+        anyio.run(main)
+    assert info.value.fields == ("audios[0].path",)
+    assert sent == []
