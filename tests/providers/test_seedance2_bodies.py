@@ -378,3 +378,19 @@ def test_client_refuses_a_bad_local_clip_before_sending(tmp_path: Any) -> None:
         anyio.run(main)
     assert info.value.fields == ("audios[0].path",)
     assert sent == []
+
+
+def test_unified_gateway_says_no_to_2x_unless_configured() -> None:
+    """No unified page shows a 2.x model: the alias default refuses it, `models` opts in."""
+    from seedance_async.config import ProviderConfig
+
+    text_only = VideoTask(model=V20, prompt="a heron at dawn")
+    default = ProviderConfig(alias="gw", adapter="unified", base_url="https://gw.example")
+    assert not default.serves(V20)
+    opted_in = ProviderConfig(
+        alias="gw", adapter="unified", base_url="https://gw.example", models=["seedance-2-0"]
+    )
+    assert opted_in.serves(V20)
+    assert UnifiedAdapter().check(text_only) == []
+    fields = {v.field for v in UnifiedAdapter().check(MULTI)}
+    assert {"videos", "audios"} <= fields
