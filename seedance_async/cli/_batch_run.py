@@ -189,6 +189,7 @@ class RunPlan:
         prices: the price table (the shipped one when None).
         metrics_port / metrics_host: serve Prometheus metrics there while running (None: not).
         log_events: log every lifecycle event (INFO; the caller set up the handler).
+        probe_media: read each remote reference clip's header before its task is sent.
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -209,6 +210,7 @@ class RunPlan:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     log_events: bool = False
+    probe_media: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -489,7 +491,7 @@ class _Run:
     ) -> None:
         installed = self._install_signals()
         try:
-            async with Client(configs, events=hub) as client:
+            async with Client(configs, events=hub, probe_media=self.plan.probe_media) as client:
                 for alias, ids in self.owned.items():
                     if alias in client.configs:
                         client.provider(alias).remember(ids)

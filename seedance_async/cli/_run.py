@@ -259,6 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         log_events=args.log_json,
+        probe_media=args.probe_media,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
@@ -335,6 +336,12 @@ def _add_run(sub: _Sub) -> None:
         "--dry-run",
         action="store_true",
         help="validate and print the estimated cost per provider and model; submit nothing",
+    )
+    p.add_argument(
+        "--probe-media",
+        action="store_true",
+        help="before sending a task, read the header of each http(s) reference video and"
+        " audio clip (a few ranged GETs) and fail the task unsent when one breaks a rule",
     )
     p.add_argument(
         "--max-cost",

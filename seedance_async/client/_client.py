@@ -30,6 +30,7 @@ from seedance_async.core._errors import (
     ConfigurationError,
     DeadlineExceeded,
     InvalidTaskSpec,
+    Violation,
 )
 from seedance_async.core._events import EventHub
 from seedance_async.core._secrets import ApiKey
@@ -39,10 +40,12 @@ from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ProviderAdapter, create_adapter
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskHandle
+from seedance_async.spec._media_files import check_probed_media, remote_media
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask, validate
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
 from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult, download
+from seedance_async.transport._probe import ProbeResult, probe_media_url
 
 __all__ = ["BudgetFactory", "Client", "TransportFactory"]
 
@@ -126,6 +129,10 @@ class Client:
         seed: seeds the jitter, for reproducible runs.
         budget_factory: builds each (host, key) budget; the default is an in-process
             :class:`Budget` (a ``RedisBudget`` shares it between processes).
+        probe_media: before a submit, read the header of every http(s) reference video
+            and audio clip with a few ranged GETs and refuse the task when one breaks the
+            model's media rules (too long, too small, not a clip, a 4xx URL). A URL that
+            cannot be read for another reason (timeout, 5xx) is left to the provider.
 
     Raises:
         ConfigurationError: on entering, for a missing key or unknown adapter.
@@ -143,6 +150,7 @@ class Client:
         events: EventHub | None = None,
         seed: int | None = None,
         budget_factory: BudgetFactory | None = None,
+        probe_media: bool = False,
     ) -> None:
         configs = list(providers.values()) if isinstance(providers, Mapping) else list(providers)
         if not configs:
@@ -161,6 +169,7 @@ class Client:
         self._rng = random.Random(seed)
         self._providers: dict[str, ProviderClient] = {}
         self._download_session: aiohttp.ClientSession | None = None
+        self.probe_media = probe_media
 
     def __repr__(self) -> str:
         return f"Client(providers={list(self.configs)!r})"
@@ -245,17 +254,49 @@ class Client:
     # -- the task API ------------------------------------------------------------------------
 
     async def prepare(self, task: VideoTask, alias: str) -> VideoTask:
-        """Check a spec against ``alias`` and its local files, then load local images and audio.
+        """Check a spec against ``alias`` and its local files (and, with ``probe_media``, its
+        remote reference clips), then load local images and audio.
 
         Raises:
-            InvalidTaskSpec: listing every provider and file violation.
+            InvalidTaskSpec: listing every provider, file and probed violation.
         """
         provider = self.provider(alias)
+        found: list[Violation] = []
         if task.has_local_files:
             # Header reads are blocking disk I/O: keep them off the event loop.
-            await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
+            try:
+                await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
+            except InvalidTaskSpec as exc:
+                found += exc.violations
+        if self.probe_media and remote_media(task):
+            found += await self._probe(task)
+        if found:
+            # The probe re-counts the totals with the remote clips in: keep its figure.
+            unique = {(v.field, v.rule): v for v in found}
+            raise InvalidTaskSpec(list(unique.values()))
+        if task.has_local_files:
             return await load_local_images(task)
         return task  # provider rules are checked when the request is built
+
+    async def _probe(self, task: VideoTask) -> list[Violation]:
+        if self._download_session is None:
+            self._download_session = aiohttp.ClientSession()
+        session = self._download_session
+        targets = remote_media(task)
+        results: dict[tuple[str, int], ProbeResult] = {}
+
+        async def one(kind: str, n: int, url: str) -> None:
+            results[(kind, n)] = await probe_media_url(url, session=session)
+
+        async with anyio.create_task_group() as group:
+            for kind, n, url in targets:
+                group.start_soon(one, kind, n, url)
+        probed = {
+            key: (r.info, r.size, r.reason if r.refused else None)
+            for key, r in results.items()
+            if r.info is not None or r.refused
+        }
+        return check_probed_media(task, probed)
 
     async def submit(self, task: VideoTask, *, provider: str | None = None) -> TaskHandle:
         """Create a remote task on ``provider``, at most once.

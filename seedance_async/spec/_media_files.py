@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from seedance_async.core._errors import Violation
 from seedance_async.spec._catalog import MediaLimits, ModelCapabilities, model_capabilities
@@ -27,7 +27,14 @@ from seedance_async.spec._media_sniff import (
 )
 from seedance_async.spec._vocab import Audio, TaskFields, Video
 
-__all__ = ["check_inline_media", "check_local_media", "inline_audio", "media_info_violations"]
+__all__ = [
+    "check_inline_media",
+    "check_local_media",
+    "check_probed_media",
+    "inline_audio",
+    "media_info_violations",
+    "remote_media",
+]
 
 _KINDS = {"videos": "video", "audios": "audio"}
 _WHAT = {"videos": "a video (MP4 or MOV)", "audios": "audio (WAV or MP3)"}
@@ -277,3 +284,66 @@ def check_local_media(task: TaskFields) -> list[Violation]:
         for kind, seconds in lengths.items():
             out += _totals(kind, seconds, limits)
     return out
+
+
+def remote_media(task: TaskFields) -> list[tuple[str, int, str]]:
+    """(kind, index, url) of every reference clip a provider would fetch over http(s)."""
+    return [
+        (kind, n, item.url)
+        for kind, n, item in _clips(task)
+        if item.url is not None and item.url.startswith(("https://", "http://"))
+    ]
+
+
+def _clips(task: TaskFields) -> list[tuple[str, int, Video | Audio]]:
+    out: list[tuple[str, int, Video | Audio]] = [
+        ("videos", n, v) for n, v in enumerate(task.videos)
+    ]
+    out += [("audios", n, a) for n, a in enumerate(task.audios)]
+    return out
+
+
+def check_probed_media(
+    task: TaskFields,
+    probed: Mapping[tuple[str, int], tuple[MediaInfo | None, int | None, str | None]],
+) -> list[Violation]:
+    """Violations of remote clips from what their headers said (``probed``: (kind, index) →
+    (facts, size, why they are refused)), and of the totals over every clip whose length is
+    known (remote, inline and local)."""
+    caps = model_capabilities(task.model)
+    limits = _limits(caps)
+    out: list[Violation] = []
+    lengths: dict[str, list[float]] = {"videos": [], "audios": []}
+    for kind, n, item in _clips(task):
+        info: MediaInfo | None = None
+        if (kind, n) in probed:
+            info, size, refused = probed[(kind, n)]
+            field = f"{kind}[{n}].url"
+            if refused is not None:
+                out.append(
+                    Violation(
+                        field=field,
+                        rule=f"the reference must be readable {_WHAT[kind]} ({refused})",
+                        value=(item.url or "")[:80],
+                    )
+                )
+                continue
+            if info is not None:
+                out += media_info_violations(field, kind, info, size or 0, limits)
+        else:
+            info = _known_info(item)
+        if info is not None and info.duration is not None:
+            lengths[kind].append(info.duration)
+    for kind, seconds in lengths.items():
+        out += _totals(kind, seconds, limits)
+    return out
+
+
+def _known_info(item: Video | Audio) -> MediaInfo | None:
+    try:
+        if item.is_local and item.path is not None:
+            return sniff_media_file(item.path)
+        raw = inline_audio(item)[0] if isinstance(item, Audio) else item.data
+        return None if raw is None else sniff_media_bytes(raw)
+    except (OSError, NotMedia):
+        return None  # reported by the local and inline checks

@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterator
 
 import attrs
 
-__all__ = ["MediaInfo", "NotMedia", "sniff_media_bytes", "sniff_media_file"]
+__all__ = [
+    "MediaInfo",
+    "NeedBytes",
+    "NotMedia",
+    "RangedMedia",
+    "sniff_media_bytes",
+    "sniff_media_file",
+]
 
 # Boxes nest a few levels deep (moov/trak/mdia/minf/stbl/stsd); a file claiming more is
 # either hostile or not an MP4.
@@ -33,6 +40,50 @@ _MP3_SCAN = 64 * 1024
 
 class NotMedia(ValueError):
     """The bytes are not a video or audio file this library can read (the reason says why)."""
+
+
+class NeedBytes(Exception):
+    """:class:`RangedMedia` needs the bytes at ``offset`` before it can say more."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+class RangedMedia:
+    """The header facts of a clip known only in pieces (a remote file read by ranges).
+
+    Sans-I/O: feed it the ranges you have; :meth:`sniff` either answers or raises
+    :class:`NeedBytes` with the offset to fetch next (an MP4's ``moov`` box often sits
+    after the media data, at the end of the file).
+
+    Args:
+        size: the whole file's size in bytes (from ``Content-Range``).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pieces: list[tuple[int, bytes]] = []
+
+    def feed(self, offset: int, data: bytes) -> None:
+        """Add the bytes found at ``offset``."""
+        if data:
+            self._pieces.append((offset, bytes(data)))
+
+    def _read_at(self, offset: int, n: int) -> bytes:
+        for start, data in self._pieces:
+            if start <= offset and offset + n <= start + len(data):
+                return data[offset - start : offset - start + n]
+        raise NeedBytes(offset)
+
+    def sniff(self) -> MediaInfo:
+        """The facts, once enough pieces were fed.
+
+        Raises:
+            NeedBytes: fetch the bytes at its offset, feed them, and call again.
+            NotMedia: not an MP4, MOV, WAV or MP3 this parser can read.
+        """
+        return _sniff(_Source(self._read_at, self.size))
 
 
 @attrs.frozen(kw_only=True)
