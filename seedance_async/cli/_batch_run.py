@@ -46,7 +46,7 @@ import anyio.to_thread
 import attrs
 
 from seedance_async.cli._batch_file import BatchLine
-from seedance_async.cli._costs import CostTally, spent_so_far
+from seedance_async.cli._costs import CostTally, line_cost, priced_lines, spent_so_far
 from seedance_async.cli._progress import ProgressReporter
 from seedance_async.cli._results_file import JournalLock, ResultsFile, sweep_partial_downloads
 from seedance_async.client._client import Client
@@ -353,7 +353,10 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
                     " not configured: pass the --config that defines it"
                 )
             results = ResultsFile(plan.out_path)
-            await anyio.to_thread.run_sync(results.rewrite, earlier)
+            specs = await _specs(journal, lines, unfinished, earlier)
+            await anyio.to_thread.run_sync(
+                results.rewrite, priced_lines(earlier, specs, plan.prices)
+            )
             if plan.download_dir is not None:
                 plan.download_dir.mkdir(parents=True, exist_ok=True)
                 # Every key of the batch, finished ones too: the lock keeps other runs of
@@ -371,7 +374,6 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
                 reporter.preload(entry.key, _alias_of(entry), state)
             for key, _ in pending:
                 reporter.preload(key, None, "waiting")
-            specs = await _specs(journal, lines, unfinished, earlier)
             table = plan.prices or price_table()
             cap = None
             if plan.max_cost is not None:
@@ -388,11 +390,13 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
             finally:
                 results.close()
             final = await journal.results()
+            specs.update(await _specs(journal, (), (), final))
             # Capped tasks stay pending in the journal (a re-run sends them); their result
             # lines of this run are kept so that the file says why they were not sent.
-            await anyio.to_thread.run_sync(results.rewrite, [*final, *run.capped])
+            await anyio.to_thread.run_sync(
+                results.rewrite, [*priced_lines(final, specs, plan.prices), *run.capped]
+            )
             results.close()
-            specs.update(await _specs(journal, (), (), final))
     report = _report(final, total, plan.download_dir is not None, len(run.capped))
     for line in _cost_lines(final, specs, table):
         reporter.note(line)
@@ -537,6 +541,8 @@ class _Run:
                     await self._reject(key, task, str(exc))
             async for result in tracker.as_completed():
                 line = dump_result(result)
+                if plan.prices is not None:  # the user's prices, not the shipped list
+                    line["cost"] = line_cost(line, result.task, plan.prices)
                 self.results.append(line)
                 if result.outcome is Outcome.CAPPED:
                     self.capped.append(line)

@@ -22,7 +22,7 @@ from seedance_async.spec._status import Usage
 from seedance_async.spec._task import ProviderChecker, VideoTask
 from seedance_async.tracker._spend import SpendCap
 
-__all__ = ["CostTally", "parse_max_cost", "spent_so_far"]
+__all__ = ["CostTally", "line_cost", "parse_max_cost", "priced_lines", "spent_so_far"]
 
 _MONEY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?\s*$")
 
@@ -157,6 +157,29 @@ def first_alias(
         if not checkers[alias].check(task):
             return alias
     return None
+
+
+def line_cost(row: Mapping[str, Any], task: VideoTask, table: PriceTable) -> dict[str, Any] | None:
+    """A result line's ``cost`` field priced by ``table``: what its reported usage cost."""
+    alias = row.get("provider")
+    if row["outcome"] != Outcome.SUCCEEDED or not alias:
+        return None
+    usage = row.get("usage")
+    actual = usage_cost(task, str(alias), Usage(**usage) if usage else None, table)
+    return None if actual is None else {"amount": actual[0], "currency": actual[1]}
+
+
+def priced_lines(
+    rows: Iterable[Mapping[str, Any]], tasks: Mapping[str, VideoTask], table: PriceTable | None
+) -> list[Mapping[str, Any]]:
+    """Result lines whose ``cost`` is priced by the user's ``table`` (as they are without)."""
+    if table is None:
+        return list(rows)
+    out: list[Mapping[str, Any]] = []
+    for row in rows:
+        task = tasks.get(str(row["key"]))
+        out.append(row if task is None else {**row, "cost": line_cost(row, task, table)})
+    return out
 
 
 def spent_so_far(

@@ -162,6 +162,11 @@ def test_the_cap_stops_at_the_right_line_and_a_higher_cap_finishes_without_rebil
     assert capped[0]["reason"].startswith("not sent: its worst case (2.4480 USD) would pass")
     assert "7.3440 of 8 USD" in capped[0]["reason"]
     assert all(r["attempts"] == [] and r["cost"] is None for r in capped)
+    # --prices prices the result lines too (ark has no price in the shipped list)
+    for row in rows:
+        if row["outcome"] == "succeeded":
+            assert row["cost"]["currency"] == "USD"
+            assert row["cost"]["amount"] == pytest.approx(2.448)
     assert "2 not sent (spend cap): raise --max-cost" in first.stdout
     assert re.search(r"spend cap: \d+\.\d{4} of 8 USD spent", first.stdout)
     summary = re.search(
@@ -174,6 +179,7 @@ def test_the_cap_stops_at_the_right_line_and_a_higher_cap_finishes_without_rebil
     assert billed_second == 5  # the two capped lines only: nothing billed twice
     final = read_jsonl(tmp_path / "r.jsonl")
     assert sorted(r["outcome"] for r in final) == ["succeeded"] * 5
+    assert all(r["cost"]["amount"] == pytest.approx(2.448) for r in final)
     assert re.search(r"spend cap: \d+\.\d{4} of 13 USD spent", second.stdout)
     assert re.search(r"total\s+5 tasks\s+estimated 12.2400 USD", second.stdout), second.stdout
 
