@@ -21,7 +21,7 @@ _L0 = {"core"}
 _L1 = _L0 | {"spec"}
 _L1B = _L1 | {"config"}
 _L2 = _L1B | {"policy", "providers"}
-_L3 = _L2 | {"transport", "limits", "journal"}
+_L3 = _L2 | {"transport", "limits", "journal", "callbacks"}  # the README's L3
 MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "spec": _L0,

@@ -109,6 +109,11 @@ class CallbackServer:
         return self._port
 
     @property
+    def running(self) -> bool:
+        """Whether the server is bound and serving."""
+        return self._runner is not None
+
+    @property
     def public_url(self) -> str | None:
         """The base of every callback URL."""
         return self.receiver.public_url

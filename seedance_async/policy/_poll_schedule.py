@@ -169,6 +169,7 @@ class EtaEstimator:
         # Both are read on every poll and change only when a task ends: keep them.
         self._medians: dict[tuple[str, str], float] = {}
         self._early: dict[tuple[str, str], float] = {}
+        self._longest: dict[tuple[str, str], float] = {}
 
     def observe(
         self, provider: str, model: str, seconds: float, *, at_least: float | None = None
@@ -189,6 +190,7 @@ class EtaEstimator:
         lows.append(low)
         self._medians[key] = sorted(samples)[len(samples) // 2]
         self._early[key] = sorted(lows)[int(self._early_q * (len(lows) - 1))]
+        self._longest[key] = max(samples)
 
     def eta(self, provider: str, model: str) -> float | None:
         """Median generation time, or None before the first sample."""
@@ -197,3 +199,9 @@ class EtaEstimator:
     def early(self, provider: str, model: str) -> float | None:
         """The early-quantile generation time (first-poll time), or None before a sample."""
         return self._early.get((provider, model))
+
+    def longest(self, provider: str, model: str) -> float | None:
+        """The longest recent generation time (where a backstop's first poll goes), or None
+        before a sample. Taken from the durations, not their lower bounds: this one must
+        not come before a task's end."""
+        return self._longest.get((provider, model))

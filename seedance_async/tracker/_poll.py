@@ -53,6 +53,8 @@ class PollStage:
         batch_size: most task ids in one list-based status call.
         rng: draws poll jitter (shared with the tracker's failover draws, for ``seed``).
         resubmit: hands a task back to the submit stage after a retryable remote failure.
+        backstop: the schedule of tasks sent with a callback URL (``TrackedTask.callbacks``),
+            when callbacks are on.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class PollStage:
         batch_size: int,
         rng: random.Random,
         resubmit: Callable[[TrackedTask], None],
+        backstop: PollSchedule | None = None,
     ) -> None:
         self._table = table
         self._client = client
@@ -77,6 +80,7 @@ class PollStage:
         self._rng = rng
         self._resubmit = resubmit
         self._eta = EtaEstimator(early_quantile=schedule.early_quantile)
+        self._backstop = backstop or schedule
         self._heap = PollHeap(self._clock, lookahead=schedule.min_interval / 2)
         self._poll_send: MemoryObjectSendStream[list[TrackedTask]] | None = None
         self._download_send: MemoryObjectSendStream[TrackedTask] | None = None
@@ -132,11 +136,25 @@ class PollStage:
         if first is not None and not await self._apply(tracked, first):
             return
         alias = handle.provider
-        delay = self._schedule.first_delay(self._eta.early(alias, tracked.task.model)) - elapsed
+        model = tracked.task.model
+        if tracked.callbacks:
+            # The backstop's first poll goes after nearly every task has called back.
+            delay = self._backstop.first_delay(self._eta.longest(alias, model)) - elapsed
+        else:
+            delay = self._schedule.first_delay(self._eta.early(alias, model)) - elapsed
         self._schedule_poll(tracked, max(0.0, delay))
 
+    def _timing(self, tracked: TrackedTask) -> PollSchedule:
+        return self._backstop if tracked.callbacks else self._schedule
+
+    async def confirm(self, tasks: list[TrackedTask]) -> None:
+        """Poll ``tasks`` now (a callback asked for it), grouped as due polls are."""
+        for tracked in tasks:
+            self._heap.unschedule(tracked)
+        await self._dispatch_due(tasks)
+
     def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
-        jitter = self._schedule.jitter_factor(self._rng.random())
+        jitter = self._timing(tracked).jitter_factor(self._rng.random())
         when = self._clock.now() + max(0.0, delay * jitter)
         if tracked.deadline_at is not None:
             when = min(when, tracked.deadline_at)
@@ -215,9 +233,10 @@ class PollStage:
     def _poll_failed(self, tracked: TrackedTask) -> None:
         # Transient poll errors never end a task: back off and keep following it.
         tracked.poll_errors += 1
+        tracked.confirming = False
+        schedule = self._timing(tracked)
         delay = min(
-            self._schedule.max_interval,
-            self._schedule.min_interval * 2.0 ** min(tracked.poll_errors, 10),
+            schedule.max_interval, schedule.min_interval * 2.0 ** min(tracked.poll_errors, 10)
         )
         self._schedule_poll(tracked, delay)
 
@@ -236,7 +255,17 @@ class PollStage:
         """Take one answer about ``tracked``; True while it stays in the poll stage."""
         action = decide(tracked, status, self._rules)
         await self._table.observe(tracked, status)
-        return await self._carry_out(tracked, status, action)
+        via_hint, tracked.confirming = tracked.confirming, False
+        link = self._table.callbacks
+        if not tracked.callbacks or link is None:
+            return await self._carry_out(tracked, status, action)
+        recheck = link.observe(tracked, status.state, via_hint=via_hint)
+        polling = await self._carry_out(tracked, status, action)
+        if polling and recheck:
+            # A callback claimed an end this GET did not show: look once more soon, in
+            # case the provider's read lagged its own notice (a forged claim costs one GET).
+            self._schedule_poll(tracked, self._backstop.min_interval)
+        return polling
 
     async def _carry_out(self, tracked: TrackedTask, status: TaskStatus, action: Action) -> bool:
         """Do what :func:`decide` said; True while the task stays in the poll stage."""
@@ -251,9 +280,15 @@ class PollStage:
             tracked.running_seen_at = now
             elapsed = now - (tracked.submitted_mono or now)
             model = tracked.task.model
-            delay = self._schedule.next_delay(
-                elapsed, self._eta.eta(alias, model), self._eta.early(alias, model)
-            )
+            if tracked.callbacks:
+                # Sparse: not before the backstop's first poll, then every interval.
+                first = self._backstop.first_delay(self._eta.longest(alias, model))
+                delay = max(first - elapsed, self._backstop.next_delay(elapsed))
+            else:
+                eta = self._eta
+                delay = self._schedule.next_delay(
+                    elapsed, eta.eta(alias, model), eta.early(alias, model)
+                )
             self._schedule_poll(tracked, delay)
             return True
         self._heap.unschedule(tracked)

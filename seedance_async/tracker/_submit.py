@@ -253,7 +253,10 @@ class SubmitStage:
             loaded = sent
         elif sent is not tracked.task:
             loaded = attrs.evolve(loaded, execution_expires_after=sent.execution_expires_after)
-        await self._table.intent(tracked, sent, alias)
+        callback_url = await self._table.intent(tracked, sent, alias)
+        if callback_url is not None:
+            # On the wire only: the journaled spec (and the result's) never holds the token.
+            loaded = attrs.evolve(loaded, callback_url=callback_url)
         try:
             handle, first = await provider.submit(
                 loaded,

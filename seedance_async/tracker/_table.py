@@ -25,11 +25,18 @@ import attrs
 
 from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
-from seedance_async.journal._protocol import Journal, JournalEntry, SendStamp, SendStampJournal
+from seedance_async.journal._protocol import (
+    CallbackTokenJournal,
+    Journal,
+    JournalEntry,
+    SendStamp,
+    SendStampJournal,
+)
 from seedance_async.spec._cost import PriceTable, usage_cost
 from seedance_async.spec._handle import Attempt, DownloadPart, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
+from seedance_async.tracker._callbacks import CallbackLink
 from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._task import TrackedTask
 
@@ -51,6 +58,8 @@ class TaskTable:
         spend: the spend cap, which every ending settles (None: no cap).
         prices: prices the cost of succeeded tasks in their events (the shipped table when
             None).
+        callbacks: the tracker's callback link, when tasks get callback URLs: a task's
+            token is registered, bound and forgotten with its attempts.
     """
 
     def __init__(
@@ -59,6 +68,8 @@ class TaskTable:
         journal: Journal,
         spend: SpendCap | None = None,
         prices: PriceTable | None = None,
+        *,
+        callbacks: CallbackLink | None = None,
     ) -> None:
         self._client = client
         self.spend = spend
@@ -67,6 +78,7 @@ class TaskTable:
         self._events = client.events
         self.journal = journal
         self._stamps = journal if isinstance(journal, SendStampJournal) else None
+        self.callbacks = callbacks
         self._tasks: dict[str, TrackedTask] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
@@ -113,9 +125,24 @@ class TaskTable:
         return key in self._unread
 
     def restore(self, tracked: TrackedTask, entry: JournalEntry) -> None:
-        """``tracked`` continues a task of an earlier run: its state is the journal's."""
+        """``tracked`` continues a task of an earlier run: its state is the journal's.
+
+        A callback token the journal kept is registered again, so callbacks to the URL the
+        provider was given keep arriving (when the public URL is the same as then).
+        """
         tracked.resumed = True
         tracked.status = entry.last_status
+        alias = entry.handle.provider if entry.handle else entry.provider
+        link = self.callbacks
+        if link is not None and entry.callback_token and alias in self._client.configs:
+            assert alias is not None
+            link.restore(
+                tracked,
+                alias,
+                self._client.provider(alias).adapter,
+                remote_id=entry.handle.task_id if entry.handle else None,
+                token=entry.callback_token,
+            )
 
     def emit(
         self,
@@ -179,11 +206,27 @@ class TaskTable:
 
     # -- submits -----------------------------------------------------------------------------
 
-    async def intent(self, tracked: TrackedTask, sent: VideoTask, alias: str) -> None:
-        """A paid submit of ``sent`` to ``alias`` is about to leave (journaled first)."""
+    async def intent(self, tracked: TrackedTask, sent: VideoTask, alias: str) -> str | None:
+        """A paid submit of ``sent`` to ``alias`` is about to leave (journaled first).
+
+        Returns:
+            The callback URL to send the attempt with, when it gets one: callbacks are on,
+            the provider posts them and the spec names no ``callback_url`` of its own. Its
+            token is registered and journaled (after the intent) before this returns.
+        """
         await self.journal.record_intent(
             tracked.key, sent, alias, len(tracked.attempts), self._clock.wall()
         )
+        link = self.callbacks
+        if link is not None:
+            link.forget(tracked)  # an earlier attempt's token, if any
+        adapter = self._client.provider(alias).adapter
+        if link is None or sent.callback_url is not None or not link.supports(adapter):
+            return None
+        token = link.enroll(tracked, alias, adapter)
+        if isinstance(self.journal, CallbackTokenJournal):
+            await self.journal.record_callback_token(tracked.key, token.reveal())
+        return link.url_for(token)
 
     def send_stamp(self, tracked: TrackedTask) -> SendStamp | None:
         """What the submit of ``tracked`` stamps its sends with (None: the journal has no stamps)."""
@@ -210,12 +253,14 @@ class TaskTable:
         reason: str,
     ) -> None:
         """The submit to ``alias`` provably created nothing: the slot goes back."""
+        self._forget_token(tracked)
         self.add_attempt(tracked, alias, outcome, reason)
         await self.release_slot(tracked)
         await self.journal.record_not_created(tracked.key, alias, reason)
 
     async def forget_intent(self, tracked: TrackedTask, alias: str, reason: str) -> None:
         """A resumed intent provably created nothing: journaled so, and the slot goes back."""
+        self._forget_token(tracked)
         await self.journal.record_not_created(tracked.key, alias, reason)
         await self.release_slot(tracked)
 
@@ -226,6 +271,8 @@ class TaskTable:
         """
         alias = handle.provider
         tracked.handle = handle
+        if tracked.callbacks and self.callbacks is not None:
+            self.callbacks.bind(tracked, handle.task_id)
         self.add_attempt(tracked, alias, "submitted", None, handle.task_id)
         elapsed = max(0.0, self._clock.wall() - handle.created_at)
         tracked.submitted_mono = self._clock.now() - elapsed
@@ -269,6 +316,7 @@ class TaskTable:
         """Leave the remote task (it failed) so that the task can be submitted elsewhere."""
         assert tracked.handle is not None
         alias = tracked.handle.provider
+        self._forget_token(tracked)
         await self.release_slot(tracked)
         self.emit(EventKind.FAILED_OVER, tracked, alias, detail)
         tracked.handle = None
@@ -327,6 +375,7 @@ class TaskTable:
         self, tracked: TrackedTask, result: TaskResult, *, provider: str | None, journal: bool
     ) -> None:
         tracked.loaded = None
+        self._forget_token(tracked)
         tracked.set_result(result)
         if self.spend is not None:
             self.spend.settle(result)
@@ -345,6 +394,10 @@ class TaskTable:
         self._pending -= 1
         if self._pending == 0:
             self._idle.set()
+
+    def _forget_token(self, tracked: TrackedTask) -> None:
+        if self.callbacks is not None:
+            self.callbacks.forget(tracked)
 
     # -- waiting for results -----------------------------------------------------------------
 

@@ -28,7 +28,9 @@ class TrackedTask:
         "_canceller",
         "_done",
         "attempts",
+        "callbacks",
         "cancel_requested",
+        "confirming",
         "deadline_at",
         "handle",
         "key",
@@ -77,6 +79,10 @@ class TrackedTask:
         # When a poll last found the task unfinished: a lower bound on its duration.
         self.running_seen_at: float | None = None
         self.resumed = False
+        # The current attempt carries a callback URL (polled by the backstop schedule), and
+        # a callback asked for the poll under way.
+        self.callbacks = False
+        self.confirming = False
         self.version = 0
         self._done: anyio.Event | None = None
         self._canceller = canceller

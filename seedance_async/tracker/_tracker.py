@@ -35,6 +35,10 @@ anyio task group:
   the time spent. Deadlines are heap entries too. A retryable remote failure goes back to
   the submit stage for another provider.
 * *download workers* fetch results of succeeded tasks when a download folder is set.
+* with ``callbacks``, tasks sent to providers that post status changes carry a per-task
+  callback URL and are polled by the sparse backstop schedule; a callback is only a hint,
+  which makes the poll stage GET the task at once (:mod:`._callbacks`). Everything the GET
+  shows goes the usual way.
 
 Leaving the ``async with`` block waits for every task, then cancels the workers: no task or
 socket outlives the block, and every :meth:`Tracker.events_stream` ends. An exception inside
@@ -54,6 +58,8 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from seedance_async.callbacks._receiver import CallbackReceiver
+from seedance_async.callbacks._server import CallbackServer
 from seedance_async.client._client import Client
 from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec
 from seedance_async.core._events import Event
@@ -64,6 +70,7 @@ from seedance_async.spec._codec import task_hash
 from seedance_async.spec._cost import PriceTable
 from seedance_async.spec._handle import TaskResult
 from seedance_async.spec._task import VideoTask
+from seedance_async.tracker._callbacks import CallbackLink, CallbackSummary
 from seedance_async.tracker._poll import PollStage
 from seedance_async.tracker._spend import SpendCap, cap_currency
 from seedance_async.tracker._submit import ReadableJournal, SubmitStage
@@ -105,10 +112,28 @@ class Tracker:
             ending them ``capped``.
         prices: the price table for an amount cap and for the cost in the events of
             succeeded tasks (the shipped one by default).
+        callbacks: receive the providers' status-change callbacks, for tasks sent to
+            providers that post them (``ProviderCapabilities.callbacks``) and whose spec
+            names no ``callback_url`` of its own. A :class:`CallbackReceiver` you serve
+            yourself (mounted in your app), a :class:`CallbackServer` (started on entry
+            unless running, stopped on exit if started here), or the public URL of a
+            server the tracker runs on ``callback_listen``. Entry fails with
+            :class:`CallbackServerError` before anything is submitted when the port
+            cannot be bound.
+        callback_listen: ``HOST:PORT`` for the server the tracker runs when ``callbacks``
+            is a URL. A resumed run receives the callbacks of an earlier run's tasks only
+            at the same public URL: keep it (and the port behind it) fixed.
+        backstop: poll timing of tasks with a callback URL (default
+            :meth:`PollSchedule.backstop`): a task whose callbacks are all lost is found
+            at most about its ``interval`` late.
+        confirm_window: seconds to gather callbacks before confirming them together: the
+            notices of one task, and the ends of a cluster of tasks, cost one GET each
+            (or one list call per group).
 
     Raises:
-        ConfigurationError: the failover list names an alias the client does not have, or
-            an amount cap's currency cannot be told from the price table.
+        ConfigurationError: the failover list names an alias the client does not have, an
+            amount cap's currency cannot be told from the price table, ``callback_listen``
+            is malformed or given without a URL, or a receiver has no public URL.
     """
 
     def __init__(
@@ -129,6 +154,10 @@ class Tracker:
         max_cost: float | SpendCap | None = None,
         allow_unpriced: bool = False,
         prices: PriceTable | None = None,
+        callbacks: CallbackReceiver | CallbackServer | str | None = None,
+        callback_listen: str | tuple[str, int] | None = None,
+        backstop: PollSchedule | None = None,
+        confirm_window: float = 0.5,
     ) -> None:
         if isinstance(providers, FailoverPolicy):
             self.policy = providers
@@ -153,7 +182,27 @@ class Tracker:
         else:
             currency = cap_currency(self.policy.providers, prices)
             spend = SpendCap(max_cost, currency, allow_unpriced=allow_unpriced, prices=prices)
-        self._table = TaskTable(client, self.journal, spend, prices)
+        self._server = _callback_server(callbacks, callback_listen)
+        self._started_server = False
+        self._link: CallbackLink | None = None
+        if callbacks is not None:
+            if not confirm_window >= 0:
+                raise ConfigurationError(f"confirm_window must be >= 0, got {confirm_window!r}")
+            receiver = (
+                callbacks
+                if isinstance(callbacks, CallbackReceiver)
+                else self._server.receiver
+                if self._server is not None
+                else None
+            )
+            assert receiver is not None
+            self._link = CallbackLink(
+                receiver,
+                backstop=backstop or PollSchedule.backstop(),
+                confirm_window=confirm_window,
+                clock=self.clock,
+            )
+        self._table = TaskTable(client, self.journal, spend, prices, callbacks=self._link)
         # A journal that can be read back makes a re-run of the same program resume.
         readable = self.journal if isinstance(self.journal, ReadableJournal) else None
         self._submit = SubmitStage(
@@ -175,6 +224,7 @@ class Tracker:
             batch_size=batch_size,
             rng=self._rng,
             resubmit=self._submit.enqueue,
+            backstop=None if self._link is None else self._link.backstop,
         )
         self._canceller = self._poll.cancel  # one bound method shared by every task, not one each
         self._tg: TaskGroup | None = None
@@ -186,6 +236,19 @@ class Tracker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        server = self._server
+        started = False
+        if server is not None and not server.running:
+            await server.start()  # CallbackServerError now, before any submit names its URL
+            started = True
+        if self._link is not None and self._link.receiver.public_url is None:
+            if started and server is not None:
+                await server.close()
+            raise ConfigurationError(
+                "the callback receiver has no public URL: give CallbackReceiver(public_url=...)"
+                " the address the provider posts to"
+            )
+        self._started_server = started
         submit_recv = self._submit.open()
         poll_recv, download_recv = self._poll.open(self._workers[1])
         tg = anyio.create_task_group()
@@ -201,6 +264,8 @@ class Tracker:
         poll_recv.close()
         download_recv.close()
         tg.start_soon(self._poll.run_heap)
+        if self._link is not None:
+            tg.start_soon(self._link.run, self._table.get, self._poll.confirm)
         self._fanout.closed = False
         return self
 
@@ -226,6 +291,10 @@ class Tracker:
             finally:
                 self._tg = None
                 self._fanout.close()
+                if self._started_server and self._server is not None:
+                    self._started_server = False
+                    with anyio.CancelScope(shield=True):
+                        await self._server.close()
         return result
 
     async def wait_idle(self) -> None:
@@ -246,6 +315,17 @@ class Tracker:
     def spend_cap(self) -> SpendCap | None:
         """The spend cap (what is spent and reserved so far), or None without one."""
         return self._table.spend
+
+    @property
+    def callback_stats(self) -> CallbackSummary | None:
+        """What callbacks did so far (received, confirmed, rejected, found by the backstop);
+        None without ``callbacks``."""
+        return None if self._link is None else self._link.summary()
+
+    @property
+    def callback_server(self) -> CallbackServer | None:
+        """The callback server the tracker uses (given, or its own), if any."""
+        return self._server
 
     # -- submitting --------------------------------------------------------------------------
 
@@ -477,3 +557,23 @@ class _EventFanout:
         for stream in self._streams:
             stream.close()
         self._streams = []
+
+
+def _callback_server(
+    callbacks: CallbackReceiver | CallbackServer | str | None,
+    listen: str | tuple[str, int] | None,
+) -> CallbackServer | None:
+    """The server to run or use for ``Tracker(callbacks=...)``, if any."""
+    if isinstance(callbacks, str):
+        if listen is None:
+            raise ConfigurationError(
+                "callbacks given as a public URL need callback_listen='HOST:PORT' for the"
+                " server that receives them"
+            )
+        return CallbackServer(listen=listen, public_url=callbacks)
+    if listen is not None:
+        raise ConfigurationError(
+            "callback_listen goes with callbacks='<public URL>' (a CallbackServer has its own"
+            " listen address; a receiver is served by your app)"
+        )
+    return callbacks if isinstance(callbacks, CallbackServer) else None

@@ -129,3 +129,16 @@ def test_backstop_polls_after_the_longest_recent_task_then_sparsely() -> None:
         PollSchedule.backstop(0)
     with pytest.raises(ValueError, match="margin"):
         PollSchedule.backstop(60, margin=-0.1)
+
+
+def test_longest_is_the_longest_duration_not_a_lower_bound() -> None:
+    """A backstop's first poll goes after the longest recent task: whole-second timestamps
+    make the lower bounds (what first polls use) a second short, this one must not be."""
+    eta = EtaEstimator(window=3)
+    assert eta.longest("ark", "m") is None
+    for seconds in (40.0, 90.0, 60.0):
+        eta.observe("ark", "m", seconds, at_least=seconds - 1.0)
+    assert eta.longest("ark", "m") == 90.0
+    eta.observe("ark", "m", 50.0)  # the 90 s sample leaves the window
+    assert eta.longest("ark", "m") == 60.0
+    assert eta.longest("ark", "other") is None
