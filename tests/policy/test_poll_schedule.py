@@ -139,6 +139,8 @@ def test_longest_is_the_longest_duration_not_a_lower_bound() -> None:
     for seconds in (40.0, 90.0, 60.0):
         eta.observe("ark", "m", seconds, at_least=seconds - 1.0)
     assert eta.longest("ark", "m") == 90.0
+    eta.observe("ark", "m", 50.0)
+    assert eta.longest("ark", "m") == 90.0
     eta.observe("ark", "m", 50.0)  # the 90 s sample leaves the window
     assert eta.longest("ark", "m") == 60.0
     assert eta.longest("ark", "other") is None
