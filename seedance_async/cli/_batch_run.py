@@ -45,6 +45,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from seedance_async.callbacks._server import CallbackServer
 from seedance_async.cli._batch_file import BatchLine
 from seedance_async.cli._costs import CostTally, line_cost, priced_lines, spent_so_far
 from seedance_async.cli._progress import ProgressReporter
@@ -69,6 +70,7 @@ from seedance_async.telemetry import (
     PrometheusMetrics,
     otel_available,
 )
+from seedance_async.tracker._callbacks import CallbackSummary
 from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._tracker import Tracker
 
@@ -159,6 +161,9 @@ class _GatedJournal:
         finally:
             self._close(key)
 
+    async def record_callback_token(self, key: str, token: str) -> None:
+        await self.inner.record_callback_token(key, token)
+
     async def record_status(self, key: str, status: TaskStatus) -> None:
         await self.inner.record_status(key, status)
 
@@ -190,6 +195,10 @@ class RunPlan:
         metrics_port / metrics_host: serve Prometheus metrics there while running (None: not).
         log_events: log every lifecycle event (INFO; the caller set up the handler).
         probe_media: read each remote reference clip's header before its task is sent.
+        callback_listen: ``HOST:PORT`` to receive provider callbacks on (None: poll only).
+        callback_url: the public URL that reaches it (default ``http://HOST:PORT``).
+        backstop: poll timing of tasks sent with a callback URL.
+        confirm_window: seconds to gather callbacks before confirming them together.
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -211,6 +220,10 @@ class RunPlan:
     metrics_host: str = "127.0.0.1"
     log_events: bool = False
     probe_media: bool = False
+    callback_listen: str | None = None
+    callback_url: str | None = None
+    backstop: PollSchedule = attrs.field(factory=PollSchedule.backstop)
+    confirm_window: float = 0.5
 
 
 @attrs.frozen(kw_only=True)
@@ -224,6 +237,7 @@ class RunReport:
     total: int
     missing_downloads: int = 0
     capped: int = 0
+    callbacks: CallbackSummary | None = None
 
     @property
     def finished(self) -> int:
@@ -254,6 +268,8 @@ class RunReport:
                 f"; {self.capped} not sent (spend cap): raise --max-cost (or add"
                 " --allow-unpriced) and run again to send them"
             )
+        if self.callbacks is not None:
+            text += f"; {self.callbacks.describe()}"
         return text
 
 
@@ -333,7 +349,25 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
             alias that is not configured, or a key is missing.
         BatchMismatch: the journal belongs to another batch and ``plan.append`` is false.
         JournalError: the journal cannot be opened, read or written.
+        CallbackServerError: the callback port cannot be bound (raised first of all).
     """
+    server = None
+    if plan.callback_listen is not None:
+        # Bound before anything else: a port that is taken fails the run before any task
+        # is sent with a URL nobody listens on.
+        server = CallbackServer(listen=plan.callback_listen, public_url=plan.callback_url)
+        await server.start()
+    try:
+        return await _run_batch(plan, lines, server)
+    finally:
+        if server is not None:
+            with anyio.CancelScope(shield=True):
+                await server.close()
+
+
+async def _run_batch(
+    plan: RunPlan, lines: Sequence[BatchLine], server: CallbackServer | None
+) -> RunReport:
     with JournalLock(plan.journal_path):
         async with SqliteJournal(plan.journal_path) as journal:
             if plan.batch is not None:
@@ -384,7 +418,15 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
                     prices=table,
                 )
                 cap.spent = spent_so_far(earlier, specs, cap)
-            run = _Run(plan, journal, results, reporter, owned=_owned_ids(earlier), cap=cap)
+            run = _Run(
+                plan,
+                journal,
+                results,
+                reporter,
+                owned=_owned_ids(earlier),
+                cap=cap,
+                server=server,
+            )
             try:
                 await run.drive([plan.catalog[a] for a in needed], unfinished, pending)
             finally:
@@ -397,7 +439,10 @@ async def run_batch(plan: RunPlan, lines: Sequence[BatchLine]) -> RunReport:
                 results.rewrite, [*priced_lines(final, specs, plan.prices), *run.capped]
             )
             results.close()
-    report = _report(final, total, plan.download_dir is not None, len(run.capped))
+    report = attrs.evolve(
+        _report(final, total, plan.download_dir is not None, len(run.capped)),
+        callbacks=run.callback_stats,
+    )
     for line in _cost_lines(final, specs, table):
         reporter.note(line)
     if cap is not None:
@@ -423,10 +468,13 @@ class _Run:
         *,
         owned: dict[str, set[str]],
         cap: SpendCap | None = None,
+        server: CallbackServer | None = None,
     ) -> None:
         self.plan = plan
         self.cap = cap
         self.capped: list[dict[str, Any]] = []  # result lines of tasks the cap kept back
+        self.server = server
+        self.tracker: Tracker | None = None
         self.journal = journal
         self.gate = _GatedJournal(journal)
         self.results = results
@@ -434,6 +482,11 @@ class _Run:
         self.interrupted = False
         self.owned = owned
         self._stop = anyio.Event()
+
+    @property
+    def callback_stats(self) -> CallbackSummary | None:
+        """What callbacks did in this run (None without them, or before the tracker ran)."""
+        return None if self.tracker is None else self.tracker.callback_stats
 
     def _on_signal(self) -> None:
         if self.interrupted:
@@ -530,7 +583,11 @@ class _Run:
             schedule=plan.schedule,
             max_cost=self.cap,
             prices=plan.prices,
+            callbacks=self.server,
+            backstop=plan.backstop,
+            confirm_window=plan.confirm_window,
         ) as tracker:
+            self.tracker = tracker
             await tracker.resume(unfinished)
             for key, task in pending:
                 if self.interrupted:

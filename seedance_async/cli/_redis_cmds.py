@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from seedance_async.cli._callback_args import add_callback_args, check_callback_args
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig, load_provider_config
 from seedance_async.core._errors import ConfigurationError, SeedanceError
 from seedance_async.policy._poll_schedule import PollSchedule
@@ -102,6 +103,7 @@ def register(subparsers: _Sub) -> None:
     p.add_argument(
         "--metrics-host", default="127.0.0.1", metavar="HOST", help="address for --metrics-port"
     )
+    add_callback_args(p)
     p.set_defaults(func=_worker)
 
     p = subparsers.add_parser("enqueue", help="queue a JSONL batch file in Redis for workers")
@@ -146,6 +148,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     try:
         configs, order = _providers(args)
+        check_callback_args(args)
         if args.time_scale <= 0 or args.concurrency < 1 or args.lease <= 0:
             raise ConfigurationError("--time-scale and --lease must be > 0, --concurrency >= 1")
         settings = WorkerSettings(
@@ -158,6 +161,10 @@ def _worker(args: argparse.Namespace) -> int:
             submit_burst=args.submit_burst,
             poll_burst=args.poll_burst,
             schedule=PollSchedule().scaled(args.time_scale),
+            callback_listen=args.callback_listen,
+            callback_url=args.callback_url,
+            backstop=PollSchedule.backstop().scaled(args.time_scale),
+            confirm_window=0.5 * args.time_scale,
             exit_when_done=not args.stay,
             progress_interval=args.progress_interval,
             prefix=args.prefix,

@@ -26,6 +26,7 @@ from seedance_async.cli._batch_run import (
     RunPlan,
     run_batch,
 )
+from seedance_async.cli._callback_args import add_callback_args, check_callback_args
 from seedance_async.cli._costs import CostTally, first_alias, parse_max_cost
 from seedance_async.cli._journal_cmds import (
     KEYS_HELP,
@@ -134,6 +135,8 @@ def _command_line(args: argparse.Namespace) -> str:
         ("--poll-scale", args.poll_scale),
         ("--max-cost", args.max_cost),
         ("--prices", args.prices),
+        ("--callback-listen", args.callback_listen),
+        ("--callback-url", args.callback_url),
     ):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
@@ -206,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         catalog = provider_catalog(args)
         failover = _failover(args.provider, catalog)
         adapters = _adapters(failover, catalog)
+        check_callback_args(args)
     except ConfigurationError as exc:
         return fail("run", str(exc))
     try:
@@ -225,6 +229,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if invalid and args.strict:
         return fail("run", "--strict: invalid lines, nothing was submitted", EXIT_INVALID)
     if args.redis is not None or args.batch is not None:
+        if args.callback_listen is not None:
+            return fail(
+                "run",
+                "--callback-listen is for the processes that run the tasks: pass it to"
+                " `seedance-async worker` (one address per host)",
+            )
         # Scale-out: queue the valid lines in Redis; `seedance-async worker` processes run them.
         from seedance_async.cli._redis_cmds import enqueue_from_run
 
@@ -239,7 +249,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return fail("run", str(exc))
     if args.log_json:
         _log_json(k.reveal() for k in keys)
-    schedule = PollSchedule()
+    schedule, backstop, window = PollSchedule(), PollSchedule.backstop(), 0.5
+    if args.poll_scale:
+        schedule, backstop = schedule.scaled(args.poll_scale), backstop.scaled(args.poll_scale)
+        window *= args.poll_scale
     plan = RunPlan(
         catalog=catalog,
         failover=failover,
@@ -247,7 +260,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_path=Path(args.out),
         download_dir=Path(args.download) if args.download else None,
         deadline=args.deadline,
-        schedule=schedule.scaled(args.poll_scale) if args.poll_scale else schedule,
+        schedule=schedule,
+        backstop=backstop,
+        confirm_window=window,
+        callback_listen=args.callback_listen,
+        callback_url=args.callback_url,
         progress=args.progress,
         log_interval=args.log_interval,
         command=_command_line(args),
@@ -405,6 +422,7 @@ def _add_run(sub: _Sub) -> None:
         "--batch", metavar="NAME", help="the Redis batch name (default: the file's stem)"
     )
     p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
+    add_callback_args(p)
     p.set_defaults(func=cmd_run)
 
 

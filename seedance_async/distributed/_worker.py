@@ -51,6 +51,7 @@ from typing import Any, cast
 import anyio
 import attrs
 
+from seedance_async.callbacks._server import CallbackServer
 from seedance_async.client._alias import SubmitOutcomeUnknown
 from seedance_async.client._client import Client, TransportFactory
 from seedance_async.config._provider import ProviderConfig
@@ -66,6 +67,7 @@ from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.policy._retry import RetryPolicy
 from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import Outcome, TaskResult
+from seedance_async.tracker._callbacks import CallbackSummary
 from seedance_async.tracker._tracker import Tracker
 
 __all__ = ["RedisWorker", "WorkerReport", "WorkerSettings"]
@@ -109,6 +111,11 @@ class WorkerSettings:
         resubmit_horizon: a taken-over submit sent longer ago than this is never resent,
             even when listing finds no task (a list may not reach that far back).
         submit_workers / poll_workers: tracker concurrency.
+        callback_listen: ``HOST:PORT`` this worker receives provider callbacks on (None:
+            poll only); bound before the worker claims anything.
+        callback_url: the public URL that reaches it (default ``http://HOST:PORT``).
+        backstop: poll timing of tasks sent with a callback URL.
+        confirm_window: seconds to gather callbacks before confirming them together.
     """
 
     url: str
@@ -130,6 +137,10 @@ class WorkerSettings:
     resubmit_horizon: float = 60.0
     submit_workers: int = 64
     poll_workers: int = 16
+    callback_listen: str | None = None
+    callback_url: str | None = None
+    backstop: PollSchedule = attrs.field(factory=PollSchedule.backstop)
+    confirm_window: float = 0.5
 
 
 @attrs.define
@@ -148,6 +159,7 @@ class WorkerReport:
     finished: int = 0
     restores: int = 0
     paths: dict[str, int] = attrs.field(factory=dict)
+    callbacks: CallbackSummary | None = None
 
     def count(self, path: str) -> None:
         """Count one key taken on by ``path``."""
@@ -246,12 +258,28 @@ class RedisWorker:
                 await self.journal.release()  # others take over whatever is left at once
                 await redis.aclose()
         self.report.finished = self.journal.finished
+        tracker = getattr(self, "tracker", None)
+        self.report.callbacks = tracker.callback_stats if tracker is not None else None
         self.report.restores = self.journal.restores
-        self._say("exit", reason=self.report.reason, **self._counts(), **self.report.paths)
+        extra: dict[str, Any] = {}
+        if self.report.callbacks is not None:
+            c = self.report.callbacks
+            extra = {
+                "callbacks_received": c.received,
+                "callbacks_confirmed": c.confirmed,
+                "callbacks_rejected": c.rejected,
+                "found_by_backstop": c.found_by_backstop,
+            }
+        self._say("exit", reason=self.report.reason, **self._counts(), **self.report.paths, **extra)
         return self.report
 
     async def _run_tracker(self, client: Client, stop: anyio.Event) -> None:
         s = self.settings
+        callbacks = (
+            None
+            if s.callback_listen is None
+            else CallbackServer(listen=s.callback_listen, public_url=s.callback_url)
+        )
         with anyio.CancelScope() as tracker_scope:
             async with Tracker(
                 client,
@@ -260,6 +288,9 @@ class RedisWorker:
                 schedule=s.schedule,
                 submit_workers=s.submit_workers,
                 poll_workers=s.poll_workers,
+                callbacks=callbacks,
+                backstop=s.backstop,
+                confirm_window=s.confirm_window,
             ) as tracker:
                 self.tracker = tracker
                 async with anyio.create_task_group() as tg:
