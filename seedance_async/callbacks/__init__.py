@@ -21,7 +21,9 @@ times. So this package treats them as hints:
 Three ways to expose a :class:`CallbackReceiver`: mounted into your aiohttp app
 (:func:`callback_app`, :func:`callback_routes`), mounted into an ASGI app
 (:class:`CallbackAsgiApp`), or on its own port (:class:`CallbackServer`). Counters for run
-summaries and metrics are plain attributes of :attr:`CallbackReceiver.stats`.
+summaries and metrics are plain attributes of :attr:`CallbackReceiver.stats`. Several hosts
+behind one public URL pass each other the callbacks of tasks they do not follow through a
+:class:`CallbackRelay` (the Redis workers do).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from seedance_async.callbacks._aiohttp import (
     redact_path,
 )
 from seedance_async.callbacks._asgi import CallbackAsgiApp
-from seedance_async.callbacks._receiver import CallbackReceiver, ReceiverLimits
+from seedance_async.callbacks._receiver import CallbackReceiver, CallbackRelay, ReceiverLimits
 from seedance_async.callbacks._registry import (
     CallbackHint,
     CallbackStats,
@@ -47,6 +49,7 @@ __all__ = [
     "CallbackAsgiApp",
     "CallbackHint",
     "CallbackReceiver",
+    "CallbackRelay",
     "CallbackServer",
     "CallbackServerError",
     "CallbackStats",

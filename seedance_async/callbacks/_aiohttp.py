@@ -7,7 +7,7 @@ import re
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger
 
-from seedance_async.callbacks._receiver import Answer, CallbackReceiver
+from seedance_async.callbacks._receiver import Answer, CallbackReceiver, Foreign
 
 __all__ = ["RedactingAccessLogger", "callback_app", "callback_routes", "redact_path"]
 
@@ -81,6 +81,16 @@ def callback_routes(receiver: CallbackReceiver, *, path: str = "") -> list[web.R
         )
         if isinstance(admitted, Answer):
             return _respond(admitted)
+        if isinstance(admitted, Foreign):
+            answer = await receiver.relay_foreign(
+                admitted,
+                lambda: _read_at_most(request, receiver.limits.max_body),
+                source=source,
+                content_type=request.headers.get(hdrs.CONTENT_TYPE),
+                content_length=request.content_length,
+            )
+            assert answer is not None  # aiohttp's reader never reports a vanished client
+            return _respond(answer)
         body = await _read_at_most(request, receiver.limits.max_body)
         return _respond(receiver.accept(admitted, body, source=source))
 

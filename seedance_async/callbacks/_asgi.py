@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from seedance_async.callbacks._receiver import Answer, CallbackReceiver
+from seedance_async.callbacks._receiver import Answer, CallbackReceiver, Foreign
 
 __all__ = ["CallbackAsgiApp"]
 
@@ -68,6 +68,17 @@ class CallbackAsgiApp:
         )
         if isinstance(admitted, Answer):
             await _respond(send, admitted)
+            return
+        if isinstance(admitted, Foreign):
+            answer = await self.receiver.relay_foreign(
+                admitted,
+                lambda: _read_at_most(receive, self.receiver.limits.max_body),
+                source=source,
+                content_type=headers.get("content-type"),
+                content_length=_int_or_none(headers.get("content-length")),
+            )
+            if answer is not None:
+                await _respond(send, answer)
             return
         body = await _read_at_most(receive, self.receiver.limits.max_body)
         if body is None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Iterable
-from typing import Self
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, Self
 
 import anyio
 import attrs
@@ -34,7 +34,15 @@ from seedance_async.core._errors import ConfigurationError
 from seedance_async.providers._protocol import ProviderAdapter
 from seedance_async.spec._status import TERMINAL_STATES, TaskState
 
-__all__ = ["Answer", "CallbackReceiver", "ReceiverLimits", "check_public_url", "is_json"]
+__all__ = [
+    "Answer",
+    "CallbackReceiver",
+    "CallbackRelay",
+    "Foreign",
+    "ReceiverLimits",
+    "check_public_url",
+    "is_json",
+]
 
 logger = logging.getLogger("seedance_async.callbacks")
 
@@ -154,6 +162,41 @@ class _SourceBuckets:
 _Item = tuple[Entry, bytes, float]
 
 
+class CallbackRelay(Protocol):
+    """Passes callbacks between the receivers of several hosts (the Redis workers' one is
+    ``seedance_async.distributed``): a provider may post a task's callback to any host
+    behind one public URL, and only the host that follows the task can act on it.
+
+    The receiving host asks :meth:`knows` about a token it does not hold (by its digest: the
+    token itself never leaves the host that made it); when some host holds it, the body is
+    passed on with :meth:`relay`, and every host hands what it reads from the relay to
+    :meth:`CallbackReceiver.deliver_relayed`, which keeps only its own tokens' bodies.
+    """
+
+    async def knows(self, digest: bytes) -> bool:
+        """Whether some host registered the token of ``digest``.
+
+        Raises:
+            OSError: the relay cannot be reached (the request is answered 503).
+        """
+        ...
+
+    async def relay(self, digest: bytes, body: bytes) -> None:
+        """Pass ``body`` on to whichever host holds the token of ``digest``.
+
+        Raises:
+            OSError: the relay cannot be reached (the request is answered 503).
+        """
+        ...
+
+
+@attrs.frozen
+class Foreign:
+    """A request for a token this receiver does not hold, which the relay may know."""
+
+    digest: bytes
+
+
 class CallbackReceiver:
     """Receives providers' status-change callbacks for registered tasks and turns them into
     :class:`CallbackHint` values: "confirm this task with the provider now".
@@ -169,6 +212,8 @@ class CallbackReceiver:
         limits: body size, rates and queue bounds.
         confirm_states: claimed states that ask for a confirming GET (default: final ones).
         clock: the time source for rates and hint times.
+        relay: passes callbacks for tokens of other hosts to them (see
+            :class:`CallbackRelay`); may be set later as :attr:`relay`.
 
     Raises:
         ConfigurationError: ``public_url`` is not an absolute http(s) URL without query.
@@ -181,7 +226,9 @@ class CallbackReceiver:
         limits: ReceiverLimits | None = None,
         confirm_states: Iterable[TaskState] = TERMINAL_STATES,
         clock: Clock | None = None,
+        relay: CallbackRelay | None = None,
     ) -> None:
+        self.relay = relay
         self.limits = limits or ReceiverLimits()
         self.stats = CallbackStats()
         self.registry = TokenRegistry(stats=self.stats, confirm_states=confirm_states)
@@ -269,10 +316,12 @@ class CallbackReceiver:
         source: str,
         content_type: str | None,
         content_length: int | None,
-    ) -> Entry | Answer:
+    ) -> Entry | Foreign | Answer:
         """First look at a request, before its body is read: its entry, or the refusal.
 
-        ``token`` is the last path segment, as sent; ``source`` the peer address.
+        ``token`` is the last path segment, as sent; ``source`` the peer address. With a
+        relay, a well-formed token this receiver does not hold is :class:`Foreign`: the
+        front end finishes it with :meth:`relay_foreign`.
         """
         stats = self.stats
         stats.received += 1
@@ -281,6 +330,8 @@ class CallbackReceiver:
             return self._refuse("rate_limited", source)
         digest = token_digest(token)
         entry = None if digest is None else self.registry.lookup(digest)
+        if entry is None and digest is not None and self.relay is not None:
+            return Foreign(digest)
         if entry is None:
             self._sources.charge(source, self.limits.unknown_token_cost - 1)
             return self._refuse("unknown_token", source)
@@ -306,6 +357,68 @@ class CallbackReceiver:
         self._ready.set()
         self.stats.acknowledged += 1
         return _OK
+
+    async def relay_foreign(
+        self,
+        foreign: Foreign,
+        read_body: Callable[[], Awaitable[bytes | None]],
+        *,
+        source: str,
+        content_type: str | None,
+        content_length: int | None,
+    ) -> Answer | None:
+        """Pass a request for another host's token on (see :class:`CallbackRelay`).
+
+        ``read_body`` reads at most ``max_body + 1`` bytes (None: the client went away, and
+        None is returned: nobody to answer). Unknown everywhere: 404, charged as a guess.
+        """
+        relay = self.relay
+        try:
+            known = relay is not None and await relay.knows(foreign.digest)
+        except OSError:
+            return self._refuse("overloaded", source)
+        if not known:
+            self._sources.charge(source, self.limits.unknown_token_cost - 1)
+            return self._refuse("unknown_token", source)
+        if not is_json(content_type):
+            return self._refuse("content_type", source)
+        if content_length is not None and content_length > self.limits.max_body:
+            return self._refuse("too_large", source)
+        body = await read_body()
+        if body is None:
+            return None
+        if len(body) > self.limits.max_body:
+            return self._refuse("too_large", source)
+        assert relay is not None
+        try:
+            await relay.relay(foreign.digest, body)
+        except OSError:
+            return self._refuse("overloaded", source)
+        self.stats.relayed_out += 1
+        self.stats.acknowledged += 1
+        return _OK
+
+    def deliver_relayed(self, digest: bytes, body: bytes) -> bool:
+        """A body another host relayed: queued (True) when the token is this receiver's.
+
+        The body is read like one received here; the checks of the receiving host (token
+        known, content type, size, rate) were made there, and the size is checked again.
+        """
+        entry = self.registry.lookup(digest)
+        if entry is None or self._closed or len(body) > self.limits.max_body:
+            return False
+        limits = self.limits
+        if (
+            len(self._queue) >= limits.queue_items
+            or self._queued_bytes + len(body) > limits.queue_bytes
+        ):
+            self.stats.reject("overloaded")
+            return False
+        self._queue.append((entry, body, self._clock.now()))
+        self._queued_bytes += len(body)
+        self._ready.set()
+        self.stats.relayed_in += 1
+        return True
 
     def _refuse(self, reason: RejectReason, source: str, entry: Entry | None = None) -> Answer:
         self.stats.reject(reason)

@@ -108,6 +108,8 @@ class CallbackStats:
         stale: notices of a state a GET had already shown, or an earlier one.
         duplicates: notices repeating a claim that is still being confirmed.
         noted: notices of a state that needs no confirmation (queued, running by default).
+        relayed_out: bodies for another host's token, passed on through the relay.
+        relayed_in: bodies another host passed on for one of this receiver's tokens.
         rejected: refusals and disbelieved bodies by reason (:data:`RejectReason`).
     """
 
@@ -118,6 +120,8 @@ class CallbackStats:
     stale: int = 0
     duplicates: int = 0
     noted: int = 0
+    relayed_out: int = 0
+    relayed_in: int = 0
     rejected: collections.Counter[str] = attrs.field(factory=collections.Counter)
 
     def reject(self, reason: RejectReason) -> None:
@@ -134,6 +138,8 @@ class CallbackStats:
             "stale": self.stale,
             "duplicates": self.duplicates,
             "noted": self.noted,
+            "relayed_out": self.relayed_out,
+            "relayed_in": self.relayed_in,
             "rejected": dict(sorted(self.rejected.items())),
         }
 

@@ -30,6 +30,7 @@ from seedance_async.core._clock import Clock
 from seedance_async.core._errors import LeaseLost
 from seedance_async.core._fence import SEND_FENCE
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
+from seedance_async.distributed._callbacks import CallbackTokens
 from seedance_async.distributed._queue import BatchMember
 from seedance_async.journal._record import dump_fields
 from seedance_async.spec._codec import load_task
@@ -71,6 +72,7 @@ class RedisJournal(BatchMember):
         super().__init__(redis, batch, worker=worker, prefix=prefix, lease=lease, clock=clock)
         self._open_intents: set[str] = set()
         self._hold: anyio.Event | None = None
+        self.callback_tokens = CallbackTokens(redis, self.keys)
         self._settled: anyio.Event | None = None
         self.finished = 0
 
@@ -163,6 +165,16 @@ class RedisJournal(BatchMember):
             [key, self.worker],
         )
         self._clear_mark(key)
+
+    async def record_callback_token(self, key: str, token: str) -> None:
+        """Record the callback token of ``key``'s current attempt (after its intent), so a
+        worker that takes the task over registers it again and any worker can tell that
+        the token is held (see ``_callbacks``). A secret, as in the SQLite journal."""
+        await self.link.call(lambda: self.callback_tokens.record(key, token), "callback token")
+
+    async def callback_token(self, key: str) -> str | None:
+        """The callback token recorded for ``key``'s current attempt, if any."""
+        return await self.link.call(lambda: self.callback_tokens.token(key), "callback token")
 
     async def record_status(self, key: str, status: TaskStatus) -> None:
         """Record a state change (ignored once the task is final).

@@ -119,6 +119,21 @@ class BatchKeys:
         """Registered workers."""
         return f"{self.base}:workers"
 
+    @property
+    def callback_tokens(self) -> str:
+        """Key -> the callback token of its current attempt (a secret, like the journal's)."""
+        return f"{self.base}:cbtoken"
+
+    @property
+    def callback_digests(self) -> str:
+        """SHA-256 of a callback token (hex) -> its key: which tokens some worker holds."""
+        return f"{self.base}:cbdigest"
+
+    @property
+    def callback_relay(self) -> str:
+        """Stream of callbacks received by one worker for another worker's token."""
+        return f"{self.base}:cbrelay"
+
     def task(self, key: str) -> str:
         """One task's record."""
         return f"{self.base}:t:{key}"

@@ -59,6 +59,7 @@ from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec, Pro
 from seedance_async.core._events import Event, EventKind
 from seedance_async.distributed._batch import batch_progress
 from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
+from seedance_async.distributed._callbacks import RedisCallbackRelay
 from seedance_async.distributed._conn import connect
 from seedance_async.distributed._journal import LeaseLost, RedisJournal
 from seedance_async.distributed._queue import default_worker_id
@@ -275,11 +276,13 @@ class RedisWorker:
 
     async def _run_tracker(self, client: Client, stop: anyio.Event) -> None:
         s = self.settings
-        callbacks = (
-            None
-            if s.callback_listen is None
-            else CallbackServer(listen=s.callback_listen, public_url=s.callback_url)
-        )
+        callbacks = None
+        self._relay: RedisCallbackRelay | None = None
+        if s.callback_listen is not None:
+            callbacks = CallbackServer(listen=s.callback_listen, public_url=s.callback_url)
+            # Any worker may receive a callback for a task another one follows.
+            self._relay = RedisCallbackRelay(self.journal.link.redis, self.journal.keys)
+            callbacks.receiver.relay = self._relay
         with anyio.CancelScope() as tracker_scope:
             async with Tracker(
                 client,
@@ -298,6 +301,8 @@ class RedisWorker:
                     tg.start_soon(self._beat_loop)
                     tg.start_soon(self._takeover_loop)
                     tg.start_soon(self._progress_loop)
+                    if self._relay is not None and callbacks is not None:
+                        tg.start_soon(self._relay.run, callbacks.receiver)
                     self.report.reason = await self._claim_loop(stop)
                     if self.report.reason == "stopped":
                         await self._drain()
@@ -369,9 +374,17 @@ class RedisWorker:
                 self.report.taken_over += len(taken)
                 self._say("takeover", keys=len(taken))
                 await self._adopt(taken, taken=True)
+                await self._replay_callbacks()
             orphans = await self.journal.owned_keys() - self._handled
             if orphans:
                 await self._adopt(await self.journal.records(sorted(orphans)), taken=True)
+                await self._replay_callbacks()
+
+    async def _replay_callbacks(self) -> None:
+        # Callbacks that arrived for the taken tasks while nobody held their tokens.
+        server = self.tracker.callback_server
+        if self._relay is not None and server is not None:
+            await self._relay.replay(server.receiver)
 
     async def _progress_loop(self) -> None:
         while True:
@@ -434,6 +447,9 @@ class RedisWorker:
                 f"batch task {rec.key!r} uses provider {alias!r}, which this worker lacks: "
                 "give every worker the same provider config"
             )
+        if self.tracker.callback_server is not None and "callback_token" not in changes:
+            # The token of the attempt being followed: its callbacks keep reaching us.
+            changes["callback_token"] = await self.journal.callback_token(rec.key)
         await self.tracker.resume([attrs.evolve(rec.entry(), **changes)], may_resend=may_resend)
 
     async def _owner_is_gone(self, worker: str | None) -> bool:

@@ -18,7 +18,7 @@ from seedance_async.callbacks import (
     TokenRegistry,
 )
 from seedance_async.callbacks._receiver import Answer
-from seedance_async.callbacks._registry import rank
+from seedance_async.callbacks._registry import Entry, rank
 from seedance_async.providers import create_adapter
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.spec import TaskState
@@ -35,6 +35,7 @@ def post(receiver: CallbackReceiver, token: CallbackToken, body: Any, source: st
     )
     if isinstance(admitted, Answer):
         return admitted.status
+    assert isinstance(admitted, Entry)  # no relay here
     return receiver.accept(admitted, raw, source=source).status
 
 
