@@ -6,6 +6,11 @@ simulated providers with rate limits, server errors, connection resets, lost sub
 and failed generations switched on, downloads every video, writes a results JSONL and ends
 with a summary per provider that includes what the simulator's billing ledger says.
 No key, no network beyond loopback.
+
+With ``--callbacks`` the simulated Ark and its gateways also post status-change callbacks
+(5 % dropped, some duplicated, reordered and forged) to a receiver the tracker runs on
+loopback; tasks there are polled only as the backstop, and the summary counts callbacks and
+status requests per task.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from typing import Any
 import anyio
 import attrs
 
+from seedance_async.callbacks._server import CallbackServer
 from seedance_async.client._client import Client
 from seedance_async.config._provider import ProviderConfig, parse_provider_config
 from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._events import Event, EventKind
 from seedance_async.policy._failover import FailoverPolicy
 from seedance_async.policy._poll_schedule import PollSchedule
-from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Faults, Simulator
+from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Callbacks, Faults, Simulator
 from seedance_async.spec._codec import dump_result, dump_task
 from seedance_async.spec._handle import Outcome, TaskResult
 from seedance_async.spec._task import VideoTask
@@ -66,6 +72,9 @@ DEMO_FAULTS: dict[str, Faults] = {
     "gptproto": Faults(server_error=0.05, drop_after_create=0.01),
 }
 """Faults switched on per simulated provider in the demo."""
+
+DEMO_CALLBACKS = Callbacks(drop=0.05, duplicate=0.05, reorder=0.05, forge_task=0.02, forge_url=0.02)
+"""How the simulated providers post callbacks in ``demo --callbacks``: unreliably."""
 
 
 def demo_tasks(count: int = 240, *, seed: int = 7) -> list[VideoTask]:
@@ -237,8 +246,12 @@ async def run_demo(
     seed: int = 7,
     time_scale: float = 0.004,
     quiet: bool = False,
+    callbacks: bool = False,
 ) -> int:
-    """Run the demo batch; returns 0 when every task ended and nothing was billed twice."""
+    """Run the demo batch; returns 0 when every task ended and nothing was billed twice.
+
+    ``callbacks``: providers post callbacks (with faults) to a receiver on loopback.
+    """
     from seedance_async.cli._progress import ProgressReporter
 
     tasks = demo_tasks(count, seed=seed)
@@ -247,7 +260,13 @@ async def run_demo(
     (out_dir / "tasks.jsonl").write_text("".join(json.dumps(dump_task(t)) + "\n" for t in tasks))
     stats = _Stats()
     started = time.monotonic()
-    async with Simulator(seed=seed, time_scale=time_scale, faults=DEMO_FAULTS) as sim:
+    server = CallbackServer(listen="127.0.0.1:0") if callbacks else None
+    async with Simulator(
+        seed=seed,
+        time_scale=time_scale,
+        faults=DEMO_FAULTS,
+        callbacks=DEMO_CALLBACKS if callbacks else Callbacks(enabled=False),
+    ) as sim:
         configs = _client_configs(sim, time_scale)
         aliases = [c.alias for c in configs]
         async with Client(configs, env={KEY_ENV: DEFAULT_KEY}, seed=seed) as client:
@@ -266,6 +285,9 @@ async def run_demo(
                     download_dir=videos,
                     deadline=600 * time_scale * 10,
                     seed=seed,
+                    callbacks=server,
+                    backstop=PollSchedule.backstop().scaled(time_scale),
+                    confirm_window=0.5 * time_scale,
                 ) as tracker:
                     for task in tasks:
                         await tracker.submit(task)
@@ -274,11 +296,15 @@ async def run_demo(
                         sink.write(json.dumps(dump_result(result)) + "\n")
         rows = summary_rows(results, stats, sim)
         duplicates = sim.duplicates()
+        asked = sum(1 for p in sim.providers for r in sim.requests(p) if r.op in ("get", "list"))
     elapsed = time.monotonic() - started
     outcomes = Counter(r.outcome.value for r in results)
     _print_table(rows, f"seedance-async demo: {len(results)} tasks in {elapsed:.1f} s")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"billed twice: {len(duplicates)} (from the simulator's ledger)")
+    print(f"status requests per task: {asked / max(1, len(results)):.2f} (gets and lists)")
+    if tracker.callback_stats is not None:
+        print(tracker.callback_stats.describe())
     if outcomes.get("unknown"):
         print(
             "unknown: a submit's answer was lost where the provider has no list endpoint to check"
@@ -318,6 +344,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--time-scale", type=float, default=0.004, help="simulated seconds per real second"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--callbacks",
+        action="store_true",
+        help="providers post status-change callbacks (some dropped, duplicated, reordered,"
+        " forged) to a receiver on loopback; polls become the backstop",
+    )
     args = parser.parse_args(argv)
     return anyio.run(
         lambda: run_demo(
@@ -326,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             time_scale=args.time_scale,
             quiet=args.quiet,
+            callbacks=args.callbacks,
         )
     )
 

@@ -34,3 +34,19 @@ async def test_demo_runs_and_writes_results_and_videos(
     assert "seedance-async run my-tasks.jsonl --provider ark --dry-run" in out
     assert "placeholders (https://example.com/demo/...)" in out
     assert f"run {tmp_path / 'tasks.jsonl'}" not in out
+
+
+async def test_demo_with_callbacks_counts_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``demo --callbacks``: Ark and its gateways call back (some notices dropped, doubled,
+    reordered or forged); every task still ends, and the summary counts the callbacks."""
+    code = await run_demo(count=24, out_dir=tmp_path, quiet=True, callbacks=True)
+    assert code == 0
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 24
+    out = capsys.readouterr().out
+    assert "billed twice: 0" in out
+    assert "status requests per task:" in out
+    line = next(x for x in out.splitlines() if x.startswith("callbacks: "))
+    received = int(line.split()[1])
+    assert received > 0, out
