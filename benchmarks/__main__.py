@@ -26,6 +26,7 @@ import anyio
 
 from benchmarks import (
     bench_budget,
+    bench_callbacks,
     bench_lag,
     bench_paths,
     bench_peers,
@@ -53,6 +54,7 @@ BENCHMARKS: Mapping[str, Callable[..., Awaitable[BenchResult]]] = {
     "paths": bench_paths.run,
     "peers": bench_peers.run,
     "workers": bench_workers.run,
+    "callbacks": bench_callbacks.run,
 }
 """Every benchmark, in the order of the issue."""
 
@@ -87,6 +89,7 @@ QUICK: Mapping[str, Mapping[str, Any]] = {
         "bound_tasks": 30,
         "run_s": 1.0,
     },
+    "callbacks": {"tasks": 12, "arrival_span": 40.0, "time_scale": 0.005},
 }
 """Tiny sizes that run each benchmark in seconds (the smoke test uses them)."""
 

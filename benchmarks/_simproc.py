@@ -25,7 +25,7 @@ import attrs
 from benchmarks._common import REPO_ROOT
 from seedance_async import ApiKey, ProviderConfig, Timeouts
 from seedance_async.config import parse_provider_config
-from seedance_async.simulator import DEFAULT_KEY, DurationModel, Limits, Simulator
+from seedance_async.simulator import DEFAULT_KEY, Callbacks, DurationModel, Limits, Simulator
 
 __all__ = ["SimServer", "SimSpec"]
 
@@ -43,6 +43,8 @@ class SimSpec:
             the default keeps every task running for good, so each poll is a plain GET.
         limits: keyword arguments of :class:`Limits` (empty: unlimited).
         seed: seeds task ids, durations and faults.
+        callbacks: keyword arguments of :class:`Callbacks` for the providers that post
+            them (empty: the simulator's defaults).
     """
 
     providers: tuple[str, ...] = ("ark",)
@@ -51,10 +53,17 @@ class SimSpec:
     run: tuple[float, float] = (1e7, 1e7)
     limits: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
+    callbacks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> str:
         """The spec as the child's command-line argument."""
-        return json.dumps({**dataclasses.asdict(self), "limits": dict(self.limits)})
+        return json.dumps(
+            {
+                **dataclasses.asdict(self),
+                "limits": dict(self.limits),
+                "callbacks": dict(self.callbacks),
+            }
+        )
 
 
 class SimServer:
@@ -152,6 +161,7 @@ async def _serve(spec: Mapping[str, Any]) -> None:
         time_scale=spec["time_scale"],
         durations=DurationModel(queue=tuple(spec["queue"]), run=tuple(spec["run"])),
         limits=limits,
+        callbacks=Callbacks(**spec["callbacks"]) if spec.get("callbacks") else None,
     )
     async with sim:
         roots = {}
