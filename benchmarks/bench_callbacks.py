@@ -46,7 +46,7 @@ BACKSTOP = PollSchedule.backstop()
 
 
 async def _with_callbacks(
-    server: SimServer, tasks: int, gap: float, scale: float
+    server: SimServer, tasks: int, gap: float, scale: float, window: float = CONFIRM_WINDOW
 ) -> tuple[dict[str, float], dict[str, list[int]], dict[str, Any]]:
     """(notice time by id, status requests by id as the ids in each, callback counts)."""
     recorders: list[RecordingTransport] = []
@@ -78,7 +78,7 @@ async def _with_callbacks(
             schedule=PollSchedule().scaled(scale),
             callbacks=receiver,
             backstop=BACKSTOP.scaled(scale),
-            confirm_window=CONFIRM_WINDOW * scale,
+            confirm_window=window * scale,
             seed=1,
         ) as tracker:
 
@@ -117,8 +117,13 @@ async def run(
     generation: tuple[float, float] = (30.0, 120.0),
     drop: float = 0.05,
     forge: float = 0.01,
+    wide_window: float | None = 2.0,
 ) -> BenchResult:
-    """Requests per task, detection lag, lost tasks and forged actions, three ways."""
+    """Requests per task, detection lag, lost tasks and forged actions, three ways.
+
+    ``wide_window``: also run with this ``confirm_window`` (None: skip), to show what a
+    wider window trades: more confirmations per list call, more lag.
+    """
     result = BenchResult("callbacks")
     faults = {"drop": drop, "forge_task": forge, "forge_url": forge}
     spec = SimSpec(
@@ -135,6 +140,12 @@ async def run(
         noticed, polls, counts = await _with_callbacks(server, tasks, gap, time_scale)
         times = {t["task_id"]: t for t in await server.admin("ark", "tasks")}
         deliveries = await server.admin("ark", "callbacks")
+    wide: tuple[dict[str, float], dict[str, list[int]], dict[str, Any]] | None = None
+    if wide_window is not None:
+        with SimServer(spec) as server:
+            wide = await _with_callbacks(server, tasks, gap, time_scale, wide_window)
+            w_times = {t["task_id"]: t for t in await server.admin("ark", "tasks")}
+            w_deliveries = await server.admin("ark", "callbacks")
     with SimServer(spec) as server:
         d_noticed, d_polls, _ = await _library(server, tasks, gap, time_scale, PollSchedule())
         d_times = {t["task_id"]: t for t in await server.admin("ark", "tasks")}
@@ -248,6 +259,32 @@ async def run(
             "0; 0",
             verdict(lost == 0 and early == 0),
         ),
+    ]
+    if wide is not None and wide_window is not None:
+        w_noticed, w_polls, _ = wide
+        w_created = [i for i, t in w_times.items() if t["end"]]
+        w_delivered = {
+            d["task_id"]
+            for d in w_deliveries
+            if d["status"] == "succeeded" and d["outcome"] == "acked" and not d["fault"]
+        }
+        w_req = _mean([1 + sum(1 / k for k in w_polls.get(i, ())) for i in w_created])
+        w_lags = [
+            lag(w_noticed[i], w_times[i]["end"])
+            for i in w_created
+            if i in w_delivered and i in w_noticed
+        ]
+        w50, w99 = percentile(w_lags, 50), percentile(w_lags, 99)
+        f.update(wide_requests_per_task=w_req, wide_lag_p50_s=w50, wide_lag_p99_s=w99)
+        result.rows.append(
+            Row(
+                b,
+                f"confirm_window {wide_window:g} s: requests per task; lag p50 / p99 delivered",
+                f"{w_req:.2f}; {w50:.2f} / {w99:.2f} s",
+                f"window {CONFIRM_WINDOW:g} s: {req:.2f}; {p50:.2f} / {p99:.2f} s",
+            )
+        )
+    result.rows += [
         Row(
             b,
             "callbacks received / confirmed / rejected; found by the backstop",
