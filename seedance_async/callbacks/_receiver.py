@@ -330,6 +330,9 @@ class CallbackReceiver:
             return self._refuse("rate_limited", source)
         digest = token_digest(token)
         entry = None if digest is None else self.registry.lookup(digest)
+        if entry is None and digest is not None and self.registry.is_retired(digest):
+            stats.late += 1
+            return _ANSWERS["unknown_token"]
         if entry is None and digest is not None and self.relay is not None:
             return Foreign(digest)
         if entry is None:

@@ -66,6 +66,7 @@ _RANKS: dict[TaskState, int] = {
     TaskState.EXPIRED: 2,
 }
 _FINAL = 2
+_RETIRED = 100_000  # forgotten tokens remembered as such (32 bytes each)
 _DEFAULT_PARSER = ArkAdapter(name="callback")
 _JSON = {"content-type": "application/json"}
 
@@ -108,6 +109,9 @@ class CallbackStats:
         stale: notices of a state a GET had already shown, or an earlier one.
         duplicates: notices repeating a claim that is still being confirmed.
         noted: notices of a state that needs no confirmation (queued, running by default).
+        late: requests for the token of a task that ended (or moved on to another
+            attempt) here: answered 404 as any unknown token, but neither a guess nor a
+            rejection (a provider re-sending a notice the task no longer needs).
         relayed_out: bodies for another host's token, passed on through the relay.
         relayed_in: bodies another host passed on for one of this receiver's tokens.
         rejected: refusals and disbelieved bodies by reason (:data:`RejectReason`).
@@ -120,6 +124,7 @@ class CallbackStats:
     stale: int = 0
     duplicates: int = 0
     noted: int = 0
+    late: int = 0
     relayed_out: int = 0
     relayed_in: int = 0
     rejected: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -138,6 +143,7 @@ class CallbackStats:
             "stale": self.stale,
             "duplicates": self.duplicates,
             "noted": self.noted,
+            "late": self.late,
             "relayed_out": self.relayed_out,
             "relayed_in": self.relayed_in,
             "rejected": dict(sorted(self.rejected.items())),
@@ -200,6 +206,9 @@ class TokenRegistry:
         self.confirm_states = frozenset(TaskState(s) for s in confirm_states)
         self._by_digest: dict[bytes, Entry] = {}
         self._by_key: dict[str, Entry] = {}
+        # Digests of tokens forgotten lately: a request for one is a late notice, not a
+        # guess. Bounded: the oldest are forgotten for good.
+        self._retired: collections.OrderedDict[bytes, None] = collections.OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -264,6 +273,13 @@ class TokenRegistry:
         entry = self._by_key.pop(key, None)
         if entry is not None:
             del self._by_digest[entry.digest]
+            self._retired[entry.digest] = None
+            if len(self._retired) > _RETIRED:
+                self._retired.popitem(last=False)
+
+    def is_retired(self, digest: bytes) -> bool:
+        """Whether the token of ``digest`` was forgotten lately (its task ended here)."""
+        return digest in self._retired and digest not in self._by_digest
 
     def lookup(self, digest: bytes) -> Entry | None:
         """The entry of a token digest, or None."""

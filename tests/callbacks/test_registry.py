@@ -79,6 +79,12 @@ def test_registration_replaces_and_forgets() -> None:
     assert "k1" not in receiver.registry
     assert post(receiver, new, ark_body()) == 404
     receiver.forget("k1")  # twice: nothing to do
+    # Notices for tokens of ended attempts are late, not guesses: no rejection counted.
+    assert receiver.stats.late == 2
+    assert receiver.stats.rejected == {}
+    stranger = CallbackToken.new()
+    assert post(receiver, stranger, ark_body()) == 404
+    assert receiver.stats.rejected == {"unknown_token": 1}
 
 
 def test_a_restored_token_keeps_receiving() -> None:

@@ -15,13 +15,6 @@ SUMMARY = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _batch(folder: Path, count: int) -> None:
     lines = [{"model": PRO, "prompt": f"callback cli task {n}"} for n in range(count)]
     (folder / "t.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -30,12 +23,11 @@ def _batch(folder: Path, count: int) -> None:
 def test_a_run_with_callbacks_reports_them_in_its_summary(tmp_path: Path) -> None:
     """Ark posts each end; the run summary counts them, and every task ends."""
     _batch(tmp_path, 6)
-    port = _free_port()
     with simulator(tmp_path, "--time-scale", "0.01", providers=["ark"]) as sim:
         done = run_cli(
             *("run", "t.jsonl", "--provider", "ark", "--out", "r.jsonl"),
             *("--config", str(sim.config), "--poll-scale", "0.01"),
-            *("--callback-listen", f"127.0.0.1:{port}"),
+            *("--callback-listen", "127.0.0.1:0"),  # a free port; the URL names it
             cwd=tmp_path,
         )
         ledger = sim.ledger("ark")
@@ -44,12 +36,14 @@ def test_a_run_with_callbacks_reports_them_in_its_summary(tmp_path: Path) -> Non
     found = SUMMARY.search(done.stdout + done.stderr)
     assert found, done.stdout + done.stderr
     received, confirmed, rejected, backstop, tasks = map(int, found.groups())
-    assert (tasks, confirmed, rejected) == (6, 6 - backstop, 0)
-    assert received >= confirmed
+    # A poll may find a task first (then its callback is late, or confirms it as well).
+    assert tasks == 6
+    assert confirmed + backstop >= 6
+    assert received >= confirmed + rejected
     # Each create named its own URL on the address given; the results file holds no token.
     urls = {e["body"]["callback_url"] for e in ledger}
     assert len(urls) == 6
-    assert all(u.startswith(f"http://127.0.0.1:{port}/") for u in urls)
+    assert all(u.startswith("http://127.0.0.1:") for u in urls)
     tokens = {u.rsplit("/", 1)[1] for u in urls}
     text = (tmp_path / "r.jsonl").read_text() + done.stdout + done.stderr
     assert not any(token in text for token in tokens)

@@ -3,7 +3,6 @@ acts on it, also when it took the task over from a dead worker after the callbac
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 
@@ -77,9 +76,6 @@ async def test_callbacks_that_came_while_the_owner_was_dead_reach_the_taker(
     await enqueue_batch(
         redis, "b1", [(f"k{n}", t, n + 1) for n, t in enumerate(specs)], prefix=prefix
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     relaying = anyio.Event()
     original_run = RedisCallbackRelay.run
 
@@ -103,7 +99,7 @@ async def test_callbacks_that_came_while_the_owner_was_dead_reach_the_taker(
             attrs.evolve(
                 settings(redis_url, prefix, config),
                 schedule=PollSchedule().scaled(SCALE),
-                callback_listen=f"127.0.0.1:{port}",
+                callback_listen="127.0.0.1:0",
                 backstop=PollSchedule.backstop(interval=3000.0).scaled(SCALE),
                 confirm_window=0.5 * SCALE,
             ),
@@ -119,6 +115,9 @@ async def test_callbacks_that_came_while_the_owner_was_dead_reach_the_taker(
             tg.start_soon(survive)
             with anyio.fail_after(20):
                 await relaying.wait()
+            server = survivor.tracker.callback_server
+            assert server is not None
+            port = server.port
             factory = redis_budget_factory(redis, prefix=f"{prefix}budget:")
             async with Client([config], env=ENV, budget_factory=factory) as client:
                 provider = client.provider("ark")
