@@ -228,3 +228,93 @@ def video_tasks(
         ),
         metadata=draw(metadata()) if with_metadata else {},
     )
+
+
+MODELS_2X = tuple(m for m in MODELS if m.generation == 2)
+"""The Seedance 2.x families: what :func:`video_tasks_2x` draws from."""
+
+_EXTRA_KEYS = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=12).map(
+    lambda k: f"x_{k}"
+)
+
+
+@st.composite
+def video_tasks_2x(draw: st.DrawFn, *, with_metadata: bool = False) -> VideoTask:
+    """A Seedance 2.x VideoTask that breaks no universal or per-model rule.
+
+    References are URLs or ``asset://`` ids (no files), drawn within the model's counts;
+    every 2.x field the model takes is set or not, ``extra`` carries keys the library never
+    writes.
+    """
+    from seedance_async.spec._vocab import Audio, Video
+
+    caps = draw(st.sampled_from(MODELS_2X))
+    naming = draw(st.sampled_from(sorted(caps.provider_ids)))
+    model = draw(st.sampled_from([caps.provider_ids[naming], caps.family]))
+    scenario = draw(
+        st.sampled_from(["text", "first_frame", "first_last_frame", "reference", "multimodal"])
+    )
+
+    def url(kind: str) -> st.SearchStrategy[str]:
+        name = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=8)
+        return st.one_of(
+            name.map(lambda n: f"https://example.com/{n}.{kind}"),
+            name.map(lambda n: f"asset://{n}"),
+        )
+
+    images: list[Image] = []
+    videos: list[Video] = []
+    audios: list[Audio] = []
+    if scenario == "first_frame":
+        images = [Image(url=draw(url("png")))]
+    elif scenario == "first_last_frame":
+        images = [Image(url=draw(url("png"))), Image(url=draw(url("png")), role="last_frame")]
+    elif scenario in ("reference", "multimodal"):
+        n_images = draw(st.integers(1 if scenario == "reference" else 0, caps.max_reference_images))
+        images = [Image(url=draw(url("png")), role="reference_image") for _ in range(n_images)]
+        if scenario == "multimodal":
+            n_videos = draw(st.integers(0, caps.max_reference_videos))
+            videos = [Video(url=draw(url("mp4"))) for _ in range(n_videos)]
+            need_audio = not images and not videos and not caps.audio_only_references
+            n_audios = draw(
+                st.integers(1 if not (images or videos) else 0, caps.max_reference_audios)
+            )
+            if need_audio:
+                videos = [Video(url=draw(url("mp4")))]
+            audios = [Audio(url=draw(url("mp3"))) for _ in range(n_audios)]
+    draft = draw(st.none() | st.booleans()) if caps.draft else None
+    resolutions = sorted(caps.resolutions)
+    if draft:
+        resolutions = [r for r in resolutions if r is Resolution.P480]
+
+    def opt(strategy: st.SearchStrategy[Any]) -> Any:
+        return draw(st.none() | strategy)
+
+    duration = opt(st.integers(caps.min_duration, caps.max_duration) | st.just(-1))
+    return VideoTask(
+        model=model,
+        prompt=draw(prompts(required=not images)),
+        images=images,
+        videos=videos,
+        audios=audios,
+        resolution=opt(st.sampled_from(resolutions)) if resolutions else None,
+        ratio=opt(st.sampled_from(sorted(caps.ratios))),
+        duration=duration,
+        watermark=opt(st.booleans()),
+        return_last_frame=None if draft else opt(st.booleans()),
+        generate_audio=opt(st.booleans()),
+        execution_expires_after=opt(st.integers(3600, 259200)),
+        callback_url=opt(st.just("https://example.com/hook")),
+        tools=draw(st.lists(st.sampled_from(sorted(caps.tools)), max_size=1)) if caps.tools else (),
+        priority=opt(st.integers(0, 9)) if caps.priority else None,
+        safety_identifier=opt(st.text(alphabet=string.hexdigits, min_size=1, max_size=64))
+        if caps.safety_identifier
+        else None,
+        draft=draft,
+        omni_reference_task_type=opt(st.sampled_from(["auto", "reference"]))
+        if caps.omni_reference_task_type
+        else None,
+        output_format=opt(st.sampled_from(["mp4", "mov"])) if caps.output_format else None,
+        extra=draw(st.dictionaries(_EXTRA_KEYS, json_values(max_leaves=4), max_size=2)),
+        metadata=draw(metadata()) if with_metadata else {},
+    )

@@ -56,7 +56,7 @@ from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
 )
-from seedance_async.spec._catalog import normalise_model_id
+from seedance_async.spec._catalog import model_capabilities, normalise_model_id
 from seedance_async.spec._rules import REFERENCE_SCENARIOS, scenario_of
 from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
@@ -317,6 +317,17 @@ class AimlApiAdapter(WithoutCancelOrList):
             )
         route = _route_of(task.model)
         if route is None:
+            family = model_capabilities(task.model)
+            if family is not None and not task.model.strip().lower().startswith("bytedance/"):
+                # A known model AI/ML API does not list (2.5 premium): its id elsewhere
+                # would only earn a 404 here.
+                out.append(
+                    Violation(
+                        field="model",
+                        rule=f"provider {self.name} does not offer model {family.family}",
+                        value=task.model,
+                    )
+                )
             return out
         model = route.image_id if task.images else route.text_id
 

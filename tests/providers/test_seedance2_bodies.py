@@ -394,3 +394,14 @@ def test_unified_gateway_says_no_to_2x_unless_configured() -> None:
     assert UnifiedAdapter().check(text_only) == []
     fields = {v.field for v in UnifiedAdapter().check(MULTI)}
     assert {"videos", "audios"} <= fields
+
+
+def test_aimlapi_refuses_a_known_model_it_does_not_list() -> None:
+    """2.5 premium is BytePlus-only: AI/ML API would answer its id with a 404."""
+    task = VideoTask(model="dreamina-seedance-2-5-premium-260915", prompt="p")
+    assert [v.field for v in AIML.check(task)] == ["model"]
+    from seedance_async.spec import UnknownModelWarning
+
+    with pytest.warns(UnknownModelWarning):
+        unknown = VideoTask(model="bytedance/seedance-9-0", prompt="p")
+    assert AIML.check(unknown) == []  # an id it may know and we do not: passed through
