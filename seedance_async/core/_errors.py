@@ -268,7 +268,20 @@ class ContentPolicyViolation(ProviderRejected):
 
 
 class InvalidRequest(ProviderRejected):
-    """The provider refused the parameters (HTTP 400/422 that is not moderation)."""
+    """The provider refused the parameters (HTTP 400/422 that is not moderation).
+
+    A refusal the library's own rules did not foresee names the parameter where the
+    provider did, so the rule can be added (it is in the message, and so in journals).
+
+    Attributes:
+        param: the parameter the provider named, when it named one.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, **kwargs: Any) -> None:
+        self.param = redact_secrets(param) if param else param
+        if self.param and f"param={self.param}" not in message:
+            message = f"{message} (param={self.param})"
+        super().__init__(message, **kwargs)
 
 
 class ModelNotServed(InvalidRequest):
@@ -283,14 +296,8 @@ class UnsupportedParameter(InvalidRequest):
     """This provider cannot take a parameter or value that other providers may take.
 
     Refused before anything was created (nothing is billed); fail over instead of giving up.
-
-    Attributes:
-        param: the parameter the provider named, when it named one.
+    ``param`` names the parameter when the provider did.
     """
-
-    def __init__(self, message: str, *, param: str | None = None, **kwargs: Any) -> None:
-        self.param = redact_secrets(param) if param else param
-        super().__init__(message, **kwargs)
 
 
 class TaskNotFound(ProviderRejected):

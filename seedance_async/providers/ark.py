@@ -19,6 +19,7 @@ options.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -63,6 +64,7 @@ __all__ = [
     "ArkAdapter",
     "ark_effective",
     "ark_error_fields",
+    "ark_error_param",
     "ark_usage",
 ]
 
@@ -132,6 +134,29 @@ def ark_error_fields(root: Node | None, response: HttpResponse) -> tuple[str | N
     msg_node = holder.get("message")
     message = None if msg_node is None else str(msg_node.value)
     return code, message
+
+
+# "... missing `content` parameter", "The parameter `resolution` specified ...",
+# "the value of parameter 'ratio' ...": how Ark's messages name a parameter when the
+# envelope's ``param`` is empty.
+_PARAM_IN_MESSAGE = re.compile(
+    r"[`'\"](?P<a>[A-Za-z_][\w.\[\]]*)[`'\"]\s+parameter|parameter\s+[`'\"](?P<b>[A-Za-z_][\w.\[\]]*)[`'\"]"
+)
+
+
+def ark_error_param(root: Node | None, message: str | None) -> str | None:
+    """The parameter an Ark error names: ``error.param``, else the one its message quotes."""
+    if root is not None and root.is_object():
+        err = root.get("error")
+        if err is not None and err.is_object():
+            try:
+                param = err.opt_text("param")
+            except MalformedResponse:
+                param = None
+            if param:
+                return param
+    found = _PARAM_IN_MESSAGE.search(message or "")
+    return None if found is None else found.group("a") or found.group("b")
 
 
 def _soft(read: Callable[[], T]) -> T | None:
@@ -509,13 +534,15 @@ class ArkAdapter:
     # -- errors ---------------------------------------------------------------------------
 
     def classify_error(self, response: HttpResponse) -> ProviderError:
-        """The typed error of an Ark error answer (§2.8)."""
+        """The typed error of an Ark error answer (§2.8); a refused parameter is named."""
         try:
             root: Node | None = parse_json(response, self.name)
         except MalformedResponse:
             root = None
         code, message = ark_error_fields(root, response)
-        return classify_error(self.name, response, code=code, message=message)
+        return classify_error(
+            self.name, response, code=code, message=message, param=ark_error_param(root, message)
+        )
 
     def _root_or_raise(self, response: HttpResponse, what: str) -> Node:
         if not response.ok:

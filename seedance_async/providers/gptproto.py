@@ -37,7 +37,12 @@ from seedance_async.providers._common import bearer, classify_error, request_id_
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import SubmitAccepted
-from seedance_async.providers.ark import DEFAULT_TASKS_PATH, ArkAdapter, ark_error_fields
+from seedance_async.providers.ark import (
+    DEFAULT_TASKS_PATH,
+    ArkAdapter,
+    ark_error_fields,
+    ark_error_param,
+)
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -274,7 +279,10 @@ class GptProtoAdapter(ArkAdapter):
         self, root: Node | None, response: HttpResponse, *, what: str = "request failed"
     ) -> ProviderError:
         code, message = ark_error_fields(root, response)
-        error = classify_error(self.name, response, code=code, message=message, what=what)
+        param = ark_error_param(root, message)
+        error = classify_error(
+            self.name, response, code=code, message=message, what=what, param=param
+        )
         if isinstance(error, ContentPolicyViolation) or not _POLICY_TEXT.search(
             f"{code or ''} {message or ''}"
         ):

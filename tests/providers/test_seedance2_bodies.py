@@ -405,3 +405,33 @@ def test_aimlapi_refuses_a_known_model_it_does_not_list() -> None:
     with pytest.warns(UnknownModelWarning):
         unknown = VideoTask(model="bytedance/seedance-9-0", prompt="p")
     assert AIML.check(unknown) == []  # an id it may know and we do not: passed through
+
+
+def test_a_provider_400_the_rules_missed_names_the_parameter() -> None:
+    """An unforeseen refusal is typed and names the field, so the rule can be added."""
+    from seedance_async.core._errors import InvalidRequest
+    from seedance_async.core._wire import HttpResponse
+
+    answer = HttpResponse.from_json(
+        400,
+        {
+            "error": {
+                "code": "InvalidParameter",
+                "message": "The parameter `video_url` specified in the request is not valid: "
+                "the video resolution is too low. Request id: 021abc",
+                "param": "",
+                "type": "BadRequest",
+            }
+        },
+    )
+    for adapter in (ARK, GptProtoAdapter()):
+        error = adapter.classify_error(answer)
+        assert isinstance(error, InvalidRequest)
+        assert error.param == "video_url"
+        assert "param=video_url" in str(error)
+    named = HttpResponse.from_json(
+        400, {"error": {"code": "MissingParameter", "message": "missing", "param": "content"}}
+    )
+    error = ARK.classify_error(named)
+    assert isinstance(error, InvalidRequest)
+    assert error.param == "content"
