@@ -113,7 +113,7 @@ async def run(
     *,
     tasks: int = 1000,
     arrival_span: float = 240.0,
-    time_scale: float = 0.05,
+    time_scale: float = 0.1,
     generation: tuple[float, float] = (30.0, 120.0),
     drop: float = 0.05,
     forge: float = 0.01,
