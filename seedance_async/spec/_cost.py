@@ -2,9 +2,11 @@
 
 Seedance bills a video by its output tokens, ``width x height x fps x seconds / 1024``, and
 only when it succeeds. The pixel size follows from the model generation, the resolution and
-the ratio; the seconds from ``duration`` or ``frames``. Where the spec leaves a choice to the
-model (``duration = -1``, ``ratio = "adaptive"``), the estimate is a range over what the model
-may choose, never a guess. Prices come from ``catalog/pricing.toml`` (per provider alias, per
+the ratio; the seconds from ``duration`` or ``frames``. On 2.x, reference videos add their
+seconds at the output's size, and a task with video input has its own unit price. A draft
+renders at 480p. Where the spec leaves a choice to the model (``duration = -1``,
+``ratio = "adaptive"``, reference clips whose length is not known here), the estimate is a
+range over what the model may choose, never a guess. Prices come from ``catalog/pricing.toml`` (per provider alias, per
 model family, per tier and sound), which users override with their own file: a family or alias
 without a price is ``unknown`` — never 0.
 """
@@ -29,6 +31,7 @@ __all__ = [
     "CostEstimate",
     "ModelPrice",
     "PriceTable",
+    "ResolutionPrice",
     "estimate_cost",
     "estimate_tokens",
     "load_price_table",
@@ -38,20 +41,55 @@ __all__ = [
 
 _FILE = "pricing.toml"
 _DEFAULT_DURATION = 5  # seconds, every 1.x family's default when neither duration nor frames
+_DRAFT_RESOLUTION = "480p"  # a draft renders at 480p (1.5 pro and 2.5)
 _FALLBACK_RATIO = "16:9"  # text-to-video's default ratio on every 1.x family
 
 
 @attrs.frozen(kw_only=True)
+class ResolutionPrice:
+    """Prices per 1M output tokens at one resolution (2.x prices differ by resolution)."""
+
+    online: float | None = None
+    with_video_input: float | None = None
+
+
+@attrs.frozen(kw_only=True)
 class ModelPrice:
-    """Prices per 1M output tokens of one model family on one alias (None = unknown)."""
+    """Prices per 1M output tokens of one model family on one alias (None = unknown).
+
+    ``with_video_input`` applies to a task with reference videos (2.x); ``draft`` to a draft
+    task. A family priced by resolution lists every priced resolution in ``resolutions``:
+    one missing there is unknown.
+    """
 
     online: float | None = None
     flex: float | None = None
     online_silent: float | None = None
     flex_silent: float | None = None
+    with_video_input: float | None = None
+    draft: float | None = None
+    resolutions: Mapping[str, ResolutionPrice] = attrs.field(factory=dict)
 
-    def per_million(self, *, flex: bool, sound: bool) -> float | None:
-        """The price that applies to a tier and a sound setting."""
+    def per_million(
+        self,
+        *,
+        flex: bool,
+        sound: bool,
+        resolution: str | None = None,
+        video_input: bool = False,
+        draft: bool = False,
+    ) -> float | None:
+        """The price that applies to a tier, a sound setting, a resolution, video input and
+        a draft (None when any of them is unpriced)."""
+        if draft:
+            return self.draft
+        if self.resolutions:
+            tier = self.resolutions.get(resolution or "")
+            if tier is None or flex:
+                return None
+            return tier.with_video_input if video_input else tier.online
+        if video_input:
+            return self.with_video_input
         if flex:
             return self.flex if sound else (self.flex_silent or self.flex)
         return self.online if sound else (self.online_silent or self.online)
@@ -121,8 +159,31 @@ def _seconds(task: VideoTask, fps: int) -> tuple[float, float] | None:
     return (seconds, seconds)
 
 
+def _input_seconds(task: VideoTask) -> tuple[float, float]:
+    """(fewest, most) seconds of reference video a task sends (2.x bills them too).
+
+    The clips' own lengths are not read here: each is at least the catalog's minimum, and
+    all together at most its total.
+    """
+    if not task.videos:
+        return (0.0, 0.0)
+    caps = model_capabilities(task.model)
+    media = caps.media if caps is not None else None
+    if media is None:
+        return (0.0, 0.0)
+    return (len(task.videos) * media.video_min_seconds, media.video_total_seconds)
+
+
+def _resolution(task: VideoTask, default: str) -> str:
+    if task.draft:
+        return _DRAFT_RESOLUTION
+    return (task.resolution.value if task.resolution else None) or default
+
+
 def estimate_tokens(task: VideoTask, table: PriceTable | None = None) -> tuple[int, int] | None:
-    """(fewest, most) output tokens the task can bill, or None for an unknown model.
+    """(fewest, most) tokens the task can bill, or None for an unknown model.
+
+    Output seconds, plus on 2.x the seconds of reference video, at the output's size.
 
     Args:
         task: the spec.
@@ -134,7 +195,9 @@ def estimate_tokens(task: VideoTask, table: PriceTable | None = None) -> tuple[i
     seconds = _seconds(task, table.fps)
     if sizes is None or caps is None or seconds is None:
         return None
-    resolution = (task.resolution.value if task.resolution else None) or caps.default_resolution
+    extra = _input_seconds(task)
+    seconds = (seconds[0] + extra[0], seconds[1] + extra[1])
+    resolution = _resolution(task, caps.default_resolution)
     by_ratio = sizes.get(resolution)
     if by_ratio is None:
         return None
@@ -149,6 +212,17 @@ def estimate_tokens(task: VideoTask, table: PriceTable | None = None) -> tuple[i
     low = int(min(pixels) * table.fps * seconds[0] / 1024)
     high = int(max(pixels) * table.fps * seconds[1] / 1024)
     return (low, high)
+
+
+def _unit_price(task: VideoTask, row: ModelPrice) -> float | None:
+    caps = model_capabilities(task.model)
+    return row.per_million(
+        flex=task.service_tier is ServiceTier.FLEX,
+        sound=_sound(task),
+        resolution=_resolution(task, caps.default_resolution if caps else ""),
+        video_input=bool(task.videos),
+        draft=bool(task.draft),
+    )
 
 
 def _sound(task: VideoTask) -> bool:
@@ -178,12 +252,12 @@ def estimate_cost(task: VideoTask, alias: str, table: PriceTable | None = None) 
             reason=f"no price for {normalise_model_id(task.model)} on {alias!r}",
         )
     prices, row = found
-    per_million = row.per_million(flex=task.service_tier is ServiceTier.FLEX, sound=_sound(task))
+    per_million = _unit_price(task, row)
     if per_million is None:
         return CostEstimate(
             tokens_low=tokens[0],
             tokens_high=tokens[1],
-            reason=f"no {task.service_tier or 'online'} price for {task.model!r} on {alias!r}",
+            reason=f"no price for {_variant(task)} {normalise_model_id(task.model)} on {alias!r}",
         )
     return CostEstimate(
         tokens_low=tokens[0],
@@ -192,6 +266,20 @@ def estimate_cost(task: VideoTask, alias: str, table: PriceTable | None = None) 
         high=tokens[1] * per_million / 1_000_000,
         currency=prices.currency,
     )
+
+
+def _variant(task: VideoTask) -> str:
+    """The price variant of a task in words: 'online 720p', 'flex', 'draft', 'with video input'."""
+    if task.draft:
+        return "a draft of"
+    caps = model_capabilities(task.model)
+    words = [
+        str(task.service_tier or "online"),
+        _resolution(task, caps.default_resolution if caps else ""),
+    ]
+    if task.videos:
+        words.append("with video input,")
+    return " ".join(w for w in words if w)
 
 
 def usage_cost(
@@ -212,7 +300,7 @@ def usage_cost(
     if found is None:
         return None
     prices, row = found
-    per_million = row.per_million(flex=task.service_tier is ServiceTier.FLEX, sound=_sound(task))
+    per_million = _unit_price(task, row)
     if per_million is None:
         return None
     return (usage.completion_tokens * per_million / 1_000_000, prices.currency)

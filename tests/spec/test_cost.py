@@ -15,6 +15,7 @@ from seedance_async import (
     TaskResult,
     TaskState,
     TaskStatus,
+    Video,
     VideoTask,
 )
 from seedance_async.spec import Usage, dump_result
@@ -178,3 +179,87 @@ def test_a_succeeded_result_knows_its_cost_and_a_failed_one_costs_nothing() -> N
     assert dump_result(ok)["cost"] == {"amount": pytest.approx(0.612), "currency": "USD"}
     failed = attrs.evolve(ok, outcome=Outcome.FAILED)
     assert failed.cost is None
+
+
+# -- Seedance 2.x: prices by resolution and video input, reference seconds, drafts -----------
+
+SD2 = "doubao-seedance-2-0-260128"
+SD2_FAST = "doubao-seedance-2-0-fast-260128"
+
+
+@pytest.mark.parametrize(
+    ("model", "resolution", "seconds", "tokens", "usd"),
+    [
+        # 1280 x 720 x 24 x 5 / 1024 = 108,000 tokens at 7.0 USD/M (480p/720p tier)
+        (SD2, None, 5, 108_000, 0.756),
+        # 1920 x 1080 x 24 x 5 / 1024 = 243,000 tokens at 7.7 USD/M (1080p tier)
+        (SD2, "1080p", 5, 243_000, 1.8711),
+        # 864 x 496 x 24 x 4 / 1024 = 40,176 tokens at 5.6 USD/M
+        (SD2_FAST, "480p", 4, 40_176, 0.2249856),
+        # a provider-neutral name prices as its family
+        ("seedance-2.0", "720p", 5, 108_000, 0.756),
+    ],
+)
+def test_two_zero_is_priced_by_resolution(
+    model: str, resolution: str | None, seconds: int, tokens: int, usd: float
+) -> None:
+    task = VideoTask(model=model, prompt="x", ratio="16:9", duration=seconds, resolution=resolution)  # type: ignore[arg-type]
+    estimate = estimate_cost(task, "byteplus")
+    assert (estimate.tokens_low, estimate.tokens_high) == (tokens, tokens)
+    assert estimate.high == pytest.approx(usd)
+
+
+def test_reference_video_seconds_are_billed_at_the_video_input_price() -> None:
+    """720p 5 s plus one clip of 2-15 s: 21,600 tokens a second for 7 to 20 s, at 4.3 USD/M."""
+    task = VideoTask(
+        model=SD2,
+        prompt="x",
+        ratio="16:9",
+        duration=5,
+        videos=[Video.from_url("https://example.com/clip.mp4")],
+    )
+    estimate = estimate_cost(task, "byteplus")
+    assert (estimate.tokens_low, estimate.tokens_high) == (151_200, 432_000)
+    assert estimate.low == pytest.approx(0.65016)
+    assert estimate.high == pytest.approx(1.8576)
+    # BytePlus's own example: 411,300 tokens (19.04 s at 21,600 tokens a second)
+    actual = usage_cost(task, "byteplus", Usage(completion_tokens=411_300))
+    assert actual is not None
+    assert actual[0] == pytest.approx(1.76859)
+    assert actual[1] == "USD"
+
+
+@pytest.mark.parametrize(
+    ("task", "tokens", "reason"),
+    [
+        # 3840 x 2160 x 24 x 5 / 1024: the size is known, the 4k price is not
+        (
+            VideoTask(model=SD2, prompt="x", ratio="16:9", duration=5, resolution="4k"),
+            972_000,
+            "no price for online 4k seedance-2-0 on 'byteplus'",
+        ),
+        (
+            VideoTask(model="doubao-seedance-2-0-mini-260615", prompt="x", duration=5),
+            108_000,
+            "no price for seedance-2-0-mini on 'byteplus'",
+        ),
+        # a draft renders at 480p (864 x 496 x 24 x 5 / 1024); its unit price is unpublished
+        (
+            VideoTask(model=PRO_15, prompt="x", ratio="16:9", duration=5, draft=True),
+            50_220,
+            "no price for a draft of seedance-1-5-pro on 'byteplus'",
+        ),
+        (
+            VideoTask(model="doubao-seedance-2-5-260628", prompt="x", duration=5),
+            None,
+            "output size of 'doubao-seedance-2-5-260628' unknown",
+        ),
+    ],
+)
+def test_unpublished_two_x_figures_are_unknown_never_zero(
+    task: VideoTask, tokens: int | None, reason: str
+) -> None:
+    estimate = estimate_cost(task, "byteplus")
+    assert estimate.tokens_high == tokens
+    assert (estimate.high, estimate.currency) == (None, None)
+    assert estimate.reason == reason
