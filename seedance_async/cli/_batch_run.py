@@ -48,6 +48,7 @@ import attrs
 from seedance_async.callbacks._server import CallbackServer
 from seedance_async.cli._batch_file import BatchLine
 from seedance_async.cli._costs import CostTally, line_cost, priced_lines, spent_so_far
+from seedance_async.cli._fetch_files import fetch_missing_files, needs_files
 from seedance_async.cli._progress import ProgressReporter
 from seedance_async.cli._results_file import JournalLock, ResultsFile, sweep_partial_downloads
 from seedance_async.client._client import Client
@@ -429,6 +430,8 @@ async def _run_batch(
             )
             try:
                 await run.drive([plan.catalog[a] for a in needed], unfinished, pending)
+                if plan.download_dir is not None and not run.interrupted:
+                    await _fetch_earlier(plan, journal, earlier, reporter)
             finally:
                 results.close()
             final = await journal.results()
@@ -454,6 +457,29 @@ async def _run_batch(
     if report.exit_code() == EXIT_INTERRUPTED:
         reporter.note(f"interrupted; resume with: {plan.command}")
     return report
+
+
+async def _fetch_earlier(
+    plan: RunPlan,
+    journal: SqliteJournal,
+    earlier: Sequence[Mapping[str, Any]],
+    reporter: ProgressReporter,
+) -> None:
+    """Download what earlier runs' successes lack (a failed download, a run without a folder)."""
+    assert plan.download_dir is not None
+    folder = plan.download_dir
+    keys = [str(row["key"]) for row in earlier if needs_files(row, folder)]
+    if not keys:
+        return
+    reporter.note(f"downloading the missing files of {len(keys)} earlier succeeded task(s)")
+    try:
+        report = await fetch_missing_files(
+            journal, keys, folder, plan.catalog, note=lambda line: None
+        )
+    except ConfigurationError as exc:
+        reporter.note(f"cannot download the missing files: {exc}")
+        return
+    reporter.note(report.describe())
 
 
 class _Run:

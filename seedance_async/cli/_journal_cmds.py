@@ -1,4 +1,5 @@
-"""``seedance-async status | results | cancel``: what a batch journal says, and stopping it."""
+"""``seedance-async status | results | cancel | download``: what a batch journal says,
+stopping it, and fetching the files of its succeeded tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import anyio
 import attrs
 
 from seedance_async.cli._batch_run import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from seedance_async.cli._fetch_files import fetch_missing_files
 from seedance_async.cli._results_file import JournalLock, ResultsFile
 from seedance_async.client._client import Client
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig, load_provider_config
@@ -252,8 +254,66 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return fail("cancel", str(exc))
 
 
+def _default_folder(rows: Sequence[Mapping[str, Any]]) -> Path:
+    folders = {Path(str(r["video_path"])).parent for r in rows if r.get("video_path")}
+    if len(folders) == 1:
+        return folders.pop()
+    raise ConfigurationError(
+        "say where the files go with --out DIR (the journal names no single download folder)"
+    )
+
+
+async def _download(path: Path, catalog: Mapping[str, ProviderConfig], out: str | None) -> int:
+    with JournalLock(path):
+        async with SqliteJournal(path) as journal:
+            rows = [r for r in await journal.results() if r["outcome"] == Outcome.SUCCEEDED]
+            folder = Path(out) if out else _default_folder(rows)
+            report = await fetch_missing_files(
+                journal, [str(r["key"]) for r in rows], folder, catalog
+            )
+    print(f"{report.describe()}; files in {folder}")
+    return EXIT_FAILED if report.count("failed") else EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """``seedance-async download``: fetch the missing files of succeeded tasks."""
+    path = Path(args.journal)
+    if not path.is_file():
+        return fail("download", f"no journal at {path}")
+    try:
+        return anyio.run(_download, path, provider_catalog(args), args.out)
+    except (ConfigurationError, JournalError) as exc:
+        return fail("download", str(exc))
+    except OSError as exc:
+        return fail("download", f"{exc.filename or args.out}: {exc.strerror or exc}")
+
+
+def _register_download(sub: _Sub) -> None:
+    p = sub.add_parser(
+        "download",
+        help="download the videos (and last frames) of succeeded tasks that are not on disk",
+        description=(
+            "Fetch every file of the journal's succeeded tasks that is missing or was cut"
+            " short, as <key>.mp4 and <key>.last.png. Files already there are kept; partial"
+            " files are continued. Nothing is submitted: expired result URLs are renewed by"
+            " reading the task again."
+        ),
+        epilog=f"{KEYS_HELP}\n\nExit 0 when every file is on disk, 4 otherwise.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--journal", required=True, metavar="FILE", help="the batch journal of `run`")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where the files go (default: the folder the journal's results already use)",
+    )
+    p.add_argument("--config", metavar="FILE", help="provider aliases in TOML")
+    p.add_argument("--key-env", metavar="NAME", help="read the API key of every alias from $NAME")
+    p.set_defaults(func=cmd_download)
+
+
 def register_journal_commands(sub: _Sub) -> None:
-    """Add ``status``, ``results`` and ``cancel`` to the CLI."""
+    """Add ``status``, ``results``, ``cancel`` and ``download`` to the CLI."""
     p = sub.add_parser("status", help="summary of a batch journal")
     p.add_argument("--journal", metavar="FILE", help="the batch journal of `run`")
     p.add_argument("--redis", metavar="URL", help="a Redis batch instead (see `run --redis`)")
@@ -278,3 +338,4 @@ def register_journal_commands(sub: _Sub) -> None:
         "--keep-pending", action="store_true", help="leave never-sent tasks for a later run"
     )
     p.set_defaults(func=cmd_cancel)
+    _register_download(sub)

@@ -21,7 +21,7 @@ from seedance_async.client._task_files import save_task_files
 from seedance_async.core._errors import ProviderError, TaskNotFound
 from seedance_async.core._events import EventKind
 from seedance_async.policy._poll_schedule import EtaEstimator, PollSchedule
-from seedance_async.spec._handle import Outcome, TaskHandle
+from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.tracker._heap import PollHeap
 from seedance_async.tracker._table import TaskTable
@@ -381,6 +381,14 @@ class PollStage:
         await self._cancel_submitted(tracked, Outcome.CANCELLED, "cancelled by caller")
 
     # -- downloads ---------------------------------------------------------------------------
+
+    def refetch(self, tracked: TrackedTask, result: TaskResult) -> None:
+        """Download the files an earlier run's success lacks, then end the task afresh."""
+        assert self._download_send is not None
+        tracked.handle, tracked.status = result.handle, result.status
+        tracked.attempts = list(result.attempts)
+        tracked.submitted_wall, tracked.started_wall = result.submitted_at, result.started_at
+        self._download_send.send_nowait(tracked)
 
     async def download(self, tracked: TrackedTask) -> None:
         """Fetch a succeeded task's video (and last frame), then end it.

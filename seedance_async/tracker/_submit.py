@@ -7,7 +7,8 @@ nothing about other providers move the task on; an ambiguous outcome never does.
 
 With a journal that can be read back (:class:`ReadableJournal`), a task new to this run
 is first looked up by key: a key an earlier run already sent is followed again, or its
-result reported, instead of being submitted twice (:func:`decide_rerun` decides which).
+result reported (its missing files downloaded first, when a download folder is set),
+instead of being submitted twice (:func:`decide_rerun` decides which).
 
 The stage ends with a remote task (:class:`Created`) or an ended one; following a remote
 task is the poll stage's business, and the tracker hands it over.
@@ -15,6 +16,7 @@ task is the poll stage's business, and the tracker hands it over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
 import anyio
@@ -37,13 +39,14 @@ from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._failover import CircuitBreaker, refusal_fails_over
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import task_hash
-from seedance_async.spec._handle import Outcome, TaskHandle
+from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
 from seedance_async.tracker._transitions import (
     Reattach,
+    Refetch,
     Refuse,
     Replay,
     decide_rerun,
@@ -101,8 +104,10 @@ class SubmitStage:
         schedule: PollSchedule,
         refusal_rounds: int,
         journal: ReadableJournal | None = None,
+        refetch: Callable[[TrackedTask, TaskResult], None] | None = None,
     ) -> None:
         self._table = table
+        self._refetch = refetch
         self._client = client
         self._journal = journal
         self._clock = client.clock
@@ -194,8 +199,13 @@ class SubmitStage:
         record = await self._journal.get(tracked.key)
         if tracked.done:  # cancelled, or past its deadline, while queued or read
             return True, None
-        action = decide_rerun(record, tracked.task, self._client.configs)
-        if isinstance(action, Replay):
+        action = decide_rerun(
+            record, tracked.task, self._client.configs, downloads=self._refetch is not None
+        )
+        if isinstance(action, Refetch):
+            assert self._refetch is not None
+            self._refetch(tracked, action.result)
+        elif isinstance(action, Replay):
             await self._table.replay(tracked, action.result)
         elif isinstance(action, Refuse):
             # The record is another task's: ending this one must not overwrite it.

@@ -211,6 +211,7 @@ class Tracker:
             schedule=self.schedule,
             refusal_rounds=refusal_rounds,
             journal=readable,
+            refetch=self._refetch if self.download_dir is not None else None,
         )
         self._poll = PollStage(
             self._table,
@@ -478,6 +479,10 @@ class Tracker:
         return self._fanout.stream()
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _refetch(self, tracked: TrackedTask, result: TaskResult) -> None:
+        # The stages are built in turn: the submit stage reaches the poll stage through here.
+        self._poll.refetch(tracked, result)
 
     async def _submit_one(self, tracked: TrackedTask) -> None:
         created = await self._submit.run(tracked)

@@ -32,6 +32,7 @@ __all__ = [
     "Finish",
     "KeepPolling",
     "Reattach",
+    "Refetch",
     "Refuse",
     "Replay",
     "RerunAction",
@@ -41,6 +42,7 @@ __all__ = [
     "TaskView",
     "decide",
     "decide_rerun",
+    "journaled_result",
 ]
 
 # Attempt outcomes that count against ``FailoverPolicy.max_extra_attempts``.
@@ -189,6 +191,18 @@ class Replay:
 
 
 @attrs.frozen
+class Refetch:
+    """The key succeeded in an earlier run without all its files: download them, submit
+    nothing (a download folder is set now).
+
+    Attributes:
+        result: the journaled result, with the caller's spec.
+    """
+
+    result: TaskResult
+
+
+@attrs.frozen
 class Reattach:
     """The key was sent in an earlier run and has no result: follow it again (as resume).
 
@@ -213,13 +227,17 @@ class Refuse:
     reason: str
 
 
-RerunAction = SubmitNew | Replay | Reattach | Refuse
+RerunAction = SubmitNew | Replay | Refetch | Reattach | Refuse
 
 _SUBMIT_NEW = SubmitNew()
 
 
 def decide_rerun(
-    record: JournalRecord | None, task: VideoTask, configured: Collection[str]
+    record: JournalRecord | None,
+    task: VideoTask,
+    configured: Collection[str],
+    *,
+    downloads: bool = False,
 ) -> RerunAction:
     """What to do with a newly submitted ``task`` whose key the journal may already hold.
 
@@ -230,6 +248,8 @@ def decide_rerun(
         record: the journal's record of the key, or None.
         task: the spec the caller submitted now.
         configured: the client's provider aliases.
+        downloads: a download folder is set: a success journaled without its files (the
+            download failed, or that run had no folder) fetches them instead of replaying.
     """
     if record is None or record.state == "pending":
         return _SUBMIT_NEW
@@ -240,7 +260,10 @@ def decide_rerun(
             "give this task a key of its own",
         )
     if record.is_finished:
-        return Replay(result=_journaled_result(record, task))
+        result = journaled_result(record, task)
+        if downloads and _files_missing(result) and _can_download(result, configured):
+            return Refetch(result=result)
+        return Replay(result=result)
     entry = record.entry()
     if entry.never_sent:  # stopped before its request left: the next intent replaces it
         return _SUBMIT_NEW
@@ -254,6 +277,20 @@ def decide_rerun(
     return Reattach(entry=entry)
 
 
+def _files_missing(result: TaskResult) -> bool:
+    return result.ok and (result.download_failed is not None or result.video_path is None)
+
+
+def _can_download(result: TaskResult, configured: Collection[str]) -> bool:
+    handle, status = result.handle, result.status
+    return (
+        handle is not None
+        and handle.provider in configured
+        and status is not None
+        and bool(status.video_url)
+    )
+
+
 def _same_spec(journaled: VideoTask, task: VideoTask) -> bool:
     # The journal keeps the spec as sent: when the caller left the expiry unset, it carries
     # the correlation nonce there (ProviderClient.with_correlation_nonce).
@@ -262,7 +299,8 @@ def _same_spec(journaled: VideoTask, task: VideoTask) -> bool:
     return task_hash(journaled) == task_hash(task)
 
 
-def _journaled_result(record: JournalRecord, task: VideoTask) -> TaskResult:
+def journaled_result(record: JournalRecord, task: VideoTask) -> TaskResult:
+    """The result ``record`` holds, as ``task``'s (a record without one reads ``unknown``)."""
     if record.result is None:  # a final record always has one; read defensively all the same
         return TaskResult(
             key=record.key,

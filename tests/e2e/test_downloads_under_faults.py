@@ -9,6 +9,7 @@ import pytest
 
 from seedance_async import Client, Outcome, PollSchedule, RetryPolicy, Tracker, VideoTask
 from seedance_async.config import parse_provider_config
+from seedance_async.journal import SqliteJournal
 from seedance_async.simulator import (
     DEFAULT_KEY,
     KEY_ENV,
@@ -126,3 +127,45 @@ async def test_a_failed_last_frame_keeps_the_video(tmp_path: Path) -> None:
     assert video2 is not None
     assert frame2 is not None
     assert _contents([(key, outcome2, frame2, None, None)]).pop()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_rerun_with_a_download_folder_fetches_earlier_successes(tmp_path: Path) -> None:
+    """The same program again with the same journal, now with a folder: nothing is
+    submitted, and every success of the first run gets its video (through CDN faults)."""
+    faults = CdnFaults(unavailable=0.3, truncated=0.3, truncate_mode="closed")
+    tasks = [VideoTask(model=PRO, prompt=f"a quay, take {i}") for i in range(6)]
+    async with Simulator(
+        ("ark",),
+        seed=7,
+        time_scale=TIME_SCALE,
+        limits=Limits.unlimited(),
+        durations=DurationModel.fixed(queue=1, run=5),
+        cdn_faults=faults,
+    ) as sim:
+        configs = parse_provider_config(sim.provider_config())
+        ended = []
+        for folder in (None, tmp_path / "videos"):
+            async with (
+                SqliteJournal(tmp_path / "journal.db") as journal,
+                Client(
+                    [configs["ark"]], env={KEY_ENV: DEFAULT_KEY}, download_retry=QUICK
+                ) as client,
+                Tracker(
+                    client,
+                    providers=["ark"],
+                    journal=journal,
+                    download_dir=folder,
+                    schedule=PollSchedule().scaled(TIME_SCALE),
+                ) as tracker,
+            ):
+                handles = [await tracker.submit(t) for t in tasks]
+            ended.append([await h.result() for h in handles])
+        billed = len(sim.ledger("ark"))
+    first, second = ended
+    assert billed == len(tasks)
+    assert [r.video_path for r in first] == [None] * len(tasks)
+    assert [r.task_id for r in second] == [r.task_id for r in first]
+    assert all(r.outcome is Outcome.SUCCEEDED and r.download_failed is None for r in second)
+    assert _contents([(r.key, r.outcome, r.video_path, None, None) for r in second]) == {
+        mp4_bytes(r.task_id or "", 5) for r in first
+    }

@@ -31,6 +31,7 @@ from seedance_async.tracker._transitions import (
     Finish,
     KeepPolling,
     Reattach,
+    Refetch,
     Refuse,
     Replay,
     RerunAction,
@@ -420,6 +421,47 @@ RERUN_CASES: list[tuple[str, JournalRecord | None, VideoTask, RerunAction]] = [
 )
 def test_rerun_cases(record: JournalRecord | None, spec: VideoTask, expected: RerunAction) -> None:
     assert decide_rerun(record, spec, CONFIGURED) == expected
+
+
+URL = attrs.evolve(DONE, video_url="https://cdn.example/v.mp4?sig=1")
+NO_VIDEO = attrs.evolve(
+    RESULT, status=URL, video_path=None, download_failed="video", reason="video download failed"
+)
+NO_FRAME = attrs.evolve(RESULT, status=URL, download_failed="last_frame", reason="frame failed")
+NO_FOLDER = attrs.evolve(RESULT, status=URL, video_path=None)
+SAVED = attrs.evolve(RESULT, status=URL)
+NOT_A_SUCCESS = attrs.evolve(RESULT, outcome=Outcome.FAILED, status=URL, video_path=None)
+
+# (name, journaled result, download folder set now, configured aliases, refetch?)
+REFETCH_CASES: list[tuple[str, TaskResult, bool, tuple[str, ...], bool]] = [
+    ("the video download failed", NO_VIDEO, True, CONFIGURED, True),
+    ("only the last frame failed", NO_FRAME, True, CONFIGURED, True),
+    ("that run had no download folder", NO_FOLDER, True, CONFIGURED, True),
+    ("every file was saved", SAVED, True, CONFIGURED, False),
+    ("no download folder now", NO_VIDEO, False, CONFIGURED, False),
+    ("its provider is not configured now", NO_VIDEO, True, ("b",), False),
+    ("no URL journaled", attrs.evolve(NO_VIDEO, status=DONE), True, CONFIGURED, False),
+    ("not a success", NOT_A_SUCCESS, True, CONFIGURED, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("result", "downloads", "configured", "refetch"),
+    [case[1:] for case in REFETCH_CASES],
+    ids=[case[0] for case in REFETCH_CASES],
+)
+def test_a_success_without_its_files_is_refetched_not_resubmitted(
+    result: TaskResult, downloads: bool, configured: tuple[str, ...], refetch: bool
+) -> None:
+    """Files only, never a submit: Refetch when a folder is set and the URL can be followed."""
+    record = journaled(
+        state="final",
+        handle=HANDLE,
+        last_status=result.status,
+        result=load_result(dump_result(result), NONCED, status=result.status, handle=HANDLE),
+    )
+    action = decide_rerun(record, SPEC, configured, downloads=downloads)
+    assert action == (Refetch(result=result) if refetch else Replay(result=result))
 
 
 def test_a_replayed_result_reads_back_as_it_was_journaled() -> None:
