@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_async.core._errors import UnknownStatus
+from seedance_async.core._errors import UnknownStatus, redact_secrets
 from seedance_async.providers import resolve_result_urls
 from seedance_async.providers._common import parse_reset_time, state_of
 from seedance_async.providers._failure import category_of, failure_category
@@ -26,12 +26,14 @@ def test_status_words_ignore_case_and_surrounding_spaces() -> None:
 
 @given(st.text(max_size=12))
 def test_any_other_word_is_unknown_with_word_id_and_path(word: str) -> None:
-    """Every word outside the table raises UnknownStatus; none is guessed."""
+    """Every word outside the table raises UnknownStatus; none is guessed (a key-shaped
+    word is masked: errors never carry secrets)."""
     if word.strip().lower() in TABLE:
         return
     with pytest.raises(UnknownStatus) as info:
         state_of(Node(word, "$.data.status", status=200), TABLE, task_id="t-1", provider="p")
-    assert (info.value.word, info.value.task_id, info.value.path) == (word, "t-1", "$.data.status")
+    expected = (redact_secrets(word), "t-1", "$.data.status")
+    assert (info.value.word, info.value.task_id, info.value.path) == expected
     assert (info.value.provider, info.value.status) == ("p", 200)
 
 
