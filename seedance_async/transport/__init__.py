@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
-from seedance_async.transport._download import DownloadResult
+from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult
 
-__all__ = ["AiohttpTransport", "DownloadResult", "Transport"]
+__all__ = ["DOWNLOAD_RETRY", "AiohttpTransport", "DownloadResult", "Transport"]
