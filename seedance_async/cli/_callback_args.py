@@ -13,27 +13,40 @@ __all__ = ["add_callback_args", "check_callback_args"]
 _EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (recognised, not bound)
 
 
-def check_callback_args(args: argparse.Namespace) -> None:
-    """``--callback-listen`` / ``--callback-url`` make sense together (shared with ``worker``).
+def check_callback_args(
+    args: argparse.Namespace,
+    *,
+    listen: str = "callback_listen",
+    url: str = "callback_url",
+) -> None:
+    """``--callback-listen`` / ``--callback-url`` make sense together (shared with ``worker``;
+    ``callbacks`` names them ``--listen`` / ``--url``: ``listen`` and ``url`` are the
+    attribute names).
 
     Raises:
         ConfigurationError: a malformed address or URL, a URL without an address, or an
             address on every interface without the URL the provider posts to.
     """
-    if args.callback_url is not None:
-        if args.callback_listen is None:
+    listen_value, url_value = getattr(args, listen), getattr(args, url)
+    listen_flag, url_flag = _flag(listen), _flag(url)
+    if url_value is not None:
+        if listen_value is None:
             raise ConfigurationError(
-                "--callback-url needs --callback-listen HOST:PORT: the address the server"
-                " that receives the callbacks binds"
+                f"{url_flag} needs {listen_flag} HOST:PORT: the address the server that"
+                " receives the callbacks binds"
             )
-        check_public_url(args.callback_url)
-    if args.callback_listen is not None:
-        host, _ = parse_listen(args.callback_listen)
-        if host in _EVERY_INTERFACE and args.callback_url is None:
+        check_public_url(url_value)
+    if listen_value is not None:
+        host, _ = parse_listen(listen_value)
+        if host in _EVERY_INTERFACE and url_value is None:
             raise ConfigurationError(
-                f"--callback-listen {args.callback_listen} listens on every interface: give"
-                " --callback-url, the public URL the provider posts callbacks to"
+                f"{listen_flag} {listen_value} listens on every interface: give"
+                f" {url_flag}, the public URL the provider posts callbacks to"
             )
+
+
+def _flag(attribute: str) -> str:
+    return "--" + attribute.replace("_", "-")
 
 
 def add_callback_args(p: argparse.ArgumentParser) -> None:

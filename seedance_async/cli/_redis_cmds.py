@@ -27,6 +27,7 @@ from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.telemetry import MetricsServer, PrometheusMetrics
 
 if TYPE_CHECKING:
+    from seedance_async.callbacks import CallbackServer, CallbackStats
     from seedance_async.distributed._worker import RedisWorker, WorkerReport
 
     _Sub = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -71,7 +72,7 @@ def _common(p: argparse.ArgumentParser, *, providers: bool = True) -> None:
 
 
 def register(subparsers: _Sub) -> None:
-    """Add ``worker``, ``enqueue`` and ``redis-status`` to the CLI."""
+    """Add ``worker``, ``enqueue``, ``redis-status`` and ``callbacks`` to the CLI."""
     p = subparsers.add_parser(
         "worker",
         help="process a Redis batch (run any number, on any host)",
@@ -117,6 +118,24 @@ def register(subparsers: _Sub) -> None:
     p.add_argument("--results", action="store_true", help="print result lines (JSONL) instead")
     p.set_defaults(func=_status)
 
+    p = subparsers.add_parser(
+        "callbacks",
+        help="receive provider callbacks for a Redis batch and relay them to its workers",
+        description="A callback receiver that follows no task itself: each callback for a"
+        " task some worker of the batch follows is passed to that worker through Redis (the"
+        " workers' own --callback-listen does the same for tasks of other workers). Put it"
+        " behind the public URL the workers' --callback-url names.",
+    )
+    _common(p, providers=False)
+    p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address to bind")
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="the public URL that reaches it, without the token (default http://HOST:PORT;"
+        " required with 0.0.0.0)",
+    )
+    p.set_defaults(func=_callbacks)
+
 
 def _errors() -> tuple[type[Exception], ...]:
     """What a command reports in one line instead of a traceback (Redis unreachable too)."""
@@ -138,6 +157,56 @@ def _leaf(exc: BaseException) -> BaseException:
 def _fail(command: str, exc: BaseException) -> int:
     print(f"seedance-async {command}: {exc}", file=sys.stderr)
     return 2 if isinstance(exc, ConfigurationError | ValueError) else 1
+
+
+# -- callbacks --------------------------------------------------------------------------------
+
+
+def _callbacks(args: argparse.Namespace) -> int:
+    try:
+        check_callback_args(args, listen="listen", url="url")
+        url = _url(args)
+        stats = asyncio.run(_serve_callbacks(url, args))
+    except (ConfigurationError, ValueError) as exc:
+        return _fail("callbacks", exc)
+    print(
+        f"exit received={stats.received} relayed={stats.relayed_out}"
+        f" rejected={sum(stats.rejected.values())}",
+        flush=True,
+    )
+    return 0
+
+
+async def _serve_callbacks(url: str, args: argparse.Namespace) -> CallbackStats:
+    from seedance_async.distributed._callbacks import serve_front
+    from seedance_async.distributed._conn import connect
+    from seedance_async.distributed._scripts import BatchKeys
+
+    stop = anyio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+    def ready(server: CallbackServer) -> None:
+        print(
+            f"relaying callbacks for batch {args.batch} at {server.public_url}"
+            f" (listening on {args.listen})",
+            flush=True,
+        )
+
+    redis = connect(url, name="seedance-callbacks")
+    try:
+        return await serve_front(
+            redis,
+            BatchKeys.of(args.batch, args.prefix),
+            listen=args.listen,
+            public_url=args.url,
+            stop=stop,
+            ready=ready,
+        )
+    finally:
+        await redis.aclose()
 
 
 # -- worker -----------------------------------------------------------------------------------

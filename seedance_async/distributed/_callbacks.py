@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
 from seedance_async.callbacks._receiver import CallbackReceiver
+from seedance_async.callbacks._registry import CallbackStats
+from seedance_async.callbacks._server import CallbackServer
 from seedance_async.distributed._scripts import BatchKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["CallbackTokens", "RedisCallbackRelay"]
+__all__ = ["CallbackTokens", "RedisCallbackRelay", "serve_front"]
 
 logger = logging.getLogger("seedance_async.distributed")
 
@@ -151,3 +154,31 @@ class RedisCallbackRelay:
                 continue
             for _, entries in answer or ():
                 last = self._deliver(receiver, entries) or last
+
+
+async def serve_front(
+    redis: Redis,
+    keys: BatchKeys,
+    *,
+    listen: str,
+    public_url: str | None,
+    stop: anyio.Event,
+    ready: Callable[[CallbackServer], None] | None = None,
+) -> CallbackStats:
+    """A callback receiver that follows no task: it relays each callback for a token some
+    worker of the batch holds (``seedance-async callbacks``), until ``stop`` is set.
+
+    For a public URL served by hosts that run no worker (a small front tier) or to keep
+    receiving while every worker restarts: the bodies wait in the relay stream, and the
+    worker that takes the tasks on replays them.
+
+    Raises:
+        CallbackServerError: ``listen`` cannot be bound.
+        ConfigurationError: ``listen`` or ``public_url`` is malformed.
+    """
+    receiver = CallbackReceiver(relay=RedisCallbackRelay(redis, keys))
+    async with CallbackServer(listen=listen, public_url=public_url, receiver=receiver) as server:
+        if ready is not None:
+            ready(server)
+        await stop.wait()
+    return receiver.stats

@@ -3,6 +3,8 @@ acts on it, also when it took the task over from a dead worker after the callbac
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -13,10 +15,14 @@ import pytest
 from redis.asyncio import Redis
 
 from seedance_async import Client, PollSchedule, TaskState, VideoTask
-from seedance_async.callbacks import CallbackServer
+from seedance_async.callbacks import CallbackServer, CallbackStats
 from seedance_async.distributed._batch import enqueue_batch, redis_results
 from seedance_async.distributed._budget import redis_budget_factory
-from seedance_async.distributed._callbacks import CallbackTokens, RedisCallbackRelay
+from seedance_async.distributed._callbacks import (
+    CallbackTokens,
+    RedisCallbackRelay,
+    serve_front,
+)
 from seedance_async.distributed._journal import RedisJournal
 from seedance_async.distributed._scripts import BatchKeys
 from seedance_async.distributed._worker import RedisWorker
@@ -141,3 +147,77 @@ async def test_callbacks_that_came_while_the_owner_was_dead_reach_the_taker(
     stats = report.callbacks
     assert stats is not None
     assert (stats.tasks, stats.confirmed, stats.found_by_backstop) == (count, count, 0)
+
+
+async def test_a_front_receiver_relays_to_the_worker_that_holds_the_token(
+    redis: Redis, prefix: str
+) -> None:
+    """``seedance-async callbacks``: a receiver that follows no task passes each callback
+    for a held token on, answers 404 to any other, and stops when asked."""
+    keys = BatchKeys.of("b1", prefix)
+    relay = RedisCallbackRelay(redis, keys)
+    stop, up, ended = anyio.Event(), anyio.Event(), anyio.Event()
+    fronts: list[CallbackServer] = []
+
+    def ready(server: CallbackServer) -> None:
+        fronts.append(server)
+        up.set()
+
+    async with (
+        CallbackServer(listen="127.0.0.1:0") as owner,
+        aiohttp.ClientSession() as http,
+        anyio.create_task_group() as tg,
+    ):
+        owner.receiver.relay = relay
+        token = owner.receiver.register(
+            "k1", provider="ark", adapter=ArkAdapter(), remote_id="cgt-1"
+        )
+        await CallbackTokens(redis, keys).record("k1", token.reveal())
+        tg.start_soon(relay.run, owner.receiver)
+        stats: list[object] = []
+
+        async def front() -> None:
+            stats.append(
+                await serve_front(
+                    redis, keys, listen="127.0.0.1:0", public_url=None, stop=stop, ready=ready
+                )
+            )
+            ended.set()
+
+        tg.start_soon(front)
+        with anyio.fail_after(10):
+            await up.wait()
+        base = fronts[0].public_url
+        async with http.post(
+            f"{base}/{token.reveal()}", data=encode(ark_body()), headers=JSON
+        ) as r:
+            assert r.status == 200
+        async with http.post(f"{base}/{'C' * 43}", data=encode(ark_body()), headers=JSON) as r:
+            assert r.status == 404
+        with anyio.fail_after(10):
+            hint = await owner.receiver.next_hint()
+        assert (hint.key, hint.claimed) == ("k1", TaskState.SUCCEEDED)
+        stop.set()
+        with anyio.fail_after(10):
+            await ended.wait()
+        tg.cancel_scope.cancel()
+    (front_stats,) = stats
+    assert isinstance(front_stats, CallbackStats)
+    assert (front_stats.relayed_out, dict(front_stats.rejected)) == (1, {"unknown_token": 1})
+
+
+def test_the_callbacks_command_checks_its_options() -> None:
+    """Every interface needs the public URL; a malformed address is refused; exit 2."""
+    for argv, message in (
+        (["--listen", "0.0.0.0:8080", "--batch", "b1"], "give --url"),
+        (["--listen", "nowhere", "--batch", "b1"], "HOST:PORT"),
+    ):
+        done = subprocess.run(  # noqa: S603 (our own CLI)
+            [sys.executable, "-m", "seedance_async", "callbacks", *argv, "--redis", "redis://x"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
