@@ -218,10 +218,11 @@ class TaskTable:
             tracked.key, sent, alias, len(tracked.attempts), self._clock.wall()
         )
         link = self.callbacks
-        if link is not None:
-            link.forget(tracked)  # an earlier attempt's token, if any
+        if link is None:
+            return None
+        link.forget(tracked)  # an earlier attempt's token, if any
         adapter = self._client.provider(alias).adapter
-        if link is None or sent.callback_url is not None or not link.supports(adapter):
+        if sent.callback_url is not None or not link.supports(adapter):
             return None
         token = link.enroll(tracked, alias, adapter)
         if isinstance(self.journal, CallbackTokenJournal):
