@@ -171,3 +171,30 @@ def test_a_malformed_overlay_is_refused_and_changes_nothing(tmp_path: Any) -> No
     assert not caps.seed
     with pytest.raises(ConfigurationError, match="cannot read"):
         override_model_catalog(tmp_path / "missing.toml")
+
+
+def test_an_announced_retirement_warns_and_still_sends() -> None:
+    from seedance_async.spec import RetiredModelWarning, override_model_catalog
+
+    overlay = {
+        "families": {
+            "seedance-2-0-fast": {
+                "retired": {
+                    "byteplus": {
+                        "status": "deprecated",
+                        "on": "2027-03-01",
+                        "replacement": "seedance-2-0-mini",
+                    }
+                }
+            }
+        }
+    }
+    task = VideoTask(model="seedance-2.0-fast", prompt="a corgi")
+    byteplus = ArkAdapter(name="byteplus", model_naming="byteplus")
+    try:
+        override_model_catalog(overlay)
+        with pytest.warns(RetiredModelWarning, match="stops on 2027-03-01; use seedance-2-0-mini"):
+            assert byteplus.check(task) == []
+        assert ArkAdapter().check(task) == []  # Volcengine announced nothing
+    finally:
+        override_model_catalog(None)
