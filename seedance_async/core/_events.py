@@ -51,6 +51,9 @@ class Event:
         detail: a short human-readable note (error code, retry delay...), never secrets.
         model: the model id of the task, when the event is about one.
         cost: (amount, currency) a succeeded task cost by its reported usage, when known.
+        size: bytes a download wrote (``downloaded``).
+        lag: seconds from the end the provider reported to a poll here seeing it (on the
+            ending event of a task this run saw end).
     """
 
     kind: EventKind
@@ -61,6 +64,8 @@ class Event:
     detail: str | None = None
     model: str | None = None
     cost: tuple[float, str] | None = None
+    size: int | None = None
+    lag: float | None = None
 
 
 class EventHub:

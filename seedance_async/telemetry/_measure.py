@@ -69,6 +69,7 @@ METRICS: Final = (
         "Tasks that ended, by outcome.",
     ),
     MetricSpec("downloads", "counter", "1", ("provider",), "Videos of succeeded tasks downloaded."),
+    MetricSpec("download_bytes", "counter", "By", ("provider",), "Bytes of video downloaded."),
     MetricSpec(
         "queue_time",
         "histogram",
@@ -82,6 +83,13 @@ METRICS: Final = (
         "s",
         ("provider", "model"),
         "Seconds from the submit to the end of a succeeded task.",
+    ),
+    MetricSpec(
+        "detection_lag",
+        "histogram",
+        "s",
+        ("provider", "model"),
+        "Seconds from the end a provider reported to the poll here that saw it.",
     ),
     MetricSpec(
         "cost",
@@ -123,7 +131,10 @@ class EventMeter:
         if kind is EventKind.RETRIED:
             return [Measurement("retries", 1.0, (alias,))]
         if kind is EventKind.DOWNLOADED:
-            return [Measurement("downloads", 1.0, (alias,))]
+            out = [Measurement("downloads", 1.0, (alias,))]
+            if event.size is not None:
+                out.append(Measurement("download_bytes", float(event.size), (alias,)))
+            return out
         if kind is EventKind.SUBMITTED:
             self._submitted[event.key] = event.at
             self._running_seen.discard(event.key)
@@ -145,6 +156,8 @@ class EventMeter:
         since = self._submitted.pop(event.key, None)
         self._running_seen.discard(event.key)
         out = [Measurement("outcomes", 1.0, (alias, model, event.kind.value))]
+        if event.lag is not None:
+            out.append(Measurement("detection_lag", event.lag, (alias, model)))
         if event.kind is EventKind.SUCCEEDED:
             if since is not None:
                 out.append(

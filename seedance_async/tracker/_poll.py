@@ -412,7 +412,9 @@ class PollStage:
             handle=tracked.handle,
         )
         if saved.video is not None:
-            self._table.emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider)
+            # A file already there (attempts 0) was downloaded by an earlier run.
+            size = saved.video.size if saved.video.attempts else None
+            self._table.emit(EventKind.DOWNLOADED, tracked, tracked.handle.provider, size=size)
         await self._table.finish(
             tracked,
             Outcome.SUCCEEDED,

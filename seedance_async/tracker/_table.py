@@ -152,6 +152,8 @@ class TaskTable:
         detail: str | None = None,
         *,
         cost: tuple[float, str] | None = None,
+        size: int | None = None,
+        lag: float | None = None,
     ) -> None:
         """Tell the event hub what happened to ``tracked``."""
         handle = tracked.handle
@@ -165,6 +167,8 @@ class TaskTable:
                 detail=detail,
                 model=handle.model if handle else tracked.task.model,
                 cost=cost,
+                size=size,
+                lag=lag,
             )
         )
 
@@ -290,6 +294,9 @@ class TaskTable:
         current = tracked.status
         previous = current.state if current else None
         if status.is_terminal:
+            if (current is None or not current.is_terminal) and status.updated_at is not None:
+                seen = self._clock.wall() - status.updated_at.timestamp()
+                tracked.detection_lag = max(0.0, seen)
             tracked.status = status
         elif current is None or status != current:
             # Raw answers stay out of tracked memory and the strings every status repeats
@@ -362,7 +369,9 @@ class TaskTable:
             started_at=tracked.started_wall,
             finished_at=self._clock.wall(),
         )
-        await self._end(tracked, result, provider=provider, journal=journal)
+        await self._end(
+            tracked, result, provider=provider, journal=journal, lag=tracked.detection_lag
+        )
 
     async def replay(self, tracked: TrackedTask, result: TaskResult) -> None:
         """End ``tracked`` with the result an earlier run journaled (not journaled again)."""
@@ -373,7 +382,13 @@ class TaskTable:
             await self._end(tracked, result, provider=None, journal=False)
 
     async def _end(
-        self, tracked: TrackedTask, result: TaskResult, *, provider: str | None, journal: bool
+        self,
+        tracked: TrackedTask,
+        result: TaskResult,
+        *,
+        provider: str | None,
+        journal: bool,
+        lag: float | None = None,
     ) -> None:
         tracked.loaded = None
         self._forget_token(tracked)
@@ -388,7 +403,9 @@ class TaskTable:
         cost = None
         if result.ok and handle is not None:
             cost = usage_cost(result.task, handle.provider, result.usage, self._prices)
-        self.emit(EventKind(result.outcome.value), tracked, alias, result.reason, cost=cost)
+        self.emit(
+            EventKind(result.outcome.value), tracked, alias, result.reason, cost=cost, lag=lag
+        )
         self._completed.append(result)
         self._completed_event.set()
         self._completed_event = anyio.Event()

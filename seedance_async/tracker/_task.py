@@ -32,6 +32,7 @@ class TrackedTask:
         "cancel_requested",
         "confirming",
         "deadline_at",
+        "detection_lag",
         "handle",
         "key",
         "loaded",
@@ -79,6 +80,8 @@ class TrackedTask:
         # When a poll last found the task unfinished: a lower bound on its duration.
         self.running_seen_at: float | None = None
         self.resumed = False
+        # Seconds between the provider's reported end and the poll that saw it (metrics).
+        self.detection_lag: float | None = None
         # The current attempt carries a callback URL (polled by the backstop schedule), and
         # a callback asked for the poll under way.
         self.callbacks = False

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 
 import aiohttp
 import attrs
@@ -51,7 +52,7 @@ def _configs(sim: Simulator) -> list[ProviderConfig]:
     ]
 
 
-async def _batch(*callbacks: object) -> list[Outcome]:
+async def _batch(*callbacks: object, download_dir: Path | None = None) -> list[Outcome]:
     """Six tasks on the simulator's ark alias, every callback registered on the client."""
     async with Simulator(seed=5, time_scale=TIME_SCALE, limits=Limits.unlimited()) as sim:
         client = Client(_configs(sim), env={KEY_ENV: DEFAULT_KEY}, seed=5)
@@ -59,7 +60,10 @@ async def _batch(*callbacks: object) -> list[Outcome]:
             for callback in callbacks:
                 client.events.add_callback(callback)  # type: ignore[arg-type]
             async with Tracker(
-                client, schedule=PollSchedule().scaled(TIME_SCALE), seed=5
+                client,
+                schedule=PollSchedule().scaled(TIME_SCALE),
+                seed=5,
+                download_dir=download_dir,
             ) as tracker:
                 handles = [
                     await tracker.submit(VideoTask(model=PRO, prompt=f"telemetry {n}"))
@@ -68,10 +72,16 @@ async def _batch(*callbacks: object) -> list[Outcome]:
             return [(await h.result()).outcome for h in handles]
 
 
-async def test_the_prometheus_endpoint_serves_what_a_prometheus_client_parses() -> None:
+def _bytes_in(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.mp4"))
+
+
+async def test_the_prometheus_endpoint_serves_what_a_prometheus_client_parses(
+    tmp_path: Path,
+) -> None:
     metrics = PrometheusMetrics()
     async with MetricsServer(metrics, port=0) as server:
-        outcomes = await _batch(metrics)
+        outcomes = await _batch(metrics, download_dir=tmp_path)
         async with (
             aiohttp.ClientSession() as session,
             session.get(f"http://127.0.0.1:{server.port}/metrics") as response,
@@ -97,6 +107,11 @@ async def test_the_prometheus_endpoint_serves_what_a_prometheus_client_parses() 
     assert at("seedance_generation_time_seconds_count", provider="ark", model=PRO) == TASKS
     bucket = "seedance_generation_time_seconds_bucket"
     assert at(bucket, provider="ark", model=PRO, le="+Inf") == TASKS
+    assert at("seedance_detection_lag_seconds_count", provider="ark", model=PRO) == TASKS
+    assert at("seedance_downloads_total", provider="ark") == TASKS
+    written = _bytes_in(tmp_path)
+    assert written > 0
+    assert at("seedance_download_bytes_total", provider="ark") == written
     # The simulator's ark alias has no price in the shipped table: no cost, not 0 cost.
     assert not [k for k in samples if k[0] == "seedance_cost_total"]
     assert DEFAULT_KEY not in text
