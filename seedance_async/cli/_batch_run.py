@@ -61,7 +61,7 @@ from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.spec._codec import dump_result
 from seedance_async.spec._cost import PriceTable, price_table
-from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus, Usage
 from seedance_async.spec._task import VideoTask
 from seedance_async.telemetry import (
@@ -167,6 +167,11 @@ class _GatedJournal:
 
     async def record_status(self, key: str, status: TaskStatus) -> None:
         await self.inner.record_status(key, status)
+
+    async def record_attempts(
+        self, key: str, attempts: Sequence[Attempt], *, failover: bool = False
+    ) -> None:
+        await self.inner.record_attempts(key, attempts, failover=failover)
 
     async def record_result(self, key: str, result: TaskResult) -> None:
         try:
@@ -405,6 +410,9 @@ async def _run_batch(
             for row in earlier:
                 reporter.preload(row["key"], row.get("provider"), str(row["outcome"]))
             for entry in unfinished:
+                if entry.never_sent or entry.failover:  # to be submitted again
+                    reporter.preload(entry.key, None, "waiting")
+                    continue
                 state = entry.last_status.state.value if entry.last_status else "queued"
                 reporter.preload(entry.key, _alias_of(entry), state)
             for key, _ in pending:
@@ -555,7 +563,11 @@ class _Run:
             hub.add_callback(EventLogger())
         if otel_available():  # the globally configured SDK, if any, receives them
             hub.add_callback(OpenTelemetryObserver())
-        self.gate.expect(e.key for e in unfinished if e.handle is None)
+        # Intents to reconcile are on the wire until settled; one never sent and a waiting
+        # failover are new submits, which a drain holds back.
+        self.gate.expect(
+            e.key for e in unfinished if e.handle is None and not (e.never_sent or e.failover)
+        )
         async with contextlib.AsyncExitStack() as stack:
             if self.plan.metrics_port is not None:
                 metrics = PrometheusMetrics()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from seedance_async.journal._protocol import (
+    AttemptJournal,
     CallbackTokenJournal,
     Journal,
     JournalEntry,
@@ -14,6 +15,7 @@ from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.journal._sqlite_schema import BatchIdentity
 
 __all__ = [
+    "AttemptJournal",
     "BatchIdentity",
     "CallbackTokenJournal",
     "Journal",

@@ -3,7 +3,8 @@
 Order of records for one task attempt: ``intent`` (before the paid submit is sent), then,
 for a journal that stamps sends (:class:`SendStampJournal`), ``sent`` right before the
 request leaves, then ``submitted`` (the remote id, right after the answer), then ``status`` on
-each state change, then ``result``. On resume, an intent without a remote id is reconciled,
+each state change, then ``result``. A journal that keeps attempts (:class:`AttemptJournal`)
+also records them when one ends without a result (a refusal, a failover). On resume, an intent without a remote id is reconciled,
 never blindly resubmitted, unless the journal proves it was never sent (no ``sent`` stamp):
 then nothing can exist remotely, and it is submitted again. Secrets are never passed to a
 journal.
@@ -11,15 +12,17 @@ journal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-from seedance_async.spec._handle import TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
 __all__ = [
+    "AttemptJournal",
     "CallbackTokenJournal",
     "Journal",
     "JournalEntry",
@@ -46,6 +49,11 @@ class JournalEntry:
             and this one was not stamped): nothing can exist remotely, so the task may be
             submitted again. False whenever that is not proven.
         last_status: the last state change seen.
+        attempts: the attempts that ended before the current one (refused, rejected, or
+            created and then failed over), when the journal keeps them: a resumed task
+            neither repeats them nor loses them from its result.
+        failover: the last attempt failed remotely and the task waits to be submitted to
+            another provider (no intent yet, no remote task to follow).
         callback_token: the token in the attempt's callback URL, when it had one, so a
             resumed run keeps receiving its callbacks (a secret: not in the repr).
     """
@@ -59,6 +67,8 @@ class JournalEntry:
     sent_at: float | None = None
     never_sent: bool = False
     last_status: TaskStatus | None = None
+    attempts: tuple[Attempt, ...] = ()
+    failover: bool = False
     callback_token: str | None = attrs.field(default=None, repr=False)
 
 
@@ -98,6 +108,23 @@ class CallbackTokenJournal(Protocol):
 
     async def record_callback_token(self, key: str, token: str) -> None:
         """The current attempt of ``key`` (after its intent) carries ``token``."""
+        ...
+
+
+@runtime_checkable
+class AttemptJournal(Protocol):
+    """A journal that also keeps each task's ended attempts (optional for journals).
+
+    Without it a resumed task knows only its current attempt: it may offer the task again
+    to a provider that already refused it, lose a billed attempt from its result, and
+    forget a failover that was waiting to be submitted.
+    """
+
+    async def record_attempts(
+        self, key: str, attempts: Sequence[Attempt], *, failover: bool = False
+    ) -> None:
+        """``key``'s attempts so far; ``failover``: its remote task failed and it waits to
+        be submitted to another provider."""
         ...
 
 

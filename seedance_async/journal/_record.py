@@ -8,7 +8,7 @@ in its ``SELECT``); an empty or missing field is an unset one.
 
 Field names of the stored form: ``spec`` and ``hash`` (the task), ``line``, ``state``,
 ``outcome``, ``provider``, ``attempt``, ``intent_at``, ``sent_at``, ``task_id``, ``handle``,
-``status``, ``result``, ``updated_at``, ``callback_token``.
+``status``, ``result``, ``updated_at``, ``callback_token``, ``attempts``.
 """
 
 from __future__ import annotations
@@ -26,19 +26,21 @@ from seedance_async.spec._codec import (
     dump_status,
     dump_task,
     dumps,
+    load_attempts,
     load_handle,
     load_result,
     load_status,
     load_stored_task,
     task_hash,
 )
-from seedance_async.spec._handle import TaskHandle, TaskResult
+from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
-__all__ = ["FINAL", "JournalRecord", "dump_fields", "load_record"]
+__all__ = ["FAILOVER", "FINAL", "JournalRecord", "dump_fields", "load_record"]
 
 FINAL = "final"
+FAILOVER = "failover"  # failed remotely; waits to be submitted to the next provider
 
 
 @attrs.frozen(kw_only=True)
@@ -48,7 +50,8 @@ class JournalRecord:
     Attributes:
         key: tracking key.
         task: the spec, as journaled (with the correlation nonce, when one was drawn).
-        state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value or ``final``.
+        state: ``pending``, ``intent``, ``submitted``, a :class:`TaskState` value,
+            ``failover`` (waiting to be submitted to the next provider) or ``final``.
         line_no: line in the batch file, when the task came from one.
         provider / attempt / intent_at: the last attempt, once an intent was recorded.
         sent_at: when the last attempt's request was stamped as leaving; None for an intent
@@ -57,6 +60,8 @@ class JournalRecord:
         last_status: the last state change seen.
         result: the final word, once the task is finished (its ``task`` is the journaled spec
             and its ``status`` the last status journaled).
+        attempts: the attempts that ended before the current one (refusals, failovers), when
+            the journal keeps them.
         updated_at: Unix time of the last record.
         callback_token: the token in the last attempt's callback URL, when it had one (a
             secret: not in the repr).
@@ -74,6 +79,7 @@ class JournalRecord:
     handle: TaskHandle | None = None
     last_status: TaskStatus | None = None
     result: TaskResult | None = None
+    attempts: tuple[Attempt, ...] = ()
     updated_at: float = 0.0
     callback_token: str | None = attrs.field(default=None, repr=False)
     owner: str | None = None
@@ -100,6 +106,8 @@ class JournalRecord:
             sent_at=self.sent_at,
             never_sent=self.never_sent,
             last_status=self.last_status,
+            attempts=self.attempts,
+            failover=self.state == FAILOVER,
             callback_token=self.callback_token,
         )
 
@@ -169,6 +177,7 @@ def load_record(key: str, fields: Mapping[str, Any], *, owner: str | None = None
         last_status=status,
         # The result line keeps a summary of the status; the record keeps the whole one.
         result=None if result is None else load_result(result, task, status=status, handle=handle),
+        attempts=load_attempts(_json(fields, "attempts")),
         updated_at=_float(fields, "updated_at") or 0.0,
         callback_token=_get(fields, "callback_token"),
         owner=owner,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -43,8 +43,8 @@ from seedance_async.journal._sqlite_schema import (
     SYNC_NORMAL,
     BatchIdentity,
 )
-from seedance_async.spec._codec import dumps
-from seedance_async.spec._handle import TaskHandle, TaskResult
+from seedance_async.spec._codec import dump_attempts, dumps
+from seedance_async.spec._handle import Attempt, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 
@@ -338,6 +338,42 @@ class SqliteJournal:
             self._event(conn, key, "not_created", provider=provider, reason=reason[:300])
 
         await self._run(op, write=True, full=True)
+
+    async def record_attempts(
+        self, key: str, attempts: Sequence[Attempt], *, failover: bool = False
+    ) -> None:
+        """Keep ``key``'s attempts so far; ``failover``: its remote task failed and it waits
+        to be submitted to another provider (state ``failover``, no remote task to follow).
+
+        Not flushed at once: a power cut may lose it, and resume then polls the failed task
+        again (whose handle is then still recorded) and decides the same failover.
+
+        Raises:
+            JournalError: the write failed.
+        """
+        data = dumps(dump_attempts(attempts))
+
+        def op(conn: sqlite3.Connection) -> None:
+            if failover:
+                cur = conn.execute(
+                    "UPDATE tasks SET attempts_json = ?, state = 'failover', intent_at = NULL,"
+                    " sent_at = NULL, task_id = NULL, handle_json = NULL, updated_at = ?"
+                    " WHERE key = ? AND state != 'final'",
+                    (data, self._now(), key),
+                )
+                if cur.rowcount == 0:  # finished already: nothing waits for a failover
+                    return
+                last = attempts[-1] if attempts else None
+                detail = {"provider": last.provider, "task_id": last.task_id} if last else {}
+                self._event(conn, key, "failover", attempts=len(attempts), **detail)
+            else:
+                conn.execute(
+                    "UPDATE tasks SET attempts_json = ?, updated_at = ? WHERE key = ?"
+                    " AND state != 'final'",
+                    (data, self._now(), key),
+                )
+
+        await self._run(op, write=True, full=False)
 
     async def record_status(self, key: str, status: TaskStatus) -> None:
         """Record a state change (ignored once the task is final).

@@ -19,7 +19,7 @@ __all__ = [
     "BatchIdentity",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Stored in the file header so an unrelated SQLite database is never mistaken for a journal.
 APPLICATION_ID = 0x53445341  # "SDSA"
 
@@ -39,7 +39,7 @@ SCHEMA = (
         spec_json TEXT NOT NULL,      -- dump_task(), metadata included
         spec_hash TEXT NOT NULL,
         line_no INTEGER,              -- line in the batch file, when it came from one
-        state TEXT NOT NULL,          -- pending|intent|submitted|<TaskState>|final
+        state TEXT NOT NULL,          -- pending|intent|submitted|<TaskState>|failover|final
         outcome TEXT,                 -- Outcome, once final
         provider TEXT,                -- alias of the last attempt
         attempt INTEGER NOT NULL DEFAULT 0,
@@ -50,7 +50,8 @@ SCHEMA = (
         result_json TEXT,             -- dump_result(), once final
         updated_at REAL NOT NULL,
         callback_token TEXT,          -- the attempt's callback URL token (version 3)
-        sent_at REAL)                 -- the intent's request left (version 4)""",
+        sent_at REAL,                 -- the intent's request left (version 4)
+        attempts_json TEXT)           -- attempts ended before the current one (version 5)""",
     "CREATE INDEX tasks_by_state ON tasks(state)",
     "CREATE INDEX tasks_by_line ON tasks(line_no, seq)",
     """CREATE TABLE events (
@@ -73,6 +74,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE tasks SET sent_at = COALESCE(intent_at, updated_at) WHERE state = 'intent'",
         "PRAGMA user_version = 4",
     ),
+    4: ("ALTER TABLE tasks ADD COLUMN attempts_json TEXT", "PRAGMA user_version = 5"),
 }
 
 # Durability per record. In WAL mode FULL fsyncs the WAL at every commit; NORMAL only at
@@ -110,7 +112,7 @@ ORDER = " ORDER BY line_no IS NULL, line_no, seq"  # batch order; ad-hoc tasks l
 COLUMNS = (
     "key, spec_json AS spec, spec_hash AS hash, line_no AS line, state, outcome, provider,"
     " attempt, intent_at, task_id, handle_json AS handle, last_status_json AS status,"
-    " result_json AS result, updated_at, callback_token, sent_at"
+    " result_json AS result, updated_at, callback_token, sent_at, attempts_json AS attempts"
 )
 
 

@@ -18,7 +18,7 @@ import binascii
 import enum
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -43,11 +43,13 @@ from seedance_async.spec._vocab import (
 )
 
 __all__ = [
+    "dump_attempts",
     "dump_handle",
     "dump_result",
     "dump_status",
     "dump_task",
     "dumps",
+    "load_attempts",
     "load_handle",
     "load_result",
     "load_status",
@@ -380,6 +382,16 @@ def _attempt(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+def dump_attempts(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
+    """Attempts as result lines and journals write them."""
+    return [_attempt(a) for a in attempts]
+
+
+def load_attempts(data: Iterable[Mapping[str, Any]] | None) -> tuple[Attempt, ...]:
+    """Read back :func:`dump_attempts` output (written by this library: types checked)."""
+    return tuple(_load_attempt(a) for a in data or ())
+
+
 def _cost(result: TaskResult) -> dict[str, Any] | None:
     cost = result.cost
     return None if cost is None else {"amount": cost[0], "currency": cost[1]}
@@ -406,7 +418,7 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "video_path": result.video_path,
         "last_frame_path": result.last_frame_path,
         "download_failed": result.download_failed,
-        "attempts": [_attempt(a) for a in result.attempts],
+        "attempts": dump_attempts(result.attempts),
         "submitted_at": result.submitted_at,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
@@ -464,7 +476,7 @@ def load_result(
         outcome=Outcome(data["outcome"]),
         status=status,
         handle=handle if handle is not None or line_handle is None else load_handle(line_handle),
-        attempts=tuple(_load_attempt(a) for a in data.get("attempts") or ()),
+        attempts=load_attempts(data.get("attempts")),
         reason=_optional_str(data, "reason"),
         video_path=_optional_str(data, "video_path"),
         last_frame_path=_optional_str(data, "last_frame_path"),

@@ -16,6 +16,7 @@ task is the poll stage's business, and the tracker hands it over.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
@@ -114,15 +115,18 @@ class SubmitStage:
         self._schedule = schedule
         self._refusal_rounds = refusal_rounds
         self._breaker = CircuitBreaker()
-        self._send: MemoryObjectSendStream[TrackedTask] | None = None
+        self._send: MemoryObjectSendStream[TrackedTask | None] | None = None
+        self._front: deque[TrackedTask] = deque()
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def open(self) -> MemoryObjectReceiveStream[TrackedTask]:
-        """A fresh intake queue; the submit workers read the returned end."""
-        self._send, receive = anyio.create_memory_object_stream[TrackedTask](
+    def open(self) -> MemoryObjectReceiveStream[TrackedTask | None]:
+        """A fresh intake queue; the submit workers read the returned end and hand each
+        item to :meth:`take` (``None`` items only wake a worker for the front queue)."""
+        self._send, receive = anyio.create_memory_object_stream[TrackedTask | None](
             max_buffer_size=float("inf")
         )
+        self._front.clear()
         return receive
 
     def close(self) -> None:
@@ -130,17 +134,35 @@ class SubmitStage:
         if self._send is not None:
             self._send.close()
 
-    def enqueue(self, tracked: TrackedTask, *, new: bool = False) -> None:
+    def enqueue(self, tracked: TrackedTask, *, new: bool = False, front: bool = False) -> None:
         """Queue ``tracked`` for submission (never blocks).
 
         ``new``: the task is new to this run, so an earlier run may have sent its key. Tasks
         queued again (failover, a resumed intent proven not created) are not looked up: the
-        journal's record of them is this run's own.
+        journal's record of them is this run's own. ``front``: ahead of every task queued
+        normally, for work already under way (a failover, a resumed submit), which would
+        otherwise wait behind a whole batch of fresh tasks.
         """
         assert self._send is not None, "the submit stage is not open"
         if new and self._journal is not None:
             self._table.unread(tracked.key)
-        self._send.send_nowait(tracked)
+        if front:
+            self._front.append(tracked)
+            self._send.send_nowait(None)  # wakes an idle worker; a busy one looks first
+        else:
+            self._send.send_nowait(tracked)
+
+    def resubmit(self, tracked: TrackedTask) -> None:
+        """Queue a task whose remote attempt failed over, at the front."""
+        self.enqueue(tracked, front=True)
+
+    def take(self, received: TrackedTask | None) -> list[TrackedTask]:
+        """What a worker that received ``received`` submits, in order: the front queue's
+        next task first, then ``received``."""
+        out = [self._front.popleft()] if self._front else []
+        if received is not None:
+            out.append(received)
+        return out
 
     # -- one task ----------------------------------------------------------------------------
 
@@ -213,6 +235,8 @@ class SubmitStage:
         elif isinstance(action, Reattach):
             return True, await self._reattach(tracked, action.entry)
         else:
+            # Attempts an earlier run ended (refusals, a failover) are not made again.
+            tracked.attempts = list(action.attempts)
             return False, None
         return True, None
 
@@ -358,7 +382,7 @@ class SubmitStage:
                 self._table.emit(
                     EventKind.RETRIED, tracked, alias, "nothing was created; sending again"
                 )
-                self.enqueue(tracked)
+                self.enqueue(tracked, front=True)
                 return None
             await self._unknown(tracked, alias, exc)
             return None

@@ -26,6 +26,7 @@ import attrs
 from seedance_async.client._client import Client
 from seedance_async.core._events import Event, EventKind
 from seedance_async.journal._protocol import (
+    AttemptJournal,
     CallbackTokenJournal,
     Journal,
     JournalEntry,
@@ -79,6 +80,7 @@ class TaskTable:
         self.journal = journal
         self._stamps = journal if isinstance(journal, SendStampJournal) else None
         self.callbacks = callbacks
+        self._attempts = journal if isinstance(journal, AttemptJournal) else None
         self._tasks: dict[str, TrackedTask] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
@@ -132,6 +134,7 @@ class TaskTable:
         """
         tracked.resumed = True
         tracked.status = entry.last_status
+        tracked.attempts = list(entry.attempts)
         alias = entry.handle.provider if entry.handle else entry.provider
         link = self.callbacks
         if link is not None and entry.callback_token and alias in self._client.configs:
@@ -262,6 +265,8 @@ class TaskTable:
         self.add_attempt(tracked, alias, outcome, reason)
         await self.release_slot(tracked)
         await self.journal.record_not_created(tracked.key, alias, reason)
+        if self._attempts is not None:  # a resumed run does not offer it there again
+            await self._attempts.record_attempts(tracked.key, tracked.attempts)
 
     async def forget_intent(self, tracked: TrackedTask, alias: str, reason: str) -> None:
         """A resumed intent provably created nothing: journaled so, and the slot goes back."""
@@ -278,7 +283,9 @@ class TaskTable:
         tracked.handle = handle
         if tracked.callbacks and self.callbacks is not None:
             self.callbacks.bind(tracked, handle.task_id)
-        self.add_attempt(tracked, alias, "submitted", None, handle.task_id)
+        last = tracked.attempts[-1] if tracked.attempts else None
+        if last is None or (last.provider, last.task_id) != (alias, handle.task_id):
+            self.add_attempt(tracked, alias, "submitted", None, handle.task_id)
         elapsed = max(0.0, self._clock.wall() - handle.created_at)
         tracked.submitted_mono = self._clock.now() - elapsed
         tracked.submitted_wall = handle.created_at
@@ -321,11 +328,17 @@ class TaskTable:
         )
 
     async def detach(self, tracked: TrackedTask, status: TaskStatus, detail: str) -> None:
-        """Leave the remote task (it failed) so that the task can be submitted elsewhere."""
+        """Leave the remote task (it failed) so that the task can be submitted elsewhere.
+
+        The pending failover is journaled with every attempt so far: a resumed run submits
+        it to the next provider instead of polling the failed task again.
+        """
         assert tracked.handle is not None
         alias = tracked.handle.provider
         self._forget_token(tracked)
         await self.release_slot(tracked)
+        if self._attempts is not None:
+            await self._attempts.record_attempts(tracked.key, tracked.attempts, failover=True)
         self.emit(EventKind.FAILED_OVER, tracked, alias, detail)
         tracked.handle = None
         tracked.status = status

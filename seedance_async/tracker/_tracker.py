@@ -224,7 +224,7 @@ class Tracker:
             download_dir=self.download_dir,
             batch_size=batch_size,
             rng=self._rng,
-            resubmit=self._submit.enqueue,
+            resubmit=self._submit.resubmit,
             backstop=None if self._link is None else self._link.backstop,
         )
         self._canceller = self._poll.cancel  # one bound method shared by every task, not one each
@@ -408,9 +408,13 @@ class Tracker:
     ) -> list[TrackedTask]:
         """Take over unfinished tasks of an earlier run (from :meth:`SqliteJournal.unfinished`).
 
-        A task with a remote id is followed again with the alias that created it. An intent
-        the journal proves was never sent (``never_sent``: it stamps each send and this one
-        was not stamped) is submitted again, in the failover order. Any other intent
+        A task with a remote id is followed again with the alias that created it, and may
+        still fail over along the failover order. An intent the journal proves was never
+        sent (``never_sent``: it stamps each send and this one was not stamped), and a
+        failover that was waiting for its next provider (``failover``), are submitted
+        again ahead of new tasks. The attempts the journal holds carry over: a provider
+        that refused the task or whose task failed is not tried again, and the result
+        lists every attempt. Any other intent
         without a remote id is reconciled (list endpoint), never blindly resubmitted: it is
         sent again only when the listing proves nothing was created, the intent is recent
         and ``may_resend``; when reconciliation cannot settle it the task ends ``unknown``
@@ -430,12 +434,15 @@ class Tracker:
             if existing is not None:
                 out.append(existing)
                 continue
-            if entry.handle is None and entry.never_sent:
-                out.append(await self._resend(entry, alias))
+            # The whole failover order, not only the alias of the last attempt: the task
+            # may still fail over, past the attempts the journal holds.
+            order = self._order(entry.task)
+            if entry.handle is None and (entry.never_sent or entry.failover):
+                out.append(await self._resend(entry, alias, order))
                 continue
-            tracked = self._track(
-                entry.key, entry.task, order=[alias], deadline=None, resumed=entry
-            )
+            if alias not in order:
+                order.insert(0, alias)
+            tracked = self._track(entry.key, entry.task, order=order, deadline=None, resumed=entry)
             if self._table.spend is not None:
                 self._table.spend.hold(entry.key, entry.task, alias)
             # The running slot is taken without waiting: the task already runs remotely.
@@ -452,13 +459,20 @@ class Tracker:
             out.append(tracked)
         return out
 
-    async def _resend(self, entry: JournalEntry, alias: str) -> TrackedTask:
-        """Submit again an intent whose request never left (nothing exists remotely)."""
-        eligible, _ = self.eligible_providers(entry.task)
-        order = [p for p in self.policy.order(self._rng) if p in eligible] or [alias]
-        tracked = self._track(entry.key, entry.task, order=order, deadline=None)
-        await self._table.forget_intent(tracked, alias, "never sent before the run stopped")
-        self._submit.enqueue(tracked)
+    def _order(self, task: VideoTask) -> list[str]:
+        eligible, _ = self.eligible_providers(task)
+        return [p for p in self.policy.order(self._rng) if p in eligible]
+
+    async def _resend(self, entry: JournalEntry, alias: str, order: list[str]) -> TrackedTask:
+        """Submit again a task with nothing remote to follow: an intent whose request never
+        left, or a failover waiting for its next provider. It goes ahead of new tasks and
+        after the attempts the journal holds (same numbering, none made twice)."""
+        tracked = self._track(entry.key, entry.task, order=order or [alias], deadline=None)
+        tracked.attempts = list(entry.attempts)
+        tracked.status = entry.last_status if entry.failover else None
+        if entry.never_sent:
+            await self._table.forget_intent(tracked, alias, "never sent before the run stopped")
+        self._submit.enqueue(tracked, front=True)
         return tracked
 
     # -- consuming results -------------------------------------------------------------------
@@ -484,12 +498,13 @@ class Tracker:
         # The stages are built in turn: the submit stage reaches the poll stage through here.
         self._poll.refetch(tracked, result)
 
-    async def _submit_one(self, tracked: TrackedTask) -> None:
-        created = await self._submit.run(tracked)
-        if created is not None:
-            await self._poll.attached(
-                tracked, created.handle, created.first, journal=not created.journaled
-            )
+    async def _submit_one(self, received: TrackedTask | None) -> None:
+        for tracked in self._submit.take(received):
+            created = await self._submit.run(tracked)
+            if created is not None:
+                await self._poll.attached(
+                    tracked, created.handle, created.first, journal=not created.journaled
+                )
 
     async def _reconcile_one(
         self, tracked: TrackedTask, alias: str, intent_at: float, may_resend: bool

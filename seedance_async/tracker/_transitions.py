@@ -176,7 +176,14 @@ def decide(view: TaskView, status: TaskStatus, rules: Rules) -> Action:
 
 @attrs.frozen
 class SubmitNew:
-    """Nothing was ever created for the key: submit the task."""
+    """Nothing is left to follow for the key: submit the task.
+
+    Attributes:
+        attempts: the attempts an earlier run ended for the key (refused, or failed over):
+            the task continues after them, not from scratch.
+    """
+
+    attempts: tuple[Attempt, ...] = ()
 
 
 @attrs.frozen
@@ -241,8 +248,9 @@ def decide_rerun(
 ) -> RerunAction:
     """What to do with a newly submitted ``task`` whose key the journal may already hold.
 
-    An intent the journal proves was never sent is submitted like a new key; any other
-    unfinished record is followed again.
+    An intent the journal proves was never sent, and a failover waiting for its next
+    provider, are submitted (after the attempts the journal holds); any other unfinished
+    record is followed again.
 
     Args:
         record: the journal's record of the key, or None.
@@ -251,8 +259,10 @@ def decide_rerun(
         downloads: a download folder is set: a success journaled without its files (the
             download failed, or that run had no folder) fetches them instead of replaying.
     """
-    if record is None or record.state == "pending":
+    if record is None:
         return _SUBMIT_NEW
+    if record.state == "pending":
+        return SubmitNew(record.entry().attempts)
     if not _same_spec(record.task, task):
         return Refuse(
             outcome=Outcome.REJECTED,
@@ -265,8 +275,8 @@ def decide_rerun(
             return Refetch(result=result)
         return Replay(result=result)
     entry = record.entry()
-    if entry.never_sent:  # stopped before its request left: the next intent replaces it
-        return _SUBMIT_NEW
+    if entry.never_sent or entry.failover:  # nothing remote to follow: submit it
+        return SubmitNew(entry.attempts)
     alias = entry.handle.provider if entry.handle else entry.provider
     if alias is None or alias not in configured:
         return Refuse(

@@ -450,6 +450,7 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
         conn.execute("DROP TABLE batches")  # as version 1 wrote it
         conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")
         conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")
+        conn.execute("ALTER TABLE tasks DROP COLUMN attempts_json")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
     async with SqliteJournal(path) as j:
@@ -460,7 +461,7 @@ async def test_a_version_1_journal_is_migrated_and_judged_by_its_tasks(tmp_path:
             await j.claim_batch(_batch("b"), ["k0"])
         assert await j.claim_batch(_batch("a"), ["k0", "k1"]) is True
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 async def test_the_callback_token_is_kept_per_attempt_and_never_shown(tmp_path: Path) -> None:
@@ -491,6 +492,7 @@ async def test_a_version_2_journal_gains_the_callback_token_column(tmp_path: Pat
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("ALTER TABLE tasks DROP COLUMN callback_token")  # as version 2 wrote it
         conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")
+        conn.execute("ALTER TABLE tasks DROP COLUMN attempts_json")
         conn.execute("PRAGMA user_version = 2")
         conn.commit()
     async with SqliteJournal(path) as j:
@@ -556,9 +558,63 @@ async def test_a_version_3_journal_counts_its_open_intents_as_sent(tmp_path: Pat
         await j.record_intent("open", task(0), "ark", 0, 7.0)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("ALTER TABLE tasks DROP COLUMN sent_at")  # as version 3 wrote it
+        conn.execute("ALTER TABLE tasks DROP COLUMN attempts_json")
         conn.execute("PRAGMA user_version = 3")
         conn.commit()
     async with SqliteJournal(path) as j:
         (entry,) = await j.unfinished()
         assert (entry.key, entry.sent_at, entry.never_sent) == ("open", 7.0, False)
         assert [k for k, _ in await j.pending()] == ["never"]
+
+
+async def test_attempts_and_a_pending_failover_are_kept_for_resume(tmp_path: Path) -> None:
+    """A refusal keeps its attempt on the pending row; a failover empties the remote task
+    (nothing to poll) and says so; the next intent keeps the attempts, the result ends it."""
+    t = task(0)
+    refused = Attempt(provider="a", task_id=None, outcome="rejected", reason="unknown model")
+    failed = Attempt(provider="b", task_id="cgt-k", outcome="failed", reason="internal")
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.add_pending("k", t, 1)
+        await j.record_intent("k", t, "a", 0, 1.0)
+        await j.record_not_created("k", "a", "unknown model")
+        await j.record_attempts("k", [refused])
+        record = await j.get("k")
+        assert record is not None
+        assert (record.state, record.attempts) == ("pending", (refused,))
+        assert record.entry().attempts == (refused,)
+
+        await j.record_intent("k", t, "b", 1, 2.0)
+        await j.record_sent("k", 2.0)
+        await j.record_submitted("k", handle("k", t, provider="b"))
+        await j.record_status("k", status("k", TaskState.FAILED))
+        await j.record_attempts("k", [refused, failed], failover=True)
+        (entry,) = await j.unfinished()
+        assert (entry.failover, entry.handle, entry.never_sent) == (True, None, False)
+        assert entry.attempts == (refused, failed)
+        assert entry.last_status is not None  # the failure that caused it
+        assert (await j.summary())["by_state"] == {"failover": 1}
+
+        await j.record_intent("k", t, "c", 2, 3.0)
+        (entry,) = await j.unfinished()
+        assert (entry.failover, entry.attempt, entry.attempts) == (False, 2, (refused, failed))
+        await j.record_result("k", result("k", t))
+        await j.record_attempts("k", [], failover=True)  # late: ignored
+        record = await j.get("k")
+        assert record is not None
+        assert record.is_finished
+        assert record.attempts == (refused, failed)
+        kinds = [e["kind"] for e in await j.events("k")]
+        assert "failover" in kinds
+
+
+async def test_a_version_4_journal_gains_the_attempts_column(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    async with SqliteJournal(path) as j:
+        await j.record_intent("k", task(0), "ark", 0, 1.0)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("ALTER TABLE tasks DROP COLUMN attempts_json")  # as version 4 wrote it
+        conn.execute("PRAGMA user_version = 4")
+        conn.commit()
+    async with SqliteJournal(path) as j:
+        (entry,) = await j.unfinished()
+        assert (entry.attempts, entry.failover, entry.never_sent) == ((), False, True)

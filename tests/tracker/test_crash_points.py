@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ import anyio
 import attrs
 import pytest
 
+from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.journal import SqliteJournal
 from seedance_async.spec._handle import Outcome, TaskResult
 from seedance_async.spec._task import VideoTask
@@ -82,17 +83,27 @@ class CrashingJournal(SqliteJournal):
     async def record_submitted(self, *args: Any) -> None:
         await self._record("record_submitted", partial(SqliteJournal.record_submitted, self, *args))
 
+    async def record_attempts(self, *args: Any, **kwargs: Any) -> None:
+        write = partial(SqliteJournal.record_attempts, self, *args, **kwargs)
+        await self._record("record_attempts", write)
+
 
 async def first_run(
     world: World,
     journal: CrashingJournal,
     specs: list[VideoTask],
     stop: Callable[[], Awaitable[None]],
+    *,
+    aliases: Sequence[str] = ("a",),
     **config_kw: Any,
 ) -> None:
-    """Submit ``specs`` (keys ``k0``, ``k1``...), wait for ``stop``, then stop the run dead."""
+    """Submit ``specs`` (keys ``k0``, ``k1``...), wait for ``stop``, then stop the run dead.
+
+    ``config_kw`` changes the first alias's config.
+    """
+    configs = [attrs.evolve(config(aliases[0]), **config_kw), *map(config, aliases[1:])]
     with anyio.CancelScope() as scope:
-        async with running(world, [attrs.evolve(config("a"), **config_kw)], journal=journal) as t:
+        async with running(world, configs, journal=journal) as t:
             for n, spec in enumerate(specs):
                 await t.submit(spec, key=f"k{n}")
             await stop()
@@ -108,10 +119,11 @@ async def second_run(
     how: Resume,
     *,
     restart_after: float = RESTART,
+    aliases: Sequence[str] = ("a",),
 ) -> list[TaskResult]:
     """``restart_after`` seconds later, take the journal over and drive every key to its end."""
     world.clock.advance(restart_after)
-    async with running(world, [config("a")], journal=journal) as tracker:
+    async with running(world, [config(a) for a in aliases], journal=journal) as tracker:
         if how == "resume":
             tracked = await tracker.resume(await journal.unfinished())
             for n, spec in enumerate(specs):  # what the CLI does with the pending rows
@@ -237,3 +249,154 @@ async def test_killed_after_the_remote_id_was_journaled(tmp_path: Path, how: Res
     assert [r.outcome for r in results] == [Outcome.SUCCEEDED]
     assert world.arks["a"].calls["POST"] == 1
     billed_once_each(world, specs)
+
+
+# -- failovers ----------------------------------------------------------------------------
+
+
+async def test_a_failover_goes_ahead_of_the_fresh_tasks() -> None:
+    """200 tasks queue for one submit a second on `a`; the first fails remotely and fails
+    over to `b` at once, not after the 199 queued behind it (over three minutes later)."""
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001"}
+    slow = attrs.evolve(config("a"), submit_rpm=60.0, max_running=1000)
+    failed_at: list[float] = []
+    async with running(world, [slow, config("b")]) as tracker:
+        tracker.events.add_callback(
+            lambda e: failed_at.append(world.clock.now()) if e.kind.value == "failed_over" else None
+        )
+        tracked = [await tracker.submit(task(n)) for n in range(200)]
+        with anyio.fail_after(30):
+            while not world.arks["b"].created and world.clock.now() < 600:
+                await world.clock.run_for(1.0)
+        b_created_at = world.clock.now()
+        first = tracked[0]
+        assert first.attempts[0].provider == "a"
+        await drive(world, tracker)
+    assert failed_at
+    assert b_created_at - failed_at[0] <= 2.0
+    assert len(world.arks["b"].created) == 1
+    assert len(world.arks["a"].created) == 200
+    assert (await first.result()).outcome is Outcome.SUCCEEDED
+
+
+def driving_until_crashed(world: World, journal: CrashingJournal) -> Callable[[], Awaitable[None]]:
+    """A ``stop`` for :func:`first_run` that lets virtual time pass until the crash."""
+
+    async def stop() -> None:
+        with anyio.fail_after(30):  # real time: the journal writes in threads
+            while not journal.crashed.is_set():
+                await world.clock.run_for(1.0)
+
+    return stop
+
+
+def unauthorized(_: HttpRequest) -> HttpResponse:
+    return HttpResponse.from_json(401, {"error": {"code": "AuthenticationError", "message": "no"}})
+
+
+def _attempts(result: TaskResult) -> list[tuple[str, str]]:
+    return [(a.provider, a.outcome) for a in result.attempts]
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_with_a_failover_pending_resumes_on_the_next_provider(
+    tmp_path: Path, how: Resume
+) -> None:
+    """The task failed on `a` and waited to go to `b`: resume sends it to `b` (attempt 1),
+    never to `a` again, and the result lists the billed attempt on `a`."""
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001"}
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_attempts", 1, "after")
+        await first_run(
+            world, journal, specs, driving_until_crashed(world, journal), aliases=["a", "b"]
+        )
+        (entry,) = await journal.unfinished()
+        assert (entry.failover, entry.handle) == (True, None)
+        results = await second_run(world, journal, specs, how, aliases=["a", "b"])
+        record = await journal.get("k0")
+    (result,) = results
+    assert result.outcome is Outcome.SUCCEEDED
+    assert _attempts(result) == [("a", "failed"), ("b", "submitted")]
+    assert (len(world.arks["a"].created), len(world.arks["b"].created)) == (1, 1)
+    assert world.arks["a"].calls["POST"] == 1
+    assert record is not None
+    assert record.attempt == 1  # the numbering went on
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_while_the_failover_waits_for_its_token(tmp_path: Path, how: Resume) -> None:
+    """The failover's intent on `b` never left: resume sends it to `b`, keeping `a`'s
+    billed attempt in the result."""
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001"}
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_intent", 2, "after")
+        await first_run(
+            world, journal, specs, driving_until_crashed(world, journal), aliases=["a", "b"]
+        )
+        (entry,) = await journal.unfinished()
+        assert (entry.never_sent, entry.provider, entry.attempt) == (True, "b", 1)
+        assert [a.provider for a in entry.attempts] == ["a"]
+        results = await second_run(world, journal, specs, how, aliases=["a", "b"])
+    assert _attempts(results[0]) == [("a", "failed"), ("b", "submitted")]
+    assert (len(world.arks["a"].created), len(world.arks["b"].created)) == (1, 1)
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_killed_while_the_failover_runs_keeps_every_billed_attempt(
+    tmp_path: Path, how: Resume
+) -> None:
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001"}
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_submitted", 2, "after")
+        await first_run(
+            world, journal, specs, driving_until_crashed(world, journal), aliases=["a", "b"]
+        )
+        (entry,) = await journal.unfinished()
+        assert entry.handle is not None
+        assert entry.handle.provider == "b"
+        results = await second_run(world, journal, specs, how, aliases=["a", "b"])
+    assert _attempts(results[0]) == [("a", "failed"), ("b", "submitted")]
+    assert results[0].outcome is Outcome.SUCCEEDED
+    assert (len(world.arks["a"].created), len(world.arks["b"].created)) == (1, 1)
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_a_resumed_task_can_still_fail_over(tmp_path: Path, how: Resume) -> None:
+    """Killed while `a`'s task ran; it fails after the resume and goes on to `b` (the
+    resumed task knows the whole failover order, not only the alias it ran on)."""
+    world = World(["a", "b"])
+    world.arks["a"].failures = {"cgt-00001"}
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_submitted", 1, "after")
+        await first_run(
+            world, journal, specs, driving_until_crashed(world, journal), aliases=["a", "b"]
+        )
+        results = await second_run(world, journal, specs, how, aliases=["a", "b"])
+    assert _attempts(results[0]) == [("a", "failed"), ("b", "submitted")]
+    assert results[0].outcome is Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize("how", RESUMES)
+async def test_a_refusal_before_the_kill_is_not_asked_again(tmp_path: Path, how: Resume) -> None:
+    """`a` refused the task (its key is not accepted there) before the kill: resume goes
+    straight to `b`."""
+    world = World(["a", "b"])
+    world.arks["a"].fault("POST", unauthorized)
+    specs = [task(0)]
+    async with CrashingJournal(tmp_path / "j.db", clock=world.clock) as journal:
+        journal.crash_at = ("record_attempts", 1, "after")
+        await first_run(
+            world, journal, specs, driving_until_crashed(world, journal), aliases=["a", "b"]
+        )
+        assert [k for k, _ in await journal.pending()] == ["k0"]
+        results = await second_run(world, journal, specs, how, aliases=["a", "b"])
+    assert _attempts(results[0]) == [("a", "rejected"), ("b", "submitted")]
+    assert world.arks["a"].calls["POST"] == 1
