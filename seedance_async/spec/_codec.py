@@ -392,6 +392,15 @@ def load_attempts(data: Iterable[Mapping[str, Any]] | None) -> tuple[Attempt, ..
     return tuple(_load_attempt(a) for a in data or ())
 
 
+def _effective(status: TaskStatus | None) -> dict[str, Any] | None:
+    # The values the provider chose (duration for -1, ratio for adaptive, seed...): they
+    # exist nowhere else once the task is gone.
+    if status is None or status.effective is None:
+        return None
+    data: dict[str, Any] = _store.unstructure(status.effective)
+    return data
+
+
 def _cost(result: TaskResult) -> dict[str, Any] | None:
     cost = result.cost
     return None if cost is None else {"amount": cost[0], "currency": cost[1]}
@@ -413,6 +422,8 @@ def dump_result(result: TaskResult) -> dict[str, Any]:
         "last_frame_url": status.last_frame_url if status else None,
         "error_code": status.error_code if status else None,
         "error_message": status.error_message if status else None,
+        "failure": status.failure if status else None,
+        "effective": _effective(status),
         "usage": _store.unstructure(result.usage) if result.usage else None,
         "cost": _cost(result),
         "video_path": result.video_path,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from seedance_async.core._errors import BatchMismatch, JournalError
@@ -618,3 +619,33 @@ async def test_a_version_4_journal_gains_the_attempts_column(tmp_path: Path) -> 
     async with SqliteJournal(path) as j:
         (entry,) = await j.unfinished()
         assert (entry.attempts, entry.failover, entry.never_sent) == ((), False, True)
+
+
+async def test_the_failure_category_and_chosen_values_come_back_from_the_journal(
+    tmp_path: Path,
+) -> None:
+    """A resumed or re-run batch reports them as the first run did: in its result (whose
+    status the journal keeps whole) and in the results line."""
+    from seedance_async.spec._status import EffectiveParams
+
+    t = task(0)
+    chosen = EffectiveParams(duration=4.0, ratio="adaptive", seed=7, service_tier="flex")
+    done = attrs.evolve(
+        result("k", t),
+        status=status(
+            "k", TaskState.SUCCEEDED, video_url="https://cdn.example/k.mp4", effective=chosen
+        ),
+    )
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        await j.record_intent("k", t, "ark-main", 0, 1.0)
+        await j.record_submitted("k", handle("k", t))
+        await j.record_result("k", done)
+    async with SqliteJournal(tmp_path / "j.db") as j:
+        record = await j.get("k")
+        (line,) = await j.results()
+    assert record is not None
+    assert record.result is not None
+    assert record.result.status is not None
+    assert record.result.status.effective == chosen
+    assert line["effective"]["ratio"] == "adaptive"
+    assert line["failure"] is None

@@ -194,3 +194,31 @@ def test_the_spec_hash_is_computed_once_per_value(monkeypatch: pytest.MonkeyPatc
     changed = attrs.evolve(task, prompt="twice")
     assert task_hash(changed) != first
     assert task_hash(attrs.evolve(changed, prompt="once")) == first
+
+
+def test_result_lines_keep_the_failure_category_and_the_values_the_provider_chose() -> None:
+    """`failure` and `effective` reach the line (they were only in the unstored raw answer);
+    a line without a status has neither."""
+    from seedance_async.spec._status import EffectiveParams
+
+    chosen = EffectiveParams(duration=7.0, ratio="9:16", resolution="720p", seed=42)
+    status = TaskStatus(
+        provider="ark",
+        task_id="cgt-1",
+        state=TaskState.FAILED,
+        error_code="InternalServiceError",
+        failure="internal",
+        effective=chosen,
+    )
+    result = TaskResult(key="k", task=TASK, outcome=Outcome.FAILED, status=status, handle=HANDLE)
+    line = json.loads(json.dumps(dump_result(result)))
+    assert line["failure"] == "internal"
+    given = {k: v for k, v in line["effective"].items() if v is not None and v != []}
+    assert given == {"duration": 7.0, "ratio": "9:16", "resolution": "720p", "seed": 42}
+    back = codec.load_result(
+        line, TASK, status=load_status(json.loads(json.dumps(dump_status(status))))
+    )
+    assert back.status is not None
+    assert (back.status.failure, back.status.effective) == ("internal", chosen)
+    bare = dump_result(TaskResult(key="k", task=TASK, outcome=Outcome.REJECTED, reason="no"))
+    assert (bare["failure"], bare["effective"]) == (None, None)
