@@ -18,7 +18,7 @@ import anyio
 import attrs
 
 from seedance_async.client._client import Client
-from seedance_async.client._task_files import SavedFiles, save_task_files
+from seedance_async.client._task_files import SavedFiles, looks_whole, save_task_files
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._errors import ConfigurationError, ProviderError
 from seedance_async.journal._record import JournalRecord
@@ -62,10 +62,10 @@ def needs_files(row: Mapping[str, Any], folder: Path) -> bool:
     if row.get("outcome") != Outcome.SUCCEEDED.value:
         return False
     key = str(row["key"])
-    if row.get("download_failed") or not (folder / f"{key}.mp4").is_file():
+    if row.get("download_failed") or not looks_whole(folder / f"{key}.mp4"):
         return True
     wanted_frame = bool(row.get("last_frame_url"))
-    return wanted_frame and not (folder / f"{key}.last.png").is_file()
+    return wanted_frame and not looks_whole(folder / f"{key}.last.png")
 
 
 async def fetch_missing_files(
@@ -136,8 +136,8 @@ def _on_disk(record: JournalRecord, folder: Path) -> bool:
     return (
         result.download_failed is None
         and result.video_path == str(video)
-        and video.is_file()
-        and (not frame_url or (folder / f"{record.key}.last.png").is_file())
+        and looks_whole(video)
+        and (not frame_url or looks_whole(folder / f"{record.key}.last.png"))
     )
 
 
@@ -155,7 +155,7 @@ async def _fetch_one(
         except ProviderError as exc:
             return "failed", f"{name}: cannot read the task's result: {exc}"
     frame = frame if status.last_frame_url else None
-    before = video.is_file() and (frame is None or frame.is_file())
+    before = looks_whole(video) and (frame is None or looks_whole(frame))
     saved: SavedFiles = await save_task_files(
         client, status, video=video, last_frame=frame, handle=record.handle, keep_existing=True
     )

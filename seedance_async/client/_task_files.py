@@ -2,13 +2,16 @@
 
 The video is what was paid for: when only the last frame cannot be downloaded, the video
 stays saved and the outcome says which file failed, instead of discarding both. Files
-already at their destination are kept (a download writes a destination only once it is
-whole), so saving again after a partial failure fetches only what is missing.
+already at their destination can be kept (a download writes a destination only once it is
+whole), so saving again after a partial failure fetches only what is missing; a file that
+is visibly cut short (an MP4 whose boxes do not add up to its size, a PNG without its end
+chunk: what versions before length checks could leave) is downloaded again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 import attrs
 
@@ -18,7 +21,7 @@ from seedance_async.spec._handle import DownloadPart, TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.transport._download import DownloadResult
 
-__all__ = ["SavedFiles", "save_task_files"]
+__all__ = ["SavedFiles", "looks_whole", "save_task_files"]
 
 DownloadFailure = ProviderError | InvalidTaskSpec | OSError
 """What a download can end with: a storage or URL problem, no URL at all, the local disk."""
@@ -51,14 +54,56 @@ class SavedFiles:
         return None
 
 
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def looks_whole(path: Path) -> bool:
+    """False when ``path`` is missing or an MP4 or PNG visibly cut short; other files pass.
+
+    Reads box headers only (a few bytes per top-level MP4 box), never the whole file.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(8)
+            if head[4:8] == b"ftyp":
+                return _boxes_fill(file, size)
+            if head.startswith(b"\x89PNG\r\n\x1a\n"):
+                file.seek(max(0, size - len(_PNG_END)))
+                return file.read() == _PNG_END
+    except OSError:
+        return False
+    return size > 0
+
+
+def _boxes_fill(file: IO[bytes], size: int) -> bool:
+    # ISO/IEC 14496-12 §4.2: a 32-bit size, 1 = a 64-bit size follows, 0 = up to the end.
+    at = 0
+    while at < size:
+        file.seek(at)
+        header = file.read(16)
+        if len(header) < 8:
+            return False
+        box = int.from_bytes(header[:4], "big")
+        if box == 0:
+            return True
+        if box == 1:
+            if len(header) < 16:
+                return False
+            box = int.from_bytes(header[8:16], "big")
+        if box < 8:
+            return False
+        at += box
+    return at == size
+
+
 def _present(dest: Path) -> DownloadResult | None:
     # A destination only ever receives whole files (the rename comes last), so one that is
-    # there is done; its partial files beside it are swept by the download that wrote it.
-    try:
-        size = dest.stat().st_size
-    except OSError:
+    # there is done unless an older version left it cut short.
+    if not looks_whole(dest):
         return None
-    return DownloadResult(path=dest, size=size, content_type=None, attempts=0) if size else None
+    size = dest.stat().st_size
+    return DownloadResult(path=dest, size=size, content_type=None, attempts=0)
 
 
 async def save_task_files(

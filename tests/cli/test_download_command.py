@@ -58,6 +58,12 @@ def test_download_fetches_what_a_run_without_a_folder_left_and_bills_nothing(
         again = run_cli(*fetch, cwd=tmp_path)  # the folder is the journal's now
         assert again.returncode == 0, again.stdout + again.stderr
         assert f"{COUNT} already on disk, 0 downloaded, 0 failed" in again.stdout
+        # A video cut short in place (as versions without length checks could leave one).
+        cut = tmp_path / "videos" / f"{next(iter(keys))}.mp4"
+        cut.write_bytes(cut.read_bytes()[:100])
+        mended = run_cli(*fetch, cwd=tmp_path)
+        assert mended.returncode == 0, mended.stdout + mended.stderr
+        assert f"{COUNT - 1} already on disk, 1 downloaded, 0 failed" in mended.stdout
         assert len(sim.ledger("ark")) == billed == COUNT
     _files_whole(tmp_path / "videos", keys)
     results = run_cli("results", "--journal", "batch.db", cwd=tmp_path)
