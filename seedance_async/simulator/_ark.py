@@ -38,6 +38,7 @@ import attrs
 from aiohttp import web
 
 from seedance_async.simulator._ark_body import (
+    DraftLookup,
     invalid,
     model_not_open,
     parse_ark_body,
@@ -48,7 +49,7 @@ from seedance_async.simulator._callbacks import ForgeKind
 from seedance_async.simulator._faults import Faults, quota_reset_text
 from seedance_async.simulator._http import read_json
 from seedance_async.simulator._lifecycle import SimTask, State
-from seedance_async.simulator._params import FPS, Rejection
+from seedance_async.simulator._params import FPS, GenParams, Rejection
 from seedance_async.simulator._provider import (
     Ctx,
     ErrorKind,
@@ -164,12 +165,26 @@ def ark_task_json(
         obj["generate_audio"] = p.generate_audio
     if p.priority is not None:
         obj["priority"] = p.priority
+    if p.info.draft or p.info.series == 2:
+        obj["draft"] = p.draft
+    if p.draft_task_id is not None:
+        obj["draft_task_id"] = p.draft_task_id
+    if p.safety_identifier is not None:
+        obj["safety_identifier"] = p.safety_identifier
+    if p.output_format is not None:
+        obj["output_format"] = p.output_format
     if state == "succeeded":
         video, frame = sim.result_urls(task, upstream=upstream)
         obj["content"] = (
             {"video_url": video} if frame is None else {"video_url": video, "last_frame_url": frame}
         )
-        obj["usage"] = {"completion_tokens": p.tokens, "total_tokens": p.tokens}
+        usage: dict[str, Any] = {"completion_tokens": p.tokens, "total_tokens": p.tokens}
+        if p.tools:
+            # ``tools`` lists the tools that ran; the count is there whenever search was on.
+            usage["tool_usage"] = {"web_search": p.web_searches}
+            if p.web_searches:
+                obj["tools"] = [{"type": "web_search"}]
+        obj["usage"] = usage
     elif state == "failed" and task.failure is not None:
         code, message = task.failure
         obj["error"] = {"code": code, "message": message}
@@ -305,7 +320,9 @@ class ArkSim(ProviderSim):
                 refused = unsupported_on_2x(body, model)
             if refused is not None:
                 return self.error_reply("invalid", ctx, refused)
-        params = parse_ark_body(body, self.task_rng)
+        params = await parse_ark_body(
+            body, self.task_rng, session=self.session, draft_of=self.draft_lookup(ctx)
+        )
         if isinstance(params, Rejection):
             return self.error_reply("invalid", ctx, params)
         task = self.create_task(ctx, body, params)
@@ -382,6 +399,23 @@ class ArkSim(ProviderSim):
                 ),
             )
         return Reply(status=200, body={})
+
+    def draft_lookup(self, ctx: Ctx) -> DraftLookup:
+        """Resolves a final's ``draft_task`` id: a succeeded draft of this caller's, or the
+        refusal (Ark: only a successfully generated draft makes a final)."""
+        param = "content.draft_task.id"
+
+        def lookup(draft_id: str) -> GenParams | Rejection:
+            task = self._owned(draft_id, ctx)
+            if task is None:
+                return invalid(param, f"the draft task {draft_id} does not exist")
+            if not task.params.draft:
+                return invalid(param, f"the task {draft_id} is not a draft")
+            if task.state(ctx.now) != "succeeded":
+                return invalid(param, f"the draft task {draft_id} has not succeeded")
+            return task.params
+
+        return lookup
 
     def _owned(self, task_id: str, ctx: Ctx) -> SimTask | None:
         task = self.store.get(task_id, ctx.now)

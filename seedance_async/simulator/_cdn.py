@@ -15,6 +15,10 @@ stale ``If-Range``, get the whole file), so a client can resume a cut download. 
 can fail the way object stores do (:class:`CdnFaults`): 503 ``ServiceUnavailable``, or a
 body cut short in one of four ways (:data:`TruncateMode`).
 
+The CDN also hosts reference media for Seedance 2.x requests (:meth:`Cdn.host`): unsigned
+files under ``/media/<name>``, ``Range`` honoured, logged like the rest. The simulated
+providers fetch those (and any other loopback URL) to read the clips' headers.
+
 A provider configured with relative result links (``Quirks.relative_result_urls``) serves
 the same files from its own host under ``/files/<provider>/<task id>/<name>``; those
 requests go through :meth:`Cdn.serve` too, so they are logged, faulted and ranged alike.
@@ -196,8 +200,10 @@ class Cdn:
         self.log: list[CdnRequest] = []
         self._rng = random.Random(f"{seed}:cdn:faults")
         self._media: dict[tuple[str, str], MediaSpec] = {}
+        self._hosted: dict[str, tuple[bytes, str]] = {}
         self.app = web.Application()
         self.app.router.add_get("/tos/{provider}/{task_id}/{name}", self.serve)
+        self.app.router.add_get("/media/{name}", self._serve_hosted)
         self.app.router.add_get("/_sim/requests", self._admin_requests)
 
     def _sign(self, path: str, expires: int) -> str:
@@ -332,6 +338,37 @@ class Cdn:
             self._record(request, status, f"truncated:{mode}")
             cut = min(len(part) - 1, int(len(part) * faults.truncate_fraction))
             return await _send_cut(request, status, headers, part, cut, mode)
+        self._record(request, status)
+        return web.Response(status=status, body=part, headers=headers)
+
+    def host(self, name: str, data: bytes, content_type: str) -> str:
+        """Serve ``data`` at ``/media/<name>`` (replacing a file of that name); its URL."""
+        self._hosted[name] = (data, content_type)
+        return f"{self.base_url}/media/{quote(name, safe='')}"
+
+    async def _serve_hosted(self, request: web.Request) -> web.StreamResponse:
+        # Reference media: no signature and no fault dice (faults are for result downloads).
+        found = self._hosted.get(request.match_info["name"])
+        if found is None:
+            return self._error(request, 404, "NoSuchKey", "The specified key does not exist.")
+        body, ctype = found
+        headers = {"Accept-Ranges": "bytes", "Content-Type": ctype}
+        status, part = 200, body
+        wanted = request.headers.get("Range")
+        if wanted is not None:
+            span = parse_range(wanted, len(body))
+            if span == "unsatisfiable":
+                return self._error(
+                    request,
+                    416,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                    headers={"Content-Range": f"bytes */{len(body)}"},
+                )
+            if span != "ignore":
+                first, last = span
+                status, part = 206, body[first : last + 1]
+                headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
         self._record(request, status)
         return web.Response(status=status, body=part, headers=headers)
 

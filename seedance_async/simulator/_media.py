@@ -8,6 +8,11 @@ serves files that every parser accepts and that differ per task, without encodin
   task id, a few hundred bytes in all.
 * PNG: one solid colour (chosen by the task id) at the video's pixel size; solid rows
   compress to a few kilobytes even at 1920x1088, and the result is cached per size/colour.
+
+Reference clips for Seedance 2.x (what a client sends, which the simulated providers read
+back from their headers): :func:`reference_video` (MP4/MOV with a video track: duration,
+size, frame rate and codec in ``tkhd``/``mdhd``/``stsd``/``stts``), :func:`reference_audio`
+(PCM WAV or MPEG-1 layer III at 128 kbit/s). They hold headers and silence, no pictures.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ import hashlib
 import struct
 import zlib
 
-__all__ = ["MP4_MAJOR_BRAND", "PNG_SIGNATURE", "mp4_bytes", "png_bytes", "png_for_task"]
+__all__ = [
+    "MP4_MAJOR_BRAND",
+    "PNG_SIGNATURE",
+    "mp4_bytes",
+    "png_bytes",
+    "png_for_task",
+    "reference_audio",
+    "reference_video",
+]
 
 MP4_MAJOR_BRAND = b"isom"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,3 +115,82 @@ def png_for_task(task_id: str, width: int, height: int) -> bytes:
     """The last frame PNG of a task: its pixel size, a colour picked by its id."""
     colour = _PALETTE[hashlib.sha256(task_id.encode()).digest()[0] % len(_PALETTE)]
     return png_bytes(width, height, colour)
+
+
+def _full_box(kind: bytes, payload: bytes) -> bytes:
+    return _box(kind, bytes(4) + payload)  # version 0, no flags
+
+
+def _trak(handler: bytes, codec: bytes, seconds: float, size: tuple[int, int], fps: float) -> bytes:
+    timescale = 12_800  # what common encoders use for 24/25/30 fps video
+    ticks = round(seconds * timescale)
+    width, height = size
+    tkhd = _full_box(
+        b"tkhd",
+        struct.pack(">IIII", 0, 0, 1, 0)
+        + struct.pack(">I", ticks)
+        + bytes(8)
+        + struct.pack(">hhhh", 0, 0, 0, 0)
+        + struct.pack(">9I", *_UNITY_MATRIX)
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    mdhd = _full_box(b"mdhd", struct.pack(">IIIIHH", 0, 0, timescale, ticks, 0x55C4, 0))
+    hdlr = _full_box(b"hdlr", struct.pack(">I4s12x", 0, handler) + b"\0")
+    sample_entry = bytes(6) + struct.pack(">H", 1) + bytes(16) + struct.pack(">HH", width, height)
+    stsd = _full_box(b"stsd", struct.pack(">I", 1) + _box(codec, sample_entry))
+    rate = fps if fps > 0 else 44_100 / 1024  # audio: one AAC frame per 1024 samples
+    samples = max(1, round(seconds * rate))
+    stts = _full_box(b"stts", struct.pack(">III", 1, samples, round(ticks / samples)))
+    minf = _box(b"minf", _box(b"stbl", stsd + stts))
+    return _box(b"trak", tkhd + _box(b"mdia", mdhd + hdlr + minf))
+
+
+def reference_video(
+    *,
+    seconds: float = 5.0,
+    width: int = 1280,
+    height: int = 720,
+    fps: float = 24.0,
+    codec: str = "avc1",
+    container: str = "mp4",
+    audio: bool = True,
+    moov_last: bool = False,
+) -> bytes:
+    """A reference clip whose headers say what you ask (no real pictures).
+
+    Args:
+        seconds / width / height / fps: what ``mvhd``, ``tkhd``, ``mdhd`` and ``stts`` report.
+        codec: the video sample entry: ``avc1`` (H.264), ``hvc1`` (H.265), ``av01``...
+        container: ``mp4`` or ``mov`` (the ``qt  `` brand).
+        audio: add an AAC track.
+        moov_last: put the headers after the media data (a file not made for streaming:
+            a reader must look at its end).
+    """
+    brand = b"qt  " if container == "mov" else MP4_MAJOR_BRAND
+    ftyp = _box(b"ftyp", brand + struct.pack(">I", 0x200) + brand)
+    tracks = _trak(b"vide", codec.encode("latin-1")[:4].ljust(4), seconds, (width, height), fps)
+    if audio:
+        tracks += _trak(b"soun", b"mp4a", seconds, (0, 0), 0)
+    moov = _box(b"moov", _mvhd(max(0, round(seconds * 1000))) + tracks)
+    mdat = _box(b"mdat", bytes(_MDAT_SIZE))
+    return ftyp + (mdat + moov if moov_last else moov + mdat)
+
+
+_MP3_FRAME = bytes([0xFF, 0xFB, 0x90, 0x44])  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+_MP3_FRAME_BYTES = 144 * 128_000 // 44_100
+
+
+def reference_audio(*, seconds: float = 5.0, container: str = "wav") -> bytes:
+    """A silent reference track: 8 kHz mono PCM ``wav``, or a constant-bitrate ``mp3``."""
+    if container == "mp3":
+        frames = max(1, round(seconds * 44_100 / 1152))
+        return (_MP3_FRAME + bytes(_MP3_FRAME_BYTES - 4)) * frames
+    rate = 8000
+    data = bytes(round(seconds * rate) * 2)
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + _box_le(b"fmt ", fmt) + _box_le(b"data", data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _box_le(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload

@@ -17,6 +17,7 @@ __all__ = [
     "ARK_RATIOS",
     "FPS",
     "RESOLUTIONS",
+    "RESOLUTIONS_2X",
     "GenParams",
     "ModelInfo",
     "Rejection",
@@ -27,6 +28,7 @@ __all__ = [
 
 FPS = 24
 RESOLUTIONS = frozenset({"480p", "720p", "1080p"})
+RESOLUTIONS_2X = frozenset({"480p", "720p", "1080p", "4k"})
 ARK_RATIOS = frozenset({"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"})
 _RATIO_ORDER = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 
@@ -41,6 +43,8 @@ _DIMS_1_5: Mapping[str, tuple[tuple[int, int], ...]] = {
     "480p": ((864, 496), (752, 560), (640, 640), (560, 752), (496, 864), (992, 432)),
     "720p": ((1280, 720), (1112, 834), (960, 960), (834, 1112), (720, 1280), (1470, 630)),
     "1080p": ((1920, 1080), (1664, 1248), (1440, 1440), (1248, 1664), (1080, 1920), (2206, 946)),
+    # Seedance 2.0 standard only (its July 2026 model page).
+    "4k": ((3840, 2160), (3326, 2494), (2880, 2880), (2494, 3326), (2160, 3840), (4398, 1886)),
 }
 
 
@@ -61,6 +65,41 @@ class ModelInfo:
     audio: bool = False
     adaptive_text_to_video: bool = False
     seedance_1_5: bool = False
+    resolutions: frozenset[str] = RESOLUTIONS
+    series: int = 1
+    max_images: int = 4
+    max_videos: int = 0
+    max_audios: int = 0
+    max_reference_seconds: float = 15.0
+    audio_only: bool = False
+    draft: bool = False
+    tools: bool = False
+
+    @property
+    def pixel_table(self) -> Mapping[str, tuple[tuple[int, int], ...]]:
+        """1.5 pro and every 2.x model share one pixel table; 1.0 has its own."""
+        return _DIMS_1_5 if self.seedance_1_5 or self.series == 2 else _DIMS_1_0
+
+
+# What the 2.x models share (Ark's 2.0 create-task page): 4-15 s or -1, adaptive ratio,
+# audio, 9 images + 3 videos + 3 audios as references, no frames, web search.
+_SEEDANCE_2 = ModelInfo(
+    family="seedance-2-0",
+    reference_images=True,
+    min_duration=4,
+    max_duration=15,
+    auto_duration=True,
+    frames=False,
+    audio=True,
+    adaptive_text_to_video=True,
+    resolutions=RESOLUTIONS_2X,
+    series=2,
+    max_images=9,
+    max_videos=3,
+    max_audios=3,
+    tools=True,
+)
+_LOW = frozenset({"480p", "720p"})
 
 
 _MODELS: Mapping[str, ModelInfo] = {
@@ -80,11 +119,52 @@ _MODELS: Mapping[str, ModelInfo] = {
             audio=True,
             adaptive_text_to_video=True,
             seedance_1_5=True,
+            draft=True,
+        ),
+        _SEEDANCE_2,
+        attrs.evolve(_SEEDANCE_2, family="seedance-2-0-fast", resolutions=_LOW),
+        attrs.evolve(_SEEDANCE_2, family="seedance-2-0-mini", resolutions=_LOW),
+        # 2.5 (BytePlus ModelArk's model list and client code, August 2026): longer clips,
+        # 30 + 10 + 10 references, audio-only references and drafts.
+        attrs.evolve(
+            _SEEDANCE_2,
+            family="seedance-2-5",
+            resolutions=RESOLUTIONS,
+            max_duration=30,
+            max_images=30,
+            max_videos=10,
+            max_audios=10,
+            max_reference_seconds=30.0,
+            audio_only=True,
+            draft=True,
+        ),
+        attrs.evolve(
+            _SEEDANCE_2,
+            family="seedance-2-5-premium",
+            resolutions=frozenset({"4k"}),
+            default_resolution="4k",
+            max_duration=30,
+            max_images=30,
+            max_videos=10,
+            max_audios=10,
+            max_reference_seconds=30.0,
+            audio_only=True,
+            draft=True,
         ),
     )
 }
-# Models the simulator does not describe in detail (endpoint ids, 2.x): anything goes.
-_GENERIC = ModelInfo(family="generic", reference_images=True, adaptive_text_to_video=True)
+# Models the simulator does not describe in detail (endpoint ids, unknown 2.x ids): anything goes.
+_GENERIC = ModelInfo(
+    family="generic",
+    reference_images=True,
+    adaptive_text_to_video=True,
+    resolutions=RESOLUTIONS_2X,
+    max_images=9,
+    max_videos=3,
+    max_audios=3,
+    draft=True,
+    tools=True,
+)
 _ALIASES = {"seedance-1-0-pro-t2v": "seedance-1-0-pro", "seedance-1-0-pro-i2v": "seedance-1-0-pro"}
 _DATE_SUFFIX = re.compile(r"-\d{6}$")
 
@@ -93,8 +173,10 @@ def model_info(model: str) -> ModelInfo | None:
     """The family of a model id in any provider's spelling, or None when it does not exist.
 
     ``doubao-seedance-1-0-pro-250528``, ``seedance-1-0-pro-250528`` (BytePlus) and
-    ``bytedance/seedance-1-0-pro-t2v`` (AI/ML API) are the same family. Endpoint ids
-    (``ep-...``) and Seedance 2.x ids exist but are not described: they allow everything.
+    ``bytedance/seedance-1-0-pro-t2v`` (AI/ML API) are the same family, as are
+    ``doubao-seedance-2-0-260128``, ``dreamina-seedance-2-0-260128`` and
+    ``bytedance/seedance-2-0``. Endpoint ids (``ep-...``) and 2.x ids of no known family
+    exist but are not described: they allow everything.
     """
     name = model.strip().lower()
     if name.startswith(("ep-", "bot-")):
@@ -111,7 +193,7 @@ def model_info(model: str) -> ModelInfo | None:
 
 def dimensions(info: ModelInfo, resolution: str, ratio: str) -> tuple[int, int]:
     """Output pixel size (W, H); ``adaptive``/``keep_ratio`` are taken as 16:9 here."""
-    table = _DIMS_1_5 if info.seedance_1_5 else _DIMS_1_0
+    table = info.pixel_table
     ratio = {"9:21": "9:16"}.get(ratio, ratio)
     index = _RATIO_ORDER.index(ratio) if ratio in _RATIO_ORDER else 0
     return table.get(resolution, table["720p"])[index]
@@ -150,6 +232,13 @@ class GenParams:
         return_last_frame / generate_audio / camera_fixed / watermark: flags.
         service_tier / execution_expires_after / priority: Ark scheduling fields.
         callback_url: where Ark posts status changes (None: nowhere).
+        draft: a draft (a cheap 480p preview that a final can be made from).
+        draft_task_id: the draft a final was made from.
+        tools: the tools the request enabled (``web_search``).
+        web_searches: how many searches the model ran (0 when it chose none).
+        safety_identifier: the end-user hash the request carried, echoed.
+        input_video_seconds: total length of the reference videos (they are billed too).
+        output_format: ``mp4`` or ``mov`` when the request chose one (2.5).
     """
 
     model: str
@@ -171,6 +260,13 @@ class GenParams:
     execution_expires_after: int = 172_800
     priority: int | None = None
     callback_url: str | None = None
+    draft: bool = False
+    draft_task_id: str | None = None
+    tools: tuple[str, ...] = ()
+    web_searches: int = 0
+    safety_identifier: str | None = None
+    input_video_seconds: float = 0.0
+    output_format: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -181,8 +277,10 @@ class GenParams:
 
     @property
     def tokens(self) -> int:
-        """Ark's billing estimate: width x height x fps x seconds / 1024 tokens."""
-        return int(self.width * self.height * FPS * self.seconds / 1024)
+        """Ark's billing estimate: width x height x fps x seconds / 1024 tokens, where 2.x
+        counts the reference videos' seconds too (a draft is cheap because it is 480p)."""
+        seconds = self.seconds + self.input_video_seconds
+        return int(self.width * self.height * FPS * seconds / 1024)
 
 
 def resolve_params(
@@ -205,23 +303,40 @@ def resolve_params(
     execution_expires_after: int | None = None,
     priority: int | None = None,
     callback_url: str | None = None,
+    draft: bool | None = None,
+    draft_task_id: str | None = None,
+    tools: tuple[str, ...] = (),
+    safety_identifier: str | None = None,
+    input_video_seconds: float = 0.0,
+    adaptive_ratio: str | None = None,
+    output_format: str | None = None,
 ) -> GenParams:
-    """Fill provider defaults into already-validated options (Ark's create-task defaults)."""
-    resolution = resolution or info.default_resolution
+    """Fill provider defaults into already-validated options (Ark's create-task defaults).
+
+    ``adaptive_ratio`` is what ``adaptive`` becomes (the ratio of the first reference clip,
+    when the simulator read one); 16:9 otherwise.
+    """
+    resolution = "480p" if draft else resolution or info.default_resolution
     if ratio is None:
-        # Defaults: T2V 16:9 (1.5 pro adaptive), first frame adaptive, references 16:9.
+        # Defaults: T2V 16:9 (1.5 pro adaptive), first frame adaptive, references 16:9;
+        # every 2.x scenario adaptive.
         ratio = "16:9" if scenario in ("text", "reference_images") else "adaptive"
-        if scenario == "text" and info.seedance_1_5:
+        if (scenario == "text" and info.seedance_1_5) or info.series == 2:
             ratio = "adaptive"
-    effective_ratio = "16:9" if ratio in ("adaptive", "keep_ratio") else ratio
+    effective_ratio = ratio
+    if ratio in ("adaptive", "keep_ratio"):
+        effective_ratio = adaptive_ratio if ratio == "adaptive" and adaptive_ratio else "16:9"
     if frames is None and (duration is None or duration == -1):
-        # -1 lets 1.5 pro pick a length; the simulator picks one from its RNG.
-        duration = rng.randint(4, 12) if duration == -1 else 5
+        # -1 lets 1.5 pro and 2.x pick a length; the simulator picks one from its RNG.
+        pick = rng.randint(max(4, info.min_duration), info.max_duration)
+        duration = pick if duration == -1 else 5
     width, height = dimensions(info, resolution, effective_ratio)
     if seed is None or seed == -1:
         seed = rng.randrange(0, 2**31)
     if generate_audio is None and info.audio:
         generate_audio = True
+    # With web search on, the model decides whether to search: 0 to 3 searches here.
+    searches = rng.randint(0, 3) if "web_search" in tools else 0
     return GenParams(
         model=model,
         info=info,
@@ -242,4 +357,11 @@ def resolve_params(
         execution_expires_after=execution_expires_after or 172_800,
         priority=priority,
         callback_url=callback_url,
+        draft=bool(draft),
+        draft_task_id=draft_task_id,
+        tools=tools,
+        web_searches=searches,
+        safety_identifier=safety_identifier,
+        input_video_seconds=input_video_seconds,
+        output_format=output_format,
     )

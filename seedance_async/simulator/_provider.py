@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMappi
 from email.utils import formatdate
 from typing import Any, Literal
 
+import aiohttp
 import attrs
 from aiohttp import web
 
@@ -142,6 +143,8 @@ class ProviderSim:
         self.clock = clock
         self.cdn = cdn
         self.root_url = ""
+        # Reads reference clips (set by the simulator once its loop runs; None: on trust).
+        self.session: aiohttp.ClientSession | None = None
         self.fault_rng = random.Random(f"{seed}:{self.name}:faults")
         # The faults added later roll from their own generator so that the first one's
         # sequence, and every seeded run recorded with it, stays as it was.

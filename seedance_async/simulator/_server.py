@@ -229,6 +229,7 @@ class Simulator:
             self._session = aiohttp.ClientSession(trust_env=False)
             for sim in self._sims.values():
                 sim.dispatcher.bind(self._session)
+                sim.session = self._session
             self._pending = asyncio.Event()
             self._pump_task = asyncio.get_running_loop().create_task(self._pump_loop())
         except BaseException:
@@ -278,6 +279,7 @@ class Simulator:
         for sim in self._sims.values():
             await sim.dispatcher.close()
             sim.dispatcher.bind(None)
+            sim.session = None
         session, self._session = self._session, None
         if session is not None:
             await session.close()
