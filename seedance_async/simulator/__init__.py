@@ -45,6 +45,14 @@ As a pytest fixture (pytest-asyncio)::
     async def test_runs(sim: Simulator, clock: ManualClock) -> None:
         ...                                # submit, then clock.advance(40) and poll
 
+Seedance 2.x: Ark-format surfaces take ``video_url``/``audio_url`` references, ``tools``,
+``priority``, ``safety_identifier``, drafts and finals made from them; AI/ML API its flat
+``image_urls``/``video_urls``/``audio_urls``. Reference clips on loopback (host them with
+:meth:`Simulator.host_media`, built by :func:`reference_video`/:func:`reference_audio`)
+are fetched and read like the providers do, and a clip that breaks a rule gets their 400.
+The ledger tells drafts, finals and plain videos apart (:data:`Charge`) with the tokens
+each billed.
+
 Every provider app also answers ``GET /_sim/ledger``, ``/_sim/stats``, ``/_sim/requests``,
 ``/_sim/tasks`` (task timelines) and ``/_sim/callbacks`` (no auth) for out-of-process
 checks; the CDN answers ``/_sim/requests``.
@@ -64,6 +72,7 @@ from seedance_async.simulator._cdn import CdnFaults, CdnRequest, TruncateMode
 from seedance_async.simulator._clock import ManualClock
 from seedance_async.simulator._faults import Faults, parse_faults
 from seedance_async.simulator._ledger import (
+    Charge,
     LedgerEntry,
     RequestRecord,
     find_duplicates,
@@ -72,6 +81,7 @@ from seedance_async.simulator._ledger import (
 )
 from seedance_async.simulator._lifecycle import DurationModel
 from seedance_async.simulator._limits import DEFAULT_LIMITS, Limits
+from seedance_async.simulator._media import reference_audio, reference_video
 from seedance_async.simulator._quirks import Quirks, Shape
 from seedance_async.simulator._server import (
     ALL_PROVIDERS,
@@ -93,6 +103,7 @@ __all__ = [
     "Callbacks",
     "CdnFaults",
     "CdnRequest",
+    "Charge",
     "DurationModel",
     "Faults",
     "LedgerEntry",
@@ -108,4 +119,6 @@ __all__ = [
     "key_fingerprint",
     "max_in_window",
     "parse_faults",
+    "reference_audio",
+    "reference_video",
 ]

@@ -12,6 +12,13 @@
 * ``Quirks(status_words={"completed": "succeeded"})`` for a deployment that says
   ``succeeded``; its SDK also waits through ``waiting``, ``active`` and ``processing``.
 
+Seedance 2.x (its ``seedance-2-0*.json`` and ``seedance-2.5.json`` schemas) takes flat
+reference lists ``image_urls`` (1-9), ``video_urls`` (1-3) and ``audio_urls`` (1-3) beside
+``image_url``/``last_image_url``, a ``provider`` routing field, no ``adaptive`` ratio (16:9
+by default) and no ``-1``; 2.0 fast defaults to 8 s and has no ``watermark``. Reference clips
+on loopback are read and checked like Ark does (see ``_reference``); a broken one answers
+400 with the list item in its message.
+
 Simulator choices where the docs are silent: body fields a model's schema does not list (say ``aspect_ratio`` on
 1.0 pro) are ignored, like zod's default ``strip``; 400 answers add ``errors``
 ``[{"path", "message", "expected", "received"}]`` for the "Expected/Received" details the
@@ -49,6 +56,7 @@ from seedance_async.simulator._provider import (
     ProviderSim,
     Reply,
 )
+from seedance_async.simulator._reference import RefItem, check_references
 
 __all__ = ["AIML_MODELS", "AimlApiSim"]
 
@@ -77,7 +85,32 @@ class _Schema:
     durations: frozenset[int] = frozenset({5, 10})
     camera_key: str = "camerafixed"
     audio: bool = False
+    resolutions: frozenset[str] = RESOLUTIONS
+    references: bool = False
+    watermark: bool = True
+    camera: bool = True
+    default_duration: int | None = None
+    providers: frozenset[str] = frozenset()
 
+
+_RATIOS_2X = frozenset({"21:9", "16:9", "4:3", "1:1", "3:4", "9:16"})
+_LOW = frozenset({"480p", "720p"})
+_SEEDANCE_2 = _Schema(
+    ratios=_RATIOS_2X,
+    durations=frozenset(range(4, 16)),
+    audio=True,
+    resolutions=frozenset({"480p", "720p", "1080p", "4k"}),
+    references=True,
+    camera=False,
+    providers=frozenset({"bytedance", "fal", "auto"}),
+)
+_SEEDANCE_2_5 = attrs.evolve(
+    _SEEDANCE_2,
+    resolutions=_LOW,
+    durations=frozenset(range(4, 31)),
+    providers=frozenset({"bytedance", "auto"}),
+)
+_REF_LISTS = (("image_urls", "image", 9), ("video_urls", "video", 3), ("audio_urls", "audio", 3))
 
 AIML_MODELS: Mapping[str, _Schema] = {
     "bytedance/seedance-1-0-lite-t2v": _Schema(image=False, last_image=False, ratios=_LITE_RATIOS),
@@ -91,6 +124,15 @@ AIML_MODELS: Mapping[str, _Schema] = {
         camera_key="camera_fixed",
         audio=True,
     ),
+    # Seedance 2.x on the universal path (its seedance-2-0*.json / seedance-2.5.json schemas):
+    # flat reference lists, no adaptive ratio, no -1, no camera_fixed.
+    "bytedance/seedance-2-0": _SEEDANCE_2,
+    "bytedance/seedance-2-0-fast": attrs.evolve(
+        _SEEDANCE_2, resolutions=_LOW, watermark=False, default_duration=8
+    ),
+    "bytedance/dreamina-seedance-2-0-mini": attrs.evolve(_SEEDANCE_2, resolutions=_LOW),
+    "bytedance/seedance-2-5": _SEEDANCE_2_5,
+    "bytedance/dreamina-seedance-2-5": _SEEDANCE_2_5,
 }
 """The model ids AI/ML API offers for Seedance, with their body schemas."""
 
@@ -213,7 +255,7 @@ class AimlApiSim(ProviderSim):
         body, ok = await read_json(request)
         if not ok or not isinstance(body, Mapping):
             return self.error_reply("invalid", ctx, _bad("body", "object", body))
-        params = self._params(body, ctx)
+        params = await self._params(body, ctx)
         if isinstance(params, Rejection):
             return self.error_reply("invalid", ctx, params)
         task = self.create_task(ctx, body, params)
@@ -235,7 +277,7 @@ class AimlApiSim(ProviderSim):
             return self.error_reply("not_found", ctx)
         return Reply(status=200, body=self.poll_json(*self.view(task, ctx.now)))
 
-    def _params(self, body: Mapping[str, Any], ctx: Ctx) -> GenParams | Rejection:
+    async def _params(self, body: Mapping[str, Any], ctx: Ctx) -> GenParams | Rejection:
         model = body.get("model")
         schema = AIML_MODELS.get(model) if isinstance(model, str) else None
         if schema is None or not isinstance(model, str):
@@ -255,9 +297,28 @@ class AimlApiSim(ProviderSim):
             return _bad("image_url", "string", None)
         if last is not None and image is None:
             return _bad("image_url", "string", None)
+        lists = _reference_lists(body, schema)
+        if isinstance(lists, Rejection):
+            return lists
+        images, refs = lists
+        if (images or refs) and image is not None:
+            return _bad(
+                "image_url",
+                "no first frame together with image_urls, video_urls or audio_urls",
+                image,
+            )
+        audios = sum(r.kind == "audio" for r in refs)
+        if audios and not images and audios == len(refs):
+            return _bad("audio_urls", "an image or video reference with audio_urls", None)
+        provider = body.get("provider")
+        if provider is not None and provider not in schema.providers:
+            return _bad("provider", " | ".join(sorted(schema.providers)) or "nothing", provider)
         resolution = body.get("resolution")
-        if resolution is not None and resolution not in RESOLUTIONS:
-            return _bad("resolution", "'480p' | '720p' | '1080p'", resolution)
+        if resolution is not None and resolution not in schema.resolutions:
+            shown = " | ".join(
+                f"'{r}'" for r in ("480p", "720p", "1080p", "4k") if r in schema.resolutions
+            )
+            return _bad("resolution", shown, resolution)
         ratio = body.get("aspect_ratio") if schema.ratios else None
         if ratio is not None and ratio not in schema.ratios:
             return _bad("aspect_ratio", " | ".join(sorted(schema.ratios)), ratio)
@@ -279,7 +340,16 @@ class AimlApiSim(ProviderSim):
         camera = flags["camerafixed"] if flags["camerafixed"] is not None else flags["camera_fixed"]
         info = model_info(model)
         assert info is not None  # every AIML_MODELS id is a known family
-        scenario = "first_last_frame" if last else "first_frame" if image else "text"
+        facts, problem = await check_references(self.session, refs, info)
+        if problem is not None:
+            field, why = problem
+            # Simulator choice: a plain 400 naming the list item (the docs show no example).
+            return Rejection(status=400, code="reference", message=f"{field}: {why}", param=field)
+        videos = [f for f in facts if f is not None and f.kind == "video"]
+        if images or refs:
+            scenario = "multimodal_reference" if refs else "reference_images"
+        else:
+            scenario = "first_last_frame" if last else "first_frame" if image else "text"
         return resolve_params(
             model=model,
             info=info,
@@ -287,10 +357,42 @@ class AimlApiSim(ProviderSim):
             prompt=prompt,
             rng=self.task_rng,
             resolution=resolution,
-            ratio=ratio,
-            duration=duration,
+            # No adaptive here: the default is 16:9.
+            ratio=ratio or ("16:9" if schema.references else None),
+            duration=duration if duration is not None else schema.default_duration,
             seed=seed,
-            camera_fixed=camera,
-            watermark=flags["watermark"],
+            camera_fixed=camera if schema.camera else None,
+            watermark=flags["watermark"] if schema.watermark else None,
             generate_audio=flags["generate_audio"] if schema.audio else None,
+            input_video_seconds=sum(f.seconds for f in videos),
         )
+
+
+def _reference_lists(
+    body: Mapping[str, Any], schema: _Schema
+) -> tuple[list[str], list[RefItem]] | Rejection:
+    """The reference image URLs and the video/audio clips of the flat lists."""
+    images: list[str] = []
+    refs: list[RefItem] = []
+    if not schema.references:
+        return images, refs
+    for name, kind, most in _REF_LISTS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            return _bad(name, "array of strings", value)
+        if not 1 <= len(value) <= most:
+            return _bad(name, f"array of 1 to {most} items", value)
+        if kind == "image":
+            images = list(value)
+            continue
+        for n, url in enumerate(value):
+            if not url.startswith(("http://", "https://")) and not (
+                kind == "audio" and url.startswith("data:audio/")
+            ):
+                return _bad(f"{name}[{n}]", "a URL", url)
+            refs.append(
+                RefItem(kind="video" if kind == "video" else "audio", url=url, field=f"{name}[{n}]")
+            )
+    return images, refs

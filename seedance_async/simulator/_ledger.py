@@ -16,6 +16,7 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "Charge",
     "Delivery",
     "LedgerEntry",
     "RequestRecord",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 Delivery = Literal["answered", "dropped", "malformed", "truncated", "pending"]
+Charge = Literal["video", "draft", "final"]
+"""What a created task bills: a plain ``video``, a ``draft`` (a cheap 480p preview) or the
+``final`` made from a draft; each is billed once, on its own."""
 """What the client received for a create: the answer, nothing (dropped), an unreadable
 answer (malformed / truncated), or nothing yet (``pending``: still being answered)."""
 
@@ -54,6 +58,9 @@ class LedgerEntry:
         created_at: clock time (Unix seconds) of creation.
         billed: always True: creation is what costs money.
         delivery: what the client got back (see :data:`Delivery`).
+        charge: ``video``, ``draft`` or ``final`` (see :data:`Charge`).
+        tokens: the tokens billed (Ark's formula; a draft is 480p, so cheaper).
+        draft_task_id: the draft a ``final`` was made from.
     """
 
     provider: str
@@ -64,6 +71,9 @@ class LedgerEntry:
     created_at: float
     billed: bool = True
     delivery: Delivery = "answered"
+    charge: Charge = "video"
+    tokens: int = 0
+    draft_task_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``/_sim/ledger`` format)."""
@@ -76,6 +86,9 @@ class LedgerEntry:
             "created_at": self.created_at,
             "billed": self.billed,
             "delivery": self.delivery,
+            "charge": self.charge,
+            "tokens": self.tokens,
+            "draft_task_id": self.draft_task_id,
         }
 
 

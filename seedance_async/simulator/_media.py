@@ -155,6 +155,7 @@ def reference_video(
     container: str = "mp4",
     audio: bool = True,
     moov_last: bool = False,
+    media_bytes: int = _MDAT_SIZE,
 ) -> bytes:
     """A reference clip whose headers say what you ask (no real pictures).
 
@@ -165,6 +166,7 @@ def reference_video(
         audio: add an AAC track.
         moov_last: put the headers after the media data (a file not made for streaming:
             a reader must look at its end).
+        media_bytes: size of the (zero-filled) media data.
     """
     brand = b"qt  " if container == "mov" else MP4_MAJOR_BRAND
     ftyp = _box(b"ftyp", brand + struct.pack(">I", 0x200) + brand)
@@ -172,7 +174,7 @@ def reference_video(
     if audio:
         tracks += _trak(b"soun", b"mp4a", seconds, (0, 0), 0)
     moov = _box(b"moov", _mvhd(max(0, round(seconds * 1000))) + tracks)
-    mdat = _box(b"mdat", bytes(_MDAT_SIZE))
+    mdat = _box(b"mdat", bytes(media_bytes))
     return ftyp + (mdat + moov if moov_last else moov + mdat)
 
 

@@ -36,6 +36,7 @@ from seedance_async.simulator._cdn import Cdn, MediaSpec
 from seedance_async.simulator._faults import Faults, roll
 from seedance_async.simulator._http import abort_connection, send_truncated
 from seedance_async.simulator._ledger import (
+    Charge,
     Delivery,
     LedgerEntry,
     RequestRecord,
@@ -93,12 +94,21 @@ Handler = Callable[[web.Request, Ctx], Awaitable[Reply]]
 
 
 class _LedgerRow:
-    __slots__ = ("body", "created_at", "delivery", "digest", "key", "task_id")
+    __slots__ = ("body", "created_at", "delivery", "digest", "key", "params", "task_id")
 
-    def __init__(self, key: str, task_id: str, body: Any, created_at: float) -> None:
+    def __init__(
+        self, key: str, task_id: str, body: Any, created_at: float, params: GenParams
+    ) -> None:
         self.key, self.task_id, self.body, self.created_at = key, task_id, body, created_at
+        self.params = params
         self.digest = body_digest(body)
         self.delivery: Delivery = "pending"
+
+    @property
+    def charge(self) -> Charge:
+        if self.params.draft:
+            return "draft"
+        return "video" if self.params.draft_task_id is None else "final"
 
 
 class ProviderSim:
@@ -343,7 +353,7 @@ class ProviderSim:
             failure=failure,
         )
         self.store.add(task)
-        row = _LedgerRow(ctx.key, task_id, body, ctx.now)
+        row = _LedgerRow(ctx.key, task_id, body, ctx.now, params)
         self._ledger.append(row)
         self._rows[task_id] = row
         self.counters["tasks.created"] += 1
@@ -401,6 +411,9 @@ class ProviderSim:
                 digest=row.digest,
                 created_at=row.created_at,
                 delivery=row.delivery,
+                charge=row.charge,
+                tokens=row.params.tokens,
+                draft_task_id=row.params.draft_task_id,
             )
             for row in self._ledger
         ]

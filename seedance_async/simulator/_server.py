@@ -411,6 +411,18 @@ class Simulator:
 
     # -- books ----------------------------------------------------------------------------
 
+    def host_media(self, name: str, data: bytes, content_type: str | None = None) -> str:
+        """Serve a reference clip (or image) on the CDN at ``/media/<name>``; its URL.
+
+        The simulated providers fetch loopback references like this one with ranged GETs
+        and refuse a request whose clips break the Seedance 2.x rules. Build clips with
+        :func:`reference_video` and :func:`reference_audio`. Call after :meth:`start`.
+        """
+        if not self._cdn.base_url:
+            raise RuntimeError("start the simulator before hosting media")
+        ctype = content_type or _guess_type(name)
+        return self._cdn.host(name, data, ctype)
+
     def ledger(self, provider: str | None = None) -> list[LedgerEntry]:
         """Every task created (and billed), for one provider or all, in creation order."""
         sims = [self._sim(provider)] if provider is not None else list(self._sims.values())
@@ -457,6 +469,14 @@ class Simulator:
     def config_toml(self, key_env: str = KEY_ENV) -> str:
         """:meth:`provider_config` as TOML text."""
         return config_toml(self.provider_config(key_env))
+
+
+_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".wav": "audio/wav", ".mp3": "audio/mpeg"}
+
+
+def _guess_type(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return _TYPES.get(suffix, "application/octet-stream")
 
 
 def _toml_value(value: Any) -> str:
