@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 import anyio
@@ -23,6 +23,7 @@ import attrs
 
 from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
+from seedance_async.client._finalize import check_draft, final_spec
 from seedance_async.client._loading import load_local_images
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock, SystemClock
@@ -43,6 +44,7 @@ from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._media_files import check_probed_media, remote_media
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask, validate
+from seedance_async.spec._vocab import OutputFormatName, Resolution
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
 from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult, download
 from seedance_async.transport._probe import ProbeResult, probe_media_url
@@ -170,6 +172,9 @@ class Client:
         self._providers: dict[str, ProviderClient] = {}
         self._download_session: aiohttp.ClientSession | None = None
         self.probe_media = probe_media
+        # Finals made by finalize(), so that a second call does not pay for a second one.
+        self._finals: dict[tuple[str, str], TaskHandle] = {}
+        self._finals_lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"Client(providers={list(self.configs)!r})"
@@ -314,6 +319,54 @@ class Client:
         loaded = await self.prepare(task, alias)
         handle, _ = await self.provider(alias).submit(loaded, spec_hash=task_hash(task))
         return handle
+
+    async def finalize(
+        self,
+        draft: TaskHandle,
+        *,
+        resolution: Resolution | str | None = None,
+        watermark: bool | None = None,
+        return_last_frame: bool | None = None,
+        callback_url: str | None = None,
+        execution_expires_after: int | None = None,
+        priority: int | None = None,
+        output_format: OutputFormatName | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> TaskHandle:
+        """Turn a succeeded draft into its final video: one create that names the draft.
+
+        The final runs on the alias that made the draft, with its model; the provider reuses
+        the draft's prompt, media, seed, ratio, duration and audio. Only the final's own
+        settings are given here (unset ones take the model's defaults, e.g. 720p). Calling it
+        again with the same settings returns the first final's handle instead of paying
+        twice; across processes, submit the spec (``VideoTask(from_draft=...)``) through a
+        :class:`Tracker` with a journal, which sends a key at most once.
+
+        Raises:
+            InvalidTaskSpec: the draft has not succeeded or is no draft, or the model or
+                alias makes no finals; nothing was sent.
+            SubmitOutcomeUnknown / ProviderError: as :meth:`submit`.
+        """
+        options: dict[str, Any] = {
+            "resolution": resolution,
+            "watermark": watermark,
+            "return_last_frame": return_last_frame,
+            "callback_url": callback_url,
+            "execution_expires_after": execution_expires_after,
+            "priority": priority,
+            "output_format": output_format,
+            "metadata": dict(metadata or {}),
+        }
+        task = final_spec(draft, options)
+        key = (draft.provider, task_hash(task))
+        async with self._finals_lock:
+            done = self._finals.get(key)
+            if done is not None:
+                return done
+            check_draft(draft, await self.status(draft))
+            handle = await self.submit(task, provider=draft.provider)
+            self._finals[key] = handle
+            return handle
 
     def _first_serving(self, model: str) -> str:
         for alias, config in self.configs.items():

@@ -338,6 +338,9 @@ class ArkAdapter:
         how prompts address references ("Image 1", "Video 1", "Audio 1").
         """
         content: list[dict[str, Any]] = []
+        if task.from_draft is not None:
+            # A final: the draft item alone; the provider reuses the draft's text and media.
+            content.append({"type": "draft_task", "draft_task": {"id": task.from_draft}})
         if task.prompt:
             content.append({"type": "text", "text": task.prompt})
         for n, image in enumerate(task.images):

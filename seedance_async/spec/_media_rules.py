@@ -200,6 +200,8 @@ def check_generation_fields(
         )
     if task.draft:
         yield from _draft_violations(task)
+    if task.from_draft is not None:
+        yield from _final_violations(task, caps)
     yield from _task_type_violations(task)
     yield from _extra_violations(task)
     if caps is None:
@@ -236,6 +238,38 @@ def _draft_violations(task: TaskFields) -> Iterator[Violation]:
         )
     if task.service_tier is ServiceTier.FLEX:
         yield Violation(field="service_tier", rule="a draft cannot run on flex", value="flex")
+
+
+# What a final reuses from its draft (Ark's draft flow): sending them again is at best
+# ignored, at worst refused (2.5), so a final never sets them.
+_REUSED_BY_FINAL = ("seed", "ratio", "duration", "frames", "generate_audio", "camera_fixed")
+
+
+def _final_violations(task: TaskFields, caps: ModelCapabilities | None) -> Iterator[Violation]:
+    draft_id = task.from_draft
+    if not isinstance(draft_id, str) or not draft_id.strip():
+        yield Violation(field="from_draft", rule="the draft's task id, non-empty", value=draft_id)
+    if caps is not None and not caps.draft:
+        yield Violation(
+            field="from_draft",
+            rule=f"model {caps.family} makes no drafts, so no finals from one",
+            value=draft_id,
+        )
+    if task.draft:
+        yield Violation(field="draft", rule="a final made from a draft is not a draft", value=True)
+    reused = "a final reuses its draft's prompt and media"
+    if task.prompt:
+        yield Violation(field="prompt", rule=reused, value=task.prompt[:40])
+    for name in ("images", "videos", "audios"):
+        count = len(getattr(task, name))
+        if count:
+            yield Violation(field=name, rule=reused, value=count)
+    if task.tools:
+        yield Violation(field="tools", rule=reused, value=list(task.tools))
+    for name in _REUSED_BY_FINAL:
+        value = getattr(task, name)
+        if value is not None:
+            yield Violation(field=name, rule=f"a final reuses its draft's {name}", value=value)
 
 
 def _task_type_violations(task: TaskFields) -> Iterator[Violation]:

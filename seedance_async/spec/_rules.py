@@ -101,7 +101,7 @@ def _check_model_and_prompt(task: TaskFields) -> Iterator[Violation]:
         yield Violation(field="model", rule="model id must be a non-empty string", value=task.model)
     rules = universal_rules()
     prompt = task.prompt
-    if not task.images and not prompt.strip():
+    if not task.images and not prompt.strip() and task.from_draft is None:
         yield Violation(field="prompt", rule="text-to-video needs a non-empty prompt", value=prompt)
     words = len(prompt.split())
     if words > rules.prompt_max_words:

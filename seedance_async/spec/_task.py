@@ -70,7 +70,11 @@ class VideoTask:
     the multimodal reference scenario), ``tools`` (``web_search``), ``priority`` (0-9, queue
     order within one endpoint), ``safety_identifier`` (a stable hash of your end user, at
     most 64 characters), ``draft`` (a cheap 480p preview on models that have drafts) and, on
-    2.5, ``omni_reference_task_type`` and ``output_format``. ``extra`` passes fields this
+    2.5, ``omni_reference_task_type`` and ``output_format``. ``from_draft`` (a succeeded
+    draft's task id) makes the final video of that draft: the provider reuses the draft's
+    prompt, media, seed, ratio, duration and audio, so a final sets none of them, only its
+    own options (resolution, watermark, ...); :meth:`Client.finalize` builds one from a
+    draft's handle and sends it where the draft ran. ``extra`` passes fields this
     library does not model yet into the request body; it may not name a field the library
     sends itself.
 
@@ -101,6 +105,7 @@ class VideoTask:
     draft: bool | None = None
     omni_reference_task_type: TaskTypeName | None = None
     output_format: OutputFormatName | None = None
+    from_draft: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze_mapping, hash=False)
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze_mapping, hash=False)
     # The spec hash, computed once per value by the codec: a task's key is needed by the

@@ -58,6 +58,7 @@ OPTIONAL_FIELDS: tuple[str, ...] = (
     "draft",
     "omni_reference_task_type",
     "output_format",
+    "from_draft",
 )
 """The optional generation settings of a :class:`VideoTask`, in wire order (None = unset)."""
 
@@ -425,6 +426,8 @@ class TaskFields(Protocol):
     def safety_identifier(self) -> str | None: ...
     @property
     def draft(self) -> bool | None: ...
+    @property
+    def from_draft(self) -> str | None: ...
     @property
     def omni_reference_task_type(self) -> TaskTypeName | None: ...
     @property

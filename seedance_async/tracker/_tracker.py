@@ -342,7 +342,12 @@ class Tracker:
         return ok, reasons
 
     async def submit(
-        self, task: VideoTask, *, key: str | None = None, deadline: float | None = None
+        self,
+        task: VideoTask,
+        *,
+        key: str | None = None,
+        deadline: float | None = None,
+        provider: str | None = None,
     ) -> TrackedTask:
         """Queue a task; returns its :class:`TrackedTask` at once.
 
@@ -355,6 +360,9 @@ class Tracker:
         ``rejected``, and one sent to a provider this client lacks ends ``unknown``; neither
         touches the journal's record, nor does a cancel or deadline before the key was read.
 
+        ``provider`` pins the task to one alias of the failover list (no failover): a final
+        made from a draft (``from_draft``) must run where its draft ran.
+
         Raises:
             InvalidTaskSpec: no provider in the failover list can express the spec.
             ConfigurationError: the tracker is not open.
@@ -366,6 +374,11 @@ class Tracker:
         if existing is not None:
             return existing
         eligible, reasons = self.eligible_providers(task)
+        if provider is not None:
+            if provider not in self.policy.providers:
+                raise ConfigurationError(f"provider {provider!r} is not in the failover list")
+            eligible = [p for p in eligible if p == provider]
+            reasons = [r for r in reasons if r.startswith(f"{provider}: ")]
         if not eligible:
             raise InvalidTaskSpec(
                 [], context="no provider can run this task: " + " | ".join(reasons)

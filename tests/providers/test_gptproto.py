@@ -203,8 +203,10 @@ def test_undocumented_fields_refused(field: str) -> None:
         "draft": ("doubao-seedance-1-5-pro-251215", True),
         "omni_reference_task_type": ("doubao-seedance-2-5-260628", "reference"),
         "output_format": ("doubao-seedance-2-5-260628", "mov"),
+        "from_draft": ("doubao-seedance-1-5-pro-251215", "cgt-20260101000000-abcde"),
     }[field]
-    task = VideoTask(model=model, prompt="p", **{field: value})  # type: ignore[arg-type]
+    prompt = "" if field == "from_draft" else "p"  # a final reuses its draft's prompt
+    task = VideoTask(model=model, prompt=prompt, **{field: value})  # type: ignore[arg-type]
     assert [v.field for v in ADAPTER.check(task)] == [field]
     with pytest.raises(InvalidTaskSpec) as info:
         ADAPTER.build_submit(task)
