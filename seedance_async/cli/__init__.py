@@ -14,6 +14,7 @@ __all__ = ["main"]
 # sets ``func`` on its parser; main() calls it with the parsed arguments.
 _SUBCOMMAND_MODULES = (
     "seedance_async.cli._run",
+    "seedance_async.cli._finalize_cmd",
     "seedance_async.simulator._cli",
     "seedance_async.cli._redis_cmds",
 )

@@ -189,6 +189,7 @@ def read_batch(
     providers: Mapping[str, ProviderChecker],
     *,
     check_files: bool = True,
+    draft: bool = False,
 ) -> Batch:
     """Read and check every line of a JSONL batch file.
 
@@ -199,6 +200,7 @@ def read_batch(
         path: the batch file.
         providers: adapters by alias; a line must fit at least one (empty: no provider check).
         check_files: check local image files (headers and sizes).
+        draft: make every line a draft (``"draft": true``), checked as such.
 
     Returns:
         The valid tasks and every problem found.
@@ -218,6 +220,8 @@ def read_batch(
         if why is not None:
             problems.append(LineProblem(file=file, line_no=line_no, path="$", rule=why))
             continue
+        if draft and isinstance(parsed, dict):
+            parsed = {**parsed, "draft": True}
         task, found = _check_line(file, line_no, parsed, providers, check_files)
         problems += found
         if task is None:

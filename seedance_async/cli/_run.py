@@ -213,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         return fail("run", str(exc))
     try:
-        batch = read_batch(args.tasks, adapters)
+        batch = read_batch(args.tasks, adapters, draft=args.draft)
     except OSError as exc:
         return fail("run", f"{args.tasks}: cannot read the batch file ({exc.strerror})")
     _report_batch(batch)
@@ -394,6 +394,12 @@ def _add_run(sub: _Sub) -> None:
         help="your prices in TOML ([prices.<alias>] tables), laid over the shipped list",
     )
     p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
+    p.add_argument(
+        "--draft",
+        action="store_true",
+        help="run every line as a cheap 480p draft; later, 'seedance-async finalize' turns the"
+        " drafts you keep into final videos",
+    )
     p.add_argument(
         "--progress",
         choices=("auto", "bars", "plain"),

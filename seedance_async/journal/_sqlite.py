@@ -556,6 +556,14 @@ class SqliteJournal:
         query = "SELECT key FROM tasks WHERE state = 'final'"
         return await self._run(lambda conn: {r[0] for r in conn.execute(query)})
 
+    async def finished(self) -> list[JournalRecord]:
+        """Tasks with a result, in batch order (``seedance-async finalize`` reads drafts here).
+
+        Raises:
+            JournalError: the journal cannot be read.
+        """
+        return await self._select("state = 'final'")
+
     async def unfinished(self) -> list[JournalEntry]:
         """Tasks with an intent but no result, in batch order.
 
