@@ -3,8 +3,11 @@
 ``make demo`` (or ``seedance-async demo``) starts the embedded simulator in this process,
 runs a batch of text, first-frame, first+last-frame and reference-image tasks across all six
 simulated providers with rate limits, server errors, connection resets, lost submit answers
-and failed generations switched on, downloads every video, writes a results JSONL and ends
-with a summary per provider that includes what the simulator's billing ledger says.
+and failed generations switched on, plus Seedance 2.x tasks: 2.0 multimodal (reference
+images, a video and an audio track the simulator serves on its CDN and reads back), 2.0
+fast, 2.0 with web search, and 1.5 pro drafts that are then turned into final videos. It
+downloads every video, writes a results JSONL and ends with a summary per provider that
+includes what the simulator's billing ledger says, and a line on the 2.x tasks.
 No key, no network beyond loopback.
 
 With ``--callbacks`` the simulated Ark and its gateways also post status-change callbacks
@@ -31,25 +34,36 @@ import attrs
 
 from seedance_async.callbacks._server import CallbackServer
 from seedance_async.client._client import Client
+from seedance_async.client._finalize import final_spec
 from seedance_async.config._provider import ProviderConfig, parse_provider_config
 from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._events import Event, EventKind
 from seedance_async.policy._failover import FailoverPolicy
 from seedance_async.policy._poll_schedule import PollSchedule
-from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Callbacks, Faults, Simulator
+from seedance_async.simulator import (
+    DEFAULT_KEY,
+    KEY_ENV,
+    Callbacks,
+    Faults,
+    Simulator,
+    reference_audio,
+    reference_video,
+)
 from seedance_async.spec._codec import dump_result, dump_task
 from seedance_async.spec._handle import Outcome, TaskResult
 from seedance_async.spec._task import VideoTask
-from seedance_async.spec._vocab import Image, ImageRole, Ratio, Resolution
+from seedance_async.spec._vocab import Audio, Image, ImageRole, Ratio, Resolution, Video
 from seedance_async.tracker._tracker import Tracker
 
-__all__ = ["DEMO_FAULTS", "demo_tasks", "main", "run_demo"]
+__all__ = ["DEMO_FAULTS", "demo_2x_tasks", "demo_tasks", "main", "run_demo"]
 
 LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
 PRO = "doubao-seedance-1-0-pro-250528"
 PRO_FAST = "doubao-seedance-1-0-pro-fast-251015"
 PRO_15 = "doubao-seedance-1-5-pro-251215"
+SEEDANCE_2 = "doubao-seedance-2-0-260128"
+SEEDANCE_2_FAST = "doubao-seedance-2-0-fast-260128"
 _IMG = "https://example.com/demo/{name}.png"
 
 DEMO_FAULTS: dict[str, Faults] = {
@@ -128,6 +142,49 @@ def demo_tasks(count: int = 240, *, seed: int = 7) -> list[VideoTask]:
                 images=refs,
                 ratio=Ratio.R16_9,
                 **common,
+            )
+        out.append(task)
+    return out
+
+
+def demo_2x_tasks(count: int, *, video_url: str, audio_url: str) -> list[VideoTask]:
+    """Seedance 2.x tasks in turn: 2.0 multimodal (reference images, ``video_url``,
+    ``audio_url``), 2.0 fast, 2.0 with web search, and 1.5 pro drafts."""
+    out: list[VideoTask] = []
+    for n in range(count):
+        kind = n % 4
+        meta = {"row": f"2x-{n}"}
+        if kind == 0:
+            refs = tuple(
+                Image.from_url(_IMG.format(name=f"ref2-{n}-{i}"), ImageRole.REFERENCE_IMAGE)
+                for i in range(2)
+            )
+            task = VideoTask(
+                model=SEEDANCE_2,
+                prompt=f"Image 1 and Image 2 dance to Audio 1, moving like Video 1 (take {n})",
+                images=refs,
+                videos=(Video.from_url(video_url),),
+                audios=(Audio.from_url(audio_url),),
+                duration=-1,
+                metadata=meta,
+            )
+        elif kind == 1:
+            task = VideoTask(
+                model=SEEDANCE_2_FAST,
+                prompt=f"a kite over dunes, take {n}",
+                resolution=Resolution.P720,
+                metadata=meta,
+            )
+        elif kind == 2:
+            task = VideoTask(
+                model=SEEDANCE_2,
+                prompt=f"this week's weather in Lisbon as a weather report, take {n}",
+                tools=("web_search",),
+                metadata=meta,
+            )
+        else:
+            task = VideoTask(
+                model=PRO_15, prompt=f"a lantern festival, draft {n}", draft=True, metadata=meta
             )
         out.append(task)
     return out
@@ -225,6 +282,13 @@ def _client_configs(sim: Simulator, time_scale: float) -> list[ProviderConfig]:
     configs = parse_provider_config(sim.provider_config(), where="simulator")
     out = []
     for config in configs.values():
+        if config.alias == "aimlapi":
+            # AI/ML API serves Seedance 2.x on its universal path only.
+            universal = {
+                "submit_path": "/v2/video/generations",
+                "status_path": "/v2/video/generations",
+            }
+            config = attrs.evolve(config, options={**config.options, **universal})
         # Ark's documented budgets (600 creates/min, 10 running) on every alias; short
         # timeouts so that slow answers surface quickly at the demo's time scale.
         out.append(
@@ -239,6 +303,45 @@ def _client_configs(sim: Simulator, time_scale: float) -> list[ProviderConfig]:
     return out
 
 
+def _summary_2x(results: list[TaskResult], finals: list[TaskResult], sim: Simulator) -> str:
+    """One line on the Seedance 2.x tasks: how each kind ended and what drafts cost."""
+    kinds: Counter[str] = Counter()
+    ok: Counter[str] = Counter()
+    searches = 0
+    for r in results:
+        task = r.task
+        if task.model not in (SEEDANCE_2, SEEDANCE_2_FAST) and not task.draft:
+            continue
+        kind = (
+            "drafts"
+            if task.draft
+            else "multimodal"
+            if task.videos
+            else "web search"
+            if task.tools
+            else "2.0 fast"
+        )
+        kinds[kind] += 1
+        ok[kind] += r.ok
+        usage = r.status.usage if r.status is not None else None
+        if usage is not None:
+            searches += dict(usage.tool_usage).get("web_search", 0)
+    ledger = sim.ledger()
+    drafts = [e.tokens for e in ledger if e.charge == "draft"]
+    made = [e.tokens for e in ledger if e.charge == "final"]
+    parts = [
+        f"{k} {ok[k]}/{kinds[k]} ok" for k in ("multimodal", "2.0 fast", "web search", "drafts")
+    ]
+    line = "Seedance 2.x: " + ", ".join(parts) + f" ({searches} web searches)"
+    line += f"; finals {sum(r.ok for r in finals)}/{len(finals)} ok"
+    if drafts and made:
+        line += (
+            f"; the ledger billed {len(drafts)} draft(s) at {sum(drafts) // len(drafts):,}"
+            f" tokens each and {len(made)} final(s) at {sum(made) // len(made):,}"
+        )
+    return line
+
+
 async def run_demo(
     *,
     count: int = 240,
@@ -247,17 +350,19 @@ async def run_demo(
     time_scale: float = 0.004,
     quiet: bool = False,
     callbacks: bool = False,
+    seedance_2: int | None = None,
 ) -> int:
     """Run the demo batch; returns 0 when every task ended and nothing was billed twice.
 
     ``callbacks``: providers post callbacks (with faults) to a receiver on loopback.
+    ``seedance_2`` Seedance 2.x tasks (default: a tenth of ``count``, at least 4) join the
+    batch; the drafts among them are then turned into final videos.
     """
     from seedance_async.cli._progress import ProgressReporter
 
-    tasks = demo_tasks(count, seed=seed)
+    extra = max(4, count // 10) if seedance_2 is None else seedance_2
     videos = out_dir / "videos"
     videos.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tasks.jsonl").write_text("".join(json.dumps(dump_task(t)) + "\n" for t in tasks))
     stats = _Stats()
     started = time.monotonic()
     server = CallbackServer(listen="127.0.0.1:0") if callbacks else None
@@ -267,8 +372,18 @@ async def run_demo(
         faults=DEMO_FAULTS,
         callbacks=DEMO_CALLBACKS if callbacks else Callbacks(enabled=False),
     ) as sim:
+        # References for the multimodal tasks, on the simulator's CDN: its providers fetch
+        # them and read their headers, as the real ones do.
+        clip = sim.host_media("dance.mp4", reference_video(seconds=4, width=1280, height=720))
+        track = sim.host_media("beat.wav", reference_audio(seconds=4))
+        tasks = demo_tasks(count, seed=seed) + demo_2x_tasks(extra, video_url=clip, audio_url=track)
+        (out_dir / "tasks.jsonl").write_text(
+            "".join(json.dumps(dump_task(t)) + "\n" for t in tasks)
+        )
         configs = _client_configs(sim, time_scale)
         aliases = [c.alias for c in configs]
+        results: list[TaskResult] = []
+        finals: list[TaskResult] = []
         async with Client(configs, env={KEY_ENV: DEFAULT_KEY}, seed=seed) as client:
             client.events.add_callback(stats.on_event)
             policy = FailoverPolicy(
@@ -276,35 +391,54 @@ async def run_demo(
             )
             progress = ProgressReporter(total=len(tasks), providers=aliases, quiet=quiet)
             client.events.add_callback(progress.on_event)
-            results: list[TaskResult] = []
+            tracking: dict[str, Any] = {
+                "providers": policy,
+                "schedule": PollSchedule().scaled(time_scale),
+                "download_dir": videos,
+                "deadline": 600 * time_scale * 10,
+                "seed": seed,
+                "callbacks": server,
+                "backstop": PollSchedule.backstop().scaled(time_scale),
+                "confirm_window": 0.5 * time_scale,
+            }
             with progress, (out_dir / "results.jsonl").open("w") as sink:
-                async with Tracker(
-                    client,
-                    providers=policy,
-                    schedule=PollSchedule().scaled(time_scale),
-                    download_dir=videos,
-                    deadline=600 * time_scale * 10,
-                    seed=seed,
-                    callbacks=server,
-                    backstop=PollSchedule.backstop().scaled(time_scale),
-                    confirm_window=0.5 * time_scale,
-                ) as tracker:
+                async with Tracker(client, **tracking) as tracker:
                     for task in tasks:
                         await tracker.submit(task)
                     async for result in tracker.as_completed():
                         results.append(result)
                         sink.write(json.dumps(dump_result(result)) + "\n")
-        rows = summary_rows(results, stats, sim)
+                callback_stats = tracker.callback_stats
+                # Stage two of the drafts: each succeeded one becomes a final, where it ran
+                # (polled: the callback receiver belonged to the first stage's tracker).
+                async with Tracker(client, **{**tracking, "callbacks": None}) as tracker:
+                    for r in results:
+                        if r.task.draft and r.ok and r.handle is not None:
+                            link = {
+                                "row": f"{r.task.metadata.get('row')} final",
+                                "draft_key": r.key,
+                                "draft_task_id": r.handle.task_id,
+                            }
+                            options = {"resolution": Resolution.P720, "metadata": link}
+                            final = final_spec(r.handle, options)
+                            await tracker.submit(final, provider=r.handle.provider)
+                    async for result in tracker.as_completed():
+                        finals.append(result)
+                        sink.write(json.dumps(dump_result(result)) + "\n")
+        rows = summary_rows(results + finals, stats, sim)
         duplicates = sim.duplicates()
         asked = sum(1 for p in sim.providers for r in sim.requests(p) if r.op in ("get", "list"))
+        line_2x = _summary_2x(results, finals, sim)
     elapsed = time.monotonic() - started
-    outcomes = Counter(r.outcome.value for r in results)
-    _print_table(rows, f"seedance-async demo: {len(results)} tasks in {elapsed:.1f} s")
+    everything = results + finals
+    outcomes = Counter(r.outcome.value for r in everything)
+    _print_table(rows, f"seedance-async demo: {len(everything)} tasks in {elapsed:.1f} s")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    print(line_2x)
     print(f"billed twice: {len(duplicates)} (from the simulator's ledger)")
     print(f"status requests per task: {asked / max(1, len(results)):.2f} (gets and lists)")
-    if tracker.callback_stats is not None:
-        print(tracker.callback_stats.describe())
+    if callback_stats is not None:
+        print(callback_stats.describe())
     if outcomes.get("unknown"):
         print(
             "unknown: a submit's answer was lost where the provider has no list endpoint to check"
@@ -330,7 +464,7 @@ async def run_demo(
         "  seedance-async run my-tasks.jsonl --provider ark --dry-run   # checks, sends nothing\n"
         "  seedance-async run my-tasks.jsonl --provider ark --out results.jsonl --download videos/\n"
     )
-    unfinished = sum(1 for r in results if r.outcome not in set(Outcome))
+    unfinished = sum(1 for r in everything if r.outcome not in set(Outcome))
     return 0 if not duplicates and not unfinished and len(results) == len(tasks) else 1
 
 
@@ -350,6 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="providers post status-change callbacks (some dropped, duplicated, reordered,"
         " forged) to a receiver on loopback; polls become the backstop",
     )
+    parser.add_argument(
+        "--seedance-2",
+        type=int,
+        default=None,
+        help="Seedance 2.x tasks added to the batch (default: a tenth of --count, at least 4)",
+    )
     args = parser.parse_args(argv)
     return anyio.run(
         lambda: run_demo(
@@ -359,6 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_scale=args.time_scale,
             quiet=args.quiet,
             callbacks=args.callbacks,
+            seedance_2=args.seedance_2,
         )
     )
 

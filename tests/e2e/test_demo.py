@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seedance_async.cli._demo import demo_tasks, run_demo
+from seedance_async.cli._demo import demo_2x_tasks, demo_tasks, run_demo
 
 
 def test_demo_batch_covers_every_scenario() -> None:
@@ -16,19 +16,38 @@ def test_demo_batch_covers_every_scenario() -> None:
     assert scenarios == {"text", "first_frame", "first_last_frame", "reference_images"}
 
 
+def test_demo_2x_tasks_cover_multimodal_fast_search_and_drafts() -> None:
+    tasks = demo_2x_tasks(
+        4, video_url="http://127.0.0.1:1/v.mp4", audio_url="http://127.0.0.1:1/a.wav"
+    )
+    assert tasks[0].scenario == "multimodal_reference"
+    assert "fast" in tasks[1].model
+    assert tasks[2].tools == ("web_search",)
+    assert tasks[3].draft
+
+
 async def test_demo_runs_and_writes_results_and_videos(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A small demo run ends every task, downloads videos, and nothing is billed twice."""
-    code = await run_demo(count=24, out_dir=tmp_path, quiet=True)
+    code = await run_demo(count=24, out_dir=tmp_path, quiet=True, seedance_2=8)
     assert code == 0
-    lines = (tmp_path / "results.jsonl").read_text().splitlines()
-    assert len(lines) == 24
-    outcomes = {json.loads(line)["outcome"] for line in lines}
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    finals = [r for r in results if "draft_task_id" in r["metadata"]]
+    drafts = [
+        r
+        for r in results
+        if str(r["metadata"].get("row")) in ("2x-3", "2x-7") and r["outcome"] == "succeeded"
+    ]
+    assert len(results) == 24 + 8 + len(finals)
+    assert len(finals) == len(drafts)  # every succeeded draft got its final
+    assert {f["metadata"]["draft_task_id"] for f in finals} == {d["task_id"] for d in drafts}
+    outcomes = {r["outcome"] for r in results}
     assert "succeeded" in outcomes
     assert any((tmp_path / "videos").glob("*.mp4"))
     out = capsys.readouterr().out
     assert "billed twice: 0" in out
+    assert "Seedance 2.x: multimodal " in out
     # How to run a batch for real: a file of your own, checked first; never the demo's
     # batch, whose every line would be paid for and whose images are placeholders.
     assert "seedance-async run my-tasks.jsonl --provider ark --dry-run" in out
