@@ -58,6 +58,7 @@ from seedance_async.core import (
     SeedanceError,
     TaskNotFound,
     TransportError,
+    UploadError,
     Violation,
 )
 from seedance_async.core._warn import warn_caller as _warn_caller
@@ -139,6 +140,7 @@ __all__ = [
     "Tracker",
     "TransportError",
     "UnknownModelWarning",
+    "UploadError",
     "Video",
     "VideoTask",
     "Violation",

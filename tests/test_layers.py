@@ -21,7 +21,7 @@ _L0 = {"core"}
 _L1 = _L0 | {"spec"}
 _L1B = _L1 | {"config"}
 _L2 = _L1B | {"policy", "providers"}
-_L3 = _L2 | {"transport", "limits", "journal", "callbacks"}  # the README's L3
+_L3 = _L2 | {"transport", "limits", "journal", "callbacks", "upload"}  # the README's L3
 MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "spec": _L0,
@@ -35,6 +35,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "callbacks": _L2,
     # Event callbacks (metrics, traces, logs): they read events and know nothing else.
     "telemetry": _L0,
+    # Beside transport too: local media stored for a URL (the uploader protocol, S3).
+    "upload": _L2,
     "client": _L3,
     "tracker": _L3 | {"client"},
     # The blocking façade runs the client on a private loop thread; it may use the tracker.

@@ -6,7 +6,7 @@ here. The wheel goes into a fresh virtualenv without its dependencies; the depen
 borrowed from this environment's site-packages through a path entry (no package index, no
 network, seconds instead of a download), and the test then proves that importing the
 package loads only what the wheel declares: the runtime dependencies for the package and
-its CLI, and the ``redis`` and ``cli`` extras' for the modules that need them.
+its CLI, and the ``redis``, ``cli`` and ``s3`` extras' for the modules that need them.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 # Extras whose dependencies optional modules may import (not test, dev or bench tools).
-RUNTIME_EXTRAS = ("redis", "cli", "otel")
+RUNTIME_EXTRAS = ("redis", "cli", "otel", "s3")
 
 # Run by the virtualenv's interpreter: import the package the way the CLI does, then every
 # module, and report which third-party top-level packages each step loaded from the

@@ -36,6 +36,7 @@ from seedance_async.core._errors import (
     TransportError,
     UnknownStatus,
     UnsupportedParameter,
+    UploadError,
     Violation,
 )
 from seedance_async.core._events import Event, EventKind
@@ -79,6 +80,7 @@ __all__ = [
     "TransportError",
     "UnknownStatus",
     "UnsupportedParameter",
+    "UploadError",
     "Violation",
     "local_time",
 ]

@@ -28,6 +28,7 @@ Classes say what the caller can do next, not where the failure happened::
     ├─ GenerationFailed                  the task itself ended failed / expired / cancelled
     ├─ DeadlineExceeded                  the caller's deadline passed first; carries the task
     ├─ DownloadWriteError (OSError)      a downloaded file could not be written locally
+    ├─ UploadError                       a local file could not be stored for a URL; names it
     └─ JournalError                      the durable journal could not be read or written
        ├─ BatchMismatch                  the journal belongs to another batch
        └─ LeaseLost                      another worker owns the task now: stop, send nothing
@@ -75,6 +76,7 @@ __all__ = [
     "TransportError",
     "UnknownStatus",
     "UnsupportedParameter",
+    "UploadError",
     "Violation",
 ]
 
@@ -420,6 +422,25 @@ class DownloadWriteError(SeedanceError, OSError):
         super().__init__(f"cannot write the download to {path}: {reason}")
         self.errno = errno  # OSError's own field; None when unknown
         self.filename = path
+
+
+class UploadError(SeedanceError):
+    """A local file (or in-memory media) could not be stored to get the URL a provider needs.
+
+    Nothing was sent to a provider for the task. The message names the file and the spec
+    field, never the storage's credentials.
+
+    Attributes:
+        field: where the media sits in the spec, e.g. ``images[0]``.
+        source: the file path, or ``<N bytes>`` for in-memory media.
+        reason: what went wrong, credentials masked.
+    """
+
+    def __init__(self, field: str, source: str, reason: str) -> None:
+        self.field = field
+        self.source = source
+        self.reason = redact_secrets(reason)
+        super().__init__(f"cannot upload {field} ({source}): {self.reason}")
 
 
 class JournalError(SeedanceError):
