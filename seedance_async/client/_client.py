@@ -25,6 +25,7 @@ from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
 from seedance_async.client._finalize import check_draft, final_spec
 from seedance_async.client._loading import load_local_images
+from seedance_async.client._uploading import needs_upload, upload_media, url_lifetime
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock, SystemClock
 from seedance_async.core._errors import (
@@ -48,6 +49,7 @@ from seedance_async.spec._vocab import OutputFormatName, Resolution
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
 from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult, download
 from seedance_async.transport._probe import ProbeResult, probe_media_url
+from seedance_async.upload._protocol import SupportsAclose, Uploader
 
 __all__ = ["BudgetFactory", "Client", "TransportFactory"]
 
@@ -135,9 +137,15 @@ class Client:
             and audio clip with a few ranged GETs and refuse the task when one breaks the
             model's media rules (too long, too small, not a clip, a 4xx URL). A URL that
             cannot be read for another reason (timeout, 5xx) is left to the provider.
+        uploader: stores local media for a URL (``seedance_async.upload``): any async
+            callable ``(Upload) -> str``, e.g. an ``S3Uploader``. The client closes it (when
+            it has ``aclose``) with itself.
+        upload_images: send local and in-memory images as the uploader's URLs instead of
+            inline base64 data URLs (the default).
 
     Raises:
-        ConfigurationError: on entering, for a missing key or unknown adapter.
+        ConfigurationError: ``upload_images`` without an uploader; on entering, a missing
+            key or an unknown adapter.
     """
 
     def __init__(
@@ -153,7 +161,11 @@ class Client:
         seed: int | None = None,
         budget_factory: BudgetFactory | None = None,
         probe_media: bool = False,
+        uploader: Uploader | None = None,
+        upload_images: bool = False,
     ) -> None:
+        if upload_images and uploader is None:
+            raise ConfigurationError("upload_images=True needs an uploader")
         configs = list(providers.values()) if isinstance(providers, Mapping) else list(providers)
         if not configs:
             raise ConfigurationError("a client needs at least one provider")
@@ -175,6 +187,8 @@ class Client:
         # Finals made by finalize(), so that a second call does not pay for a second one.
         self._finals: dict[tuple[str, str], TaskHandle] = {}
         self._finals_lock = anyio.Lock()
+        self.uploader = uploader
+        self.upload_images = upload_images
 
     def __repr__(self) -> str:
         return f"Client(providers={list(self.configs)!r})"
@@ -223,7 +237,7 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every transport and the download session (idempotent)."""
+        """Close every transport, the download session and the uploader (idempotent)."""
         with anyio.CancelScope(shield=True):
             for provider in self._providers.values():
                 await provider.transport.aclose()
@@ -231,6 +245,9 @@ class Client:
             if self._download_session is not None:
                 await self._download_session.close()
                 self._download_session = None
+            uploader: object = self.uploader  # a plain callable has nothing to close
+            if isinstance(uploader, SupportsAclose):
+                await uploader.aclose()
 
     # -- providers -------------------------------------------------------------------------
 
@@ -258,16 +275,38 @@ class Client:
 
     # -- the task API ------------------------------------------------------------------------
 
-    async def prepare(self, task: VideoTask, alias: str) -> VideoTask:
+    async def prepare(
+        self,
+        task: VideoTask,
+        alias: str,
+        *,
+        deadline: float | None = None,
+        uploader: Uploader | None = None,
+        upload_images: bool | None = None,
+    ) -> VideoTask:
         """Check a spec against ``alias`` and its local files (and, with ``probe_media``, its
-        remote reference clips), then load local images and audio.
+        remote reference clips), then store or load its media.
+
+        Media that go through the uploader become URLs; other local images and audio are
+        read, to be sent inline.
+
+        Args:
+            task: the spec.
+            alias: the provider it is for.
+            deadline: seconds the task may take from now; uploaded URLs outlive it (without
+                one, the provider's expiry of a queued task).
+            uploader / upload_images: override the client's for this task.
 
         Raises:
             InvalidTaskSpec: listing every provider, file and probed violation.
+            UploadError: a file could not be stored; nothing was sent.
         """
         provider = self.provider(alias)
+        store = uploader or self.uploader
+        images = self.upload_images if upload_images is None else upload_images
+        uploading = store is not None and needs_upload(task, images=images)
         found: list[Violation] = []
-        if task.has_local_files:
+        if task.has_local_files or uploading:
             # Header reads are blocking disk I/O: keep them off the event loop.
             try:
                 await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
@@ -279,6 +318,10 @@ class Client:
             # The probe re-counts the totals with the remote clips in: keep its figure.
             unique = {(v.field, v.rule): v for v in found}
             raise InvalidTaskSpec(list(unique.values()))
+        if uploading:
+            assert store is not None
+            lifetime = url_lifetime(task, deadline)
+            task = await upload_media(task, store, valid_for=lifetime, images=images)
         if task.has_local_files:
             return await load_local_images(task)
         return task  # provider rules are checked when the request is built
@@ -312,6 +355,7 @@ class Client:
         Raises:
             InvalidTaskSpec: the spec breaks a provider or file rule, or no alias (or not
                 ``provider``) serves its model; nothing was sent.
+            UploadError: a local file could not be stored through the uploader.
             SubmitOutcomeUnknown: the task may exist; see its ``sent_at`` and ``candidates``.
             ProviderError: the provider refused the task (nothing was created).
         """

@@ -315,7 +315,7 @@ class _Call:
         self, client: Client, alias: str, journal: SqliteJournal | None, attempt: int
     ) -> TaskHandle:
         provider = client.provider(alias)
-        loaded = await client.prepare(self.task, alias)
+        loaded = await client.prepare(self.task, alias, deadline=self.remaining(client))
         # The key's running-task budget, as the tracker keeps it: calls sharing a client
         # wait here (before anything is sent) instead of being refused by the provider.
         remaining = self.remaining(client)

@@ -33,6 +33,7 @@ from seedance_async.core._errors import (
     ProviderUnavailable,
     RateLimited,
     TransportError,
+    UploadError,
 )
 from seedance_async.core._events import EventKind
 from seedance_async.journal._protocol import JournalEntry
@@ -52,6 +53,7 @@ from seedance_async.tracker._transitions import (
     Replay,
     decide_rerun,
 )
+from seedance_async.upload._protocol import Uploader
 
 __all__ = ["Created", "ReadableJournal", "SubmitStage"]
 
@@ -95,6 +97,7 @@ class SubmitStage:
         schedule: its ``min_interval`` and ``max_interval`` pace the refusal rounds.
         refusal_rounds: how many times a task every provider refused for now is offered again.
         journal: the table's journal when it can be read back: new keys are looked up first.
+        uploader / upload_images: override the client's for these tasks.
     """
 
     def __init__(
@@ -106,9 +109,13 @@ class SubmitStage:
         refusal_rounds: int,
         journal: ReadableJournal | None = None,
         refetch: Callable[[TrackedTask, TaskResult], None] | None = None,
+        uploader: Uploader | None = None,
+        upload_images: bool | None = None,
     ) -> None:
         self._table = table
         self._refetch = refetch
+        self._uploader = uploader
+        self._upload_images = upload_images
         self._client = client
         self._journal = journal
         self._clock = client.clock
@@ -273,8 +280,17 @@ class SubmitStage:
         provider = self._client.provider(alias)
         try:
             if tracked.loaded is None:
-                tracked.loaded = await self._client.prepare(tracked.task, alias)
-        except (InvalidTaskSpec, OSError) as exc:
+                left = (
+                    None if tracked.deadline_at is None else tracked.deadline_at - self._clock.now()
+                )
+                tracked.loaded = await self._client.prepare(
+                    tracked.task,
+                    alias,
+                    deadline=left,
+                    uploader=self._uploader,
+                    upload_images=self._upload_images,
+                )
+        except (InvalidTaskSpec, UploadError, OSError) as exc:
             # Local files are the same for every provider: no point in failing over.
             await self._table.release_slot(tracked)
             self._table.add_attempt(tracked, alias, "rejected", str(exc))

@@ -77,6 +77,7 @@ from seedance_async.tracker._submit import ReadableJournal, SubmitStage
 from seedance_async.tracker._table import TaskTable
 from seedance_async.tracker._task import TrackedTask
 from seedance_async.tracker._transitions import Rules
+from seedance_async.upload._protocol import SupportsAclose, Uploader
 
 __all__ = ["Tracker"]
 
@@ -129,11 +130,16 @@ class Tracker:
         confirm_window: seconds to gather callbacks before confirming them together: the
             notices of one task, and the ends of a cluster of tasks, cost one GET each
             (or one list call per group).
+        uploader: stores these tasks' local media for URLs (default: the client's); its
+            URLs outlive each task's deadline.
+        upload_images: send local images through the uploader instead of inline (default:
+            the client's setting).
 
     Raises:
         ConfigurationError: the failover list names an alias the client does not have, an
             amount cap's currency cannot be told from the price table, ``callback_listen``
-            is malformed or given without a URL, or a receiver has no public URL.
+            is malformed or given without a URL, a receiver has no public URL, or
+            ``upload_images`` is set without an uploader.
     """
 
     def __init__(
@@ -158,7 +164,12 @@ class Tracker:
         callback_listen: str | tuple[str, int] | None = None,
         backstop: PollSchedule | None = None,
         confirm_window: float = 0.5,
+        uploader: Uploader | None = None,
+        upload_images: bool | None = None,
     ) -> None:
+        if upload_images and uploader is None and client.uploader is None:
+            raise ConfigurationError("upload_images=True needs an uploader")
+        self._uploader = uploader
         if isinstance(providers, FailoverPolicy):
             self.policy = providers
         else:
@@ -212,6 +223,8 @@ class Tracker:
             refusal_rounds=refusal_rounds,
             journal=readable,
             refetch=self._refetch if self.download_dir is not None else None,
+            uploader=uploader,
+            upload_images=upload_images,
         )
         self._poll = PollStage(
             self._table,
@@ -296,6 +309,10 @@ class Tracker:
                     self._started_server = False
                     with anyio.CancelScope(shield=True):
                         await self._server.close()
+                uploader: object = self._uploader  # a plain callable has nothing to close
+                if isinstance(uploader, SupportsAclose):
+                    with anyio.CancelScope(shield=True):
+                        await uploader.aclose()
         return result
 
     async def wait_idle(self) -> None:
