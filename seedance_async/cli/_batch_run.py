@@ -74,6 +74,7 @@ from seedance_async.telemetry import (
 from seedance_async.tracker._callbacks import CallbackSummary
 from seedance_async.tracker._spend import SpendCap
 from seedance_async.tracker._tracker import Tracker
+from seedance_async.upload._protocol import Uploader
 
 __all__ = [
     "EXIT_CAPPED",
@@ -205,6 +206,8 @@ class RunPlan:
         callback_url: the public URL that reaches it (default ``http://HOST:PORT``).
         backstop: poll timing of tasks sent with a callback URL.
         confirm_window: seconds to gather callbacks before confirming them together.
+        uploader: stores local media for URLs (``--upload``); None: inline only.
+        upload_images: send local images through ``uploader`` (``--upload-images``).
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -230,6 +233,8 @@ class RunPlan:
     callback_url: str | None = None
     backstop: PollSchedule = attrs.field(factory=PollSchedule.backstop)
     confirm_window: float = 0.5
+    uploader: Uploader | None = None
+    upload_images: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -586,7 +591,13 @@ class _Run:
     ) -> None:
         installed = self._install_signals()
         try:
-            async with Client(configs, events=hub, probe_media=self.plan.probe_media) as client:
+            async with Client(
+                configs,
+                events=hub,
+                probe_media=self.plan.probe_media,
+                uploader=self.plan.uploader,
+                upload_images=self.plan.upload_images,
+            ) as client:
                 for alias, ids in self.owned.items():
                     if alias in client.configs:
                         client.provider(alias).remember(ids)

@@ -43,6 +43,7 @@ from seedance_async.spec._cost import PriceTable, load_price_table, price_table
 from seedance_async.spec._task import ProviderChecker, VideoTask
 from seedance_async.telemetry import JsonFormatter
 from seedance_async.tracker._spend import cap_currency
+from seedance_async.upload._s3 import S3Uploader
 
 __all__ = ["EXIT_CODES_HELP", "register"]
 
@@ -140,6 +141,17 @@ def _command_line(args: argparse.Namespace) -> str:
     ):
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    for flag, text in (
+        ("--upload", args.upload),
+        ("--upload-endpoint", args.upload_endpoint),
+        ("--upload-region", args.upload_region),
+    ):
+        if text is not None:
+            words += [flag, text]
+    if args.upload_expires is not None:
+        words += ["--upload-expires", f"{args.upload_expires:g}"]
+    if args.upload_images:
+        words.append("--upload-images")
     for flag, on in (("--append", args.append), ("--allow-unpriced", args.allow_unpriced)):
         if on:
             words.append(flag)
@@ -192,6 +204,26 @@ def _port(text: str) -> int:
     return port
 
 
+def _uploader(args: argparse.Namespace) -> S3Uploader | None:
+    """The ``--upload`` store (no connection is made here: ``--dry-run`` stores nothing).
+
+    Raises:
+        ConfigurationError: a bad URL, a missing s3 extra, or upload options without one.
+    """
+    if args.upload is None:
+        if args.upload_images or args.upload_endpoint or args.upload_region:
+            raise ConfigurationError("--upload-* options need --upload s3://BUCKET[/PREFIX]")
+        return None
+    if args.redis is not None or args.batch is not None:
+        raise ConfigurationError("--upload is not supported with --redis/--batch yet")
+    return S3Uploader.from_url(
+        args.upload,
+        endpoint_url=args.upload_endpoint,
+        region=args.upload_region,
+        expires_in=args.upload_expires,
+    )
+
+
 def _report_batch(batch: Batch) -> None:
     for problem in batch.problems:
         print(problem, file=sys.stderr)
@@ -210,6 +242,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         failover = _failover(args.provider, catalog)
         adapters = _adapters(failover, catalog)
         check_callback_args(args)
+        uploader = _uploader(args)
     except ConfigurationError as exc:
         return fail("run", str(exc))
     try:
@@ -277,6 +310,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         metrics_host=args.metrics_host,
         log_events=args.log_json,
         probe_media=args.probe_media,
+        uploader=uploader,
+        upload_images=args.upload_images,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
@@ -352,7 +387,8 @@ def _add_run(sub: _Sub) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="validate and print the estimated cost per provider and model; submit nothing",
+        help="validate and print the estimated cost per provider and model; submit and"
+        " upload nothing",
     )
     p.add_argument(
         "--probe-media",
@@ -392,6 +428,33 @@ def _add_run(sub: _Sub) -> None:
         "--prices",
         metavar="FILE",
         help="your prices in TOML ([prices.<alias>] tables), laid over the shipped list",
+    )
+    p.add_argument(
+        "--upload",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="store local media there and send presigned URLs (needs the s3 extra; credentials"
+        " from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws); objects are keyed by content,"
+        " so a re-run stores nothing twice",
+    )
+    p.add_argument(
+        "--upload-endpoint",
+        metavar="URL",
+        help="an S3-compatible endpoint, e.g. MinIO's (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+    p.add_argument(
+        "--upload-region", metavar="NAME", help="the bucket's region (default: $AWS_REGION)"
+    )
+    p.add_argument(
+        "--upload-expires",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="presigned URL lifetime (default: each task's deadline, else 48 h, plus an hour;"
+        " at most 7 days)",
+    )
+    p.add_argument(
+        "--upload-images",
+        action="store_true",
+        help="send local images through --upload too, instead of inline base64",
     )
     p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
     p.add_argument(
