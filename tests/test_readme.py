@@ -4,8 +4,9 @@ Each ```python block is saved to a file of its own and run the way a reader woul
 ``python example.py``, or ``python -m pytest test_example.py`` with pytest's defaults when
 the block is a test module. What the examples expect from their surroundings is what a user
 has: a ``providers.toml`` (the simulator's aliases, plus the ``ark-main`` and ``ark-backup``
-the failover example names), an image ``corgi.png``, and keys and base URLs in environment
-variables. No block is skipped: a block that is not meant to run is not tagged ``python``.
+the failover example names), an image ``corgi.png``, keys and base URLs in environment
+variables, and an S3 store for the uploader example (moto's server, with the bucket the
+example names, reached through the standard ``AWS_*`` variables). No block is skipped: a block that is not meant to run is not tagged ``python``.
 
 A ```text block right after a Python block (nothing but blank lines between) is that
 block's expected standard output, compared exactly. A ```toml block whose first line names a
@@ -28,6 +29,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import attrs
 import pytest
 from anyio.from_thread import start_blocking_portal
@@ -35,7 +37,9 @@ from anyio.from_thread import start_blocking_portal
 from seedance_async.config import parse_provider_config
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Simulator
 from seedance_async.simulator._server import config_toml
+from seedance_async.upload import Upload
 from tests import imagedata
+from tests.s3server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server, moto_server
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[\w+-]*)\s*$")
@@ -69,6 +73,7 @@ _ARK_KEY = "sk-readme-ark"
 _ARK_MAIN_KEY = "sk-readme-ark-main"
 _ARK_BACKUP_KEY = "sk-readme-ark-backup"
 _UNIFIED_KEY = "sk-readme-unified"
+_BUCKET = "seedance-media"  # the uploader example's
 
 
 @attrs.frozen
@@ -191,6 +196,14 @@ def simulator() -> Iterator[Simulator]:
         yield sim
 
 
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    """An S3-compatible store with the uploader example's bucket."""
+    with moto_server() as server:
+        anyio.run(server.create_bucket, _BUCKET)
+        yield server
+
+
 def _workdir(sim: Simulator, where: Path, block: Block) -> Path:
     """A folder with what a reader of the README has: a provider config and an image."""
     config = sim.provider_config()
@@ -204,7 +217,7 @@ def _workdir(sim: Simulator, where: Path, block: Block) -> Path:
     return where
 
 
-def _environment(sim: Simulator, guard: Path) -> dict[str, str]:
+def _environment(sim: Simulator, s3: S3Server, guard: Path) -> dict[str, str]:
     (guard / "sitecustomize.py").write_text(_LOOPBACK_ONLY, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     env |= {
@@ -215,6 +228,14 @@ def _environment(sim: Simulator, guard: Path) -> dict[str, str]:
         "ARK_BACKUP_API_KEY": _ARK_BACKUP_KEY,
         "ARK_BASE_URL": sim.base_url("ark"),
         "UNIFIED_API_KEY": _UNIFIED_KEY,
+        "AWS_ENDPOINT_URL": s3.endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_REGION": REGION,
+        # Never ~/.aws nor the instance metadata service: only what is set here.
+        "AWS_CONFIG_FILE": str(guard / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(guard / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     return env
@@ -234,10 +255,10 @@ def _command(block: Block, folder: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(
-    simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
+    simulator: Simulator, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[int, subprocess.CompletedProcess[str]]:
     """Every Python block run at once, each in its own folder: line → finished process."""
-    env = _environment(simulator, tmp_path_factory.mktemp("guard"))
+    env = _environment(simulator, s3, tmp_path_factory.mktemp("guard"))
     started: dict[int, tuple[subprocess.Popen[str], list[str]]] = {}
     for block in PYTHON_BLOCKS:
         folder = _workdir(simulator, tmp_path_factory.mktemp(f"readme_{block.line}"), block)
@@ -280,3 +301,14 @@ def test_python_example_runs_as_written(
         assert not _FAILURE_WORDS.search(run.stdout), report
     if not block.is_test_module:
         assert not run.stderr, report  # warnings are errors here (-W error)
+
+
+def test_the_uploader_example_stored_the_image_once_under_its_hash(
+    runs: dict[int, subprocess.CompletedProcess[str]], s3: S3Server
+) -> None:
+    """The S3 example really went through the store: corgi.png, keyed by its sha256."""
+    (example,) = [b for b in PYTHON_BLOCKS if "S3Uploader(" in b.text]
+    assert runs[example.line].returncode == 0, runs[example.line].stderr
+    image = imagedata.png(640, 480)
+    keys = anyio.run(s3.keys, _BUCKET)
+    assert keys == [f"inputs/{Upload.digest(image)}.png"]
