@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+# moto's recorder appends to ./moto_recording unless told otherwise, and reads the variable
+# once, when moto is imported: it must be set before the import below.
+os.environ.setdefault(
+    "MOTO_RECORDER_FILEPATH", str(Path(tempfile.gettempdir()) / f"moto-recording-{os.getpid()}")
+)
 
 import aiohttp
 import attrs
