@@ -4,7 +4,8 @@ Each ```python block is saved to a file of its own and run the way a reader woul
 ``python example.py``, or ``python -m pytest test_example.py`` with pytest's defaults when
 the block is a test module. What the examples expect from their surroundings is what a user
 has: a ``providers.toml`` (the simulator's aliases, plus the ``ark-main`` and ``ark-backup``
-the failover example names), an image ``corgi.png``, keys and base URLs in environment
+the failover example names), an image ``corgi.png``, a clip ``dance.mp4`` and
+``music.wav``, keys and base URLs in environment
 variables, and an S3 store for the uploader example (moto's server, with the bucket the
 example names, reached through the standard ``AWS_*`` variables). No block is skipped: a block that is not meant to run is not tagged ``python``.
 
@@ -38,7 +39,7 @@ from seedance_async.config import parse_provider_config
 from seedance_async.simulator import DEFAULT_KEY, KEY_ENV, Simulator
 from seedance_async.simulator._server import config_toml
 from seedance_async.upload import Upload
-from tests import imagedata
+from tests import imagedata, mediadata
 from tests.s3server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server, moto_server
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -212,6 +213,8 @@ def _workdir(sim: Simulator, where: Path, block: Block) -> Path:
         config["providers"][alias] = dict(config["providers"]["ark"], key_env=key_env)
     (where / "providers.toml").write_text(config_toml(config), encoding="utf-8")
     (where / "corgi.png").write_bytes(imagedata.png(640, 480))
+    (where / "dance.mp4").write_bytes(mediadata.mp4(seconds=5))
+    (where / "music.wav").write_bytes(mediadata.wav(seconds=4))
     for name, text in block.files:
         (where / name).write_text(text, encoding="utf-8")
     return where
@@ -306,9 +309,13 @@ def test_python_example_runs_as_written(
 def test_the_uploader_example_stored_the_image_once_under_its_hash(
     runs: dict[int, subprocess.CompletedProcess[str]], s3: S3Server
 ) -> None:
-    """The S3 example really went through the store: corgi.png, keyed by its sha256."""
+    """The S3 example really went through the store: its three files, keyed by sha256."""
     (example,) = [b for b in PYTHON_BLOCKS if "S3Uploader(" in b.text]
     assert runs[example.line].returncode == 0, runs[example.line].stderr
-    image = imagedata.png(640, 480)
+    files = {
+        ".png": imagedata.png(640, 480),
+        ".mp4": mediadata.mp4(seconds=5),
+        ".wav": mediadata.wav(seconds=4),
+    }
     keys = anyio.run(s3.keys, _BUCKET)
-    assert keys == [f"inputs/{Upload.digest(image)}.png"]
+    assert keys == sorted(f"inputs/{Upload.digest(data)}{ext}" for ext, data in files.items())

@@ -207,7 +207,7 @@ class RunPlan:
         backstop: poll timing of tasks sent with a callback URL.
         confirm_window: seconds to gather callbacks before confirming them together.
         uploader: stores local media for URLs (``--upload``); None: inline only.
-        upload_images: send local images through ``uploader`` (``--upload-images``).
+        upload_all: send local images and audio through ``uploader`` too (``--upload-all``).
     """
 
     catalog: Mapping[str, ProviderConfig]
@@ -234,7 +234,7 @@ class RunPlan:
     backstop: PollSchedule = attrs.field(factory=PollSchedule.backstop)
     confirm_window: float = 0.5
     uploader: Uploader | None = None
-    upload_images: bool = False
+    upload_all: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -596,7 +596,7 @@ class _Run:
                 events=hub,
                 probe_media=self.plan.probe_media,
                 uploader=self.plan.uploader,
-                upload_images=self.plan.upload_images,
+                upload_all=self.plan.upload_all,
             ) as client:
                 for alias, ids in self.owned.items():
                     if alias in client.configs:

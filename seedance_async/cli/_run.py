@@ -34,11 +34,12 @@ from seedance_async.cli._journal_cmds import (
     provider_catalog,
     register_journal_commands,
 )
+from seedance_async.client._uploading import as_uploaded, missing_uploader, to_upload
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig
 from seedance_async.core._errors import BatchMismatch, ConfigurationError, JournalError, Violation
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
-from seedance_async.providers import create_adapter
+from seedance_async.providers import ProviderAdapter, create_adapter
 from seedance_async.spec._cost import PriceTable, load_price_table, price_table
 from seedance_async.spec._task import ProviderChecker, VideoTask
 from seedance_async.telemetry import JsonFormatter
@@ -93,25 +94,41 @@ def _failover(text: str, catalog: Mapping[str, ProviderConfig]) -> tuple[str, ..
 
 
 class _AliasChecker:
-    """An alias's rules as the client applies them: the models it serves, then its adapter."""
+    """An alias's rules as the client applies them: the models it serves, then its adapter,
+    which judges the task as it will be sent (local media the uploader stores as URLs)."""
 
-    def __init__(self, config: ProviderConfig, adapter: ProviderChecker) -> None:
+    def __init__(
+        self, config: ProviderConfig, adapter: ProviderAdapter, *, uploading: bool, upload_all: bool
+    ) -> None:
         self._config = config
         self._adapter = adapter
+        self._uploading = uploading
+        self._upload_all = upload_all
 
     def check(self, task: VideoTask) -> list[Violation]:
-        return self._config.model_violations(task.model) or self._adapter.check(task)
+        wrong = self._config.model_violations(task.model)
+        if wrong:
+            return wrong
+        caps = self._adapter.capabilities
+        targets = to_upload(task, caps, upload_all=self._uploading and self._upload_all)
+        unsent = [] if self._uploading else missing_uploader(targets)
+        return unsent + self._adapter.check(as_uploaded(task, targets))
 
 
 def _adapters(
-    aliases: tuple[str, ...], catalog: Mapping[str, ProviderConfig]
+    aliases: tuple[str, ...],
+    catalog: Mapping[str, ProviderConfig],
+    *,
+    uploading: bool = False,
+    upload_all: bool = False,
 ) -> dict[str, ProviderChecker]:
     out: dict[str, ProviderChecker] = {}
     for alias in aliases:
         config = catalog[alias]
         options = dict(config.options)
         options.setdefault("name", alias)  # as the client builds it
-        out[alias] = _AliasChecker(config, create_adapter(config.adapter, **options))
+        adapter = create_adapter(config.adapter, **options)
+        out[alias] = _AliasChecker(config, adapter, uploading=uploading, upload_all=upload_all)
     return out
 
 
@@ -150,8 +167,8 @@ def _command_line(args: argparse.Namespace) -> str:
             words += [flag, text]
     if args.upload_expires is not None:
         words += ["--upload-expires", f"{args.upload_expires:g}"]
-    if args.upload_images:
-        words.append("--upload-images")
+    if args.upload_all:
+        words.append("--upload-all")
     for flag, on in (("--append", args.append), ("--allow-unpriced", args.allow_unpriced)):
         if on:
             words.append(flag)
@@ -211,7 +228,7 @@ def _uploader(args: argparse.Namespace) -> S3Uploader | None:
         ConfigurationError: a bad URL, a missing s3 extra, or upload options without one.
     """
     if args.upload is None:
-        if args.upload_images or args.upload_endpoint or args.upload_region:
+        if args.upload_all or args.upload_endpoint or args.upload_region:
             raise ConfigurationError("--upload-* options need --upload s3://BUCKET[/PREFIX]")
         return None
     if args.redis is not None or args.batch is not None:
@@ -240,9 +257,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         catalog = provider_catalog(args)
         failover = _failover(args.provider, catalog)
-        adapters = _adapters(failover, catalog)
         check_callback_args(args)
         uploader = _uploader(args)
+        adapters = _adapters(
+            failover, catalog, uploading=uploader is not None, upload_all=args.upload_all
+        )
     except ConfigurationError as exc:
         return fail("run", str(exc))
     try:
@@ -311,7 +330,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log_events=args.log_json,
         probe_media=args.probe_media,
         uploader=uploader,
-        upload_images=args.upload_images,
+        upload_all=args.upload_all,
     )
     try:
         report = anyio.run(run_batch, plan, batch.lines)
@@ -452,9 +471,10 @@ def _add_run(sub: _Sub) -> None:
         " at most 7 days)",
     )
     p.add_argument(
-        "--upload-images",
+        "--upload-all",
         action="store_true",
-        help="send local images through --upload too, instead of inline base64",
+        help="send local images and audio through --upload too, instead of inline base64"
+        " (local videos always go through it)",
     )
     p.add_argument("--strict", action="store_true", help="submit nothing when any line is invalid")
     p.add_argument(

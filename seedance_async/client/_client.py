@@ -25,7 +25,14 @@ from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
 from seedance_async.client._finalize import check_draft, final_spec
 from seedance_async.client._loading import load_local_images
-from seedance_async.client._uploading import needs_upload, upload_media, url_lifetime
+from seedance_async.client._uploading import (
+    Target,
+    as_uploaded,
+    missing_uploader,
+    to_upload,
+    upload_media,
+    url_lifetime,
+)
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._clock import Clock, SystemClock
 from seedance_async.core._errors import (
@@ -44,7 +51,7 @@ from seedance_async.spec._codec import task_hash
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._media_files import check_probed_media, remote_media
 from seedance_async.spec._status import TaskStatus
-from seedance_async.spec._task import VideoTask, validate
+from seedance_async.spec._task import ProviderChecker, VideoTask, validate
 from seedance_async.spec._vocab import OutputFormatName, Resolution
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport
 from seedance_async.transport._download import DOWNLOAD_RETRY, DownloadResult, download
@@ -116,6 +123,17 @@ def _budget_for(config: ProviderConfig, scope: str, clock: Clock) -> BudgetLike:
     )
 
 
+def _violations(sent: VideoTask, task: VideoTask, provider: ProviderChecker) -> list[Violation]:
+    """The provider's violations of ``sent`` and the file violations of ``task``."""
+    out: list[Violation] = []
+    for spec, checker, files in ((sent, provider, False), (task, None, True)):
+        try:
+            validate(spec, provider=checker, check_files=files)
+        except InvalidTaskSpec as exc:
+            out += exc.violations
+    return out
+
+
 class Client:
     """Talks to one or more provider aliases.
 
@@ -138,13 +156,14 @@ class Client:
             model's media rules (too long, too small, not a clip, a 4xx URL). A URL that
             cannot be read for another reason (timeout, 5xx) is left to the provider.
         uploader: stores local media for a URL (``seedance_async.upload``): any async
-            callable ``(Upload) -> str``, e.g. an ``S3Uploader``. The client closes it (when
-            it has ``aclose``) with itself.
-        upload_images: send local and in-memory images as the uploader's URLs instead of
-            inline base64 data URLs (the default).
+            callable ``(Upload) -> str``, e.g. an ``S3Uploader``. Local reference videos
+            need one (no provider takes them inline), and so do images or audio a provider
+            cannot take inline. The client closes it (when it has ``aclose``) with itself.
+        upload_all: send local and in-memory images and audio as the uploader's URLs too,
+            instead of inline base64 data URLs (the default where the provider takes them).
 
     Raises:
-        ConfigurationError: ``upload_images`` without an uploader; on entering, a missing
+        ConfigurationError: ``upload_all`` without an uploader; on entering, a missing
             key or an unknown adapter.
     """
 
@@ -162,10 +181,10 @@ class Client:
         budget_factory: BudgetFactory | None = None,
         probe_media: bool = False,
         uploader: Uploader | None = None,
-        upload_images: bool = False,
+        upload_all: bool = False,
     ) -> None:
-        if upload_images and uploader is None:
-            raise ConfigurationError("upload_images=True needs an uploader")
+        if upload_all and uploader is None:
+            raise ConfigurationError("upload_all=True needs an uploader")
         configs = list(providers.values()) if isinstance(providers, Mapping) else list(providers)
         if not configs:
             raise ConfigurationError("a client needs at least one provider")
@@ -188,7 +207,7 @@ class Client:
         self._finals: dict[tuple[str, str], TaskHandle] = {}
         self._finals_lock = anyio.Lock()
         self.uploader = uploader
-        self.upload_images = upload_images
+        self.upload_all = upload_all
 
     def __repr__(self) -> str:
         return f"Client(providers={list(self.configs)!r})"
@@ -282,49 +301,81 @@ class Client:
         *,
         deadline: float | None = None,
         uploader: Uploader | None = None,
-        upload_images: bool | None = None,
+        upload_all: bool | None = None,
     ) -> VideoTask:
         """Check a spec against ``alias`` and its local files (and, with ``probe_media``, its
         remote reference clips), then store or load its media.
 
-        Media that go through the uploader become URLs; other local images and audio are
-        read, to be sent inline.
+        Local reference videos always go through the uploader (no provider takes them
+        inline), and so do images and audio where the provider cannot take them inline, or
+        all of them with ``upload_all``; they are sent as the uploader's URLs. Other local
+        images and audio are read, to be sent inline. Nothing is stored before every rule
+        has passed.
 
         Args:
             task: the spec.
             alias: the provider it is for.
             deadline: seconds the task may take from now; uploaded URLs outlive it (without
                 one, the provider's expiry of a queued task).
-            uploader / upload_images: override the client's for this task.
+            uploader / upload_all: override the client's for this task.
 
         Raises:
-            InvalidTaskSpec: listing every provider, file and probed violation.
+            InvalidTaskSpec: listing every provider, file and probed violation, and every
+                local file that needs an uploader when none is configured.
             UploadError: a file could not be stored; nothing was sent.
         """
         provider = self.provider(alias)
-        store = uploader or self.uploader
-        images = self.upload_images if upload_images is None else upload_images
-        uploading = store is not None and needs_upload(task, images=images)
-        found: list[Violation] = []
-        if task.has_local_files or uploading:
-            # Header reads are blocking disk I/O: keep them off the event loop.
-            try:
-                await anyio.to_thread.run_sync(lambda: validate(task, provider=provider))
-            except InvalidTaskSpec as exc:
-                found += exc.violations
+        store, targets = self._uploads(task, provider, uploader, upload_all)
+        found: list[Violation] = [] if store is not None else missing_uploader(targets)
+        if task.has_local_files or targets:
+            # The provider judges the task as it will be sent, uploaded media as URLs; the
+            # files themselves are checked where they are. Header reads are blocking disk
+            # I/O: keep them off the event loop.
+            sent = as_uploaded(task, targets)
+            found += await anyio.to_thread.run_sync(_violations, sent, task, provider)
         if self.probe_media and remote_media(task):
             found += await self._probe(task)
         if found:
             # The probe re-counts the totals with the remote clips in: keep its figure.
             unique = {(v.field, v.rule): v for v in found}
             raise InvalidTaskSpec(list(unique.values()))
-        if uploading:
+        if targets:
             assert store is not None
             lifetime = url_lifetime(task, deadline)
-            task = await upload_media(task, store, valid_for=lifetime, images=images)
+            task = await upload_media(task, targets, store, valid_for=lifetime)
         if task.has_local_files:
             return await load_local_images(task)
         return task  # provider rules are checked when the request is built
+
+    def check(
+        self,
+        task: VideoTask,
+        alias: str,
+        *,
+        uploader: Uploader | None = None,
+        upload_all: bool | None = None,
+    ) -> list[Violation]:
+        """Violations of ``alias``'s rules by ``task`` as it would be sent (no file is read).
+
+        Local media the uploader would store are judged as the URLs they become; a local
+        file that must be sent as a URL while no uploader is configured is a violation.
+        """
+        provider = self.provider(alias)
+        store, targets = self._uploads(task, provider, uploader, upload_all)
+        missing = [] if store is not None else missing_uploader(targets)
+        return missing + provider.check(as_uploaded(task, targets))
+
+    def _uploads(
+        self,
+        task: VideoTask,
+        provider: ProviderClient,
+        uploader: Uploader | None,
+        upload_all: bool | None,
+    ) -> tuple[Uploader | None, list[Target]]:
+        """The uploader that applies, and the media of ``task`` that must become URLs."""
+        store = uploader or self.uploader
+        everything = store is not None and (self.upload_all if upload_all is None else upload_all)
+        return store, to_upload(task, provider.adapter.capabilities, upload_all=everything)
 
     async def _probe(self, task: VideoTask) -> list[Violation]:
         if self._download_session is None:

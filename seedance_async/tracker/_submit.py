@@ -97,7 +97,7 @@ class SubmitStage:
         schedule: its ``min_interval`` and ``max_interval`` pace the refusal rounds.
         refusal_rounds: how many times a task every provider refused for now is offered again.
         journal: the table's journal when it can be read back: new keys are looked up first.
-        uploader / upload_images: override the client's for these tasks.
+        uploader / upload_all: override the client's for these tasks.
     """
 
     def __init__(
@@ -110,12 +110,12 @@ class SubmitStage:
         journal: ReadableJournal | None = None,
         refetch: Callable[[TrackedTask, TaskResult], None] | None = None,
         uploader: Uploader | None = None,
-        upload_images: bool | None = None,
+        upload_all: bool | None = None,
     ) -> None:
         self._table = table
         self._refetch = refetch
         self._uploader = uploader
-        self._upload_images = upload_images
+        self._upload_all = upload_all
         self._client = client
         self._journal = journal
         self._clock = client.clock
@@ -288,7 +288,7 @@ class SubmitStage:
                     alias,
                     deadline=left,
                     uploader=self._uploader,
-                    upload_images=self._upload_images,
+                    upload_all=self._upload_all,
                 )
         except (InvalidTaskSpec, UploadError, OSError) as exc:
             # Local files are the same for every provider: no point in failing over.

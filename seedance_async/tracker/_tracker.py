@@ -132,14 +132,14 @@ class Tracker:
             (or one list call per group).
         uploader: stores these tasks' local media for URLs (default: the client's); its
             URLs outlive each task's deadline.
-        upload_images: send local images through the uploader instead of inline (default:
-            the client's setting).
+        upload_all: send local images and audio through the uploader too, instead of
+            inline (default: the client's setting).
 
     Raises:
         ConfigurationError: the failover list names an alias the client does not have, an
             amount cap's currency cannot be told from the price table, ``callback_listen``
             is malformed or given without a URL, a receiver has no public URL, or
-            ``upload_images`` is set without an uploader.
+            ``upload_all`` is set without an uploader.
     """
 
     def __init__(
@@ -165,11 +165,12 @@ class Tracker:
         backstop: PollSchedule | None = None,
         confirm_window: float = 0.5,
         uploader: Uploader | None = None,
-        upload_images: bool | None = None,
+        upload_all: bool | None = None,
     ) -> None:
-        if upload_images and uploader is None and client.uploader is None:
-            raise ConfigurationError("upload_images=True needs an uploader")
+        if upload_all and uploader is None and client.uploader is None:
+            raise ConfigurationError("upload_all=True needs an uploader")
         self._uploader = uploader
+        self._upload_all = upload_all
         if isinstance(providers, FailoverPolicy):
             self.policy = providers
         else:
@@ -224,7 +225,7 @@ class Tracker:
             journal=readable,
             refetch=self._refetch if self.download_dir is not None else None,
             uploader=uploader,
-            upload_images=upload_images,
+            upload_all=upload_all,
         )
         self._poll = PollStage(
             self._table,
@@ -351,7 +352,9 @@ class Tracker:
         """(aliases that serve the model and accept the spec, reasons of those that do not)."""
         ok, reasons = [], []
         for alias in self.policy.providers:
-            violations = self.client.provider(alias).check(task)
+            violations = self.client.check(
+                task, alias, uploader=self._uploader, upload_all=self._upload_all
+            )
             if violations:
                 reasons.append(f"{alias}: " + "; ".join(str(v) for v in violations))
             else:

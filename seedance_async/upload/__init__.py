@@ -1,8 +1,8 @@
 """Local media to URLs: the :class:`Uploader` protocol and an S3 implementation.
 
-Providers fetch reference media by URL. Local images go inline as base64 data URLs by
-default; with an uploader configured (``Client(uploader=..., upload_images=True)``) they are
-stored and sent as URLs instead. Any ``async def store(upload: Upload) -> str`` is an
+Providers fetch reference media by URL. Local reference videos need an uploader (no provider
+takes them inline); local images and audio go inline as base64 data URLs where the provider
+takes them, or through the uploader with ``Client(uploader=..., upload_all=True)``. Any ``async def store(upload: Upload) -> str`` is an
 uploader; :class:`S3Uploader` (the ``s3`` extra) stores in S3 or an S3-compatible store.
 """
 

@@ -37,6 +37,7 @@ _EXTENSIONS = {
     "audio/wav": ".wav",
     "audio/x-wav": ".wav",
     "audio/mpeg": ".mp3",
+    "audio/mp4": ".m4a",
 }
 
 
