@@ -101,9 +101,10 @@ def test_a_local_video_needs_an_uploader(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert (
-        "t.jsonl:1: $.videos[0]: ark: provider ark takes reference videos as http(s) URLs"
-        in done.stderr
+        "t.jsonl:1: $.videos[0]: ark: a local video is sent as a URL here, which needs an"
+        " uploader" in done.stderr
     )
+    assert "run --upload s3://BUCKET/PREFIX" in done.stderr
 
 
 def test_the_model_catalog_overlay_reaches_the_cli(
