@@ -20,7 +20,6 @@ submit (in-flight bookkeeping, listing, matching, the correlation nonce) is in
 
 from __future__ import annotations
 
-import random as _random
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -32,9 +31,9 @@ from seedance_async.client._ambiguous_submit import (
     SubmitReconciler,
 )
 from seedance_async.client._cancel import CancelOutcome, CancelResult
+from seedance_async.client._context import AliasContext
 from seedance_async.client._paid_submit import PaidSubmitter, SendStamper, task_handle
 from seedance_async.config._provider import ProviderConfig
-from seedance_async.core._clock import Clock
 from seedance_async.core._errors import (
     InvalidTaskSpec,
     ProviderError,
@@ -42,10 +41,9 @@ from seedance_async.core._errors import (
     TaskNotCancellable,
     Violation,
 )
-from seedance_async.core._events import Event, EventHub, EventKind
+from seedance_async.core._events import EventKind
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.limits._key_limits import BudgetLike
-from seedance_async.policy._retry import RetryPolicy
 from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage, resolve_result_urls
 from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._handle import TaskHandle
@@ -62,56 +60,40 @@ class ProviderClient:
     """Talks to one provider alias; safe to share between many concurrent tasks.
 
     Args:
-        config: the alias configuration.
-        adapter: the adapter built from ``config.adapter`` and ``config.options``.
-        transport: sends requests to ``config.base_url`` with the key attached.
-        budget: rate/concurrency budget for this key (may be shared between aliases).
-        retry: retry policy for GETs and provably-unsent submits.
-        clock: time source.
-        events: where retries and rate limits are reported.
-        rng: random source for jitter (seeded in tests).
+        context: the alias: its configuration, adapter, transport, budget, retry policy,
+            clock, event hub and random source.
     """
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        adapter: ProviderAdapter,
-        transport: Transport,
-        budget: BudgetLike,
-        retry: RetryPolicy,
-        clock: Clock,
-        events: EventHub,
-        rng: Callable[[], float] = _random.random,
-    ) -> None:
-        self.config = config
-        self.alias = config.alias
-        self.adapter = adapter
-        self.transport = transport
-        self.budget = budget
-        self.retry = retry
-        self.clock = clock
-        self.events = events
-        self._rng = rng
-        self._reconciler = SubmitReconciler(
-            config,
-            adapter=adapter,
-            list_tasks=self.list_tasks,
-            clock=clock,
-            emit=self._emit,
-            rng=rng,
-        )
-        self._submitter = PaidSubmitter(
-            config,
-            adapter=adapter,
-            transport=transport,
-            budget=budget,
-            retry=retry,
-            clock=clock,
-            emit=self._emit,
-            reconciler=self._reconciler,
-            rng=rng,
-        )
+    def __init__(self, context: AliasContext) -> None:
+        self.context = context
+        self._reconciler = SubmitReconciler(context, list_tasks=self.list_tasks)
+        self._submitter = PaidSubmitter(context, reconciler=self._reconciler)
+
+    # The parts callers reach for (budgets, transports) without spelling out the context.
+    @property
+    def alias(self) -> str:
+        """The alias name."""
+        return self.context.alias
+
+    @property
+    def config(self) -> ProviderConfig:
+        """The alias configuration."""
+        return self.context.config
+
+    @property
+    def adapter(self) -> ProviderAdapter:
+        """The alias's adapter."""
+        return self.context.adapter
+
+    @property
+    def transport(self) -> Transport:
+        """Sends this alias's requests."""
+        return self.context.transport
+
+    @property
+    def budget(self) -> BudgetLike:
+        """The rate/concurrency budget of this alias's key."""
+        return self.context.budget
 
     def __repr__(self) -> str:
         return f"ProviderClient(alias={self.alias!r}, adapter={self.adapter.name!r})"
@@ -130,18 +112,6 @@ class ProviderClient:
 
     # -- generic request cycle ------------------------------------------------------------
 
-    def _emit(self, kind: EventKind, key: str, detail: str, task_id: str | None = None) -> None:
-        self.events.emit(
-            Event(
-                kind=kind,
-                key=key,
-                provider=self.alias,
-                at=self.clock.wall(),
-                task_id=task_id,
-                detail=detail,
-            )
-        )
-
     async def _send_idempotent(
         self, request: HttpRequest, parse: Callable[[HttpResponse], T], *, key: str = ""
     ) -> T:
@@ -153,19 +123,17 @@ class ProviderClient:
             except ProviderError as exc:
                 if isinstance(exc, RateLimited):
                     await self.budget.on_rate_limited(exc, kind="poll")
-                    self._emit(EventKind.RATE_LIMITED, key, exc.code or "429")
-                delay = self.retry.decide(
-                    exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
-                )
+                    self.context.emit(EventKind.RATE_LIMITED, key, exc.code or "429")
+                delay = self.context.retry_delay(exc, attempt, paid=False)
                 if delay is None:
                     raise
-                self._emit(
+                self.context.emit(
                     EventKind.RETRIED,
                     key,
                     f"{type(exc).__name__} on {request.method}; retry in {delay:.2f}s",
                 )
                 attempt += 1
-                await self.clock.sleep(delay)
+                await self.context.clock.sleep(delay)
                 continue
             await self.budget.on_success(kind="poll")
             if request.method == "GET":  # a status or list call (metrics count polls)

@@ -24,12 +24,12 @@ from typing import Protocol
 import anyio
 import attrs
 
+from seedance_async.client._context import AliasContext
 from seedance_async.client._reconcile import reconcile_candidates
-from seedance_async.config._provider import ProviderConfig
-from seedance_async.core._clock import Clock, local_time
+from seedance_async.core._clock import local_time
 from seedance_async.core._errors import OutcomeUnknown, ProviderError
 from seedance_async.core._events import EventKind
-from seedance_async.providers import ListQuery, ProviderAdapter, TaskPage
+from seedance_async.providers import ListQuery, TaskPage
 from seedance_async.spec._catalog import universal_rules
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -110,31 +110,15 @@ class SubmitReconciler:
     that belongs to another spec.
 
     Args:
-        config: the alias configuration.
-        adapter: the alias's adapter (its capabilities say whether it lists tasks).
+        context: the alias (its adapter's capabilities say whether it lists tasks).
         list_tasks: one page of the provider's task list (a retried GET).
-        clock: time source.
-        emit: reports an event as ``(kind, key, detail, task_id)``.
-        rng: random source for the correlation nonce (seeded in tests).
     """
 
     def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        adapter: ProviderAdapter,
-        list_tasks: Callable[[ListQuery], Awaitable[TaskPage]],
-        clock: Clock,
-        emit: Callable[[EventKind, str, str, str | None], None],
-        rng: Callable[[], float],
+        self, context: AliasContext, *, list_tasks: Callable[[ListQuery], Awaitable[TaskPage]]
     ) -> None:
-        self.config = config
-        self.alias = config.alias
-        self.adapter = adapter
+        self._ctx = context
         self._list_tasks = list_tasks
-        self.clock = clock
-        self._emit = emit
-        self._rng = rng
         self._known_ids: set[str] = set()
         self._inflight: dict[int, float] = {}
         self._next_token = 0
@@ -147,15 +131,15 @@ class SubmitReconciler:
 
     def with_correlation_nonce(self, task: VideoTask) -> VideoTask:
         """See :meth:`ProviderClient.with_correlation_nonce` (the public entry point)."""
-        caps = self.adapter.capabilities
+        caps = self._ctx.adapter.capabilities
         if (
-            not self.config.correlation_nonce
+            not self._ctx.config.correlation_nonce
             or not caps.can_list
             or "execution_expires_after" not in caps.fields
             or task.execution_expires_after is not None
         ):
             return task
-        nonce = int(self._rng() * _NONCE_RANGE)
+        nonce = int(self._ctx.rng() * _NONCE_RANGE)
         default = universal_rules().expires_default  # what the provider applies unsent
         return attrs.evolve(task, execution_expires_after=default - nonce)
 
@@ -164,7 +148,7 @@ class SubmitReconciler:
     def begin_inflight(self) -> int:
         """Record a submit about to be sent; returns the token to end it with."""
         self._next_token += 1
-        self._inflight[self._next_token] = self.clock.wall()
+        self._inflight[self._next_token] = self._ctx.clock.wall()
         return self._next_token
 
     async def end_inflight(self, token: int) -> None:
@@ -176,7 +160,7 @@ class SubmitReconciler:
     async def _wait_earlier_submits(self, token: int, before: float) -> None:
         # Ids of submits sent before our answer failed may still be on their way; adopting
         # one of them would give two specs the same task. Bounded by the submit timeout.
-        limit = (self.config.timeouts.total or 120.0) + 5.0
+        limit = (self._ctx.config.timeouts.total or 120.0) + 5.0
         with anyio.move_on_after(limit):
             async with self._settled:
                 while any(
@@ -194,20 +178,20 @@ class SubmitReconciler:
         Raises:
             SubmitOutcomeUnknown: the task may exist and could not be identified.
         """
-        failed_at = self.clock.wall()
+        failed_at = self._ctx.clock.wall()
         # Our answer is lost: no id of ours is on its way any more. Leaving the token in
         # flight would make two ambiguous submits wait for each other until the timeout.
         await self.end_inflight(token)
         try:
-            if self.adapter.capabilities.can_list:
+            if self._ctx.adapter.capabilities.can_list:
                 await self._wait_earlier_submits(token, failed_at)
             return await self.find(task, sent_at=sent_at, cause=type(cause).__name__, key=key)
         except SubmitOutcomeUnknown as unknown:
-            if unknown.not_found and self.config.resubmit_when_not_listed:
+            if unknown.not_found and self._ctx.config.resubmit_when_not_listed:
                 # The list endpoint is authoritative for this key: no matching task exists,
                 # so sending again cannot double-bill (reconcile first, then resubmit:
                 # docs/providers.md §8.1).
-                self._emit(
+                self._ctx.emit(
                     EventKind.RETRIED,
                     key,
                     f"{type(cause).__name__}: no task was created; resubmitting",
@@ -224,14 +208,14 @@ class SubmitReconciler:
         Raises:
             SubmitOutcomeUnknown: no list endpoint, no match, or several matches.
         """
-        if not self.adapter.capabilities.can_list:
+        if not self._ctx.adapter.capabilities.can_list:
             raise SubmitOutcomeUnknown(
-                f"submit outcome unknown ({cause}); {self.alias} has no list endpoint to check",
+                f"submit outcome unknown ({cause}); {self._ctx.alias} has no list endpoint to check",
                 sent_at=sent_at,
                 reason=f"{cause} and no list endpoint to check",
-                provider=self.alias,
+                provider=self._ctx.alias,
             )
-        window = (sent_at - _RECONCILE_SKEW, self.clock.wall() + _RECONCILE_SKEW)
+        window = (sent_at - _RECONCILE_SKEW, self._ctx.clock.wall() + _RECONCILE_SKEW)
         candidates: list[TaskStatus] = []
         complete = True
         proven = True
@@ -242,7 +226,9 @@ class SubmitReconciler:
                 # (their ids are journaled before their answers are acted on), and adopt
                 # nothing another line's unanswered submit could have created.
                 # Another line's answer arrives within a submit timeout of its send.
-                patience = (self.config.timeouts.total or 120.0) + self.config.reconcile_settle
+                patience = (
+                    self._ctx.config.timeouts.total or 120.0
+                ) + self._ctx.config.reconcile_settle
                 candidates, proven = await self.guard(
                     key, task, candidates, sent_at=sent_at, patience=patience
                 )
@@ -250,11 +236,13 @@ class SubmitReconciler:
                 break
             if attempt + 1 < _RECONCILE_TRIES:
                 # A task created a moment ago may not be listed yet.
-                await self.clock.sleep(self.config.reconcile_settle / (_RECONCILE_TRIES - 1))
+                await self._ctx.clock.sleep(
+                    self._ctx.config.reconcile_settle / (_RECONCILE_TRIES - 1)
+                )
         if len(candidates) == 1 and proven:
             found = candidates[0]
             self._known_ids.add(found.task_id)
-            self._emit(EventKind.RECONCILED, key, f"adopted after {cause}", found.task_id)
+            self._ctx.emit(EventKind.RECONCILED, key, f"adopted after {cause}", found.task_id)
             return found
         ids = tuple(c.task_id for c in candidates)
         if not proven:
@@ -272,7 +260,7 @@ class SubmitReconciler:
             sent_at=sent_at,
             candidates=ids,
             reason=f"{cause}; {reason}",
-            provider=self.alias,
+            provider=self._ctx.alias,
             # "Not created" only counts when the scan covered the whole send window.
             not_found=not ids and complete,
         )

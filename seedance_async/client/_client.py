@@ -24,6 +24,7 @@ import attrs
 from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
 from seedance_async.client._finalize import check_draft, final_spec
+from seedance_async.client._context import AliasContext
 from seedance_async.client._loading import load_local_images
 from seedance_async.client._uploading import (
     Target,
@@ -232,8 +233,8 @@ class Client:
                 options = dict(config.options)
                 options.setdefault("name", alias)
                 adapter = create_adapter(config.adapter, **options)
-                self._providers[alias] = ProviderClient(
-                    config,
+                context = AliasContext(
+                    config=config,
                     adapter=adapter,
                     transport=self._transport_factory(config, adapter, key),
                     budget=budgets[(config.base_url.split("/")[2], key.fingerprint)],
@@ -242,6 +243,7 @@ class Client:
                     events=self.events,
                     rng=self._rng.random,
                 )
+                self._providers[alias] = ProviderClient(context)
         except BaseException:
             await self.aclose()
             raise

@@ -13,12 +13,11 @@ adopts the task the submit created or raises
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from seedance_async.client._ambiguous_submit import SubmitReconciler
+from seedance_async.client._context import AliasContext
 from seedance_async.config._provider import ProviderConfig
-from seedance_async.core._clock import Clock
 from seedance_async.core._errors import (
     LeaseLost,
     MalformedResponse,
@@ -31,13 +30,9 @@ from seedance_async.core._errors import (
 from seedance_async.core._events import EventKind
 from seedance_async.core._fence import send_fence_holds
 from seedance_async.core._wire import HttpRequest
-from seedance_async.limits._key_limits import BudgetLike
-from seedance_async.policy._retry import RetryPolicy
-from seedance_async.providers import ProviderAdapter
 from seedance_async.spec._handle import TaskHandle
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
-from seedance_async.transport._aiohttp import Transport
 
 __all__ = ["PaidSubmitter", "SendStamper", "task_handle"]
 
@@ -79,40 +74,13 @@ class PaidSubmitter:
     """Sends submits for one provider alias; shared by all its concurrent submits.
 
     Args:
-        config: the alias configuration.
-        adapter: parses the provider's answer to a submit.
-        transport: sends the request.
-        budget: rate/concurrency budget for this key.
-        retry: retry policy for provably-unsent submits.
-        clock: time source.
-        emit: reports an event as ``(kind, key, detail)``.
+        context: the alias (adapter, transport, budget, retry policy, clock, events).
         reconciler: settles ambiguous submits and tracks the ids in flight.
-        rng: random source for jitter (seeded in tests).
     """
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        adapter: ProviderAdapter,
-        transport: Transport,
-        budget: BudgetLike,
-        retry: RetryPolicy,
-        clock: Clock,
-        emit: Callable[[EventKind, str, str], None],
-        reconciler: SubmitReconciler,
-        rng: Callable[[], float],
-    ) -> None:
-        self.config = config
-        self.alias = config.alias
-        self.adapter = adapter
-        self.transport = transport
-        self.budget = budget
-        self.retry = retry
-        self.clock = clock
-        self._emit = emit
+    def __init__(self, context: AliasContext, *, reconciler: SubmitReconciler) -> None:
+        self._ctx = context
         self._reconciler = reconciler
-        self._rng = rng
 
     async def submit(
         self,
@@ -138,9 +106,9 @@ class PaidSubmitter:
         attempt = stale = 0
         stamped = False
         while True:
-            await self.budget.before_submit()
+            await self._ctx.budget.before_submit()
             if stamp is not None and not stamped:
-                await stamp.sending(self.clock.wall())
+                await stamp.sending(self._ctx.clock.wall())
                 stamped = True
             # The last word before the request goes out (no await from here to the
             # transport): a worker paused since its token may have lost the task. Then it
@@ -151,31 +119,25 @@ class PaidSubmitter:
                     raise LeaseLost(f"{key!r}: no lease that lasts from a token to its send")
                 continue
             token = self._reconciler.begin_inflight()
-            sent_at = self.clock.wall()
+            sent_at = self._ctx.clock.wall()
             try:
-                accepted = self.adapter.parse_submit(await self.transport.send(request))
+                accepted = self._ctx.adapter.parse_submit(await self._ctx.transport.send(request))
             except RequestNotSent as exc:
                 await self._reconciler.end_inflight(token)
-                delay = self.retry.decide(
-                    exc, attempt, paid=True, now_wall=self.clock.wall(), random=self._rng
-                )
+                delay = self._ctx.retry_delay(exc, attempt, paid=True)
                 if delay is None:
                     raise
             except RateLimited as exc:
                 await self._reconciler.end_inflight(token)
-                await self.budget.on_rate_limited(exc, kind="submit")
-                self._emit(EventKind.RATE_LIMITED, key, exc.code or "429")
-                delay = self.retry.decide(
-                    exc, attempt, paid=True, now_wall=self.clock.wall(), random=self._rng
-                )
+                await self._ctx.budget.on_rate_limited(exc, kind="submit")
+                self._ctx.emit(EventKind.RATE_LIMITED, key, exc.code or "429")
+                delay = self._ctx.retry_delay(exc, attempt, paid=True)
                 if delay is None:
                     raise
             except ProviderUnavailable as exc:
-                if self.config.paid_5xx_safe:
+                if self._ctx.config.paid_5xx_safe:
                     await self._reconciler.end_inflight(token)
-                    delay = self.retry.decide(
-                        exc, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
-                    )
+                    delay = self._ctx.retry_delay(exc, attempt, paid=False)
                     if delay is None:
                         raise
                 else:
@@ -195,10 +157,10 @@ class PaidSubmitter:
             else:
                 self._reconciler.remember([accepted.task_id])
                 await self._reconciler.end_inflight(token)
-                await self.budget.on_success(kind="submit")
-                handle = task_handle(self.config, task, accepted.task_id, sent_at, spec_hash)
+                await self._ctx.budget.on_success(kind="submit")
+                handle = task_handle(self._ctx.config, task, accepted.task_id, sent_at, spec_hash)
                 return handle, accepted.status
-            self._emit(EventKind.RETRIED, key, f"submit not accepted; retry in {delay:.2f}s")
+            self._ctx.emit(EventKind.RETRIED, key, f"submit not accepted; retry in {delay:.2f}s")
             attempt += 1
             if stamped:
                 assert stamp is not None
@@ -206,7 +168,7 @@ class PaidSubmitter:
                 # leaves an intent that is safe to submit again.
                 await stamp.not_sent(f"not accepted; retry in {delay:.2f}s")
                 stamped = False
-            await self.clock.sleep(delay)
+            await self._ctx.clock.sleep(delay)
 
     async def _adopt(
         self,
@@ -223,18 +185,16 @@ class PaidSubmitter:
         )
         if found is None:
             return None
-        return task_handle(self.config, task, found.task_id, sent_at, spec_hash), found
+        return task_handle(self._ctx.config, task, found.task_id, sent_at, spec_hash), found
 
     def _retry_not_created(self, cause: ProviderError, attempt: int, sent_at: float) -> float:
         """Delay before resending a submit that listing proved was not created."""
-        delay = self.retry.decide(
-            cause, attempt, paid=False, now_wall=self.clock.wall(), random=self._rng
-        )
+        delay = self._ctx.retry_delay(cause, attempt, paid=False)
         if delay is None:
             # Listing proved nothing was created: this is a refusal, not an unknown outcome,
             # so the caller may take the task to another provider.
             raise ProviderUnavailable(
                 f"submit not accepted after {attempt + 1} attempts (listing showed no task was created)",
-                provider=self.alias,
+                provider=self._ctx.alias,
             ) from cause
         return delay
