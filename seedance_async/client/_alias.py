@@ -137,7 +137,7 @@ class ProviderClient:
                 continue
             await self.budget.on_success(kind="poll")
             if request.method == "GET":  # a status or list call (metrics count polls)
-                self._emit(EventKind.POLLED, key, "")
+                self.context.emit(EventKind.POLLED, key, "")
             return result
 
     # -- status, list, cancel ---------------------------------------------------------------
