@@ -9,7 +9,8 @@ from __future__ import annotations
 from seedance_async.core._errors import MalformedResponse, ProviderError, Violation
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.providers import ListQuery, ProviderCapabilities, SubmitAccepted, TaskPage
-from seedance_async.providers._common import check_capabilities, classify_error
+from seedance_async.providers._checks import check_capabilities
+from seedance_async.providers._error_map import classify_error
 from seedance_async.providers._json import parse_json
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask

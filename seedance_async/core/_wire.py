@@ -8,14 +8,17 @@ tested with plain data.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Self
 
 import attrs
 
 from seedance_async.core._errors import MalformedResponse
 
-__all__ = ["HttpRequest", "HttpResponse", "JsonValue", "Method"]
+__all__ = ["HttpRequest", "HttpResponse", "JsonValue", "Method", "parse_retry_after"]
 
 Method = Literal["GET", "POST", "DELETE", "PUT", "PATCH"]
 JsonValue = Any
@@ -117,3 +120,37 @@ class HttpResponse:
                 status=self.status,
                 snippet=self.text(),
             ) from exc
+
+
+def parse_retry_after(response: HttpResponse) -> tuple[float | None, datetime | None]:
+    """``Retry-After`` (seconds or HTTP date) and ``retry-after-ms`` of an answer.
+
+    Returns:
+        (seconds, None) for a delay, (None, when) for an HTTP date, (None, None) otherwise.
+    """
+    ms = _finite(response.header("retry-after-ms"))
+    if ms is not None:
+        return max(0.0, ms / 1000), None
+    raw = response.header("retry-after")
+    if not raw:
+        return None, None
+    raw = raw.strip()
+    seconds = _finite(raw)
+    if seconds is not None:
+        return max(0.0, seconds), None
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None, None
+    return None, when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _finite(text: str | None) -> float | None:
+    # "inf" or "nan" would make a caller wait forever or not at all: treat them as unreadable.
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from seedance_async.core._errors import ConfigurationError
-from seedance_async.providers._common import resolve_result_urls
+from seedance_async.providers._answers import resolve_result_urls
 from seedance_async.providers._protocol import (
     AdapterFactory,
     ListQuery,

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from seedance_async.config._catalog import wire_facts
-from seedance_async.core._errors import ProviderError, Violation
+from seedance_async.core._errors import ConfigurationError, ProviderError, Violation
 from seedance_async.core._wire import HttpRequest, HttpResponse
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.spec._task import VideoTask
@@ -35,6 +35,8 @@ __all__ = [
     "ProviderCapabilities",
     "SubmitAccepted",
     "TaskPage",
+    "WithoutCancelOrList",
+    "bearer",
 ]
 
 
@@ -185,3 +187,42 @@ class AdapterFactory(Protocol):
     """Builds an adapter from its options (``tasks_path=...``); adapter classes qualify."""
 
     def __call__(self, **options: Any) -> ProviderAdapter: ...
+
+
+def bearer(api_key: str) -> dict[str, str]:
+    """``Authorization: Bearer <key>``, the form every documented provider uses."""
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+class WithoutCancelOrList:
+    """For adapters of providers that document neither a cancel nor a list endpoint.
+
+    ``build_*`` return None, which tells the client there is nothing to send;
+    ``parse_*`` are never reached and say so if they are.
+    """
+
+    name: str
+
+    def build_cancel(self, task_id: str) -> HttpRequest | None:
+        """None: no cancel endpoint is documented."""
+        return None
+
+    def parse_cancel(self, response: HttpResponse, task_id: str) -> None:
+        """Never called, since :meth:`build_cancel` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no cancel endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no cancel endpoint")
+
+    def build_list(self, query: ListQuery) -> HttpRequest | None:
+        """None: no list endpoint is documented."""
+        return None
+
+    def parse_list(self, response: HttpResponse) -> TaskPage:
+        """Never called, since :meth:`build_list` returns None.
+
+        Raises:
+            ConfigurationError: always; this provider has no list endpoint.
+        """
+        raise ConfigurationError(f"provider {self.name} has no list endpoint")

@@ -38,23 +38,17 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._strict_data import strict_converter, structure_strictly
 from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.providers._common import (
-    WithoutCancelOrList,
-    audio_url_of,
-    bearer,
-    check_capabilities,
-    classify_error,
-    image_url_of,
-    merge_extra,
-    request_id_of,
-    state_of,
-    video_url_of,
-)
+from seedance_async.providers._answers import state_of
+from seedance_async.providers._body import audio_url_of, image_url_of, merge_extra, video_url_of
+from seedance_async.providers._checks import check_capabilities
+from seedance_async.providers._error_map import classify_error, request_id_of
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
+    WithoutCancelOrList,
+    bearer,
 )
 from seedance_async.spec._catalog import model_capabilities, normalise_model_id
 from seedance_async.spec._rules import REFERENCE_SCENARIOS, scenario_of

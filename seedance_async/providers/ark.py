@@ -34,18 +34,16 @@ from seedance_async.core._errors import (
     Violation,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.providers._common import (
+from seedance_async.providers._answers import state_of
+from seedance_async.providers._body import (
     audio_url_of,
-    bearer,
-    check_capabilities,
-    classify_error,
     image_url_of,
     merge_extra,
-    model_violations,
-    state_of,
     video_url_of,
     wire_model,
 )
+from seedance_async.providers._checks import check_capabilities, model_violations
+from seedance_async.providers._error_map import classify_error
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
@@ -53,6 +51,7 @@ from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
     TaskPage,
+    bearer,
 )
 from seedance_async.spec._status import EffectiveParams, TaskState, TaskStatus, Usage
 from seedance_async.spec._task import VideoTask

@@ -33,10 +33,10 @@ from seedance_async.core._errors import (
     UnknownStatus,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.providers._common import bearer, classify_error, request_id_of
+from seedance_async.providers._error_map import classify_error, request_id_of
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
-from seedance_async.providers._protocol import SubmitAccepted
+from seedance_async.providers._protocol import SubmitAccepted, bearer
 from seedance_async.providers.ark import (
     DEFAULT_TASKS_PATH,
     ArkAdapter,

@@ -32,19 +32,17 @@ from seedance_async.core._errors import (
     Violation,
 )
 from seedance_async.core._wire import HttpRequest, HttpResponse
-from seedance_async.providers._common import (
-    WithoutCancelOrList,
-    bearer,
-    check_capabilities,
-    classify_error,
-    image_url_of,
-    state_of,
-)
+from seedance_async.providers._answers import state_of
+from seedance_async.providers._body import image_url_of
+from seedance_async.providers._checks import check_capabilities
+from seedance_async.providers._error_map import classify_error
 from seedance_async.providers._failure import failure_category
 from seedance_async.providers._json import Node, parse_json
 from seedance_async.providers._protocol import (
     ProviderCapabilities,
     SubmitAccepted,
+    WithoutCancelOrList,
+    bearer,
 )
 from seedance_async.providers.ark import ark_effective, ark_usage
 from seedance_async.spec._status import TaskState, TaskStatus

@@ -59,9 +59,8 @@ from seedance_async.core._errors import (
     ResultExpired,
     TransportError,
 )
-from seedance_async.core._wire import HttpResponse
+from seedance_async.core._wire import HttpResponse, parse_retry_after
 from seedance_async.policy._retry import RetryPolicy
-from seedance_async.providers._common import parse_retry_after
 from seedance_async.transport._aiohttp import client_timeout, mapped_errors
 from seedance_async.transport._part_file import PartFile
 

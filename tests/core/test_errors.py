@@ -24,7 +24,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._wire import HttpResponse
 from seedance_async.providers import create_adapter
-from seedance_async.providers._common import classify_error
+from seedance_async.providers._error_map import classify_error
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.spec._status import TaskState, TaskStatus
 

@@ -32,7 +32,7 @@ from seedance_async.core._errors import (
 )
 from seedance_async.core._wire import HttpResponse
 from seedance_async.policy._retry import RetryPolicy, retry_after_seconds
-from seedance_async.providers._common import classify_error
+from seedance_async.providers._error_map import classify_error
 
 NOW = 1_700_000_000.0
 POLICY = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0, max_retry_after=60.0)

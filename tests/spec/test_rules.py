@@ -18,7 +18,7 @@ from hypothesis import given
 from seedance_async import load_task
 from seedance_async.core._errors import InvalidTaskSpec, Violation
 from seedance_async.providers import ProviderCapabilities, create_adapter
-from seedance_async.providers._common import check_capabilities
+from seedance_async.providers._checks import check_capabilities
 from seedance_async.spec._catalog import model_capabilities, normalise_model_id, universal_rules
 from seedance_async.spec._image_rules import check_local_images
 from seedance_async.spec._rules import UnknownModelWarning, collect_violations

@@ -37,7 +37,7 @@ from seedance_async.core._errors import (
     RequestNotSent,
 )
 from seedance_async.core._wire import HttpRequest
-from seedance_async.providers._common import bearer
+from seedance_async.providers._protocol import bearer
 from seedance_async.transport._aiohttp import AiohttpTransport, Transport, client_timeout
 
 KEY = "sk-CANARY-123"
