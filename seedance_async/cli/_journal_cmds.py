@@ -20,6 +20,7 @@ from seedance_async.cli._results_file import JournalLock, ResultsFile
 from seedance_async.client._client import Client
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig, load_provider_config
 from seedance_async.core._errors import ConfigurationError, JournalError, ProviderError
+from seedance_async.distributed._keys import DEFAULT_PREFIX
 from seedance_async.journal._protocol import JournalEntry
 from seedance_async.journal._sqlite import SqliteJournal
 from seedance_async.spec._handle import Attempt, Outcome, TaskHandle, TaskResult
@@ -318,7 +319,7 @@ def register_journal_commands(sub: _Sub) -> None:
     p.add_argument("--journal", metavar="FILE", help="the batch journal of `run`")
     p.add_argument("--redis", metavar="URL", help="a Redis batch instead (see `run --redis`)")
     p.add_argument("--batch", metavar="NAME", help="the Redis batch name")
-    p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
+    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("results", help="write the results JSONL again from a journal")

@@ -23,6 +23,7 @@ import anyio
 from seedance_async.cli._callback_args import add_callback_args, check_callback_args
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig, load_provider_config
 from seedance_async.core._errors import ConfigurationError, SeedanceError
+from seedance_async.distributed._keys import DEFAULT_PREFIX
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.telemetry import MetricsServer, PrometheusMetrics
 
@@ -65,7 +66,9 @@ def _url(args: argparse.Namespace) -> str:
 def _common(p: argparse.ArgumentParser, *, providers: bool = True) -> None:
     p.add_argument("--redis", metavar="URL", help=_URL_HELP)
     p.add_argument("--batch", required=True, metavar="NAME", help="the batch name")
-    p.add_argument("--prefix", default="seedance:", help="Redis key prefix (default seedance:)")
+    p.add_argument(
+        "--prefix", default=DEFAULT_PREFIX, help=f"Redis key prefix (default {DEFAULT_PREFIX})"
+    )
     if providers:
         p.add_argument("--config", metavar="FILE", help="provider aliases in TOML")
         p.add_argument("--provider", metavar="A,B", help="aliases in failover order")

@@ -37,6 +37,7 @@ from seedance_async.cli._journal_cmds import (
 from seedance_async.client._uploading import as_uploaded, missing_uploader, to_upload
 from seedance_async.config._provider import BUILTIN_PROVIDERS, ProviderConfig
 from seedance_async.core._errors import BatchMismatch, ConfigurationError, JournalError, Violation
+from seedance_async.distributed._keys import DEFAULT_PREFIX
 from seedance_async.journal._sqlite_schema import BatchIdentity
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers import ProviderAdapter, create_adapter
@@ -510,7 +511,7 @@ def _add_run(sub: _Sub) -> None:
     p.add_argument(
         "--batch", metavar="NAME", help="the Redis batch name (default: the file's stem)"
     )
-    p.add_argument("--redis-prefix", default="seedance:", help=argparse.SUPPRESS)
+    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help=argparse.SUPPRESS)
     add_callback_args(p)
     p.set_defaults(func=cmd_run)
 

@@ -16,7 +16,8 @@ import attrs
 
 from seedance_async.core._errors import JournalError
 from seedance_async.distributed._conn import connect
-from seedance_async.distributed._scripts import ENQUEUE, PROGRESS, BatchKeys
+from seedance_async.distributed._keys import DEFAULT_PREFIX, BatchKeys
+from seedance_async.distributed._queue_lua import ENQUEUE, PROGRESS
 from seedance_async.journal._record import dump_fields
 from seedance_async.spec._task import VideoTask
 
@@ -70,7 +71,7 @@ async def enqueue_batch(
     batch: str,
     tasks: Iterable[tuple[str, VideoTask, int | None]],
     *,
-    prefix: str = "seedance:",
+    prefix: str = DEFAULT_PREFIX,
     force: bool = False,
 ) -> EnqueueReport:
     """Queue ``(key, task, line_no)`` tasks for the workers of ``batch`` (idempotent).
@@ -114,7 +115,9 @@ async def enqueue_batch(
     return EnqueueReport(added=added, known=len(items) - added)
 
 
-async def batch_progress(redis: Redis, batch: str, *, prefix: str = "seedance:") -> dict[str, Any]:
+async def batch_progress(
+    redis: Redis, batch: str, *, prefix: str = DEFAULT_PREFIX
+) -> dict[str, Any]:
     """Counters of ``batch`` in one atomic read.
 
     Returns:
@@ -137,7 +140,7 @@ async def batch_progress(redis: Redis, batch: str, *, prefix: str = "seedance:")
 
 
 async def redis_summary(
-    url: str | Redis, batch: str, *, prefix: str = "seedance:"
+    url: str | Redis, batch: str, *, prefix: str = DEFAULT_PREFIX
 ) -> dict[str, Any]:
     """What ``status --redis`` shows, from any host.
 
@@ -184,7 +187,7 @@ async def redis_summary(
 
 
 async def redis_results(
-    url: str | Redis, batch: str, *, prefix: str = "seedance:"
+    url: str | Redis, batch: str, *, prefix: str = DEFAULT_PREFIX
 ) -> list[dict[str, Any]]:
     """:meth:`TaskResult.to_dict` of every finished task of ``batch``, in batch order.
 

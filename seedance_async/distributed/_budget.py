@@ -64,6 +64,7 @@ from seedance_async.distributed._budget_lua import (
     TAKE,
 )
 from seedance_async.distributed._conn import RedisLink
+from seedance_async.distributed._keys import BUDGET_PREFIX, BudgetKeys
 from seedance_async.limits._primitives import RequestKind
 from seedance_async.policy._retry import retry_after_seconds
 
@@ -136,7 +137,7 @@ class RedisBudget:
 
     Args:
         redis: a ``redis.asyncio.Redis`` answering ``str`` (:func:`_redis_conn.connect`).
-        key_prefix: names this budget's keys, e.g. ``seedance:budget:<host>/<fingerprint>``.
+        key_prefix: names this budget's keys (:class:`~seedance_async.distributed._keys.BudgetKeys`).
         submit_rate / submit_burst: shared creates per second and back-to-back creates
             (default: a second's worth, at least 1).
         poll_rate / poll_burst: shared status/list/cancel requests per second, and how many
@@ -181,6 +182,7 @@ class RedisBudget:
         self._clock = clock or SystemClock()
         self.link = RedisLink(redis, clock=self._clock, name=f"budget {key_prefix}")
         self.key_prefix = key_prefix
+        self._keys = BudgetKeys(key_prefix)
         self._ceiling: dict[RequestKind, float] = {"submit": submit_rate, "poll": poll_rate}
         self._burst: dict[RequestKind, float] = {"submit": burst, "poll": poll_burst}
         self._rate = dict(self._ceiling)  # the shared rate as last seen
@@ -224,12 +226,12 @@ class RedisBudget:
     # -- tokens ------------------------------------------------------------------------------
 
     def _bucket(self, kind: RequestKind) -> str:
-        return f"{self.key_prefix}:{kind}"
+        return self._keys.bucket(kind)
 
     async def _take(self, kind: RequestKind) -> float:
         mark = SUBMIT_MARK.get() if kind == "submit" else None
         bucket = self._bucket(kind)
-        keys = [bucket, f"{self.key_prefix}:cooldown"]
+        keys = [bucket, self._keys.cooldown]
         keys += [mark.record, mark.owner_hash, mark.alive, mark.sending] if mark else [bucket] * 4
         args: list[Any] = [self._ceiling[kind], self._burst[kind], _IDLE_TTL_MS]
         args += [mark.key, mark.owner] if mark else ["", ""]
@@ -301,7 +303,7 @@ class RedisBudget:
 
     def _slot_args(self) -> tuple[list[str], list[Any]]:
         self._seq += 1
-        return [f"{self.key_prefix}:slots"], [
+        return [self._keys.slots], [
             f"{self.holder}:{self._seq}",
             self.max_running,
             self._lease_ms,
@@ -340,7 +342,7 @@ class RedisBudget:
             raise RuntimeError("release_running_slot() without a held slot")
         slot = self._held.pop()
         await self.link.try_call(
-            lambda: self.link.redis.zrem(f"{self.key_prefix}:slots", slot), "slot release"
+            lambda: self.link.redis.zrem(self._keys.slots, slot), "slot release"
         )
 
     async def keep_running_slot(self, until: float) -> None:
@@ -359,7 +361,7 @@ class RedisBudget:
         slot = self._held.pop()
         ms = int(until * 1000)
         await self.link.try_call(
-            lambda: self._keep_script(keys=[f"{self.key_prefix}:slots"], args=[slot, ms]),
+            lambda: self._keep_script(keys=[self._keys.slots], args=[slot, ms]),
             "slot keep",
         )
 
@@ -370,7 +372,7 @@ class RedisBudget:
             return
         args: list[Any] = [self._lease_ms, *self._held]
         await self.link.try_call(
-            lambda: self._renew_script(keys=[f"{self.key_prefix}:slots"], args=args), "renew"
+            lambda: self._renew_script(keys=[self._keys.slots], args=args), "renew"
         )
 
     async def _renew_if_due(self) -> None:
@@ -382,7 +384,7 @@ class RedisBudget:
         held, self._held = self._held, []
         if held:
             await self.link.try_call(
-                lambda: self.link.redis.zrem(f"{self.key_prefix}:slots", *held), "release all"
+                lambda: self.link.redis.zrem(self._keys.slots, *held), "release all"
             )
 
     # -- answers ---------------------------------------------------------------------------
@@ -401,7 +403,7 @@ class RedisBudget:
             ms = int(wait * 1000)
             if ms > 0:
                 await self.link.try_call(
-                    lambda: self._cooldown_script(keys=[f"{self.key_prefix}:cooldown"], args=[ms]),
+                    lambda: self._cooldown_script(keys=[self._keys.cooldown], args=[ms]),
                     "cooldown",
                 )
         elif self._adaptive:
@@ -427,7 +429,7 @@ class RedisBudget:
 def redis_budget_factory(
     redis: Redis,
     *,
-    prefix: str = "seedance:budget:",
+    prefix: str = BUDGET_PREFIX,
     submit_burst: float | None = None,
     poll_burst: float | None = None,
     slot_lease: float = 60.0,
@@ -456,7 +458,7 @@ def redis_budget_factory(
     def factory(config: ProviderConfig, scope: str, clock: Clock) -> RedisBudget:
         budget = RedisBudget(
             redis,
-            f"{prefix}{scope}",
+            BudgetKeys.of(scope, prefix).base,
             submit_rate=config.submit_rate(),
             submit_burst=1.0 if submit_burst is None else submit_burst,
             poll_rate=config.poll_rate(),

@@ -27,7 +27,7 @@ import anyio
 from seedance_async.callbacks._receiver import CallbackReceiver
 from seedance_async.callbacks._registry import CallbackStats
 from seedance_async.callbacks._server import CallbackServer
-from seedance_async.distributed._scripts import BatchKeys
+from seedance_async.distributed._keys import BatchKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -31,6 +31,7 @@ from seedance_async.core._errors import LeaseLost
 from seedance_async.core._fence import SEND_FENCE
 from seedance_async.distributed._budget import SUBMIT_MARK, SubmitMark
 from seedance_async.distributed._callbacks import CallbackTokens
+from seedance_async.distributed._keys import DEFAULT_PREFIX
 from seedance_async.distributed._queue import BatchMember
 from seedance_async.journal._record import dump_fields
 from seedance_async.spec._codec import load_task
@@ -65,7 +66,7 @@ class RedisJournal(BatchMember):
         batch: str,
         *,
         worker: str | None = None,
-        prefix: str = "seedance:",
+        prefix: str = DEFAULT_PREFIX,
         lease: float = 15.0,
         clock: Clock | None = None,
     ) -> None:

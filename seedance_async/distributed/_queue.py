@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A worker *claims* keys from the batch's pending list; each claimed key is *owned* by it
-(``owner`` hash and its ``owned`` set; layout in :mod:`seedance_async.distributed._scripts`) for
+(``owner`` hash and its ``owned`` set; layout in :mod:`seedance_async.distributed._keys`) for
 as long as its *lease* lives. The lease is one key per worker, renewed by
 :meth:`BatchMember.heartbeat`: one write per beat, however many tasks the worker follows.
 When a lease runs out, another worker takes the dead one's unfinished keys over, a chunk at
@@ -43,7 +43,8 @@ import anyio
 from seedance_async.core._clock import Clock, SystemClock
 from seedance_async.core._errors import JournalError, LeaseLost
 from seedance_async.distributed._conn import RedisLink
-from seedance_async.distributed._scripts import (
+from seedance_async.distributed._keys import DEFAULT_PREFIX, BatchKeys
+from seedance_async.distributed._queue_lua import (
     ADOPTION,
     CLAIM,
     HEARTBEAT,
@@ -54,7 +55,6 @@ from seedance_async.distributed._scripts import (
     STATUS,
     SUBMITTED,
     TAKEOVER,
-    BatchKeys,
 )
 from seedance_async.journal._record import JournalRecord, load_record
 from seedance_async.spec._codec import dumps
@@ -93,7 +93,7 @@ class BatchMember:
         batch: str,
         *,
         worker: str | None = None,
-        prefix: str = "seedance:",
+        prefix: str = DEFAULT_PREFIX,
         lease: float = 15.0,
         clock: Clock | None = None,
     ) -> None:

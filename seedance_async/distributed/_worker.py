@@ -62,6 +62,7 @@ from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._callbacks import RedisCallbackRelay
 from seedance_async.distributed._conn import connect
 from seedance_async.distributed._journal import LeaseLost, RedisJournal
+from seedance_async.distributed._keys import DEFAULT_PREFIX, budget_prefix
 from seedance_async.distributed._queue import default_worker_id
 from seedance_async.journal._record import JournalRecord
 from seedance_async.policy._poll_schedule import PollSchedule
@@ -133,7 +134,7 @@ class WorkerSettings:
     retry: RetryPolicy | None = None
     exit_when_done: bool = True
     progress_interval: float = 5.0
-    prefix: str = "seedance:"
+    prefix: str = DEFAULT_PREFIX
     worker_id: str | None = None
     resubmit_horizon: float = 60.0
     submit_workers: int = 64
@@ -224,7 +225,7 @@ class RedisWorker:
         self.journal = RedisJournal(redis, s.batch, worker=self.id, prefix=s.prefix, lease=s.lease)
         factory = redis_budget_factory(
             redis,
-            prefix=f"{s.prefix}budget:",
+            prefix=budget_prefix(s.prefix),
             submit_burst=s.submit_burst,
             poll_burst=s.poll_burst,
             slot_lease=s.lease,

@@ -24,7 +24,7 @@ from seedance_async.distributed._callbacks import (
     serve_front,
 )
 from seedance_async.distributed._journal import RedisJournal
-from seedance_async.distributed._scripts import BatchKeys
+from seedance_async.distributed._keys import BatchKeys
 from seedance_async.distributed._worker import RedisWorker
 from seedance_async.providers.ark import ArkAdapter
 from seedance_async.simulator import DurationModel, Limits, Simulator

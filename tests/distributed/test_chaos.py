@@ -19,7 +19,7 @@ import redis as sync_redis
 
 from seedance_async import VideoTask
 from seedance_async.distributed._batch import enqueue_batch, redis_results, redis_summary
-from seedance_async.distributed._scripts import BatchKeys
+from seedance_async.distributed._keys import BatchKeys
 from tests.distributed._procs import Proc, SimProcess, field, worker_args
 from tests.distributed.conftest import RedisServer
 

@@ -1,27 +1,4 @@
-"""Where a batch lives in Redis, and the Lua scripts that change it atomically.
-
-Key layout for batch ``B`` (prefix ``seedance:``; ``{B}`` is a hash tag):
-
-=============================  ==========================================================
-``seedance:{B}:meta``          hash: ``epoch`` (random id of this incarnation), ``total``,
-                               ``final``, ``seq``, ``created_at``, ``restored*``
-``seedance:{B}:t:<key>``       hash per task: ``spec``, ``hash``, ``line``, ``state``,
-                               ``outcome``, ``provider``, ``attempt``, ``intent_at``,
-                               ``sent_at``, ``task_id``, ``handle``, ``status``, ``result``,
-                               ``updated_at`` (the SQLite journal's row, field for field)
-``seedance:{B}:pending``       list: keys never claimed, in batch order (the work queue)
-``seedance:{B}:order``         sorted set: key by line number (batch order for results)
-``seedance:{B}:idx``           hash: key -> ``state|outcome|provider`` (cheap summaries)
-``seedance:{B}:owner``         hash: key -> worker that owns it (the fence)
-``seedance:{B}:owned:<w>``     set: unfinished keys worker ``w`` owns
-``seedance:{B}:alive:<w>``     string with a TTL: ``w``'s lease, renewed by its heartbeat
-``seedance:{B}:workers``       set: workers that may own keys
-``seedance:{B}:w:<w>``         hash: host, pid, start and last heartbeat of ``w``
-``seedance:{B}:ids``           list: every remote task id created (``remember()`` feed)
-``seedance:{B}:idkey``         hash: remote task id -> the key that owns it
-``seedance:{B}:sending``       set: keys whose submit token was granted and whose answer
-                               is not journaled yet (``sent_at`` set, no remote id)
-=============================  ==========================================================
+"""The Lua scripts that change a Redis batch atomically (key names: :mod:`._keys`).
 
 A task's ``state`` walks ``pending`` → ``intent`` → ``submitted`` → task states → ``final``,
 as in SQLite. Every write is fenced: it fails with ``lost`` when another worker owns the
@@ -33,9 +10,7 @@ replicas) is supported, Redis Cluster is not.
 
 from __future__ import annotations
 
-import re
-
-import attrs
+from seedance_async.distributed._keys import LUA_KEY_PARTS
 
 __all__ = [
     "ADOPTION",
@@ -50,108 +25,12 @@ __all__ = [
     "STATUS",
     "SUBMITTED",
     "TAKEOVER",
-    "BatchKeys",
 ]
 
-_BATCH_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
-
-@attrs.frozen
-class BatchKeys:
-    """The Redis key names of one batch."""
-
-    base: str
-
-    @classmethod
-    def of(cls, batch: str, prefix: str = "seedance:") -> BatchKeys:
-        """Keys of ``batch`` under ``prefix``.
-
-        Raises:
-            ValueError: the batch name is empty, too long, or has characters other than
-                letters, digits and ``_ . : -``.
-        """
-        if not _BATCH_NAME.match(batch):
-            raise ValueError(f"bad batch name {batch!r}: use letters, digits and _ . : -")
-        return cls(f"{prefix}{{{batch}}}")
-
-    @property
-    def meta(self) -> str:
-        """Batch counters and identity."""
-        return f"{self.base}:meta"
-
-    @property
-    def pending(self) -> str:
-        """The work queue."""
-        return f"{self.base}:pending"
-
-    @property
-    def order(self) -> str:
-        """Batch order."""
-        return f"{self.base}:order"
-
-    @property
-    def idx(self) -> str:
-        """State index."""
-        return f"{self.base}:idx"
-
-    @property
-    def owner(self) -> str:
-        """Key -> owning worker."""
-        return f"{self.base}:owner"
-
-    @property
-    def ids(self) -> str:
-        """Remote ids created."""
-        return f"{self.base}:ids"
-
-    @property
-    def idkey(self) -> str:
-        """Remote id -> owning key."""
-        return f"{self.base}:idkey"
-
-    @property
-    def sending(self) -> str:
-        """Keys with a granted, unanswered submit."""
-        return f"{self.base}:sending"
-
-    @property
-    def workers(self) -> str:
-        """Registered workers."""
-        return f"{self.base}:workers"
-
-    @property
-    def callback_tokens(self) -> str:
-        """Key -> the callback token of its current attempt (a secret, like the journal's)."""
-        return f"{self.base}:cbtoken"
-
-    @property
-    def callback_digests(self) -> str:
-        """SHA-256 of a callback token (hex) -> its key: which tokens some worker holds."""
-        return f"{self.base}:cbdigest"
-
-    @property
-    def callback_relay(self) -> str:
-        """Stream of callbacks received by one worker for another worker's token."""
-        return f"{self.base}:cbrelay"
-
-    def task(self, key: str) -> str:
-        """One task's record."""
-        return f"{self.base}:t:{key}"
-
-    def alive(self, worker: str) -> str:
-        """A worker's lease."""
-        return f"{self.base}:alive:{worker}"
-
-    def owned(self, worker: str) -> str:
-        """A worker's unfinished keys."""
-        return f"{self.base}:owned:{worker}"
-
-    def info(self, worker: str) -> str:
-        """A worker's description."""
-        return f"{self.base}:w:{worker}"
-
-
-_PRELUDE = """
+_PRELUDE = (
+    LUA_KEY_PARTS
+    + """
 local t = redis.call('TIME')
 local now = string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1000000)
 local function index(idx, rec, key)
@@ -173,6 +52,7 @@ local function create(rec, meta, order, owner, owned, key, me, spec, hash)
   redis.call('SADD', owned, key)
 end
 """
+)
 
 # KEYS rec owner idx meta order owned sending.
 # ARGV key me provider attempt intent_at spec hash create.
@@ -329,7 +209,7 @@ end
 local lost = {}
 for i = 5, #ARGV, 2 do
   local key = ARGV[i]
-  local rec = ARGV[1] .. ':t:' .. key
+  local rec = ARGV[1] .. TASK_PART .. key
   local o = redis.call('HGET', KEYS[4], key)
   if o and o ~= ARGV[2] then
     table.insert(lost, key)
@@ -372,7 +252,7 @@ end
 local added = 0
 for i = 4, #ARGV, 4 do
   local key = ARGV[i]
-  local rec = ARGV[1] .. ':t:' .. key
+  local rec = ARGV[1] .. TASK_PART .. key
   if redis.call('EXISTS', rec) == 0 then
     redis.call('HSET', rec, 'spec', ARGV[i + 1], 'hash', ARGV[i + 2], 'line', ARGV[i + 3],
       'state', 'pending', 'updated_at', now)
@@ -391,29 +271,35 @@ return {added, 0}
 # KEYS idkey sending. ARGV base key, then candidate remote ids. One snapshot for adopting a
 # listed task: {n, the key owning each candidate ('' if none)..., then for every other key
 # with a granted unanswered submit: key, state, sent_at, task_id, spec}.
-ADOPTION = """
+ADOPTION = (
+    LUA_KEY_PARTS
+    + """
 local out = {#ARGV - 2}
 for i = 3, #ARGV do
   table.insert(out, redis.call('HGET', KEYS[1], ARGV[i]) or '')
 end
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if k ~= ARGV[2] then
-    local v = redis.call('HMGET', ARGV[1] .. ':t:' .. k, 'state', 'sent_at', 'task_id', 'spec')
+    local v = redis.call('HMGET', ARGV[1] .. TASK_PART .. k, 'state', 'sent_at', 'task_id', 'spec')
     table.insert(out, k)
     for j = 1, 4 do table.insert(out, v[j] or '') end
   end
 end
 return out
 """
+)
 
 # KEYS meta pending workers. ARGV base.
 # Answer {total, final, pending, owned by any worker, epoch, restored}.
-PROGRESS = """
+PROGRESS = (
+    LUA_KEY_PARTS
+    + """
 local m = redis.call('HMGET', KEYS[1], 'total', 'final', 'epoch', 'restored')
 local owned = 0
 for _, w in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  owned = owned + redis.call('SCARD', ARGV[1] .. ':owned:' .. w)
+  owned = owned + redis.call('SCARD', ARGV[1] .. OWNED_PART .. w)
 end
 return {tonumber(m[1] or '0'), tonumber(m[2] or '0'), redis.call('LLEN', KEYS[2]), owned,
   m[3] or '', m[4] or ''}
 """
+)
