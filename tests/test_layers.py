@@ -59,7 +59,7 @@ ALLOWED_LAZY: dict[tuple[str, str], str] = {
     ("seedance_async.cli._redis_cmds", "seedance_async.distributed._conn"): "redis extra",
     ("seedance_async.cli._redis_cmds", "seedance_async.distributed._worker"): "redis extra",
     ("seedance_async.cli._redis_cmds", "seedance_async.distributed._callbacks"): "redis extra",
-    ("seedance_async.cli._redis_cmds", "seedance_async.distributed._scripts"): "redis extra",
+    ("seedance_async.cli._redis_cmds", "seedance_async.distributed._keys"): "redis extra",
     ("seedance_async.cli._redis_cmds", "seedance_async.cli._batch_file"): "redis extra",
     ("seedance_async.cli._redis_cmds", "seedance_async.providers"): "redis extra",
     # Rich is the optional `cli` extra; the plain-text progress works without it.

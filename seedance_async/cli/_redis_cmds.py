@@ -183,7 +183,7 @@ def _callbacks(args: argparse.Namespace) -> int:
 async def _serve_callbacks(url: str, args: argparse.Namespace) -> CallbackStats:
     from seedance_async.distributed._callbacks import serve_front
     from seedance_async.distributed._conn import connect
-    from seedance_async.distributed._scripts import BatchKeys
+    from seedance_async.distributed._keys import BatchKeys
 
     stop = anyio.Event()
     loop = asyncio.get_running_loop()

@@ -28,7 +28,7 @@ from seedance_async.core._clock import Clock
 from seedance_async.policy._poll_schedule import PollSchedule
 from seedance_async.providers._protocol import ProviderAdapter
 from seedance_async.spec._status import TaskState
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun
 
 __all__ = ["CallbackLink", "CallbackSummary"]
 
@@ -99,7 +99,7 @@ class CallbackLink:
 
     # -- registration ----------------------------------------------------------------------
 
-    def enroll(self, tracked: TrackedTask, alias: str, adapter: ProviderAdapter) -> CallbackToken:
+    def enroll(self, tracked: TaskRun, alias: str, adapter: ProviderAdapter) -> CallbackToken:
         """A fresh token for the attempt about to be sent to ``alias`` (replaces any older)."""
         token = self.receiver.register(tracked.key, provider=alias, adapter=adapter)
         tracked.callbacks = True
@@ -112,7 +112,7 @@ class CallbackLink:
 
     def restore(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         alias: str,
         adapter: ProviderAdapter,
         *,
@@ -134,14 +134,14 @@ class CallbackLink:
         self.tasks += 1
         return True
 
-    def bind(self, tracked: TrackedTask, remote_id: str) -> None:
+    def bind(self, tracked: TaskRun, remote_id: str) -> None:
         """The submit of an enrolled task answered with ``remote_id``."""
         try:
             self.receiver.bind(tracked.key, remote_id)
         except KeyError:  # forgotten meanwhile (ended, cancelled): nothing to bind
             tracked.callbacks = False
 
-    def forget(self, tracked: TrackedTask) -> None:
+    def forget(self, tracked: TaskRun) -> None:
         """The attempt is over (ended, not created, failed over): its URL answers 404."""
         if tracked.callbacks:
             tracked.callbacks = False
@@ -149,7 +149,7 @@ class CallbackLink:
 
     # -- what GETs showed ------------------------------------------------------------------
 
-    def observe(self, tracked: TrackedTask, state: TaskState, *, via_hint: bool) -> bool:
+    def observe(self, tracked: TaskRun, state: TaskState, *, via_hint: bool) -> bool:
         """A GET of an enrolled task showed ``state``; True when it is worth one more look
         soon (a claimed end the GET did not show: a false claim, or a provider whose read
         lags its own notice)."""
@@ -174,8 +174,8 @@ class CallbackLink:
 
     async def run(
         self,
-        lookup: Callable[[str], TrackedTask | None],
-        confirm: Callable[[list[TrackedTask]], Awaitable[None]],
+        lookup: Callable[[str], TaskRun | None],
+        confirm: Callable[[list[TaskRun]], Awaitable[None]],
     ) -> None:
         """Forever (until the receiver closes): gather hints, then confirm their tasks."""
         receiver = self.receiver
@@ -186,7 +186,7 @@ class CallbackLink:
                 return
             if self.confirm_window > 0:
                 await self._clock.sleep(self.confirm_window)
-            due: dict[str, TrackedTask] = {}
+            due: dict[str, TaskRun] = {}
             for hint in (first, *receiver.drain()):
                 tracked = lookup(hint.key)
                 if (

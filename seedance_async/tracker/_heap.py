@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from seedance_async.core._clock import Clock
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun
 
 __all__ = ["PollHeap"]
 
@@ -26,7 +26,7 @@ class PollHeap:
         # Polls due within ``lookahead`` are taken together, so a provider that answers
         # many ids in one list call gets full groups instead of one id per call.
         self._lookahead = lookahead
-        self._heap: list[tuple[float, int, TrackedTask, int]] = []
+        self._heap: list[tuple[float, int, TaskRun, int]] = []
         self._seq = 0
         self._sleep_scope: anyio.CancelScope | None = None
         self._sleeping_until: float | None = None
@@ -34,7 +34,7 @@ class PollHeap:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def schedule(self, tracked: TrackedTask, when: float) -> None:
+    def schedule(self, tracked: TaskRun, when: float) -> None:
         """Poll ``tracked`` at monotonic time ``when`` (replaces any earlier schedule)."""
         tracked.version += 1
         self._seq += 1
@@ -44,11 +44,11 @@ class PollHeap:
         ):
             self._sleep_scope.cancel()
 
-    def unschedule(self, tracked: TrackedTask) -> None:
+    def unschedule(self, tracked: TaskRun) -> None:
         """Forget any pending poll of ``tracked``."""
         tracked.version += 1
 
-    def pop_due(self, now: float) -> list[TrackedTask]:
+    def pop_due(self, now: float) -> list[TaskRun]:
         """Every task due at ``now``, skipping stale entries."""
         due = []
         heap = self._heap
@@ -62,7 +62,7 @@ class PollHeap:
         """Time of the earliest entry (possibly stale), or None when empty."""
         return self._heap[0][0] if self._heap else None
 
-    async def run(self, dispatch: Callable[[list[TrackedTask]], Awaitable[None]]) -> None:
+    async def run(self, dispatch: Callable[[list[TaskRun]], Awaitable[None]]) -> None:
         """Forever: wait for the earliest due time, then dispatch everything due."""
         while True:
             due = self.pop_due(self._clock.now() + self._lookahead)

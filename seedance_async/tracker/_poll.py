@@ -25,7 +25,7 @@ from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskState, TaskStatus
 from seedance_async.tracker._heap import PollHeap
 from seedance_async.tracker._table import TaskTable
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun
 from seedance_async.tracker._transitions import (
     Action,
     EndAttempt,
@@ -53,7 +53,7 @@ class PollStage:
         batch_size: most task ids in one list-based status call.
         rng: draws poll jitter (shared with the tracker's failover draws, for ``seed``).
         resubmit: hands a task back to the submit stage after a retryable remote failure.
-        backstop: the schedule of tasks sent with a callback URL (``TrackedTask.callbacks``),
+        backstop: the schedule of tasks sent with a callback URL (``TaskRun.callbacks``),
             when callbacks are on.
     """
 
@@ -67,7 +67,7 @@ class PollStage:
         download_dir: Path | None,
         batch_size: int,
         rng: random.Random,
-        resubmit: Callable[[TrackedTask], None],
+        resubmit: Callable[[TaskRun], None],
         backstop: PollSchedule | None = None,
     ) -> None:
         self._table = table
@@ -82,21 +82,19 @@ class PollStage:
         self._eta = EtaEstimator(early_quantile=schedule.early_quantile)
         self._backstop = backstop or schedule
         self._heap = PollHeap(self._clock, lookahead=schedule.min_interval / 2)
-        self._poll_send: MemoryObjectSendStream[list[TrackedTask]] | None = None
-        self._download_send: MemoryObjectSendStream[TrackedTask] | None = None
+        self._poll_send: MemoryObjectSendStream[list[TaskRun]] | None = None
+        self._download_send: MemoryObjectSendStream[TaskRun] | None = None
 
     # -- queues ------------------------------------------------------------------------------
 
     def open(
         self, poll_workers: int
-    ) -> tuple[
-        MemoryObjectReceiveStream[list[TrackedTask]], MemoryObjectReceiveStream[TrackedTask]
-    ]:
+    ) -> tuple[MemoryObjectReceiveStream[list[TaskRun]], MemoryObjectReceiveStream[TaskRun]]:
         """Fresh poll and download queues; the workers read the returned ends."""
-        self._poll_send, poll_recv = anyio.create_memory_object_stream[list[TrackedTask]](
+        self._poll_send, poll_recv = anyio.create_memory_object_stream[list[TaskRun]](
             max_buffer_size=poll_workers
         )
-        self._download_send, download_recv = anyio.create_memory_object_stream[TrackedTask](
+        self._download_send, download_recv = anyio.create_memory_object_stream[TaskRun](
             max_buffer_size=float("inf")
         )
         return poll_recv, download_recv
@@ -111,7 +109,7 @@ class PollStage:
         """Forever: hand due polls and deadlines to the poll workers."""
         await self._heap.run(self._dispatch_due)
 
-    def watch_deadline(self, tracked: TrackedTask) -> None:
+    def watch_deadline(self, tracked: TaskRun) -> None:
         """Put a new task's deadline on the heap (it ends there unless it ends before)."""
         if tracked.deadline_at is not None:
             self._heap.schedule(tracked, tracked.deadline_at)
@@ -120,7 +118,7 @@ class PollStage:
 
     async def attached(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         handle: TaskHandle,
         first: TaskStatus | None,
         *,
@@ -144,25 +142,25 @@ class PollStage:
             delay = self._schedule.first_delay(self._eta.early(alias, model)) - elapsed
         self._schedule_poll(tracked, max(0.0, delay))
 
-    def _timing(self, tracked: TrackedTask) -> PollSchedule:
+    def _timing(self, tracked: TaskRun) -> PollSchedule:
         return self._backstop if tracked.callbacks else self._schedule
 
-    async def confirm(self, tasks: list[TrackedTask]) -> None:
+    async def confirm(self, tasks: list[TaskRun]) -> None:
         """Poll ``tasks`` now (a callback asked for it), grouped as due polls are."""
         for tracked in tasks:
             self._heap.unschedule(tracked)
         await self._dispatch_due(tasks)
 
-    def _schedule_poll(self, tracked: TrackedTask, delay: float) -> None:
+    def _schedule_poll(self, tracked: TaskRun, delay: float) -> None:
         jitter = self._timing(tracked).jitter_factor(self._rng.random())
         when = self._clock.now() + max(0.0, delay * jitter)
         if tracked.deadline_at is not None:
             when = min(when, tracked.deadline_at)
         self._heap.schedule(tracked, when)
 
-    async def _dispatch_due(self, due: list[TrackedTask]) -> None:
+    async def _dispatch_due(self, due: list[TaskRun]) -> None:
         assert self._poll_send is not None
-        groups: dict[str, list[TrackedTask]] = {}
+        groups: dict[str, list[TaskRun]] = {}
         now = self._clock.now()
         for tracked in due:
             if tracked.deadline_at is not None and now >= tracked.deadline_at:
@@ -187,7 +185,7 @@ class PollStage:
                 except anyio.WouldBlock:
                     await self._poll_send.send(group)
 
-    async def poll_group(self, group: list[TrackedTask]) -> None:
+    async def poll_group(self, group: list[TaskRun]) -> None:
         """Ask one provider about a group of tasks (or end them when their deadline passed)."""
         live = [t for t in group if not t.done]
         if not live:
@@ -230,7 +228,7 @@ class PollStage:
                 tracked.poll_errors = 0
                 await self._apply(tracked, status)
 
-    def _poll_failed(self, tracked: TrackedTask) -> None:
+    def _poll_failed(self, tracked: TaskRun) -> None:
         # Transient poll errors never end a task: back off and keep following it.
         tracked.poll_errors += 1
         tracked.confirming = False
@@ -240,7 +238,7 @@ class PollStage:
         )
         self._schedule_poll(tracked, delay)
 
-    async def _not_found(self, tracked: TrackedTask) -> None:
+    async def _not_found(self, tracked: TaskRun) -> None:
         tracked.poll_errors += 1
         if tracked.poll_errors >= _NOT_FOUND_LIMIT:
             await self._table.finish(
@@ -251,7 +249,7 @@ class PollStage:
 
     # -- the executor ------------------------------------------------------------------------
 
-    async def _apply(self, tracked: TrackedTask, status: TaskStatus) -> bool:
+    async def _apply(self, tracked: TaskRun, status: TaskStatus) -> bool:
         """Take one answer about ``tracked``; True while it stays in the poll stage."""
         action = decide(tracked, status, self._rules)
         await self._table.observe(tracked, status)
@@ -267,7 +265,7 @@ class PollStage:
             self._schedule_poll(tracked, self._backstop.min_interval)
         return polling
 
-    async def _carry_out(self, tracked: TrackedTask, status: TaskStatus, action: Action) -> bool:
+    async def _carry_out(self, tracked: TaskRun, status: TaskStatus, action: Action) -> bool:
         """Do what :func:`decide` said; True while the task stays in the poll stage."""
         assert tracked.handle is not None
         alias = tracked.handle.provider
@@ -312,7 +310,7 @@ class PollStage:
                 await self._table.finish(tracked, action.outcome, action.reason, provider=alias)
         return False
 
-    def _observe_duration(self, tracked: TrackedTask, status: TaskStatus, alias: str) -> None:
+    def _observe_duration(self, tracked: TaskRun, status: TaskStatus, alias: str) -> None:
         # The provider's own timestamps measure the generation itself; our clock adds poll
         # lag, and for a resumed task the whole outage, which would push every later first
         # poll too late (the first poll is placed at a fraction of this estimate).
@@ -338,7 +336,7 @@ class PollStage:
 
     # -- deadlines and cancellation ----------------------------------------------------------
 
-    async def _deadline(self, tracked: TrackedTask) -> None:
+    async def _deadline(self, tracked: TaskRun) -> None:
         if tracked.handle is None:
             await self._table.finish(
                 tracked, Outcome.DEADLINE, "deadline passed before the task could be submitted"
@@ -346,7 +344,7 @@ class PollStage:
             return
         await self._cancel_submitted(tracked, Outcome.DEADLINE, "deadline passed")
 
-    async def _cancel_submitted(self, tracked: TrackedTask, outcome: Outcome, why: str) -> None:
+    async def _cancel_submitted(self, tracked: TaskRun, outcome: Outcome, why: str) -> None:
         assert tracked.handle is not None
         provider = self._client.provider(tracked.handle.provider)
         caps = provider.adapter.capabilities
@@ -367,7 +365,7 @@ class PollStage:
             f"{why}; detached, the task may still run and bill (was {state.value})",
         )
 
-    async def cancel(self, tracked: TrackedTask) -> None:
+    async def cancel(self, tracked: TaskRun) -> None:
         """Stop ``tracked`` only: cancel it remotely where the provider allows, else detach."""
         if tracked.done:
             return
@@ -382,7 +380,7 @@ class PollStage:
 
     # -- downloads ---------------------------------------------------------------------------
 
-    def refetch(self, tracked: TrackedTask, result: TaskResult) -> None:
+    def refetch(self, tracked: TaskRun, result: TaskResult) -> None:
         """Download the files an earlier run's success lacks, then end the task afresh."""
         assert self._download_send is not None
         tracked.handle, tracked.status = result.handle, result.status
@@ -390,7 +388,7 @@ class PollStage:
         tracked.submitted_wall, tracked.started_wall = result.submitted_at, result.started_at
         self._download_send.send_nowait(tracked)
 
-    async def download(self, tracked: TrackedTask) -> None:
+    async def download(self, tracked: TaskRun) -> None:
         """Fetch a succeeded task's video (and last frame), then end it.
 
         The task stays ``succeeded`` whatever happens here (the video exists remotely); the

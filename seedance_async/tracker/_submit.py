@@ -45,7 +45,7 @@ from seedance_async.spec._handle import Outcome, TaskHandle, TaskResult
 from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._table import TaskTable
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun
 from seedance_async.tracker._transitions import (
     Reattach,
     Refetch,
@@ -108,7 +108,7 @@ class SubmitStage:
         schedule: PollSchedule,
         refusal_rounds: int,
         journal: ReadableJournal | None = None,
-        refetch: Callable[[TrackedTask, TaskResult], None] | None = None,
+        refetch: Callable[[TaskRun, TaskResult], None] | None = None,
         uploader: Uploader | None = None,
         upload_all: bool | None = None,
     ) -> None:
@@ -122,15 +122,15 @@ class SubmitStage:
         self._schedule = schedule
         self._refusal_rounds = refusal_rounds
         self._breaker = CircuitBreaker()
-        self._send: MemoryObjectSendStream[TrackedTask | None] | None = None
-        self._front: deque[TrackedTask] = deque()
+        self._send: MemoryObjectSendStream[TaskRun | None] | None = None
+        self._front: deque[TaskRun] = deque()
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def open(self) -> MemoryObjectReceiveStream[TrackedTask | None]:
+    def open(self) -> MemoryObjectReceiveStream[TaskRun | None]:
         """A fresh intake queue; the submit workers read the returned end and hand each
         item to :meth:`take` (``None`` items only wake a worker for the front queue)."""
-        self._send, receive = anyio.create_memory_object_stream[TrackedTask | None](
+        self._send, receive = anyio.create_memory_object_stream[TaskRun | None](
             max_buffer_size=float("inf")
         )
         self._front.clear()
@@ -141,7 +141,7 @@ class SubmitStage:
         if self._send is not None:
             self._send.close()
 
-    def enqueue(self, tracked: TrackedTask, *, new: bool = False, front: bool = False) -> None:
+    def enqueue(self, tracked: TaskRun, *, new: bool = False, front: bool = False) -> None:
         """Queue ``tracked`` for submission (never blocks).
 
         ``new``: the task is new to this run, so an earlier run may have sent its key. Tasks
@@ -159,11 +159,11 @@ class SubmitStage:
         else:
             self._send.send_nowait(tracked)
 
-    def resubmit(self, tracked: TrackedTask) -> None:
+    def resubmit(self, tracked: TaskRun) -> None:
         """Queue a task whose remote attempt failed over, at the front."""
         self.enqueue(tracked, front=True)
 
-    def take(self, received: TrackedTask | None) -> list[TrackedTask]:
+    def take(self, received: TaskRun | None) -> list[TaskRun]:
         """What a worker that received ``received`` submits, in order: the front queue's
         next task first, then ``received``."""
         out = [self._front.popleft()] if self._front else []
@@ -173,7 +173,7 @@ class SubmitStage:
 
     # -- one task ----------------------------------------------------------------------------
 
-    async def run(self, tracked: TrackedTask) -> Created | None:
+    async def run(self, tracked: TaskRun) -> Created | None:
         """Submit ``tracked``; the remote task once created, None once the task has ended."""
         if self._table.is_unread(tracked.key):
             try:
@@ -221,7 +221,7 @@ class SubmitStage:
                 return created
             tried.add(alias)
 
-    async def _look_up(self, tracked: TrackedTask) -> tuple[bool, Created | None]:
+    async def _look_up(self, tracked: TaskRun) -> tuple[bool, Created | None]:
         """(True, remote task or None when ended) when an earlier run sent the key, else
         (False, None): submit it."""
         assert self._journal is not None
@@ -247,7 +247,7 @@ class SubmitStage:
             return False, None
         return True, None
 
-    async def _reattach(self, tracked: TrackedTask, entry: JournalEntry) -> Created | None:
+    async def _reattach(self, tracked: TaskRun, entry: JournalEntry) -> Created | None:
         """Continue a task an earlier run sent: its remote task, once known.
 
         The alias the entry names must be configured.
@@ -275,7 +275,7 @@ class SubmitStage:
                 return alias
         return None
 
-    async def _submit_to(self, tracked: TrackedTask, alias: str) -> tuple[bool, Created | None]:
+    async def _submit_to(self, tracked: TaskRun, alias: str) -> tuple[bool, Created | None]:
         """One attempt: (True, remote task or None when ended), or (False, None) to fail over."""
         provider = self._client.provider(alias)
         try:
@@ -337,13 +337,13 @@ class SubmitStage:
         self._breaker.record_success(alias)
         return True, Created(handle, first)
 
-    def _may_go_round_again(self, tracked: TrackedTask) -> bool:
+    def _may_go_round_again(self, tracked: TaskRun) -> bool:
         last = tracked.attempts[-1] if tracked.attempts else None
         if last is None or last.outcome != _REFUSED or tracked.rounds >= self._refusal_rounds:
             return False
         return tracked.deadline_at is None or self._clock.now() < tracked.deadline_at
 
-    async def _not_created(self, tracked: TrackedTask, alias: str, exc: Exception) -> None:
+    async def _not_created(self, tracked: TaskRun, alias: str, exc: Exception) -> None:
         # "refused" marks a refusal that may pass (rate limit, outage, no connection): the
         # provider gets the task again in a later round; "rejected" is final for it.
         transient = isinstance(exc, ProviderUnavailable | TransportError) or (
@@ -353,7 +353,7 @@ class SubmitStage:
             tracked, alias, _REFUSED if transient else "rejected", str(exc)
         )
 
-    async def _unknown(self, tracked: TrackedTask, alias: str, exc: SubmitOutcomeUnknown) -> None:
+    async def _unknown(self, tracked: TaskRun, alias: str, exc: SubmitOutcomeUnknown) -> None:
         self._table.add_attempt(tracked, alias, "unknown", exc.reason)
         hint = f"sent at {local_time(exc.sent_at)}"
         if exc.candidates:
@@ -365,7 +365,7 @@ class SubmitStage:
 
     async def reconcile(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         alias: str,
         intent_at: float,
         *,
@@ -414,5 +414,5 @@ class SubmitStage:
         return Created(handle, found)
 
 
-def _last_reason(tracked: TrackedTask) -> str | None:
+def _last_reason(tracked: TaskRun) -> str | None:
     return tracked.attempts[-1].reason if tracked.attempts else None

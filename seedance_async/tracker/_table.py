@@ -8,7 +8,7 @@ and keeps the counts :meth:`TaskTable.as_completed` and :meth:`TaskTable.wait_id
 A task ends exactly once, in :meth:`TaskTable.finish` (or :meth:`TaskTable.replay`, with the
 result an earlier run journaled for its key).
 
-Stage bookkeeping on a :class:`TrackedTask` (poll error counts, submit rounds, timings, the
+Stage bookkeeping on a :class:`TaskRun` (poll error counts, submit rounds, timings, the
 prepared spec, the cancel flag) is not lifecycle state and stays with the stage that uses it.
 """
 
@@ -39,7 +39,7 @@ from seedance_async.spec._status import TaskStatus
 from seedance_async.spec._task import VideoTask
 from seedance_async.tracker._callbacks import CallbackLink
 from seedance_async.tracker._spend import SpendCap
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun
 
 __all__ = ["NO_RAW", "TaskTable"]
 
@@ -81,7 +81,7 @@ class TaskTable:
         self._stamps = journal if isinstance(journal, SendStampJournal) else None
         self.callbacks = callbacks
         self._attempts = journal if isinstance(journal, AttemptJournal) else None
-        self._tasks: dict[str, TrackedTask] = {}
+        self._tasks: dict[str, TaskRun] = {}
         self._pending = 0
         self._completed: deque[TaskResult] = deque()
         self._completed_event = anyio.Event()
@@ -95,7 +95,7 @@ class TaskTable:
     # -- the table ---------------------------------------------------------------------------
 
     @property
-    def tasks(self) -> dict[str, TrackedTask]:
+    def tasks(self) -> dict[str, TaskRun]:
         """Every task tracked, by key."""
         return self._tasks
 
@@ -104,11 +104,11 @@ class TaskTable:
         """Tasks without a final result yet."""
         return self._pending
 
-    def get(self, key: str) -> TrackedTask | None:
+    def get(self, key: str) -> TaskRun | None:
         """The task tracked under ``key``, or None."""
         return self._tasks.get(key)
 
-    def add(self, tracked: TrackedTask) -> None:
+    def add(self, tracked: TaskRun) -> None:
         """Start tracking a task that has no result yet."""
         self._tasks[tracked.key] = tracked
         self._pending += 1
@@ -126,7 +126,7 @@ class TaskTable:
         """True while :meth:`read` has not been called for an :meth:`unread` key."""
         return key in self._unread
 
-    def restore(self, tracked: TrackedTask, entry: JournalEntry) -> None:
+    def restore(self, tracked: TaskRun, entry: JournalEntry) -> None:
         """``tracked`` continues a task of an earlier run: its state is the journal's.
 
         A callback token the journal kept is registered again, so callbacks to the URL the
@@ -150,7 +150,7 @@ class TaskTable:
     def emit(
         self,
         kind: EventKind,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         provider: str,
         detail: str | None = None,
         *,
@@ -177,11 +177,11 @@ class TaskTable:
 
     # -- running slots -----------------------------------------------------------------------
 
-    def hold_slot(self, tracked: TrackedTask, alias: str) -> None:
+    def hold_slot(self, tracked: TaskRun, alias: str) -> None:
         """``tracked`` took a running slot of ``alias`` (already acquired from its budget)."""
         tracked.slot_alias = alias
 
-    async def release_slot(self, tracked: TrackedTask) -> None:
+    async def release_slot(self, tracked: TaskRun) -> None:
         """Give back the running slot ``tracked`` holds, if any, and wake slot waiters."""
         if tracked.slot_alias is not None:
             alias, tracked.slot_alias = tracked.slot_alias, None
@@ -190,7 +190,7 @@ class TaskTable:
             self._slot_event.set()
             self._slot_event = anyio.Event()
 
-    async def keep_slot(self, tracked: TrackedTask, sent_at: float) -> None:
+    async def keep_slot(self, tracked: TaskRun, sent_at: float) -> None:
         """Keep the running slot of a task that may still run although we lost it.
 
         Its submit's outcome is unknown: the task may exist and count against the key's
@@ -213,7 +213,7 @@ class TaskTable:
 
     # -- submits -----------------------------------------------------------------------------
 
-    async def intent(self, tracked: TrackedTask, sent: VideoTask, alias: str) -> str | None:
+    async def intent(self, tracked: TaskRun, sent: VideoTask, alias: str) -> str | None:
         """A paid submit of ``sent`` to ``alias`` is about to leave (journaled first).
 
         Returns:
@@ -236,13 +236,13 @@ class TaskTable:
             await self.journal.record_callback_token(tracked.key, token.reveal())
         return link.url_for(token)
 
-    def send_stamp(self, tracked: TrackedTask) -> SendStamp | None:
+    def send_stamp(self, tracked: TaskRun) -> SendStamp | None:
         """What the submit of ``tracked`` stamps its sends with (None: the journal has no stamps)."""
         return SendStamp(self._stamps, tracked.key) if self._stamps is not None else None
 
     def add_attempt(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         alias: str,
         outcome: str,
         reason: str | None,
@@ -255,7 +255,7 @@ class TaskTable:
 
     async def not_created(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         alias: str,
         outcome: Literal["refused", "rejected"],
         reason: str,
@@ -268,13 +268,13 @@ class TaskTable:
         if self._attempts is not None:  # a resumed run does not offer it there again
             await self._attempts.record_attempts(tracked.key, tracked.attempts)
 
-    async def forget_intent(self, tracked: TrackedTask, alias: str, reason: str) -> None:
+    async def forget_intent(self, tracked: TaskRun, alias: str, reason: str) -> None:
         """A resumed intent provably created nothing: journaled so, and the slot goes back."""
         self._forget_token(tracked)
         await self.journal.record_not_created(tracked.key, alias, reason)
         await self.release_slot(tracked)
 
-    async def attach(self, tracked: TrackedTask, handle: TaskHandle, *, journal: bool) -> float:
+    async def attach(self, tracked: TaskRun, handle: TaskHandle, *, journal: bool) -> float:
         """``tracked`` is now the remote task ``handle``; returns seconds since it was sent.
 
         ``journal`` is False for a task resumed from the journal, which already has it.
@@ -296,7 +296,7 @@ class TaskTable:
 
     # -- answers -----------------------------------------------------------------------------
 
-    async def observe(self, tracked: TrackedTask, status: TaskStatus) -> None:
+    async def observe(self, tracked: TaskRun, status: TaskStatus) -> None:
         """Keep one answer about ``tracked``; a change of state is journaled."""
         current = tracked.status
         previous = current.state if current else None
@@ -321,13 +321,13 @@ class TaskTable:
         if status.state is not previous:
             await self.journal.record_status(tracked.key, status)
 
-    def end_attempt(self, tracked: TrackedTask, outcome: Outcome, reason: str) -> None:
+    def end_attempt(self, tracked: TaskRun, outcome: Outcome, reason: str) -> None:
         """The remote task of the last attempt ended ``outcome``."""
         tracked.attempts[-1] = attrs.evolve(
             tracked.attempts[-1], outcome=outcome.value, reason=reason
         )
 
-    async def detach(self, tracked: TrackedTask, status: TaskStatus, detail: str) -> None:
+    async def detach(self, tracked: TaskRun, status: TaskStatus, detail: str) -> None:
         """Leave the remote task (it failed) so that the task can be submitted elsewhere.
 
         The pending failover is journaled with every attempt so far: a resumed run submits
@@ -347,7 +347,7 @@ class TaskTable:
 
     async def finish(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         outcome: Outcome,
         reason: str | None,
         *,
@@ -386,7 +386,7 @@ class TaskTable:
             tracked, result, provider=provider, journal=journal, lag=tracked.detection_lag
         )
 
-    async def replay(self, tracked: TrackedTask, result: TaskResult) -> None:
+    async def replay(self, tracked: TaskRun, result: TaskResult) -> None:
         """End ``tracked`` with the result an earlier run journaled (not journaled again)."""
         if not tracked.done:
             await self.release_slot(tracked)
@@ -396,7 +396,7 @@ class TaskTable:
 
     async def _end(
         self,
-        tracked: TrackedTask,
+        tracked: TaskRun,
         result: TaskResult,
         *,
         provider: str | None,
@@ -426,7 +426,7 @@ class TaskTable:
         if self._pending == 0:
             self._idle.set()
 
-    def _forget_token(self, tracked: TrackedTask) -> None:
+    def _forget_token(self, tracked: TaskRun) -> None:
         if self.callbacks is not None:
             self.callbacks.forget(tracked)
 

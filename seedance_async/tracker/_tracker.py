@@ -75,7 +75,7 @@ from seedance_async.tracker._poll import PollStage
 from seedance_async.tracker._spend import SpendCap, cap_currency
 from seedance_async.tracker._submit import ReadableJournal, SubmitStage
 from seedance_async.tracker._table import TaskTable
-from seedance_async.tracker._task import TrackedTask
+from seedance_async.tracker._task import TaskRun, TrackedTask
 from seedance_async.tracker._transitions import Rules
 from seedance_async.upload._protocol import SupportsAclose, Uploader
 
@@ -327,8 +327,8 @@ class Tracker:
 
     @property
     def tasks(self) -> dict[str, TrackedTask]:
-        """Every task tracked, by key."""
-        return self._table.tasks
+        """Every task tracked, by key (a new dict each time)."""
+        return {key: run.view for key, run in self._table.tasks.items()}
 
     @property
     def spend_cap(self) -> SpendCap | None:
@@ -392,7 +392,7 @@ class Tracker:
         key = key or task_hash(task)
         existing = self._table.get(key)
         if existing is not None:
-            return existing
+            return existing.view
         eligible, reasons = self.eligible_providers(task)
         if provider is not None:
             if provider not in self.policy.providers:
@@ -409,7 +409,7 @@ class Tracker:
             self._table.spend.admit(key, task, order)
         tracked = self._track(key, task, order=order, deadline=deadline)
         self._submit.enqueue(tracked, new=True)
-        return tracked
+        return tracked.view
 
     def _track(
         self,
@@ -419,9 +419,9 @@ class Tracker:
         order: list[str],
         deadline: float | None,
         resumed: JournalEntry | None = None,
-    ) -> TrackedTask:
+    ) -> TaskRun:
         limit = self.default_deadline if deadline is None else deadline
-        tracked = TrackedTask(
+        tracked = TaskRun(
             key,
             task,
             order=order,
@@ -456,7 +456,7 @@ class Tracker:
         Raises:
             ConfigurationError: an entry names an alias this client does not have.
         """
-        out = []
+        out: list[TaskRun] = []
         for entry in entries:
             alias = entry.handle.provider if entry.handle else entry.provider
             if alias is None or alias not in self.client.configs:
@@ -490,13 +490,13 @@ class Tracker:
                     self._reconcile_one, tracked, alias, entry.intent_at or 0.0, may_resend
                 )
             out.append(tracked)
-        return out
+        return [run.view for run in out]
 
     def _order(self, task: VideoTask) -> list[str]:
         eligible, _ = self.eligible_providers(task)
         return [p for p in self.policy.order(self._rng) if p in eligible]
 
-    async def _resend(self, entry: JournalEntry, alias: str, order: list[str]) -> TrackedTask:
+    async def _resend(self, entry: JournalEntry, alias: str, order: list[str]) -> TaskRun:
         """Submit again a task with nothing remote to follow: an intent whose request never
         left, or a failover waiting for its next provider. It goes ahead of new tasks and
         after the attempts the journal holds (same numbering, none made twice)."""
@@ -527,11 +527,11 @@ class Tracker:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _refetch(self, tracked: TrackedTask, result: TaskResult) -> None:
+    def _refetch(self, tracked: TaskRun, result: TaskResult) -> None:
         # The stages are built in turn: the submit stage reaches the poll stage through here.
         self._poll.refetch(tracked, result)
 
-    async def _submit_one(self, received: TrackedTask | None) -> None:
+    async def _submit_one(self, received: TaskRun | None) -> None:
         for tracked in self._submit.take(received):
             created = await self._submit.run(tracked)
             if created is not None:
@@ -540,7 +540,7 @@ class Tracker:
                 )
 
     async def _reconcile_one(
-        self, tracked: TrackedTask, alias: str, intent_at: float, may_resend: bool
+        self, tracked: TaskRun, alias: str, intent_at: float, may_resend: bool
     ) -> None:
         created = await self._submit.reconcile(
             tracked, alias, intent_at, sent=tracked.task, may_resend=may_resend

@@ -50,7 +50,7 @@ _FAILED_OUTCOMES = frozenset({"failed", "expired"})
 
 
 class TaskView(Protocol):
-    """What a decision may know about a task (:class:`TrackedTask` is one)."""
+    """What a decision may know about a task (the tracker's ``TaskRun`` is one)."""
 
     @property
     def status(self) -> TaskStatus | None:

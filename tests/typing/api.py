@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seedance_async import Image, Resolution, VideoTask
+from seedance_async import (
+    Image,
+    Outcome,
+    Resolution,
+    TaskHandle,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    TrackedTask,
+    VideoTask,
+)
 
 
 def typed_uses() -> list[VideoTask]:
@@ -34,3 +44,16 @@ def typos() -> list[object]:
         lambda: VideoTask(model="m", service_tier="slow"),  # type: ignore[arg-type]
         lambda: Image.from_url("https://e.com/a.png", role="first"),  # type: ignore[arg-type]
     ]
+
+
+async def tracked_uses(tracked: TrackedTask) -> tuple[object, ...]:
+    """A TrackedTask shows the spec, the key, where it stands and the result; no bookkeeping."""
+    key: str = tracked.key
+    spec: VideoTask = tracked.task
+    state: TaskState | None = tracked.state
+    status: TaskStatus | None = tracked.status
+    handle: TaskHandle | None = tracked.handle
+    outcome: Outcome | None = tracked.outcome
+    result: TaskResult = await tracked.result()
+    moved = tracked.attempts  # type: ignore[attr-defined]
+    return key, spec, state, status, handle, outcome, result, moved
