@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from seedance_async.core._errors import (
     AuthenticationFailed,
@@ -175,7 +176,7 @@ def classify_error(
     status = response.status
     request_id = request_id_of(response, message)
 
-    def make(cls: type[ProviderError], text: str) -> ProviderError:
+    def make(cls: type[ProviderError], text: str, **specific: Any) -> ProviderError:
         return cls(
             f"{what}: {text}",
             provider=provider,
@@ -183,6 +184,7 @@ def classify_error(
             code=code,
             provider_message=message,
             request_id=request_id,
+            **specific,
         )
 
     code_text = code or ""
@@ -192,43 +194,18 @@ def classify_error(
         or _code_is(code_text, _RATE_CODES)
     ):
         seconds, when = parse_retry_after(response)
+        wait = {"retry_after": seconds, "retry_at": when}
         free_quota = _code_is(code_text, ("QuotaExceeded",)) and "free" in (message or "").lower()
         if _code_is(code_text, _EXHAUSTED_CODES) or free_quota:
-            return QuotaExhausted(
-                f"{what}: quota used up",
-                resets_at=parse_reset_time(message) or when,
-                retry_after=seconds,
-                retry_at=when,
-                provider=provider,
-                status=status,
-                code=code,
-                provider_message=message,
-                request_id=request_id,
-            )
-        return RateLimited(
-            f"{what}: rate limited",
-            retry_after=seconds,
-            retry_at=when,
-            provider=provider,
-            status=status,
-            code=code,
-            provider_message=message,
-            request_id=request_id,
-        )
+            resets_at = parse_reset_time(message) or when
+            return make(QuotaExhausted, "quota used up", resets_at=resets_at, **wait)
+        return make(RateLimited, "rate limited", **wait)
     if any(m.lower() in code_text.lower() for m in _POLICY_MARKERS):
         return make(ContentPolicyViolation, "refused by content policy")
     if _code_is(code_text, _MODEL_NOT_SERVED_CODES):
         return make(ModelNotServed, "this provider does not serve the model")
     if _code_is(code_text, _UNSUPPORTED_CODES):
-        return UnsupportedParameter(
-            f"{what}: this provider cannot take a parameter",
-            param=param,
-            provider=provider,
-            status=status,
-            code=code,
-            provider_message=message,
-            request_id=request_id,
-        )
+        return make(UnsupportedParameter, "this provider cannot take a parameter", param=param)
     if status == 401:
         return make(AuthenticationFailed, "authentication failed (check the API key)")
     if status == 403 or code_text.startswith(_PERMISSION_CODES):

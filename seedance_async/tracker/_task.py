@@ -20,29 +20,6 @@ from seedance_async.spec._task import VideoTask
 
 __all__ = ["TaskRun", "TrackedTask"]
 
-# What TrackedTask used to expose and the tracker now keeps to itself: still readable, with
-# a DeprecationWarning, until 0.3.
-_MOVED = frozenset(
-    {
-        "attempts",
-        "cancel_requested",
-        "deadline_at",
-        "loaded",
-        "order",
-        "poll_errors",
-        "result_value",
-        "resumed",
-        "rounds",
-        "running_seen_at",
-        "set_result",
-        "slot_alias",
-        "started_wall",
-        "submitted_mono",
-        "submitted_wall",
-        "version",
-    }
-)
-
 
 class TrackedTask:
     """Your handle on one task a :class:`~seedance_async.Tracker` drives.
@@ -221,3 +198,9 @@ class TaskRun:
         self.version += 1
         if self._done is not None:
             self._done.set()
+
+
+# What TrackedTask used to expose and the tracker now keeps to itself: still readable, with
+# a DeprecationWarning, until 0.3.
+_SHOWN = {"key", "task", "status", "handle", "view", "_canceller", "_done"}
+_MOVED = frozenset({*TaskRun.__slots__, "set_result"} - _SHOWN)
