@@ -23,24 +23,12 @@ from typing import Any, Protocol, Self, TextIO
 
 import anyio
 
-from seedance_async.core._events import Event, EventKind
+from seedance_async.core._events import FINAL_KINDS, Event, EventKind
 
 __all__ = ["ProgressReporter", "rich_available"]
 
 _WAITING, _QUEUED, _RUNNING = "waiting", "queued", "running"
 _SUCCEEDED = "succeeded"
-_FINAL_KINDS = frozenset(
-    {
-        EventKind.SUCCEEDED,
-        EventKind.FAILED,
-        EventKind.EXPIRED,
-        EventKind.CANCELLED,
-        EventKind.UNKNOWN,
-        EventKind.DEADLINE,
-        EventKind.REJECTED,
-        EventKind.CAPPED,
-    }
-)
 _UNASSIGNED = ""  # provider of a task not sent anywhere yet (or rejected by all)
 _ACTIVE = (_WAITING, _QUEUED, _RUNNING)
 _UNKNOWN = "unknown"
@@ -149,7 +137,7 @@ class ProgressReporter:
             self._move(key, event.provider, _RUNNING)
         elif kind is EventKind.FAILED_OVER:
             self._move(key, _UNASSIGNED, _WAITING)
-        elif kind in _FINAL_KINDS:
+        elif kind in FINAL_KINDS:
             if old is None or old[1] in _ACTIVE:
                 self.finished_now += 1
             self._move(key, event.provider, kind.value)

@@ -25,6 +25,7 @@ from seedance_async.client._ambiguous_submit import SubmitOutcomeUnknown
 from seedance_async.client._client import Client
 from seedance_async.client._task_files import save_task_files
 from seedance_async.config._provider import (
+    BUILTIN_PROVIDERS,
     ProviderConfig,
     load_provider_config,
     resolve_providers,
@@ -99,8 +100,8 @@ def resolve_provider(
         return provider
     if provider is None:
         raise ConfigurationError(
-            "name a provider: provider='ark' (built-in aliases: ark, byteplus, chainhub,"
-            " aimlapi, gptproto), an alias of config=, or a ProviderConfig"
+            f"name a provider: provider='ark' (built-in aliases: {', '.join(BUILTIN_PROVIDERS)}),"
+            " an alias of config=, or a ProviderConfig"
         )
     configured = (
         config if config is None or isinstance(config, Mapping) else load_provider_config(config)

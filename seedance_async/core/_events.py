@@ -11,7 +11,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["Event", "EventHub", "EventKind"]
+__all__ = ["FINAL_KINDS", "Event", "EventHub", "EventKind"]
 
 logger = logging.getLogger("seedance_async")
 
@@ -36,6 +36,21 @@ class EventKind(enum.StrEnum):
     FAILED_OVER = "failed_over"
     DOWNLOADED = "downloaded"
     POLLED = "polled"
+
+
+# The kinds that report a task's end (one per outcome).
+FINAL_KINDS: frozenset[EventKind] = frozenset(
+    {
+        EventKind.SUCCEEDED,
+        EventKind.FAILED,
+        EventKind.EXPIRED,
+        EventKind.CANCELLED,
+        EventKind.UNKNOWN,
+        EventKind.DEADLINE,
+        EventKind.REJECTED,
+        EventKind.CAPPED,
+    }
+)
 
 
 @attrs.frozen(kw_only=True)

@@ -56,7 +56,7 @@ from seedance_async.client._alias import SubmitOutcomeUnknown
 from seedance_async.client._client import Client, TransportFactory
 from seedance_async.config._provider import ProviderConfig
 from seedance_async.core._errors import ConfigurationError, InvalidTaskSpec, ProviderError
-from seedance_async.core._events import Event, EventKind
+from seedance_async.core._events import FINAL_KINDS, Event
 from seedance_async.distributed._batch import batch_progress
 from seedance_async.distributed._budget import RedisBudget, redis_budget_factory
 from seedance_async.distributed._callbacks import RedisCallbackRelay
@@ -73,18 +73,6 @@ from seedance_async.tracker._callbacks import CallbackSummary
 from seedance_async.tracker._tracker import Tracker
 
 __all__ = ["RedisWorker", "WorkerReport", "WorkerSettings"]
-
-_FINAL_EVENTS = frozenset(
-    {
-        EventKind.SUCCEEDED,
-        EventKind.FAILED,
-        EventKind.EXPIRED,
-        EventKind.CANCELLED,
-        EventKind.UNKNOWN,
-        EventKind.DEADLINE,
-        EventKind.REJECTED,
-    }
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +194,7 @@ class RedisWorker:
         self._out(f"{kind} worker={self.id} {text}".rstrip())
 
     def _on_event(self, event: Event) -> None:
-        if event.kind in _FINAL_EVENTS and self._wake is not None:
+        if event.kind in FINAL_KINDS and self._wake is not None:
             self._wake.set()
 
     async def run(self, stop: anyio.Event | None = None) -> WorkerReport:

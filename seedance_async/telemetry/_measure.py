@@ -12,24 +12,11 @@ from typing import Final, Literal
 
 import attrs
 
-from seedance_async.core._events import Event, EventKind
+from seedance_async.core._events import FINAL_KINDS, Event, EventKind
 
-__all__ = ["FINAL_KINDS", "METRICS", "EventMeter", "Measurement", "MetricSpec"]
+__all__ = ["METRICS", "EventMeter", "Measurement", "MetricSpec"]
 
 Kind = Literal["counter", "histogram"]
-
-FINAL_KINDS: Final = frozenset(
-    {
-        EventKind.SUCCEEDED,
-        EventKind.FAILED,
-        EventKind.EXPIRED,
-        EventKind.CANCELLED,
-        EventKind.UNKNOWN,
-        EventKind.DEADLINE,
-        EventKind.REJECTED,
-        EventKind.CAPPED,
-    }
-)
 
 
 @attrs.frozen

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from seedance_async.core._events import Event, EventKind
-from seedance_async.telemetry._measure import FINAL_KINDS, METRICS, EventMeter
+from seedance_async.core._events import FINAL_KINDS, Event, EventKind
+from seedance_async.telemetry._measure import METRICS, EventMeter
 
 try:
     from opentelemetry import metrics as _metrics
