@@ -35,7 +35,11 @@ import attrs
 from seedance_async.callbacks._server import CallbackServer
 from seedance_async.client._client import Client
 from seedance_async.client._finalize import final_spec
-from seedance_async.config._provider import ProviderConfig, parse_provider_config
+from seedance_async.config._provider import (
+    BUILTIN_PROVIDERS,
+    ProviderConfig,
+    parse_provider_config,
+)
 from seedance_async.config._timeouts import Timeouts
 from seedance_async.core._events import Event, EventKind
 from seedance_async.policy._failover import FailoverPolicy
@@ -460,7 +464,8 @@ async def run_demo(
         "\n"
         + textwrap.fill(advice, width=92, break_on_hyphens=False, break_long_words=False)
         + "\n"
-        "  export ARK_API_KEY=...   # the key in the environment, never on the command line\n"
+        f"  export {BUILTIN_PROVIDERS['ark'].key_env}=...   # the key in the environment, never"
+        " on the command line\n"
         "  seedance-async run my-tasks.jsonl --provider ark --dry-run   # checks, sends nothing\n"
         "  seedance-async run my-tasks.jsonl --provider ark --out results.jsonl --download videos/\n"
     )

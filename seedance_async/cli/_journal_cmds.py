@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,9 +33,18 @@ __all__ = ["KEYS_HELP", "fail", "format_summary", "provider_catalog", "register_
 if TYPE_CHECKING:  # only subscriptable for type checkers
     _Sub = argparse._SubParsersAction[argparse.ArgumentParser]
 
-KEYS_HELP = """\
-API keys come from the environment variable of each provider alias (ARK_API_KEY for "ark",
-...; key_env in --config), or from --key-env NAME; never from a command-line value."""
+
+def _keys_help() -> str:
+    named = ", ".join(f"{c.key_env} for {a}" for a, c in BUILTIN_PROVIDERS.items() if c.key_env)
+    # The epilogs are printed raw (for the exit-code tables): wrapped here.
+    return textwrap.fill(
+        f"API keys come from the environment variable of each provider alias ({named}; "
+        "key_env in --config), or from --key-env NAME; never from a command-line value.",
+        width=90,
+    )
+
+
+KEYS_HELP = _keys_help()
 
 
 def fail(command: str, message: str, code: int = EXIT_USAGE) -> int:

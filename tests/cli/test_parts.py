@@ -20,9 +20,10 @@ from seedance_async.cli._batch_run import (
     RunReport,
     _GatedJournal,
 )
-from seedance_async.cli._journal_cmds import format_summary
+from seedance_async.cli._journal_cmds import KEYS_HELP, format_summary
 from seedance_async.cli._progress import ProgressReporter, rich_available
 from seedance_async.cli._results_file import ResultsFile, sweep_partial_downloads
+from seedance_async.config import BUILTIN_PROVIDERS
 from seedance_async.providers import create_adapter
 from seedance_async.spec import task_hash
 from tests.cli._helpers import PRO
@@ -274,3 +275,11 @@ def test_status_table_has_a_row_per_provider_and_totals() -> None:
         "(none)          1        0          0        0      1",
         "total           1        1          3        1      6",
     ]
+
+
+def test_the_keys_help_names_every_built_in_alias_variable() -> None:
+    """The help is read from the catalog, so a new built-in alias shows up by itself."""
+    text = " ".join(KEYS_HELP.split())
+    for alias, config in BUILTIN_PROVIDERS.items():
+        assert f"{config.key_env} for {alias}" in text
+    assert all(len(line) <= 90 for line in KEYS_HELP.splitlines())

@@ -35,6 +35,7 @@ RESULT = TaskResult(
         Attempt(provider="ark-main", task_id="cgt-1", outcome="succeeded"),
     ),
     video_path="videos/k.mp4",
+    download_failed="last_frame",
     submitted_at=10.0,
     started_at=12.5,
     finished_at=40.0,
