@@ -215,13 +215,5 @@ def classify_error(
     if status >= 500 or status == 408:
         return make(ProviderUnavailable, "provider unavailable")
     if status in (400, 409, 413, 422):
-        return InvalidRequest(
-            f"{what}: invalid request",
-            param=param,
-            provider=provider,
-            status=status,
-            code=code,
-            provider_message=message,
-            request_id=request_id,
-        )
+        return make(InvalidRequest, "invalid request", param=param)
     return make(ProviderRejected, "unexpected HTTP status")
