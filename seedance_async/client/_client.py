@@ -23,8 +23,8 @@ import attrs
 
 from seedance_async.client._alias import ProviderClient
 from seedance_async.client._cancel import CancelResult
-from seedance_async.client._finalize import check_draft, final_spec
 from seedance_async.client._context import AliasContext
+from seedance_async.client._finalize import check_draft, final_spec
 from seedance_async.client._loading import load_local_images
 from seedance_async.client._uploading import (
     Target,
