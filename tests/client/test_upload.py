@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -185,7 +186,15 @@ async def test_the_tracker_uploads_for_its_deadline_and_rejects_a_task_it_cannot
         world.client() as client,
         Tracker(client, uploader=store, upload_all=True, deadline=600) as tracker,
     ):
+        # The upload reads the files in a worker thread, in real time: let virtual time run
+        # only once the task is submitted, or its deadline passes while the files are read.
+        submitted = anyio.Event()
+        client.events.add_callback(
+            lambda e: submitted.set() if e.kind.value == "submitted" else None
+        )
         handle = await tracker.submit(_task(path, last))
+        with anyio.fail_after(30):
+            await submitted.wait()
         await world.clock.run_for(1.0)
         while tracker.pending:
             await world.clock.run_for(5.0)

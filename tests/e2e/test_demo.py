@@ -60,7 +60,7 @@ async def test_demo_with_callbacks_counts_them(
 ) -> None:
     """``demo --callbacks``: Ark and its gateways call back (some notices dropped, doubled,
     reordered or forged); every task still ends, and the summary counts the callbacks."""
-    code = await run_demo(count=24, out_dir=tmp_path, quiet=True, callbacks=True)
+    code = await run_demo(count=24, out_dir=tmp_path, quiet=True, callbacks=True, seedance_2=0)
     assert code == 0
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 24
     out = capsys.readouterr().out
